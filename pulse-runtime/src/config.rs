@@ -1,0 +1,46 @@
+//! Limits and timings of a server, each with a default that is safe in production.
+
+use std::time::Duration;
+
+/// Settings of a [`Server`](crate::Server). Every limit has a default; change one with
+/// struct update syntax: `Config { max_frame_bytes: 1 << 20, ..Config::default() }`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest inbound WebSocket message, in bytes. A larger one closes the connection
+    /// with [`CloseCode::FrameTooLarge`](crate::protocol::CloseCode::FrameTooLarge).
+    pub max_frame_bytes: usize,
+    /// Channels one session may have open at once; opening one more fails with
+    /// [`OpenError::TooManyChannels`](crate::OpenError::TooManyChannels).
+    pub max_channels_per_session: usize,
+    /// Server-to-client frames that may wait in one session's outbound queue. A client
+    /// too slow to drain it is disconnected with
+    /// [`CloseCode::SlowConsumer`](crate::protocol::CloseCode::SlowConsumer).
+    pub outbound_queue_frames: usize,
+    /// Client-to-server requests one session may have unanswered at once; one more is
+    /// answered with `too_many_requests`.
+    pub max_pending_requests: usize,
+    /// How often the server sends a `ping` frame.
+    pub heartbeat_interval: Duration,
+    /// A session that sends nothing (not even `pong`) for this long is closed with
+    /// [`CloseCode::IdleTimeout`](crate::protocol::CloseCode::IdleTimeout).
+    pub idle_timeout: Duration,
+    /// Timeout of a server-to-client request unless the call sets its own.
+    pub request_timeout: Duration,
+    /// How long graceful shutdown waits for sessions to end after telling them to go.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_bytes: 64 * 1024,
+            max_channels_per_session: 100,
+            outbound_queue_frames: 1024,
+            max_pending_requests: 256,
+            heartbeat_interval: Duration::from_secs(25),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Unguessable identifiers for sessions and channels.
+//!
+//! Both are 128 bits from the operating system's random source, written on the wire as
+//! 32 lowercase hex digits. Knowing one id tells nothing about any other, so an id is
+//! safe to hand to the browser: a channel id is only honoured inside its own session.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// 128 random bits, shared representation of [`SessionId`] and [`ChannelId`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct RandomId(u128);
+
+impl RandomId {
+    fn generate() -> Self {
+        let mut bytes = [0u8; 16];
+        // The OS random source only fails when the platform has none at all, in which
+        // case no server could safely hand out ids: refusing to run is the right answer.
+        getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
+        RandomId(u128::from_le_bytes(bytes))
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return None;
+        }
+        u128::from_str_radix(s, 16).ok().map(RandomId)
+    }
+}
+
+impl fmt::Display for RandomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+macro_rules! random_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(RandomId);
+
+        impl $name {
+            /// A fresh id from the operating system's random source.
+            pub fn generate() -> Self {
+                Self(RandomId::generate())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, InvalidId> {
+                RandomId::parse(s).map(Self).ok_or(InvalidId { what: $what })
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+random_id!(
+    /// Identifies one session (one WebSocket connection and what it owns).
+    SessionId,
+    "session id"
+);
+random_id!(
+    /// Identifies one open channel; valid only inside the session that opened it.
+    ChannelId,
+    "channel id"
+);
+
+/// A string that is not a well-formed id (32 lowercase hex digits).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid {what}: expected 32 lowercase hex digits")]
+pub struct InvalidId {
+    what: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_text() {
+        let id = ChannelId::generate();
+        let text = id.to_string();
+        assert_eq!(text.len(), 32);
+        assert_eq!(text.parse::<ChannelId>().unwrap(), id);
+    }
+
+    #[test]
+    fn ids_are_distinct() {
+        let a = SessionId::generate();
+        let b = SessionId::generate();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        for bad in ["", "xyz", &"A".repeat(32), &"0".repeat(31), &"0".repeat(33), "+0000000000000000000000000000000"] {
+            assert!(bad.parse::<ChannelId>().is_err(), "{bad:?} parsed");
+        }
+    }
+}

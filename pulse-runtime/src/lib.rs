@@ -1,0 +1,53 @@
+//! # Pulse for Rust — the runtime
+//!
+//! Typed, bidirectional channels between a Rust server and a browser client, over one
+//! WebSocket per session. This crate holds the server (on axum), sessions, channels,
+//! request/answer with timeouts, broadcast, and a Rust client.
+//!
+//! The protocol is described in `docs/protocol.md`; [`protocol`] implements it.
+//!
+//! ```no_run
+//! use pulse_runtime::{Handlers, Server};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let server = Server::builder()
+//!     .on_session(|session| async move {
+//!         let handlers = Handlers::new().on("say", |cx, text: String| {
+//!             let _ = cx.channel().broadcast("said", &text);
+//!         });
+//!         let _ = session.open_channel("room", handlers);
+//!     })
+//!     .build();
+//! pulse_runtime::serve("127.0.0.1:3000", server).await
+//! # }
+//! ```
+
+#![warn(clippy::unwrap_used)]
+
+mod channel;
+mod config;
+mod error;
+mod handlers;
+mod id;
+pub mod protocol;
+mod request;
+mod server;
+mod session;
+mod sync;
+
+#[cfg(feature = "client")]
+pub mod client;
+
+pub use channel::{PushOnly, RawChannel, RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event};
+pub use config::Config;
+pub use error::{ChannelError, OpenError};
+pub use handlers::Handlers;
+pub use id::{ChannelId, InvalidId, SessionId};
+pub use request::Request;
+pub use server::{RunningServer, Server, ServerBuilder, ServerStats, serve, serve_with};
+pub use session::Session;
+
+/// Re-exported so users and generated code name the same versions.
+pub use axum;
+pub use serde;
+pub use serde_json;

@@ -1,0 +1,48 @@
+//! The wire protocol: JSON text frames over one WebSocket per session.
+//!
+//! `docs/protocol.md` is the reference; this module is its implementation. Frame types
+//! live in the `t` field, never in the event name, so no user event can be mistaken for
+//! a control frame; the names in [`is_reserved_name`] are kept back for future use.
+
+mod codes;
+pub(crate) mod frames;
+
+pub use codes::{CloseCode, ErrorCode};
+pub use frames::WireError;
+
+/// The protocol version this crate speaks; clients ask for it with `/ws?v=1`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Longest channel or event name, in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Whether `name` may name a channel or an event: an ASCII letter or `_` first, then
+/// letters, digits and `_`, at most [`MAX_NAME_LEN`] bytes, and not reserved.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    let first_ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_');
+    first_ok
+        && name.len() <= MAX_NAME_LEN
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !is_reserved_name(name)
+}
+
+/// Names kept back for the protocol: anything starting with `__` or `pulse_`.
+pub fn is_reserved_name(name: &str) -> bool {
+    name.starts_with("__") || name.starts_with("pulse_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["chat", "send_message", "a", "_x", "Chat2"] {
+            assert!(is_valid_name(ok), "{ok}");
+        }
+        for bad in ["", "1chat", "send-message", "a b", "__close__", "pulse_x", &"a".repeat(65)] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+}

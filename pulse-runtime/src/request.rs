@@ -1,0 +1,92 @@
+//! The future of a server-to-client request.
+
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::channel::RawChannel;
+use crate::error::ChannelError;
+
+/// A request to the client, sent when awaited. Resolves to the client's answer decoded
+/// as `T` (a JSON value by default), or to a [`ChannelError`].
+#[must_use = "a request is sent only when awaited"]
+pub struct Request<T = serde_json::Value> {
+    channel: RawChannel,
+    event: String,
+    payload: Result<Box<RawValue>, ChannelError>,
+    timeout: Option<Duration>,
+    _answer: PhantomData<fn() -> T>,
+}
+
+impl Request {
+    pub(crate) fn new(channel: RawChannel, event: String, payload: Result<Box<RawValue>, ChannelError>) -> Self {
+        Request { channel, event, payload, timeout: None, _answer: PhantomData }
+    }
+}
+
+impl<T> Request<T> {
+    /// Fails with [`ChannelError::Timeout`] if no answer came after `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Decodes the answer as `U` instead.
+    pub fn answer_as<U: DeserializeOwned>(self) -> Request<U> {
+        Request {
+            channel: self.channel,
+            event: self.event,
+            payload: self.payload,
+            timeout: self.timeout,
+            _answer: PhantomData,
+        }
+    }
+}
+
+/// Removes the pending entry if the request future is dropped before its answer.
+struct ForgetOnDrop<'a> {
+    channel: &'a RawChannel,
+    id: Option<u64>,
+}
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.channel.forget_request(id);
+        }
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> IntoFuture for Request<T> {
+    type Output = Result<T, ChannelError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let payload = self.payload?;
+            let timeout = self.timeout.unwrap_or_else(|| self.channel.default_timeout());
+            let (id, answer) = self.channel.start_request(&self.event, &payload)?;
+            let mut guard = ForgetOnDrop { channel: &self.channel, id: Some(id) };
+            let outcome = tokio::time::timeout(timeout, answer).await;
+            let raw = match outcome {
+                Err(_elapsed) => return Err(ChannelError::Timeout),
+                // The sender is only dropped when the session is torn down.
+                Ok(Err(_dropped)) => {
+                    guard.id = None;
+                    return Err(ChannelError::Disconnected);
+                }
+                Ok(Ok(result)) => {
+                    guard.id = None;
+                    result?
+                }
+            };
+            serde_json::from_str(raw.get()).map_err(|e| {
+                ChannelError::Payload(format!("the answer to `{}` does not match its declared type: {e}", self.event))
+            })
+        })
+    }
+}

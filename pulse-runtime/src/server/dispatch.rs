@@ -1,0 +1,157 @@
+//! Routing of client-to-server frames to channels, handlers and pending requests.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt as _;
+use serde_json::value::RawValue;
+
+use crate::channel::{ChannelShared, RawChannel, RawCx, Reply};
+use crate::error::ChannelError;
+use crate::protocol::frames::{self, ClientFrame, FrameError, truncate};
+use crate::protocol::{ErrorCode, WireError};
+use crate::session::{AnswerOutcome, SessionShared};
+
+/// Handles one text frame from the client. Never panics on any input: every bad frame
+/// gets an error frame (or a failed answer) and the session carries on.
+pub(crate) fn text_frame(session: &Arc<SessionShared>, text: &str) {
+    match frames::decode_client_frame(text) {
+        Err(FrameError { error, request: Some((channel, id)) }) => answer(session, &channel, id, Err(&error)),
+        Err(FrameError { error, request: None }) => report(session, &error, None, None),
+        Ok(ClientFrame::Emit { channel, event, payload }) => emit(session, &channel, &event, payload),
+        Ok(ClientFrame::Request { channel, id, event, payload }) => request(session, &channel, id, &event, payload),
+        Ok(ClientFrame::Answer { channel, id, result }) => client_answer(session, &channel, id, result),
+        Ok(ClientFrame::Close { channel }) => close(session, &channel),
+        Ok(ClientFrame::Pong) => {}
+    }
+}
+
+/// A binary message: the protocol speaks JSON text only.
+pub(crate) fn binary_frame(session: &Arc<SessionShared>) {
+    let error = WireError::new(ErrorCode::UnsupportedFrame, "binary frames are not supported; send JSON text frames");
+    report(session, &error, None, None);
+}
+
+fn report(session: &SessionShared, error: &WireError, channel: Option<&str>, event: Option<&str>) {
+    let _ = session.enqueue(frames::error(error, channel.map(truncate), event.map(truncate)));
+}
+
+fn answer(session: &SessionShared, channel: &str, id: u64, result: Result<&RawValue, &WireError>) {
+    let _ = session.enqueue(frames::answer(truncate(channel), id, result));
+}
+
+fn unknown_channel(channel: &str) -> WireError {
+    WireError::new(ErrorCode::UnknownChannel, format!("no open channel `{}` in this session", truncate(channel)))
+}
+
+fn emit(session: &Arc<SessionShared>, channel_id: &str, event: &str, payload: &RawValue) {
+    let Some(channel) = session.find_channel(channel_id) else {
+        return report(session, &unknown_channel(channel_id), Some(channel_id), Some(event));
+    };
+    let handle = RawChannel::new(session.clone(), channel.clone());
+    let cx = RawCx { channel: &handle };
+    let outcome =
+        channel.with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_emit(&cx, event, payload))));
+    match outcome {
+        None => report(session, &unknown_channel(channel_id), Some(channel_id), Some(event)),
+        Some(Ok(Ok(()))) => {}
+        Some(Ok(Err(error))) => report(session, &error, Some(channel_id), Some(event)),
+        Some(Err(_panic)) => {
+            tracing::error!(session = %session.id, channel = %channel.name, event, "emit handler panicked");
+            let error = handler_panicked(event);
+            report(session, &error, Some(channel_id), Some(event));
+        }
+    }
+}
+
+fn handler_panicked(event: &str) -> WireError {
+    WireError::new(ErrorCode::HandlerFailed, format!("the handler for `{}` panicked", truncate(event)))
+}
+
+fn request(session: &Arc<SessionShared>, channel_id: &str, id: u64, event: &str, payload: &RawValue) {
+    let Some(channel) = session.find_channel(channel_id) else {
+        return answer(session, channel_id, id, Err(&unknown_channel(channel_id)));
+    };
+    if let Err(code) = session.begin_inbound(id) {
+        let message = match code {
+            ErrorCode::DuplicateRequestId => format!("request id {id} is already pending"),
+            _ => format!("more than {} requests pending", session.server.config.max_pending_requests),
+        };
+        return answer(session, channel_id, id, Err(&WireError::new(code, message)));
+    }
+    let handle = RawChannel::new(session.clone(), channel.clone());
+    let cx = RawCx { channel: &handle };
+    let reply =
+        channel.with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_request(&cx, event, payload))));
+    let reply = match reply {
+        None => Reply::rejected(unknown_channel(channel_id)),
+        Some(Ok(reply)) => reply,
+        Some(Err(_panic)) => {
+            tracing::error!(session = %session.id, channel = %channel.name, event, "request handler panicked");
+            Reply::Ready(Err(handler_panicked(event)))
+        }
+    };
+    match reply {
+        Reply::Ready(result) => finish_request(session, &channel, channel_id, id, result),
+        Reply::Later(future) => {
+            let session = session.clone();
+            let channel_id = channel_id.to_owned();
+            let event = event.to_owned();
+            tokio::spawn(async move {
+                let result = match AssertUnwindSafe(future).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(_panic) => {
+                        tracing::error!(session = %session.id, channel = %channel.name, event, "request handler panicked");
+                        Err(handler_panicked(&event))
+                    }
+                };
+                finish_request(&session, &channel, &channel_id, id, result);
+            });
+        }
+    }
+}
+
+fn finish_request(
+    session: &SessionShared,
+    channel: &ChannelShared,
+    channel_id: &str,
+    id: u64,
+    result: Result<Box<RawValue>, WireError>,
+) {
+    session.finish_inbound(id);
+    // A closed channel's requests were already failed on the client when it heard
+    // `close`; an answer now would name a channel it has forgotten.
+    if channel.is_closed() {
+        return;
+    }
+    match &result {
+        Ok(value) => answer(session, channel_id, id, Ok(value)),
+        Err(error) => answer(session, channel_id, id, Err(error)),
+    }
+}
+
+fn client_answer(session: &SessionShared, channel_id: &str, id: u64, result: Result<&RawValue, WireError>) {
+    let result = result.map(RawValue::to_owned).map_err(ChannelError::from_wire);
+    match session.deliver_answer(channel_id, id, result) {
+        AnswerOutcome::Delivered => {}
+        AnswerOutcome::Late => tracing::debug!(session = %session.id, id, "late answer dropped"),
+        AnswerOutcome::Unknown => {
+            let error = WireError::new(ErrorCode::UnknownRequest, format!("no request {id} was sent to this session"));
+            report(session, &error, Some(channel_id), None);
+        }
+        AnswerOutcome::WrongChannel => {
+            let error = WireError::new(
+                ErrorCode::UnknownRequest,
+                format!("request {id} was not sent on channel `{}`", truncate(channel_id)),
+            );
+            report(session, &error, Some(channel_id), None);
+        }
+    }
+}
+
+fn close(session: &SessionShared, channel_id: &str) {
+    let closed = channel_id.parse().is_ok_and(|id| session.close_channel(id, "client"));
+    if !closed {
+        report(session, &unknown_channel(channel_id), Some(channel_id), None);
+    }
+}

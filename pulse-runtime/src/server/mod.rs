@@ -1,0 +1,298 @@
+//! The server: an axum route for `/ws`, sessions, topics and graceful shutdown.
+
+mod connection;
+mod dispatch;
+mod topics;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{RawQuery, State, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::get;
+use serde::Serialize;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::{Notify, oneshot};
+
+use crate::config::Config;
+use crate::error::ChannelError;
+use crate::protocol::frames;
+use crate::protocol::{CloseCode, PROTOCOL_VERSION};
+use crate::session::{Ending, Session, SessionShared};
+use crate::sync::lock;
+
+type SessionHook = Arc<dyn Fn(Session) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// State shared by every connection of one server.
+pub(crate) struct ServerShared {
+    pub(crate) config: Config,
+    pub(crate) topics: topics::Topics,
+    pub(crate) started: Instant,
+    on_session: Option<SessionHook>,
+    sessions: Mutex<HashMap<u64, Arc<SessionShared>>>,
+    sessions_changed: Notify,
+    next_key: AtomicU64,
+    shutting_down: AtomicBool,
+}
+
+impl ServerShared {
+    pub(crate) fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    fn new_session(self: &Arc<Self>) -> (Arc<SessionShared>, tokio::sync::mpsc::Receiver<frames::Body>) {
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let (session, queue) = SessionShared::new(self.clone(), key);
+        lock(&self.sessions).insert(key, session.clone());
+        (session, queue)
+    }
+
+    fn remove_session(&self, session: &SessionShared) {
+        lock(&self.sessions).remove(&session.key);
+        self.sessions_changed.notify_waiters();
+    }
+}
+
+/// Sends `event` on every open channel named `name`, in every session: the frame is
+/// serialized once and its bytes shared.
+pub(crate) fn broadcast<P: Serialize + ?Sized>(
+    server: &ServerShared,
+    name: &str,
+    event: &str,
+    payload: &P,
+) -> Result<usize, ChannelError> {
+    let body = frames::broadcast(name, event, payload).map_err(|e| ChannelError::Payload(e.to_string()))?;
+    Ok(server.topics.deliver(name, &body))
+}
+
+/// Builds a [`Server`].
+#[must_use]
+pub struct ServerBuilder {
+    config: Config,
+    on_session: Option<SessionHook>,
+}
+
+impl ServerBuilder {
+    /// Uses `config` for limits and timings.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Runs `hook` on its own task for every new session, after `hello` was sent: the
+    /// place to open the session's channels. The task is cancelled when the session ends.
+    pub fn on_session<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Session) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_session = Some(Arc::new(move |session| Box::pin(hook(session))));
+        self
+    }
+
+    /// The server, ready to be mounted with [`Server::router`] or run with [`Server::bind`].
+    pub fn build(self) -> Server {
+        Server {
+            shared: Arc::new(ServerShared {
+                config: self.config,
+                topics: topics::Topics::default(),
+                started: Instant::now(),
+                on_session: self.on_session,
+                sessions: Mutex::new(HashMap::new()),
+                sessions_changed: Notify::new(),
+                next_key: AtomicU64::new(1),
+                shutting_down: AtomicBool::new(false),
+            }),
+        }
+    }
+}
+
+/// A Pulse server. Mount [`Server::router`] in your axum app, or run it alone with
+/// [`Server::bind`] / [`serve`].
+#[derive(Clone)]
+pub struct Server {
+    shared: Arc<ServerShared>,
+}
+
+impl Server {
+    /// A builder with the default [`Config`] and no session hook.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder { config: Config::default(), on_session: None }
+    }
+
+    /// The server's settings.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// An axum router serving the WebSocket endpoint at `GET /ws?v=1`. Merge it into
+    /// your own router (`app.merge(server.router())`).
+    pub fn router(&self) -> Router {
+        Router::new().route("/ws", get(upgrade)).with_state(self.shared.clone())
+    }
+
+    /// Sends `event` on every open channel named `name`, in every session. Returns how
+    /// many sessions it was queued for.
+    pub fn broadcast<P: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        event: &str,
+        payload: &P,
+    ) -> Result<usize, ChannelError> {
+        broadcast(&self.shared, name, event, payload)
+    }
+
+    /// Counts of what the server holds now.
+    pub fn stats(&self) -> ServerStats {
+        let sessions: Vec<_> = lock(&self.shared.sessions).values().cloned().collect();
+        ServerStats {
+            sessions: sessions.len(),
+            channels: sessions.iter().map(|s| s.channel_count()).sum(),
+            topics: self.shared.topics.topic_count(),
+        }
+    }
+
+    /// Closes every session with [`CloseCode::GoingAway`] and refuses new ones; waits
+    /// up to [`Config::shutdown_grace`] for the sessions to end.
+    pub async fn shutdown(&self) {
+        let shared = &self.shared;
+        shared.shutting_down.store(true, Ordering::Release);
+        let deadline = tokio::time::Instant::now() + shared.config.shutdown_grace;
+        loop {
+            let changed = shared.sessions_changed.notified();
+            let sessions: Vec<_> = lock(&shared.sessions).values().cloned().collect();
+            if sessions.is_empty() {
+                return;
+            }
+            for session in &sessions {
+                session.signal_end(Ending::Close(CloseCode::GoingAway, "going_away: server shutting down".into()));
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                tracing::warn!(left = sessions.len(), "shutdown grace elapsed with sessions still open");
+                return;
+            }
+        }
+    }
+
+    /// Binds `addr` (use port 0 for any free port) and serves [`Server::router`] there
+    /// on a background task.
+    pub async fn bind(self, addr: impl ToSocketAddrs) -> std::io::Result<RunningServer> {
+        self.bind_with(addr, Router::new()).await
+    }
+
+    /// Like [`Server::bind`], serving `app` merged with the WebSocket route.
+    pub async fn bind_with(self, addr: impl ToSocketAddrs, app: Router) -> std::io::Result<RunningServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = app.merge(self.router());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(RunningServer { server: self, local_addr, stop: Some(stop), task })
+    }
+}
+
+/// Counts reported by [`Server::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Connected sessions.
+    pub sessions: usize,
+    /// Open channels across all sessions.
+    pub channels: usize,
+    /// Channel names with at least one open channel.
+    pub topics: usize,
+}
+
+/// A server listening on a socket. Dropping it leaves the server running until the
+/// runtime stops; call [`RunningServer::shutdown`] to stop it gracefully.
+pub struct RunningServer {
+    server: Server,
+    local_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The address the server is listening on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The WebSocket URL of this server, with the protocol version.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws?v={PROTOCOL_VERSION}", self.local_addr)
+    }
+
+    /// The server, for broadcast and stats.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Stops accepting connections, closes every session with "going away", and waits
+    /// for the listener task to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.server.shutdown().await;
+        match tokio::time::timeout(Duration::from_secs(5), &mut self.task).await {
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "server ended with an error"),
+            Ok(_) => {}
+            Err(_) => self.task.abort(),
+        }
+    }
+}
+
+/// Runs `server` on `addr` until Ctrl-C, then shuts it down gracefully.
+pub async fn serve(addr: impl ToSocketAddrs, server: Server) -> std::io::Result<()> {
+    serve_with(addr, server, Router::new()).await
+}
+
+/// Like [`serve`], with your own routes merged in (pages, assets, APIs).
+pub async fn serve_with(addr: impl ToSocketAddrs, server: Server, app: Router) -> std::io::Result<()> {
+    let running = server.bind_with(addr, app).await?;
+    tracing::info!(addr = %running.local_addr(), "pulse server listening");
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn upgrade(State(server): State<Arc<ServerShared>>, RawQuery(query): RawQuery, ws: WebSocketUpgrade) -> Response {
+    let version = requested_version(query.as_deref());
+    let limit = server.config.max_frame_bytes;
+    ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| connection::run(server, socket, version))
+}
+
+/// The `v` parameter of the query string, if present and a number.
+fn requested_version(query: Option<&str>) -> Option<u32> {
+    query?.split('&').find_map(|pair| pair.strip_prefix("v=")).and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::requested_version;
+
+    #[test]
+    fn version_parameter() {
+        assert_eq!(requested_version(Some("v=1")), Some(1));
+        assert_eq!(requested_version(Some("x=2&v=3")), Some(3));
+        assert_eq!(requested_version(Some("v=abc")), None);
+        assert_eq!(requested_version(None), None);
+    }
+}

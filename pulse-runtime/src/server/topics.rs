@@ -1,0 +1,54 @@
+//! Topics: which sessions have a channel of a given name open, for broadcast.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::protocol::frames::Body;
+use crate::session::SessionShared;
+
+struct Member {
+    session: Arc<SessionShared>,
+    /// How many channels of this name the session has open; it stays a member (and
+    /// gets each broadcast once) until the last one closes.
+    channels: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct Topics {
+    by_name: RwLock<HashMap<Arc<str>, HashMap<u64, Member>>>,
+}
+
+impl Topics {
+    pub(crate) fn join(&self, name: &Arc<str>, session: &Arc<SessionShared>) {
+        let mut by_name = self.by_name.write().unwrap_or_else(|p| p.into_inner());
+        let members = by_name.entry(name.clone()).or_default();
+        members.entry(session.key).or_insert_with(|| Member { session: session.clone(), channels: 0 }).channels += 1;
+    }
+
+    pub(crate) fn leave(&self, name: &str, session_key: u64) {
+        let mut by_name = self.by_name.write().unwrap_or_else(|p| p.into_inner());
+        let Some(members) = by_name.get_mut(name) else { return };
+        if let Some(member) = members.get_mut(&session_key) {
+            member.channels -= 1;
+            if member.channels == 0 {
+                members.remove(&session_key);
+            }
+        }
+        if members.is_empty() {
+            by_name.remove(name);
+        }
+    }
+
+    /// Queues `body` once for every member session; returns how many accepted it. A
+    /// session whose queue is full is disconnected by `enqueue`; nobody waits for it.
+    pub(crate) fn deliver(&self, name: &str, body: &Body) -> usize {
+        let by_name = self.by_name.read().unwrap_or_else(|p| p.into_inner());
+        let Some(members) = by_name.get(name) else { return 0 };
+        members.values().filter(|m| m.session.enqueue(body.clone()).is_ok()).count()
+    }
+
+    /// Number of topics with at least one member.
+    pub(crate) fn topic_count(&self) -> usize {
+        self.by_name.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}

@@ -1,0 +1,140 @@
+//! Helpers shared by the integration tests: a real server on 127.0.0.1:0, real
+//! WebSocket clients, and waiting for frames with a deadline.
+
+use std::time::Duration;
+
+use pulse_runtime::client::{Client, ClientOptions, ServerFrame};
+use pulse_runtime::{ChannelId, Config, RunningServer, Server, Session};
+use tokio::sync::mpsc;
+
+/// How long a test waits for a frame that should come, before failing.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// A running server whose sessions are handed to the test as they start.
+pub struct Harness {
+    /// The server.
+    pub running: RunningServer,
+    sessions: mpsc::UnboundedReceiver<Session>,
+}
+
+impl Harness {
+    /// Starts a server with the default configuration.
+    pub async fn start() -> Self {
+        Self::with_config(Config::default()).await
+    }
+
+    /// Starts a server with `config` on a free loopback port.
+    pub async fn with_config(config: Config) -> Self {
+        init_tracing();
+        let (tx, sessions) = mpsc::unbounded_channel();
+        let server = Server::builder()
+            .config(config)
+            .on_session(move |session| {
+                let _ = tx.send(session);
+                std::future::ready(())
+            })
+            .build();
+        let running = server.bind("127.0.0.1:0").await.expect("bind a loopback port");
+        Harness { running, sessions }
+    }
+
+    /// The server.
+    pub fn server(&self) -> &Server {
+        self.running.server()
+    }
+
+    /// Connects a client and returns it with the server's handle to its session.
+    pub async fn connect(&mut self) -> (Client, Session) {
+        self.connect_with(ClientOptions::default()).await
+    }
+
+    /// Like [`Harness::connect`] with client options.
+    pub async fn connect_with(&mut self, options: ClientOptions) -> (Client, Session) {
+        let client = Client::connect_with(&self.running.ws_url(), options).await.expect("connect");
+        let session = self.next_session().await;
+        assert_eq!(session.id(), client.session_id());
+        (client, session)
+    }
+
+    /// The server's handle to the next session that started.
+    pub async fn next_session(&mut self) -> Session {
+        tokio::time::timeout(PATIENCE, self.sessions.recv()).await.expect("the session hook ran").expect("server alive")
+    }
+}
+
+/// The next frame, failing the test if none comes in time.
+pub async fn next_frame(client: &mut Client) -> ServerFrame {
+    match tokio::time::timeout(PATIENCE, client.next_frame()).await {
+        Ok(Some(frame)) => frame,
+        Ok(None) => panic!("the connection ended without a frame"),
+        Err(_) => panic!("no frame within {PATIENCE:?}"),
+    }
+}
+
+/// Asserts that no frame arrives within `wait`.
+pub async fn expect_silence(client: &mut Client, wait: Duration) {
+    if let Ok(Some(frame)) = tokio::time::timeout(wait, client.next_frame()).await {
+        panic!("expected no frame, got {frame:?}");
+    }
+}
+
+/// Waits for the `open` frame of a channel and returns its id.
+pub async fn expect_open(client: &mut Client, name: &str) -> ChannelId {
+    match next_frame(client).await {
+        ServerFrame::Open { channel, name: opened, .. } if opened == name => channel,
+        other => panic!("expected open of `{name}`, got {other:?}"),
+    }
+}
+
+/// Waits for the end of the connection and returns its close code and reason.
+pub async fn expect_disconnect(client: &mut Client) -> (Option<u16>, String) {
+    loop {
+        match next_frame(client).await {
+            ServerFrame::Disconnected { code, reason } => return (code, reason),
+            _ => continue,
+        }
+    }
+}
+
+/// Polls `f` until it holds, failing after [`PATIENCE`].
+pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !f() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// What the test handlers saw the client emit.
+pub type Seen = mpsc::UnboundedReceiver<(String, serde_json::Value)>;
+
+/// A channel handler exercising every kind of traffic:
+/// emits `note` (recorded) and `shout` (answered with an emit `heard`), requests
+/// `echo`, `add`, `fail` (handler error), `panic`, and `slow` (async, waits N ms).
+pub fn test_handlers() -> (pulse_runtime::Handlers, Seen) {
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    let handlers = pulse_runtime::Handlers::new()
+        .on("note", move |_cx, value: serde_json::Value| {
+            let _ = seen_tx.send(("note".to_owned(), value));
+        })
+        .on("shout", |cx, text: String| {
+            let _ = cx.channel().emit("heard", &text.to_uppercase());
+        })
+        .on_request("echo", |_cx, value: serde_json::Value| Ok(value))
+        .on_request("add", |_cx, (a, b): (i64, i64)| Ok(a + b))
+        .on_request("fail", |_cx, (): ()| Err::<(), _>("no luck today".to_owned()))
+        .on_request("panic", |_cx, (): ()| -> Result<(), String> { panic!("handler exploded") })
+        .on_request_async("slow", |_cx, ms: u64| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(ms)
+        });
+    (handlers, seen)
+}
