@@ -218,7 +218,7 @@ impl RawChannel {
     /// [`Request::timeout`] sets another.
     pub fn request<P: Serialize + ?Sized>(&self, event: &str, payload: &P) -> Request {
         let body = serde_json::value::to_raw_value(payload).map_err(|e| ChannelError::Payload(e.to_string()));
-        Request::new(self.clone(), event.to_owned(), body)
+        Request::new(self.clone(), event.to_owned(), body, crate::request::decode_json)
     }
 
     pub(crate) fn start_request(&self, event: &str, payload: &RawValue) -> Result<(u64, AnswerReceiver), ChannelError> {
@@ -227,6 +227,10 @@ impl RawChannel {
 
     pub(crate) fn forget_request(&self, id: u64) {
         self.session.forget_request(id);
+    }
+
+    pub(crate) fn server_shared(&self) -> std::sync::Arc<crate::server::ServerShared> {
+        self.session.server.clone()
     }
 
     pub(crate) fn default_timeout(&self) -> std::time::Duration {

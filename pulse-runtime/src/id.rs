@@ -5,6 +5,7 @@
 //! safe to hand to the browser: a channel id is only honoured inside its own session.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::str::FromStr;
 
 /// 128 random bits, shared representation of [`SessionId`] and [`ChannelId`].
@@ -86,11 +87,90 @@ random_id!(
     SessionId,
     "session id"
 );
-random_id!(
-    /// Identifies one open channel; valid only inside the session that opened it.
-    ChannelId,
-    "channel id"
-);
+
+/// The channel type of an id whose channel declaration is not known (the untyped
+/// layer). `ChannelId` alone means `ChannelId<Untyped>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Untyped {}
+
+/// Identifies one open channel; valid only inside the session that opened it.
+///
+/// `C` is the channel's declaration (the `#[channel]` struct), so an id of one channel
+/// cannot be passed where another is expected — in Rust, and in the generated
+/// TypeScript, where it is a branded string. On the wire it is 32 hex digits either way.
+pub struct ChannelId<C = Untyped> {
+    raw: RandomId,
+    _channel: PhantomData<fn() -> C>,
+}
+
+impl ChannelId {
+    /// A fresh id from the operating system's random source.
+    pub fn generate() -> Self {
+        ChannelId { raw: RandomId::generate(), _channel: PhantomData }
+    }
+}
+
+impl<C> ChannelId<C> {
+    /// The same id without its channel type.
+    pub fn untyped(self) -> ChannelId {
+        ChannelId { raw: self.raw, _channel: PhantomData }
+    }
+
+    /// The same id with a channel type; only the typed layer knows the type is right.
+    pub(crate) fn typed<D>(self) -> ChannelId<D> {
+        ChannelId { raw: self.raw, _channel: PhantomData }
+    }
+}
+
+impl<C> Clone for ChannelId<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<C> Copy for ChannelId<C> {}
+impl<C> PartialEq for ChannelId<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+impl<C> Eq for ChannelId<C> {}
+impl<C> std::hash::Hash for ChannelId<C> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.raw.hash(state);
+    }
+}
+impl<C> fmt::Display for ChannelId<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.raw.fmt(f)
+    }
+}
+impl<C> fmt::Debug for ChannelId<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChannelId({})", self.raw)
+    }
+}
+impl FromStr for ChannelId {
+    type Err = InvalidId;
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        RandomId::parse(s).map(|raw| ChannelId { raw, _channel: PhantomData }).ok_or(InvalidId { what: "channel id" })
+    }
+}
+impl<C> From<ChannelId<C>> for String {
+    fn from(id: ChannelId<C>) -> String {
+        id.to_string()
+    }
+}
+impl<C> serde::Serialize for ChannelId<C> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+impl<'de, C> serde::Deserialize<'de> for ChannelId<C> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse::<ChannelId>().map(ChannelId::typed).map_err(serde::de::Error::custom)
+    }
+}
 
 /// A string that is not a well-formed id (32 lowercase hex digits).
 #[derive(Debug, Clone, thiserror::Error)]

@@ -34,6 +34,7 @@ mod request;
 mod server;
 mod session;
 mod sync;
+pub mod typed;
 
 #[cfg(feature = "client")]
 pub mod client;
@@ -42,12 +43,29 @@ pub use channel::{PushOnly, RawChannel, RawCx, RawHandler, Reply, malformed_payl
 pub use config::Config;
 pub use error::{ChannelError, OpenError};
 pub use handlers::Handlers;
-pub use id::{ChannelId, InvalidId, SessionId};
+pub use id::{ChannelId, InvalidId, SessionId, Untyped};
 pub use request::Request;
 pub use server::{RunningServer, Server, ServerBuilder, ServerStats, serve, serve_with};
 pub use session::Session;
+
+pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, Payload};
+
+/// Declares a channel; see the `pulse_macros` crate for the syntax.
+pub use pulse_macros::channel;
 
 /// Re-exported so users and generated code name the same versions.
 pub use axum;
 pub use serde;
 pub use serde_json;
+pub use tracing;
+pub use ts_rs;
+
+/// What a channel declaration and its handlers need in scope.
+pub mod prelude {
+    pub use crate::protocol::ErrorCode;
+    pub use crate::typed::{Channel, ChannelCx, ChannelSpec};
+    pub use crate::{ChannelError, ChannelId, Server, Session, channel};
+    pub use serde::{Deserialize, Serialize};
+    pub use std::time::Duration;
+    pub use ts_rs::TS;
+}

@@ -1,7 +1,6 @@
 //! The future of a server-to-client request.
 
 use std::future::{Future, IntoFuture};
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -19,12 +18,23 @@ pub struct Request<T = serde_json::Value> {
     event: String,
     payload: Result<Box<RawValue>, ChannelError>,
     timeout: Option<Duration>,
-    _answer: PhantomData<fn() -> T>,
+    decode: fn(&str) -> Result<T, serde_json::Error>,
 }
 
-impl Request {
-    pub(crate) fn new(channel: RawChannel, event: String, payload: Result<Box<RawValue>, ChannelError>) -> Self {
-        Request { channel, event, payload, timeout: None, _answer: PhantomData }
+/// Decodes an answer with serde.
+pub(crate) fn decode_json<T: DeserializeOwned>(json: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_str(json)
+}
+
+impl<T> Request<T> {
+    /// A request whose answer is decoded by `decode`.
+    pub(crate) fn new(
+        channel: RawChannel,
+        event: String,
+        payload: Result<Box<RawValue>, ChannelError>,
+        decode: fn(&str) -> Result<T, serde_json::Error>,
+    ) -> Self {
+        Request { channel, event, payload, timeout: None, decode }
     }
 }
 
@@ -42,7 +52,7 @@ impl<T> Request<T> {
             event: self.event,
             payload: self.payload,
             timeout: self.timeout,
-            _answer: PhantomData,
+            decode: decode_json::<U>,
         }
     }
 }
@@ -61,7 +71,7 @@ impl Drop for ForgetOnDrop<'_> {
     }
 }
 
-impl<T: DeserializeOwned + Send + 'static> IntoFuture for Request<T> {
+impl<T: Send + 'static> IntoFuture for Request<T> {
     type Output = Result<T, ChannelError>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
 
@@ -84,7 +94,7 @@ impl<T: DeserializeOwned + Send + 'static> IntoFuture for Request<T> {
                     result?
                 }
             };
-            serde_json::from_str(raw.get()).map_err(|e| {
+            (self.decode)(raw.get()).map_err(|e| {
                 ChannelError::Payload(format!("the answer to `{}` does not match its declared type: {e}", self.event))
             })
         })

@@ -138,3 +138,5 @@ pub fn test_handlers() -> (pulse_runtime::Handlers, Seen) {
         });
     (handlers, seen)
 }
+
+pub mod lab;

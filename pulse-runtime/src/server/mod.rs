@@ -130,6 +130,10 @@ impl Server {
         ServerBuilder { config: Config::default(), on_session: None }
     }
 
+    pub(crate) fn shared(&self) -> &Arc<ServerShared> {
+        &self.shared
+    }
+
     /// The server's settings.
     pub fn config(&self) -> &Config {
         &self.shared.config

@@ -1,0 +1,98 @@
+//! # pulse-client-gen
+//!
+//! Renders the TypeScript a browser needs to talk to Pulse channels: the payload types
+//! (through ts-rs, so serde's renames and tags are honoured), an event map per
+//! direction, and a typed React hook per channel, `useChatChannel(channelId)`, over the
+//! hand-written client runtime in `ts/` (the npm package `@pulse-rs/client`).
+//!
+//! The user lists what goes in a module and calls [`Module::run_cli`] from a small
+//! binary of their own crate:
+//!
+//! ```ignore
+//! fn main() -> std::process::ExitCode {
+//!     pulse_client_gen::Module::new().channel::<Chat>().run_cli()
+//! }
+//! ```
+//!
+//! `gen-ts client/src/generated/chat.ts` writes the module; `gen-ts --check ...` exits
+//! non-zero when the committed file is stale. Output is deterministic: declaration
+//! order, each type once, a "do not edit" header.
+
+mod cli;
+mod render;
+
+use pulse_runtime::ChannelSpec;
+use pulse_runtime::typed::schema::ChannelSchema;
+
+pub use cli::CheckError;
+pub use render::RenderError;
+
+/// The npm package the generated code imports the client runtime from.
+pub const DEFAULT_RUNTIME_IMPORT: &str = "@pulse-rs/client";
+
+/// What one generated TypeScript module holds.
+#[derive(Debug, Clone)]
+pub struct Module {
+    channels: Vec<ChannelSchema>,
+    runtime_import: String,
+    bigint: bool,
+}
+
+impl Default for Module {
+    fn default() -> Self {
+        Module { channels: Vec::new(), runtime_import: DEFAULT_RUNTIME_IMPORT.to_owned(), bigint: false }
+    }
+}
+
+impl Module {
+    /// An empty module.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the channel declared by `C`.
+    pub fn channel<C: ChannelSpec>(mut self) -> Self {
+        self.channels.push(C::schema());
+        self
+    }
+
+    /// Imports the client runtime from `path` instead of `@pulse-rs/client`.
+    pub fn runtime_import(mut self, path: impl Into<String>) -> Self {
+        self.runtime_import = path.into();
+        self
+    }
+
+    /// Writes 64- and 128-bit integers as `bigint`. Off by default: `JSON.parse` gives
+    /// a `number`, so `bigint` would be a type that lies unless the client parses
+    /// numbers itself.
+    pub fn bigint(mut self) -> Self {
+        self.bigint = true;
+        self
+    }
+
+    /// The module's TypeScript source.
+    pub fn render(&self) -> Result<String, RenderError> {
+        render::render(self)
+    }
+
+    /// Writes the module to `path` (creating folders); returns whether it changed.
+    pub fn write(&self, path: impl AsRef<std::path::Path>) -> Result<bool, CheckError> {
+        cli::write(self, path.as_ref())
+    }
+
+    /// Fails if the file at `path` differs from what [`Module::render`] gives.
+    pub fn check(&self, path: impl AsRef<std::path::Path>) -> Result<(), CheckError> {
+        cli::check(self, path.as_ref())
+    }
+
+    /// The command line: `[--check] <path>`. Writes (or checks) the module and returns
+    /// the process exit code.
+    pub fn run_cli(&self) -> std::process::ExitCode {
+        cli::run(self, std::env::args().skip(1))
+    }
+
+    fn ts_config(&self) -> ts_rs::Config {
+        let cfg = ts_rs::Config::new();
+        if self.bigint { cfg.with_large_int("bigint") } else { cfg.with_large_int("number") }
+    }
+}

@@ -1,0 +1,216 @@
+// One channel on the client: listeners, answerers, and the typed view over them.
+
+import type { PulseConnection } from "./connection";
+import { ClosedError, DisconnectedError } from "./errors";
+
+/** Options of one request. */
+export interface RequestOptions {
+  /** Fail with `TimeoutError` after this long (default: the connection's, 10 s). */
+  timeoutMs?: number;
+}
+
+/** The event map of a channel, as `pulse-client-gen` writes it for each declaration. */
+export type ChannelShape = {
+  events: Record<string, unknown>;
+  emits: Record<string, unknown>;
+  requests: Record<string, { payload: unknown; answer: unknown }>;
+  answers: Record<string, { payload: unknown; answer: unknown }>;
+};
+
+/** An event without payload may be called without one. */
+type PayloadArgs<P> = [P] extends [null] ? [payload?: null] : [payload: P];
+type RequestArgs<P> = [P] extends [null]
+  ? [payload?: null, options?: RequestOptions]
+  : [payload: P, options?: RequestOptions];
+
+/**
+ * A channel typed by its declaration: `on`, `emit`, `request` and `answer` accept only
+ * the declared event names, each with its own payload and answer type.
+ */
+export interface TypedChannel<S extends ChannelShape> {
+  /** The channel id. */
+  readonly id: string;
+  /** Whether the channel has closed (the server closed it, or the connection ended). */
+  readonly closed: boolean;
+  /** Calls `listener` for each `event` the server sends; returns the unsubscribe function. */
+  on<E extends keyof S["events"] & string>(event: E, listener: (payload: S["events"][E]) => void): () => void;
+  /** Sends `event` to the server, fire-and-forget. */
+  emit<E extends keyof S["emits"] & string>(event: E, ...payload: PayloadArgs<S["emits"][E]>): void;
+  /** Asks the server; resolves to its answer or rejects with a `ChannelError`. */
+  request<E extends keyof S["requests"] & string>(
+    event: E,
+    ...args: RequestArgs<S["requests"][E]["payload"]>
+  ): Promise<S["requests"][E]["answer"]>;
+  /** Answers the server's `event` requests with `answerer`; returns the unsubscribe function. */
+  answer<E extends keyof S["answers"] & string>(
+    event: E,
+    answerer: (
+      payload: S["answers"][E]["payload"],
+    ) => S["answers"][E]["answer"] | Promise<S["answers"][E]["answer"]>,
+  ): () => void;
+  /** Releases the channel: the server closes it, pending requests fail on both sides. */
+  close(): void;
+}
+
+type Listener = (payload: unknown) => void;
+type Answerer = (payload: unknown) => unknown;
+
+interface Waiting {
+  id: number;
+  event: string;
+  payload: unknown;
+}
+
+/** Most server requests kept waiting for an answerer to be registered. */
+const MAX_WAITING_REQUESTS = 32;
+
+/** The untyped channel behind every `TypedChannel`. Made by `PulseConnection.channel`. */
+export class ClientChannel {
+  /** The channel name, once the server's `open` frame has been seen. */
+  name: string | null = null;
+  state: "pending" | "open" | "closed" = "pending";
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly answerers = new Map<string, Answerer>();
+  /** Events that arrived before anyone listened, delivered to the first listener. */
+  private backlog: { event: string; payload: unknown }[] = [];
+  private waiting: Waiting[] = [];
+  private readonly closeListeners = new Set<() => void>();
+
+  constructor(
+    readonly id: string,
+    private readonly connection: PulseConnection,
+    private readonly maxBacklog: number,
+  ) {}
+
+  get closed(): boolean {
+    return this.state === "closed";
+  }
+
+  on(event: string, listener: Listener): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener);
+    if (this.backlog.some((b) => b.event === event)) {
+      const held = this.backlog.filter((b) => b.event === event);
+      this.backlog = this.backlog.filter((b) => b.event !== event);
+      for (const { payload } of held) listener(payload);
+    }
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  emit(event: string, payload: unknown = null): void {
+    if (this.closed) {
+      console.warn(`pulse: emit \`${event}\` on closed channel ${this.id} dropped`);
+      return;
+    }
+    this.connection.send({ t: "emit", channel: this.id, event, payload });
+  }
+
+  request(event: string, payload: unknown = null, options: RequestOptions = {}): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ClosedError(event));
+    return this.connection.request(this.id, event, payload, options.timeoutMs);
+  }
+
+  answer(event: string, answerer: Answerer): () => void {
+    this.answerers.set(event, answerer);
+    const ready = this.waiting.filter((w) => w.event === event);
+    this.waiting = this.waiting.filter((w) => w.event !== event);
+    for (const w of ready) this.runAnswerer(answerer, w);
+    return () => {
+      if (this.answerers.get(event) === answerer) this.answerers.delete(event);
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.connection.send({ t: "close", channel: this.id });
+    this.markClosed("client");
+  }
+
+  /** Calls `listener` once when the channel closes. */
+  onClose(listener: () => void): () => void {
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  // ---- called by the connection ----
+
+  /** @internal */
+  markOpen(name: string): void {
+    this.name = name;
+    if (this.state === "pending") this.state = "open";
+  }
+
+  /** @internal */
+  deliver(event: string, payload: unknown): void {
+    const set = this.listeners.get(event);
+    if (set && set.size > 0) {
+      for (const listener of [...set]) {
+        try {
+          listener(payload);
+        } catch (error) {
+          console.error(`pulse: listener for \`${event}\` threw`, error);
+        }
+      }
+      return;
+    }
+    this.backlog.push({ event, payload });
+    if (this.backlog.length > this.maxBacklog) {
+      const dropped = this.backlog.shift();
+      console.warn(`pulse: no listener for \`${dropped?.event}\` on ${this.id}; oldest held event dropped`);
+    }
+  }
+
+  /** @internal */
+  serverRequest(id: number, event: string, payload: unknown): void {
+    const answerer = this.answerers.get(event);
+    if (answerer) {
+      this.runAnswerer(answerer, { id, event, payload });
+    } else if (this.waiting.length < MAX_WAITING_REQUESTS) {
+      // The component that answers may not have mounted yet: hold the request.
+      this.waiting.push({ id, event, payload });
+    } else {
+      this.connection.send({
+        t: "answer",
+        channel: this.id,
+        id,
+        error: { code: "unknown_event", message: `no answerer for \`${event}\`` },
+      });
+    }
+  }
+
+  /** @internal */
+  markClosed(_reason: string, disconnected = false): void {
+    if (this.closed) return;
+    this.state = "closed";
+    this.waiting = [];
+    this.backlog = [];
+    this.connection.failPending(this.id, (event) =>
+      disconnected ? new DisconnectedError(event) : new ClosedError(event),
+    );
+    for (const listener of [...this.closeListeners]) listener();
+    this.closeListeners.clear();
+  }
+
+  private runAnswerer(answerer: Answerer, request: Waiting): void {
+    const { id, event, payload } = request;
+    Promise.resolve()
+      .then(() => answerer(payload))
+      .then(
+        (answer) => {
+          if (!this.closed) this.connection.send({ t: "answer", channel: this.id, id, ok: answer ?? null });
+        },
+        (error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
+          if (!this.closed) {
+            this.connection.send({ t: "answer", channel: this.id, id, error: { code: "handler_failed", message } });
+          }
+        },
+      );
+  }
+}

@@ -1,0 +1,322 @@
+// The connection: one WebSocket per session, reconnect with backoff, request
+// correlation with timeouts, and routing of server frames to channels.
+
+import { ClientChannel } from "./channel";
+import { type ChannelError, DisconnectedError, TimeoutError, type WireError, errorFromWire } from "./errors";
+import { type ClientFrame, type HelloFrame, type ServerFrame, defaultUrl, shouldReconnect } from "./protocol";
+
+/** What `new WebSocket(url)` needs to be: the browser's, or `ws` in Node. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface ConnectionOptions {
+  /** The server's WebSocket URL; default `ws(s)://<page host>/ws?v=1`. */
+  url?: string;
+  /** The WebSocket implementation; default `globalThis.WebSocket`. */
+  WebSocket?: WebSocketConstructor;
+  /** Timeout of client requests unless one sets its own. Default 10 000 ms. */
+  requestTimeoutMs?: number;
+  /** Delays between reconnect attempts (the last repeats), each with ±50% jitter. */
+  backoffMs?: readonly number[];
+  /** Events held per channel while no listener is registered. Default 100. */
+  maxBufferedEvents?: number;
+}
+
+export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
+
+/** Why the connection last closed, as the server said it. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+/** A frame the server refused, reported on the connection. */
+export interface ServerError extends WireError {
+  channel?: string;
+  event?: string;
+}
+
+interface Pending {
+  channel: string;
+  event: string;
+  resolve: (value: unknown) => void;
+  reject: (error: ChannelError) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const DEFAULT_BACKOFF = [100, 250, 500, 1000, 2000, 5000] as const;
+/** Closed channels remembered (so a late hook sees "closed", not "pending"). */
+const MAX_CLOSED_CHANNELS = 256;
+
+type FrameListener = (frame: ServerFrame) => void;
+
+export class PulseConnection {
+  private socket: WebSocketLike | null = null;
+  private readonly channels = new Map<string, ClientChannel>();
+  private readonly pending = new Map<number, Pending>();
+  private nextRequestId = 1;
+  private attempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private watchdog: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+  private readonly stateListeners = new Set<(state: ConnectionState) => void>();
+  private readonly errorListeners = new Set<(error: ServerError) => void>();
+  private readonly frameListeners = new Set<FrameListener>();
+  private readonly options: Required<Omit<ConnectionOptions, "url" | "WebSocket">> & {
+    url: string;
+    WebSocket: WebSocketConstructor;
+  };
+
+  state: ConnectionState = "connecting";
+  /** The current session id (from `hello`). */
+  sessionId: string | null = null;
+  hello: HelloFrame | null = null;
+  /** The last session frame's sequence number. */
+  lastSeq = 0;
+  /** How the last connection ended, if it did. */
+  lastClose: CloseInfo | null = null;
+
+  constructor(options: ConnectionOptions = {}) {
+    const WebSocketImpl = options.WebSocket ?? (globalThis.WebSocket as unknown as WebSocketConstructor);
+    this.options = {
+      url: options.url ?? defaultUrl(),
+      WebSocket: WebSocketImpl,
+      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+      backoffMs: options.backoffMs ?? DEFAULT_BACKOFF,
+      maxBufferedEvents: options.maxBufferedEvents ?? 100,
+    };
+    this.open();
+  }
+
+  /** The channel with `id`; made on first use, so a hook may ask before `open` arrives. */
+  channel(id: string): ClientChannel {
+    let channel = this.channels.get(id);
+    if (!channel) {
+      channel = new ClientChannel(id, this, this.options.maxBufferedEvents);
+      this.channels.set(id, channel);
+    }
+    return channel;
+  }
+
+  /** Ends the connection for good. */
+  close(): void {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.socket?.close(1000, "client closed");
+    this.connectionLost({ code: 1000, reason: "client closed" });
+    this.setState("closed");
+  }
+
+  onStateChange(listener: (state: ConnectionState) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** Errors the server reported about frames that had no request to fail. */
+  onServerError(listener: (error: ServerError) => void): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
+  /** Every server frame, after the connection handled it (for renderers and tools). */
+  onFrame(listener: FrameListener): () => void {
+    this.frameListeners.add(listener);
+    return () => this.frameListeners.delete(listener);
+  }
+
+  /** @internal */
+  send(frame: ClientFrame): boolean {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== 1 || this.state !== "open") {
+      if (frame.t !== "pong") console.warn(`pulse: not connected; \`${frame.t}\` frame dropped`);
+      return false;
+    }
+    socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** @internal */
+  request(channel: string, event: string, payload: unknown, timeoutMs?: number): Promise<unknown> {
+    if (this.state !== "open") return Promise.reject(new DisconnectedError(event));
+    const id = this.nextRequestId++;
+    const timeout = timeoutMs ?? this.options.requestTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TimeoutError(event, timeout));
+      }, timeout);
+      this.pending.set(id, { channel, event, resolve, reject, timer });
+      this.send({ t: "request", channel, id, event, payload });
+    });
+  }
+
+  /** @internal Fails the pending requests of one channel (or all, with `null`). */
+  failPending(channel: string | null, error: (event: string) => ChannelError): void {
+    for (const [id, p] of this.pending) {
+      if (channel !== null && p.channel !== channel) continue;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(error(p.event));
+    }
+  }
+
+  private open(): void {
+    this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
+    let socket: WebSocketLike;
+    try {
+      socket = new this.options.WebSocket(this.options.url);
+    } catch (error) {
+      console.error("pulse: cannot open WebSocket", error);
+      this.scheduleReconnect();
+      return;
+    }
+    this.socket = socket;
+    socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
+      this.armWatchdog();
+      if (typeof event.data !== "string") return;
+      let frame: ServerFrame;
+      try {
+        frame = JSON.parse(event.data) as ServerFrame;
+      } catch {
+        console.warn("pulse: undecodable frame dropped");
+        return;
+      }
+      this.handle(frame);
+    };
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.connectionLost({ code: event.code, reason: event.reason });
+      if (this.stopped) return;
+      if (event.code >= 4000 && !shouldReconnect(event.code)) {
+        console.error(`pulse: server closed the connection for good: ${event.code} ${event.reason}`);
+        this.setState("closed");
+        return;
+      }
+      this.scheduleReconnect();
+    };
+    socket.onerror = () => {
+      // A close event always follows; reconnecting is decided there.
+    };
+  }
+
+  private handle(frame: ServerFrame): void {
+    if ("seq" in frame) {
+      if (frame.seq !== this.lastSeq + 1) {
+        console.warn(`pulse: frame ${frame.seq} after ${this.lastSeq}: frames were lost`);
+      }
+      this.lastSeq = frame.seq;
+    }
+    switch (frame.t) {
+      case "hello":
+        this.hello = frame;
+        this.sessionId = frame.session;
+        this.lastSeq = 0;
+        this.attempt = 0;
+        this.setState("open");
+        break;
+      case "ping":
+        this.send({ t: "pong" });
+        break;
+      case "open":
+        this.channel(frame.channel).markOpen(frame.name);
+        break;
+      case "close":
+        this.channels.get(frame.channel)?.markClosed(frame.reason);
+        this.pruneClosed();
+        break;
+      case "emit":
+        this.channels.get(frame.channel)?.deliver(frame.event, frame.payload);
+        break;
+      case "broadcast":
+        for (const channel of this.channels.values()) {
+          if (channel.name === frame.name && channel.state === "open") channel.deliver(frame.event, frame.payload);
+        }
+        break;
+      case "request": {
+        const channel = this.channels.get(frame.channel);
+        if (channel && !channel.closed) {
+          channel.serverRequest(frame.id, frame.event, frame.payload);
+        } else {
+          this.send({
+            t: "answer",
+            channel: frame.channel,
+            id: frame.id,
+            error: { code: "unknown_channel", message: "this client has no such channel open" },
+          });
+        }
+        break;
+      }
+      case "answer": {
+        const p = this.pending.get(frame.id);
+        if (!p) break;
+        this.pending.delete(frame.id);
+        clearTimeout(p.timer);
+        if (frame.error) p.reject(errorFromWire(p.event, frame.error));
+        else p.resolve(frame.ok ?? null);
+        break;
+      }
+      case "error": {
+        const error: ServerError = { code: frame.code, message: frame.message };
+        if (frame.channel !== undefined) error.channel = frame.channel;
+        if (frame.event !== undefined) error.event = frame.event;
+        if (this.errorListeners.size === 0) console.warn(`pulse: server refused a frame: ${frame.code}: ${frame.message}`);
+        for (const listener of [...this.errorListeners]) listener(error);
+        break;
+      }
+    }
+    for (const listener of [...this.frameListeners]) listener(frame);
+  }
+
+  /** The session is gone: its channels and requests with it. */
+  private connectionLost(info: CloseInfo): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.lastClose = info;
+    this.failPending(null, (event) => new DisconnectedError(event));
+    for (const channel of this.channels.values()) channel.markClosed("disconnected", true);
+    this.channels.clear();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    const delays = this.options.backoffMs;
+    const base = delays[Math.min(this.attempt, delays.length - 1)] ?? 1000;
+    const delay = base * (0.5 + Math.random());
+    this.attempt += 1;
+    this.setState("reconnecting");
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.open();
+    }, delay);
+  }
+
+  /** A server that sends nothing (not even `ping`) for two heartbeats is presumed gone. */
+  private armWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    const heartbeat = this.hello?.heartbeat_ms;
+    if (!heartbeat) return;
+    this.watchdog = setTimeout(() => this.socket?.close(4001, "no heartbeat from server"), heartbeat * 2 + 5000);
+  }
+
+  private pruneClosed(): void {
+    const closed = [...this.channels.values()].filter((c) => c.closed);
+    for (const channel of closed.slice(0, Math.max(0, closed.length - MAX_CLOSED_CHANNELS))) {
+      this.channels.delete(channel.id);
+    }
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    for (const listener of [...this.stateListeners]) listener(state);
+  }
+}

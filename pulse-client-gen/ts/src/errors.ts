@@ -1,0 +1,80 @@
+// Typed request errors, one class per failure mode, matching the Rust `ChannelError`.
+
+/** Machine-readable error codes of the protocol (docs/protocol.md). */
+export type ErrorCode =
+  | "malformed_frame"
+  | "unknown_frame_type"
+  | "unsupported_frame"
+  | "unknown_channel"
+  | "unknown_event"
+  | "malformed_payload"
+  | "handler_failed"
+  | "unknown_request"
+  | "duplicate_request_id"
+  | "too_many_requests"
+  | "channel_closed"
+  | "forbidden"
+  | (string & {});
+
+/** The error of a frame: what went wrong, for code and for people. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Base class of every way a request can fail; switch on `kind`. */
+export abstract class ChannelError extends Error {
+  abstract readonly kind: "timeout" | "closed" | "disconnected" | "remote" | "rejected";
+}
+
+/** No answer came within the request's timeout. */
+export class TimeoutError extends ChannelError {
+  readonly kind = "timeout" as const;
+  constructor(readonly event: string, readonly timeoutMs: number) {
+    super(`request \`${event}\` timed out after ${timeoutMs} ms`);
+    this.name = "TimeoutError";
+  }
+}
+
+/** The channel closed before the request completed. */
+export class ClosedError extends ChannelError {
+  readonly kind = "closed" as const;
+  constructor(readonly event: string) {
+    super(`channel closed before \`${event}\` was answered`);
+    this.name = "ClosedError";
+  }
+}
+
+/** The connection ended before the request completed. */
+export class DisconnectedError extends ChannelError {
+  readonly kind = "disconnected" as const;
+  constructor(readonly event: string) {
+    super(`disconnected before \`${event}\` was answered`);
+    this.name = "DisconnectedError";
+  }
+}
+
+/** The server's handler failed; `message` is what it said. */
+export class RemoteError extends ChannelError {
+  readonly kind = "remote" as const;
+  constructor(readonly event: string, message: string) {
+    super(message);
+    this.name = "RemoteError";
+  }
+}
+
+/** The server refused the request (unknown channel or event, bad payload, ...). */
+export class RejectedError extends ChannelError {
+  readonly kind = "rejected" as const;
+  constructor(readonly event: string, readonly code: ErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = "RejectedError";
+  }
+}
+
+/** The error an `answer` frame's `error` stands for. */
+export function errorFromWire(event: string, error: WireError): ChannelError {
+  if (error.code === "handler_failed") return new RemoteError(event, error.message);
+  if (error.code === "channel_closed") return new ClosedError(event);
+  return new RejectedError(event, error.code, error.message);
+}

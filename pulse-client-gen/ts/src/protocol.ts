@@ -1,0 +1,44 @@
+// Frames of protocol version 1 (docs/protocol.md).
+
+import type { WireError } from "./errors";
+
+export const PROTOCOL_VERSION = 1;
+
+export interface HelloFrame {
+  t: "hello";
+  v: number;
+  session: string;
+  heartbeat_ms: number;
+  idle_timeout_ms: number;
+  limits: { max_frame_bytes: number; max_channels: number; max_pending_requests: number };
+}
+
+export type ServerFrame =
+  | HelloFrame
+  | { t: "ping" }
+  | { t: "open"; seq: number; channel: string; name: string }
+  | { t: "close"; seq: number; channel: string; reason: string }
+  | { t: "emit"; seq: number; channel: string; event: string; payload: unknown }
+  | { t: "broadcast"; seq: number; name: string; event: string; payload: unknown }
+  | { t: "request"; seq: number; channel: string; id: number; event: string; payload: unknown }
+  | { t: "answer"; seq: number; channel: string; id: number; ok?: unknown; error?: WireError }
+  | { t: "error"; seq: number; code: string; message: string; channel?: string; event?: string };
+
+export type ClientFrame =
+  | { t: "emit"; channel: string; event: string; payload: unknown }
+  | { t: "request"; channel: string; id: number; event: string; payload: unknown }
+  | { t: "answer"; channel: string; id: number; ok: unknown }
+  | { t: "answer"; channel: string; id: number; error: WireError }
+  | { t: "close"; channel: string }
+  | { t: "pong" };
+
+/** Close codes 4000–4499 ask the client to reconnect; 4500 and up say it must not. */
+export function shouldReconnect(code: number): boolean {
+  return code < 4500;
+}
+
+/** The WebSocket URL of a server's `/ws` endpoint for a page served by it. */
+export function defaultUrl(): string {
+  const { protocol, host } = globalThis.location;
+  return `${protocol === "https:" ? "wss" : "ws"}://${host}/ws?v=${PROTOCOL_VERSION}`;
+}

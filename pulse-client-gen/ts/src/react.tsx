@@ -1,0 +1,44 @@
+// React bindings: a provider for the connection and the channel hook.
+
+import { type ReactNode, createContext, useContext, useEffect, useMemo, useState } from "react";
+
+import type { ChannelShape, TypedChannel } from "./channel";
+import type { ConnectionState, PulseConnection } from "./connection";
+
+const ConnectionContext = createContext<PulseConnection | null>(null);
+
+/** Makes `connection` available to `usePulseChannel` below it. */
+export function PulseProvider({ connection, children }: { connection: PulseConnection; children?: ReactNode }) {
+  return <ConnectionContext.Provider value={connection}>{children}</ConnectionContext.Provider>;
+}
+
+/** The connection of the nearest `PulseProvider` (or `PulseRoot`). */
+export function usePulseConnection(): PulseConnection {
+  const connection = useContext(ConnectionContext);
+  if (!connection) {
+    throw new Error("usePulseChannel needs a connection: render inside <PulseProvider> or <PulseRoot>");
+  }
+  return connection;
+}
+
+/**
+ * The channel with `channelId`, typed by its schema. The same object on every render
+ * for one id, so it can be an effect dependency. Opening and closing channels is the
+ * server's job (the owning server component), so mounting this hook twice, as React's
+ * StrictMode does, opens nothing and leaks nothing.
+ */
+export function usePulseChannel<S extends ChannelShape>(channelId: string): TypedChannel<S> {
+  const connection = usePulseConnection();
+  return useMemo(() => connection.channel(channelId) as unknown as TypedChannel<S>, [connection, channelId]);
+}
+
+/** The connection's state, re-rendering when it changes. */
+export function useConnectionState(): ConnectionState {
+  const connection = usePulseConnection();
+  const [state, setState] = useState(connection.state);
+  useEffect(() => {
+    setState(connection.state);
+    return connection.onStateChange(setState);
+  }, [connection]);
+  return state;
+}

@@ -1,0 +1,50 @@
+// Helpers shared by the client runtime's tests.
+
+import WebSocket from "ws";
+import { inject } from "vitest";
+import { type ConnectionOptions, PulseConnection, type WebSocketConstructor } from "../src/index";
+
+export const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
+
+export function url(port = inject("port"), version = 1): string {
+  return `ws://127.0.0.1:${port}/ws?v=${version}`;
+}
+
+/** A connection to the test server, plus the ids of the channels it opened. */
+export async function connect(options: ConnectionOptions = {}): Promise<{
+  connection: PulseConnection;
+  lab: string;
+  calc: string;
+}> {
+  const connection = new PulseConnection({ url: url(), WebSocket: NodeWebSocket, ...options });
+  const opened = new Map<string, string>();
+  await new Promise<void>((resolve) => {
+    const off = connection.onFrame((frame) => {
+      if (frame.t === "open") opened.set(frame.name, frame.channel);
+      if (opened.has("lab") && opened.has("calc")) {
+        off();
+        resolve();
+      }
+    });
+  });
+  return { connection, lab: opened.get("lab") ?? "", calc: opened.get("calc") ?? "" };
+}
+
+/** Resolves with the next value `subscribe` reports. */
+export function next<T>(subscribe: (listener: (value: T) => void) => () => void): Promise<T> {
+  return new Promise((resolve) => {
+    const off = subscribe((value) => {
+      off();
+      resolve(value);
+    });
+  });
+}
+
+/** Waits until `predicate` holds (polling), failing after `ms`. */
+export async function until(predicate: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

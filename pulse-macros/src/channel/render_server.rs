@@ -1,0 +1,471 @@
+//! Renders the server side of a channel: the handler trait, the outbound and broadcast
+//! types, the wire enums, the dispatcher, `open`, and the payload type checks.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::model::{ChannelDecl, Direction, EventDecl};
+
+pub(crate) fn render(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
+    let ChannelDecl { attrs, vis, ident, .. } = decl;
+    let pieces = [
+        handler_trait(decl, rt),
+        outbound(decl, rt),
+        broadcast(decl, rt),
+        wire_enum(decl, rt, Direction::ToServer),
+        wire_enum(decl, rt, Direction::ToClient),
+        dispatcher(decl, rt),
+        open(decl, rt),
+        codecs(decl, rt),
+    ];
+    quote! {
+        #(#attrs)*
+        #vis struct #ident;
+        #(#pieces)*
+    }
+}
+
+fn events(decl: &ChannelDecl, direction: Direction) -> impl Iterator<Item = &EventDecl> {
+    decl.events.iter().filter(move |e| e.direction == direction)
+}
+
+fn handler_trait_ident(decl: &ChannelDecl) -> syn::Ident {
+    format_ident!("{}Handler", decl.ident)
+}
+
+fn enum_ident(decl: &ChannelDecl, direction: Direction) -> syn::Ident {
+    match direction {
+        Direction::ToServer => format_ident!("{}ToServer", decl.ident),
+        Direction::ToClient => format_ident!("{}ToClient", decl.ident),
+    }
+}
+
+/// `payload: Message` for the parameter list, or nothing.
+fn payload_param(event: &EventDecl) -> TokenStream {
+    match &event.payload {
+        Some(ty) => quote!(, payload: #ty),
+        None => quote!(),
+    }
+}
+
+fn handler_trait(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
+    let ChannelDecl { vis, ident, name, .. } = decl;
+    let trait_ident = handler_trait_ident(decl);
+    let doc = format!(
+        "Handles the client-to-server events of the `{name}` channel ([`{ident}`]): one method per \
+         `=> server` event, so a missing handler does not compile."
+    );
+    let methods = events(decl, Direction::ToServer).map(|event| {
+        let EventDecl { docs, ident: method, .. } = event;
+        let param = payload_param(event);
+        let ret = event.response.as_ref().map(|ty| quote!(-> #ty));
+        let what = if event.is_request() { "Answers the client's request" } else { "Handles the client's event" };
+        let doc = format!("{what} `{}`.", event.name);
+        quote! {
+            #[doc = #doc]
+            #(#docs)*
+            fn #method(&mut self, cx: &mut #rt::ChannelCx<#ident> #param) #ret;
+        }
+    });
+    let no_events = events(decl, Direction::ToServer).next().is_none();
+    // A channel the client never sends on needs no handler: `()` will do.
+    let unit_impl = no_events.then(|| quote!(impl #trait_ident for () {}));
+    quote! {
+        #[doc = #doc]
+        #vis trait #trait_ident: ::core::marker::Send + 'static {
+            #(#methods)*
+        }
+        #unit_impl
+    }
+}
+
+fn outbound(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
+    let ChannelDecl { vis, ident, name, .. } = decl;
+    let outbound = format_ident!("{}Outbound", ident);
+    let doc = format!(
+        "The server-to-client events of the `{name}` channel, as methods of `Channel<{ident}>` \
+         (and of `ChannelCx<{ident}>` in handlers): they reach this one client."
+    );
+    let methods = events(decl, Direction::ToClient).map(|event| {
+        let EventDecl { docs, ident: method, name: event_name, .. } = event;
+        let param = payload_param(event);
+        match &event.response {
+            Some(response) => {
+                let doc = format!(
+                    "Asks the client to answer `{event_name}`; sent when awaited. Fails with \
+                     `ChannelError::Timeout` after the server's request timeout unless `.timeout(..)` sets one."
+                );
+                let answer = decl.codec(response);
+                let payload = match &event.payload {
+                    Some(ty) => {
+                        let codec = decl.codec(ty);
+                        quote!(::core::option::Option::Some(#codec.encode(&payload)))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
+                quote! {
+                    #[doc = #doc]
+                    #(#docs)*
+                    pub fn #method(&self #param) -> #rt::Request<#response> {
+                        #answer.request(&self.raw, #event_name, #payload)
+                    }
+                }
+            }
+            None => {
+                let doc = format!("Sends `{event_name}` to this client (fire-and-forget).");
+                let body = match &event.payload {
+                    Some(ty) => {
+                        let codec = decl.codec(ty);
+                        quote!(#codec.emit(&self.raw, #event_name, &payload))
+                    }
+                    None => quote!(#rt::typed::__private::emit_null(&self.raw, #event_name)),
+                };
+                quote! {
+                    #[doc = #doc]
+                    #(#docs)*
+                    pub fn #method(&self #param) {
+                        #body
+                    }
+                }
+            }
+        }
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone)]
+        #vis struct #outbound {
+            raw: #rt::RawChannel,
+        }
+
+        impl ::core::convert::From<#rt::RawChannel> for #outbound {
+            fn from(raw: #rt::RawChannel) -> Self {
+                Self { raw }
+            }
+        }
+
+        impl #outbound {
+            #(#methods)*
+        }
+    }
+}
+
+fn broadcast(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
+    let ChannelDecl { vis, ident, name, .. } = decl;
+    let broadcast = format_ident!("{}Broadcast", ident);
+    let doc = format!(
+        "The server-to-client events of the `{name}` channel, sent to every session with a `{name}` \
+         channel open. Each method returns how many sessions it was queued for."
+    );
+    let methods = events(decl, Direction::ToClient).filter(|e| !e.is_request()).map(|event| {
+        let EventDecl { docs, ident: method, name: event_name, .. } = event;
+        let param = payload_param(event);
+        let body = match &event.payload {
+            Some(ty) => {
+                let codec = decl.codec(ty);
+                quote!(#codec.broadcast(&self.inner, #event_name, &payload))
+            }
+            None => quote!(self.inner.emit(#event_name, &())),
+        };
+        let doc = format!("Sends `{event_name}` to every session with a `{name}` channel open.");
+        quote! {
+            #[doc = #doc]
+            #(#docs)*
+            pub fn #method(&self #param) -> usize {
+                #body
+            }
+        }
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone)]
+        #vis struct #broadcast {
+            inner: #rt::Broadcaster,
+        }
+
+        impl ::core::convert::From<#rt::Broadcaster> for #broadcast {
+            fn from(inner: #rt::Broadcaster) -> Self {
+                Self { inner }
+            }
+        }
+
+        impl #broadcast {
+            #(#methods)*
+        }
+    }
+}
+
+fn wire_enum(decl: &ChannelDecl, rt: &TokenStream, direction: Direction) -> TokenStream {
+    let ChannelDecl { vis, name, .. } = decl;
+    let enum_ident = enum_ident(decl, direction);
+    let (who, doc_dir) = match direction {
+        Direction::ToServer => ("client-to-server", "the client sends"),
+        Direction::ToClient => ("server-to-client", "the server sends"),
+    };
+    let doc = format!(
+        "Every {who} event of the `{name}` channel ({doc_dir}), as it travels: the frame's `event` \
+         and `payload` fields (`{{\"event\": \"...\", \"payload\": ...}}` in JSON)."
+    );
+    let list: Vec<&EventDecl> = events(decl, direction).collect();
+    let pattern = |event: &EventDecl, binding: TokenStream| {
+        let variant = event.variant();
+        if event.payload.is_some() { quote!(Self::#variant(#binding)) } else { quote!(Self::#variant) }
+    };
+    let variants = list.iter().map(|event| {
+        let variant = event.variant();
+        let EventDecl { docs, .. } = event;
+        match &event.payload {
+            Some(ty) => quote!(#(#docs)* #variant(#ty)),
+            None => quote!(#(#docs)* #variant),
+        }
+    });
+    let name_arms = list.iter().map(|event| {
+        let pattern = pattern(event, quote!(_));
+        let wire = &event.name;
+        quote!(#pattern => #wire)
+    });
+    let request_arms = list.iter().map(|event| {
+        let pattern = pattern(event, quote!(_));
+        let is_request = event.is_request();
+        quote!(#pattern => #is_request)
+    });
+    let serialize_arms = list.iter().map(|event| {
+        let pattern = pattern(event, quote!(payload));
+        let wire = &event.name;
+        let payload = match &event.payload {
+            Some(ty) => {
+                let codec = decl.codec(ty);
+                quote!(::core::option::Option::Some((&#codec, payload)))
+            }
+            None => quote!(::core::option::Option::<(&#rt::typed::Codec<()>, &())>::None),
+        };
+        quote!(#pattern => #rt::typed::__private::serialize_event(serializer, #wire, #payload))
+    });
+    let decode_arms = list.iter().map(|event| {
+        let variant = event.variant();
+        let wire = &event.name;
+        match &event.payload {
+            Some(ty) => {
+                let codec = decl.codec(ty);
+                quote!(#wire => Ok(Self::#variant(#codec.decode_payload(event, payload)?)))
+            }
+            None => quote!(#wire => Ok(Self::#variant)),
+        }
+    });
+    let matched = if list.is_empty() { quote!(match *self {}) } else { quote!(match *self { #(#name_arms,)* }) };
+    let matched_request =
+        if list.is_empty() { quote!(match *self {}) } else { quote!(match *self { #(#request_arms,)* }) };
+    let matched_serialize =
+        if list.is_empty() { quote!(match *self {}) } else { quote!(match self { #(#serialize_arms,)* }) };
+    quote! {
+        #[doc = #doc]
+        #vis enum #enum_ident {
+            #(#variants,)*
+        }
+
+        impl #enum_ident {
+            /// The event's name on the wire.
+            pub fn event(&self) -> &'static str {
+                #matched
+            }
+
+            /// Whether the event is a request (it expects an answer).
+            pub fn is_request(&self) -> bool {
+                #matched_request
+            }
+
+            /// Decodes an event from its name and payload, refusing unknown names and
+            /// payloads of the wrong type.
+            pub fn decode(
+                event: &str,
+                payload: &#rt::serde_json::value::RawValue,
+            ) -> ::core::result::Result<Self, #rt::protocol::WireError> {
+                let _ = payload;
+                match event {
+                    #(#decode_arms,)*
+                    _ => Err(#rt::unknown_event(event)),
+                }
+            }
+        }
+
+        impl #rt::serde::Serialize for #enum_ident {
+            fn serialize<S: #rt::serde::Serializer>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
+                let _ = &serializer;
+                #matched_serialize
+            }
+        }
+
+        impl<'de> #rt::serde::Deserialize<'de> for #enum_ident {
+            fn deserialize<D: #rt::serde::Deserializer<'de>>(deserializer: D) -> ::core::result::Result<Self, D::Error> {
+                let fields = <#rt::typed::__private::EventFields as #rt::serde::Deserialize>::deserialize(deserializer)?;
+                Self::decode(&fields.event, fields.payload())
+                    .map_err(|error| <D::Error as #rt::serde::de::Error>::custom(error.message))
+            }
+        }
+    }
+}
+
+fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
+    let ChannelDecl { vis, ident, .. } = decl;
+    let trait_ident = handler_trait_ident(decl);
+    let enum_ident = enum_ident(decl, Direction::ToServer);
+    let dispatch = format_ident!("__{}Dispatch", ident);
+    let to_server: Vec<&EventDecl> = events(decl, Direction::ToServer).collect();
+    let call = |event: &EventDecl| {
+        let method = &event.ident;
+        let args = if event.payload.is_some() { quote!(&mut cx, payload) } else { quote!(&mut cx) };
+        quote!(self.0.with_mut(|handler| handler.#method(#args)))
+    };
+    let pattern = |event: &EventDecl| {
+        let variant = event.variant();
+        if event.payload.is_some() { quote!(#enum_ident::#variant(payload)) } else { quote!(#enum_ident::#variant) }
+    };
+    let emit_arms = to_server.iter().map(|event| {
+        let pattern = pattern(event);
+        if event.is_request() {
+            quote!(#pattern => Err(#rt::typed::__private::wrong_kind(event, true)))
+        } else {
+            let call = call(event);
+            quote!(#pattern => { #call; Ok(()) })
+        }
+    });
+    let request_arms = to_server.iter().map(|event| {
+        let pattern = pattern(event);
+        if let Some(response) = &event.response {
+            let call = call(event);
+            let codec = decl.codec(response);
+            quote!(#pattern => #codec.answer(#call))
+        } else {
+            quote!(#pattern => #rt::Reply::rejected(#rt::typed::__private::wrong_kind(event, false)))
+        }
+    });
+    quote! {
+        #[doc(hidden)]
+        #vis struct #dispatch<Cell>(Cell);
+
+        impl<Cell> #rt::RawHandler for #dispatch<Cell>
+        where
+            Cell: #rt::typed::HandlerCell,
+            Cell::Handler: #trait_ident,
+        {
+            fn on_emit(
+                &mut self,
+                cx: &#rt::RawCx<'_>,
+                event: &str,
+                payload: &#rt::serde_json::value::RawValue,
+            ) -> ::core::result::Result<(), #rt::protocol::WireError> {
+                let message = #enum_ident::decode(event, payload)?;
+                #[allow(unused_mut, unused_variables)]
+                let mut cx = #rt::ChannelCx::<#ident>::new(cx);
+                #[allow(unreachable_code)]
+                match message {
+                    #(#emit_arms,)*
+                }
+            }
+
+            fn on_request(
+                &mut self,
+                cx: &#rt::RawCx<'_>,
+                event: &str,
+                payload: &#rt::serde_json::value::RawValue,
+            ) -> #rt::Reply {
+                let message = match #enum_ident::decode(event, payload) {
+                    Ok(message) => message,
+                    Err(error) => return #rt::Reply::rejected(error),
+                };
+                #[allow(unused_mut, unused_variables)]
+                let mut cx = #rt::ChannelCx::<#ident>::new(cx);
+                #[allow(unreachable_code)]
+                match message {
+                    #(#request_arms,)*
+                }
+            }
+        }
+    }
+}
+
+fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
+    let ChannelDecl { ident, name, .. } = decl;
+    let trait_ident = handler_trait_ident(decl);
+    let dispatch = format_ident!("__{}Dispatch", ident);
+    let broadcast = format_ident!("{}Broadcast", ident);
+    let outbound = format_ident!("{}Outbound", ident);
+    let open_doc = format!(
+        "Opens a `{name}` channel in `session`; the client's events go to `handler`. The channel \
+         closes when `close` is called or the session ends."
+    );
+    let broadcast_doc = format!("Every session of `server` with a `{name}` channel open.");
+    quote! {
+        impl #ident {
+            #[doc = #open_doc]
+            pub fn open(
+                session: &#rt::Session,
+                handler: impl #trait_ident,
+            ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError> {
+                Self::open_with(session, #rt::typed::Owned(handler))
+            }
+
+            /// Like `open`, with the handler reached through a cell (shared state).
+            pub fn open_with<Cell>(
+                session: &#rt::Session,
+                cell: Cell,
+            ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError>
+            where
+                Cell: #rt::typed::HandlerCell,
+                Cell::Handler: #trait_ident,
+            {
+                session
+                    .open_channel(<Self as #rt::ChannelSpec>::NAME, #dispatch(cell))
+                    .map(#rt::Channel::from_raw)
+            }
+
+            #[doc = #broadcast_doc]
+            pub fn broadcast(server: &#rt::Server) -> #broadcast {
+                #broadcast::from(#rt::Broadcaster::for_server(server, <Self as #rt::ChannelSpec>::NAME))
+            }
+        }
+
+        impl #rt::ChannelSpec for #ident {
+            const NAME: &'static str = #name;
+            type Outbound = #outbound;
+            type Broadcast = #broadcast;
+
+            fn schema() -> #rt::typed::schema::ChannelSchema {
+                Self::__schema()
+            }
+        }
+    }
+}
+
+/// One `Codec` constant per distinct payload and response type, spanned at the user's
+/// type: the only place that requires the type to be a payload, so that a type missing
+/// a derive gives one error there, not one per generated use.
+fn codecs(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
+    let ident = &decl.ident;
+    let consts = decl.types.iter().enumerate().map(|(index, ty)| {
+        let name = format_ident!("__CODEC_{}", index);
+        // Every token of the initializer carries the type's span, so the error for a
+        // type that is not a payload points at the type, not at the whole attribute.
+        let rt = respan(rt, ty.span());
+        quote_spanned! {ty.span()=>
+            #[doc(hidden)]
+            const #name: #rt::typed::Codec<#ty> = #rt::typed::codec::<#ty>();
+        }
+    });
+    quote! {
+        impl #ident {
+            #(#consts)*
+        }
+    }
+}
+
+fn respan(tokens: &TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tree| {
+            tree.set_span(span);
+            tree
+        })
+        .collect()
+}

@@ -1,0 +1,140 @@
+//! `Channel<C>` and `ChannelCx<C>`: typed handles over a raw channel.
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use serde::Serialize;
+
+use super::{Broadcaster, ChannelSpec};
+use crate::channel::RawChannel;
+use crate::id::ChannelId;
+use crate::session::Session;
+
+/// An open channel of declaration `C`. Derefs to `C`'s outbound type, so its
+/// server-to-client events are methods: `channel.notification(notice)`,
+/// `channel.get_location().timeout(..).await`.
+pub struct Channel<C: ChannelSpec> {
+    outbound: C::Outbound,
+    raw: RawChannel,
+    _spec: PhantomData<fn() -> C>,
+}
+
+impl<C: ChannelSpec> Channel<C> {
+    /// Wraps a raw channel; the generated `open` functions guarantee it is a `C`.
+    #[doc(hidden)]
+    pub fn from_raw(raw: RawChannel) -> Self {
+        Channel { outbound: C::Outbound::from(raw.clone()), raw, _spec: PhantomData }
+    }
+
+    /// The channel's id, typed: hand it to the client component that uses the channel.
+    pub fn id(&self) -> ChannelId<C> {
+        self.raw.id().typed()
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &'static str {
+        C::NAME
+    }
+
+    /// Every session with a `C` channel open, this one included.
+    pub fn broadcast(&self) -> C::Broadcast {
+        C::Broadcast::from(Broadcaster::new(self.raw.server_shared(), C::NAME))
+    }
+
+    /// The session this channel belongs to.
+    pub fn session(&self) -> Session {
+        self.raw.session()
+    }
+
+    /// Closes the channel; pending requests on it fail with `Closed` on both sides.
+    pub fn close(&self) {
+        self.raw.close();
+    }
+
+    /// Whether the channel has closed.
+    pub fn is_closed(&self) -> bool {
+        self.raw.is_closed()
+    }
+
+    /// The untyped channel underneath.
+    pub fn raw(&self) -> &RawChannel {
+        &self.raw
+    }
+}
+
+impl<C: ChannelSpec> Clone for Channel<C> {
+    fn clone(&self) -> Self {
+        Channel { outbound: self.outbound.clone(), raw: self.raw.clone(), _spec: PhantomData }
+    }
+}
+
+impl<C: ChannelSpec> Deref for Channel<C> {
+    type Target = C::Outbound;
+    fn deref(&self) -> &C::Outbound {
+        &self.outbound
+    }
+}
+
+impl<C: ChannelSpec> std::fmt::Debug for Channel<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel").field("name", &C::NAME).field("id", &self.raw.id()).finish()
+    }
+}
+
+/// What a typed handler gets besides its payload: its channel (deref: emit and request
+/// to this client), broadcast to every session of the channel, and the session.
+pub struct ChannelCx<C: ChannelSpec> {
+    channel: Channel<C>,
+}
+
+impl<C: ChannelSpec> ChannelCx<C> {
+    #[doc(hidden)]
+    pub fn new(raw: &crate::RawCx<'_>) -> Self {
+        ChannelCx { channel: Channel::from_raw(raw.channel().clone()) }
+    }
+
+    /// The channel the event arrived on.
+    pub fn channel(&self) -> &Channel<C> {
+        &self.channel
+    }
+
+    /// Every session with a `C` channel open, this one included.
+    pub fn broadcast(&self) -> C::Broadcast {
+        self.channel.broadcast()
+    }
+
+    /// The session the event came from.
+    pub fn session(&self) -> Session {
+        self.channel.session()
+    }
+}
+
+impl<C: ChannelSpec> Deref for ChannelCx<C> {
+    type Target = C::Outbound;
+    fn deref(&self) -> &C::Outbound {
+        &self.channel.outbound
+    }
+}
+
+/// Emits a declared event. Emit is fire-and-forget: a closed channel or a gone session
+/// is logged, not returned.
+pub(crate) fn emit_event<P: Serialize + ?Sized>(raw: &RawChannel, event: &'static str, payload: &P) {
+    if let Err(error) = raw.emit(event, payload) {
+        tracing::debug!(channel = raw.name(), event, %error, "emit dropped");
+    }
+}
+
+/// In TypeScript a typed channel id is a branded string, `ChannelId<"chat">`, so the
+/// id of one channel does not type-check where another's is expected.
+impl<C: ChannelSpec> ts_rs::TS for ChannelId<C> {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+
+    fn name(_: &ts_rs::Config) -> String {
+        format!("ChannelId<\"{}\">", C::NAME)
+    }
+
+    fn inline(cfg: &ts_rs::Config) -> String {
+        <Self as ts_rs::TS>::name(cfg)
+    }
+}

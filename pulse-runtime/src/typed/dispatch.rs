@@ -1,0 +1,28 @@
+//! How generated dispatchers reach a handler and turn its results into replies.
+
+use crate::protocol::{ErrorCode, WireError};
+
+/// Gives a channel's dispatcher `&mut` access to its handler. [`Owned`] holds the
+/// handler itself; component state (a later layer) lends it from a shared cell.
+pub trait HandlerCell: Send + 'static {
+    /// The handler type (it implements the channel's generated handler trait).
+    type Handler;
+    /// Runs `f` on the handler; `None` if the handler is gone (its owner was dropped).
+    fn with_mut<R>(&mut self, f: impl FnOnce(&mut Self::Handler) -> R) -> Option<R>;
+}
+
+/// A handler owned by its channel.
+pub struct Owned<H>(pub H);
+
+impl<H: Send + 'static> HandlerCell for Owned<H> {
+    type Handler = H;
+    fn with_mut<R>(&mut self, f: impl FnOnce(&mut H) -> R) -> Option<R> {
+        Some(f(&mut self.0))
+    }
+}
+
+/// The refusal of an emit for a request event, or of a request for a plain event.
+pub fn wrong_kind(event: &str, is_request: bool) -> WireError {
+    let how = if is_request { "a request: send it with `request`" } else { "not a request: send it with `emit`" };
+    WireError::new(ErrorCode::UnknownEvent, format!("`{event}` is {how}"))
+}

@@ -1,0 +1,49 @@
+//! The typed layer that `#[channel]` generates code against.
+//!
+//! A `#[channel]` declaration implements [`ChannelSpec`] for its unit struct and
+//! generates, next to it, a handler trait, an outbound type (emit and request methods
+//! for its server-to-client events), a broadcast type, and the wire enums. The types
+//! here are generic over the declaration, so `Channel<Chat>` only offers `Chat`'s events.
+
+mod broadcast;
+mod channel;
+mod codec;
+mod dispatch;
+pub mod schema;
+
+pub use broadcast::Broadcaster;
+pub use channel::{Channel, ChannelCx};
+pub use codec::{Codec, codec};
+pub use dispatch::{HandlerCell, Owned};
+
+#[doc(hidden)]
+pub mod __private {
+    //! Used by generated code only; not a stable API.
+    pub use super::codec::{EventFields, emit_null, serialize_event};
+    pub use super::dispatch::wrong_kind;
+}
+
+use crate::channel::RawChannel;
+
+/// A channel declaration: implemented by `#[channel]` on its unit struct.
+pub trait ChannelSpec: Sized + Send + Sync + 'static {
+    /// The channel name: its broadcast topic and what the client sees in `open`.
+    const NAME: &'static str;
+    /// Emit and request methods for the server-to-client events (generated).
+    type Outbound: From<RawChannel> + Clone + Send + Sync + 'static;
+    /// Broadcast methods for the server-to-client events (generated).
+    type Broadcast: From<Broadcaster>;
+    /// The declaration as data, for the TypeScript generator.
+    fn schema() -> schema::ChannelSchema;
+}
+
+/// A payload or response type of a channel event: what `#[channel]` requires of each
+/// type it names.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot travel on a channel",
+    label = "this type is not a channel payload",
+    note = "derive `Serialize`, `Deserialize` and `TS` for it: `#[derive(Serialize, Deserialize, TS)]`"
+)]
+pub trait Payload: serde::Serialize + serde::de::DeserializeOwned + ts_rs::TS + Send + 'static {}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned + ts_rs::TS + Send + 'static> Payload for T {}

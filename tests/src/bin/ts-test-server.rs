@@ -1,0 +1,29 @@
+//! The real server the TypeScript client runtime is tested against: every session gets
+//! a typed `lab` channel and an untyped `calc` channel (see `pulse_tests::test_handlers`).
+//! Prints `listening on <port>` once bound. `ts-test-server [port]`.
+
+use std::time::Duration;
+
+use pulse_runtime::{Config, Server};
+use pulse_tests::lab::{Lab, LabServer};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    pulse_tests::init_tracing();
+    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let config = Config { heartbeat_interval: Duration::from_millis(500), ..Config::default() };
+    let server = Server::builder()
+        .config(config)
+        .on_session(|session| async move {
+            if Lab::open(&session, LabServer::default()).is_err() {
+                return;
+            }
+            let _ = session.open_channel("calc", pulse_tests::test_handlers().0);
+        })
+        .build();
+    let running = server.bind(("127.0.0.1", port)).await?;
+    println!("listening on {}", running.local_addr().port());
+    let _ = tokio::signal::ctrl_c().await;
+    running.shutdown().await;
+    Ok(())
+}

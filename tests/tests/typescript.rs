@@ -1,0 +1,63 @@
+//! The generated TypeScript: snapshotted, deterministic, and the committed fixture that
+//! tsc and the client runtime's tests use is current.
+
+use pulse_client_gen::{Module, RenderError};
+use pulse_tests::lab::Lab;
+
+/// Where the client runtime's tests import the fixture from.
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pulse-client-gen/ts/test/generated/lab.ts");
+
+fn lab_module() -> Module {
+    Module::new().channel::<Lab>().runtime_import("../../src/index")
+}
+
+#[test]
+fn the_lab_module_renders_as_snapshotted() {
+    insta::assert_snapshot!(lab_module().render().unwrap());
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    assert_eq!(lab_module().render().unwrap(), lab_module().render().unwrap());
+}
+
+/// `PULSE_BLESS=1 cargo test` rewrites the fixture after a deliberate change.
+#[test]
+fn the_committed_fixture_is_current() {
+    let module = lab_module();
+    if std::env::var_os("PULSE_BLESS").is_some() {
+        module.write(FIXTURE).unwrap();
+    }
+    if let Err(error) = module.check(FIXTURE) {
+        panic!("{error}\n(run `PULSE_BLESS=1 cargo test -p pulse-tests --test typescript` to regenerate)");
+    }
+}
+
+#[test]
+fn large_integers_are_numbers_unless_asked() {
+    let numbers = lab_module().render().unwrap();
+    assert!(numbers.contains("sent_at_ms: number"), "{numbers}");
+    assert!(numbers.contains("tick: number;"), "{numbers}");
+    let bigints = lab_module().bigint().render().unwrap();
+    assert!(bigints.contains("sent_at_ms: bigint"), "{bigints}");
+}
+
+#[test]
+fn a_channel_added_twice_is_refused() {
+    let err = Module::new().channel::<Lab>().channel::<Lab>().render().unwrap_err();
+    assert_eq!(err, RenderError::DuplicateChannel("Lab".into()));
+}
+
+#[test]
+fn check_reports_a_stale_file_and_write_fixes_it() {
+    let dir = std::env::temp_dir().join(format!("pulse-ts-{}", std::process::id()));
+    let path = dir.join("lab.ts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&path, "// old\n").unwrap();
+    let stale = lab_module().check(&path).unwrap_err();
+    assert!(stale.to_string().contains("is stale"), "{stale}");
+    assert!(lab_module().write(&path).unwrap());
+    lab_module().check(&path).unwrap();
+    assert!(!lab_module().write(&path).unwrap(), "an unchanged module is not rewritten");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,12 @@
+use pulse_runtime::prelude::*;
+
+#[channel(events(send_message(String) => server, history() -> Vec<String> => server))]
+pub struct Chat;
+
+struct Room;
+
+impl ChatHandler for Room {
+    fn send_message(&mut self, _cx: &mut ChannelCx<Chat>, _text: String) {}
+}
+
+fn main() {}

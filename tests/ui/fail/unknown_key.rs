@@ -1,0 +1,6 @@
+use pulse_runtime::prelude::*;
+
+#[channel(nme = "chat", events(ping() => client), timeout = 5)]
+pub struct Chat;
+
+fn main() {}
