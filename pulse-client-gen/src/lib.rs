@@ -22,7 +22,8 @@ mod cli;
 mod render;
 
 use pulse_runtime::ChannelSpec;
-use pulse_runtime::typed::schema::ChannelSchema;
+use pulse_runtime::component::ClientComponent;
+use pulse_runtime::typed::schema::{ChannelSchema, TypeRef};
 
 pub use cli::CheckError;
 pub use render::RenderError;
@@ -34,13 +35,19 @@ pub const DEFAULT_RUNTIME_IMPORT: &str = "@pulse-rs/client";
 #[derive(Debug, Clone)]
 pub struct Module {
     channels: Vec<ChannelSchema>,
+    components: Vec<ComponentSchema>,
     runtime_import: String,
     bigint: bool,
 }
 
 impl Default for Module {
     fn default() -> Self {
-        Module { channels: Vec::new(), runtime_import: DEFAULT_RUNTIME_IMPORT.to_owned(), bigint: false }
+        Module {
+            channels: Vec::new(),
+            components: Vec::new(),
+            runtime_import: DEFAULT_RUNTIME_IMPORT.to_owned(),
+            bigint: false,
+        }
     }
 }
 
@@ -53,6 +60,13 @@ impl Module {
     /// Adds the channel declared by `C`.
     pub fn channel<C: ChannelSpec>(mut self) -> Self {
         self.channels.push(C::schema());
+        self
+    }
+
+    /// Adds client component `C`: its props type (`ChatClientProps`) and its entry in
+    /// the `ClientComponents` map that `<PulseRoot components={..}>` checks.
+    pub fn client_component<C: ClientComponent>(mut self) -> Self {
+        self.components.push(ComponentSchema { name: C::NAME, props: TypeRef::of::<C>(C::NAME) });
         self
     }
 
@@ -95,4 +109,11 @@ impl Module {
         let cfg = ts_rs::Config::new();
         if self.bigint { cfg.with_large_int("bigint") } else { cfg.with_large_int("number") }
     }
+}
+
+/// A client component in a module.
+#[derive(Debug, Clone)]
+struct ComponentSchema {
+    name: &'static str,
+    props: TypeRef,
 }

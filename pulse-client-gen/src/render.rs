@@ -19,6 +19,9 @@ pub enum RenderError {
     /// Two channels in one module have the same Rust name or wire name.
     #[error("channel `{0}` is added to the module twice")]
     DuplicateChannel(String),
+    /// A client component is added twice.
+    #[error("client component `{0}` is added to the module twice")]
+    DuplicateComponent(String),
 }
 
 const HEADER: &str = "\
@@ -29,12 +32,16 @@ const HEADER: &str = "\
 pub(crate) fn render(module: &Module) -> Result<String, RenderError> {
     check_channels(&module.channels)?;
     let cfg = module.ts_config();
-    let decls = collect_decls(&module.channels, module.ts_config())?;
+    let decls = collect_decls(module, module.ts_config())?;
     check_names(&module.channels, &decls)?;
+    check_components(module)?;
 
     let mut out = String::new();
     out.push_str(HEADER);
     out.push('\n');
+    if !module.components.is_empty() {
+        out.push_str("import type { ComponentType } from \"react\";\n");
+    }
     let _ = writeln!(
         out,
         "import {{ usePulseChannel, type ChannelId, type TypedChannel }} from \"{}\";",
@@ -52,6 +59,10 @@ pub(crate) fn render(module: &Module) -> Result<String, RenderError> {
         out.push('\n');
         render_channel(&mut out, channel, &cfg);
     }
+    if !module.components.is_empty() {
+        out.push('\n');
+        render_components(&mut out, module, &cfg);
+    }
     Ok(out)
 }
 
@@ -66,12 +77,15 @@ fn check_channels(channels: &[ChannelSchema]) -> Result<(), RenderError> {
 }
 
 /// Every named type the channels use, each once, in the order first reached.
-fn collect_decls(channels: &[ChannelSchema], cfg: ts_rs::Config) -> Result<Vec<TypeDecl>, RenderError> {
+fn collect_decls(module: &Module, cfg: ts_rs::Config) -> Result<Vec<TypeDecl>, RenderError> {
     let mut collector = TypeCollector::new(cfg);
-    for event in channels.iter().flat_map(|c| &c.events) {
+    for event in module.channels.iter().flat_map(|c| &c.events) {
         for ty in event.payload.iter().chain(event.response.iter()) {
             ty.collect(&mut collector);
         }
+    }
+    for component in &module.components {
+        component.props.collect(&mut collector);
     }
     let decls = collector.into_decls();
     let mut by_ident = BTreeMap::new();
@@ -89,7 +103,7 @@ fn generated_names(channel: &ChannelSchema) -> [String; 4] {
 }
 
 fn check_names(channels: &[ChannelSchema], decls: &[TypeDecl]) -> Result<(), RenderError> {
-    const RUNTIME: [&str; 3] = ["ChannelId", "TypedChannel", "usePulseChannel"];
+    const RUNTIME: [&str; 5] = ["ChannelId", "TypedChannel", "usePulseChannel", "ComponentType", "ClientComponents"];
     for decl in decls {
         let generated = channels.iter().flat_map(generated_names).any(|n| n == decl.ident);
         if generated || RUNTIME.contains(&decl.ident.as_str()) {
@@ -97,6 +111,29 @@ fn check_names(channels: &[ChannelSchema], decls: &[TypeDecl]) -> Result<(), Ren
         }
     }
     Ok(())
+}
+
+fn check_components(module: &Module) -> Result<(), RenderError> {
+    let mut seen = std::collections::HashSet::new();
+    for component in &module.components {
+        if !seen.insert(component.name) {
+            return Err(RenderError::DuplicateComponent(component.name.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// The map of client components the server may render, for `<PulseRoot components>`.
+fn render_components(out: &mut String, module: &Module, cfg: &ts_rs::Config) {
+    out.push_str(
+        "/**\n * The client components the server renders, by name: implement each and pass them to\n \
+         * `<PulseRoot components={{ ... }}>`, which checks their props against these.\n */\n",
+    );
+    out.push_str("export type ClientComponents = {\n");
+    for component in &module.components {
+        let _ = writeln!(out, "  {}: ComponentType<{}>;", component.name, component.props.ts_name(cfg));
+    }
+    out.push_str("};\n");
 }
 
 fn render_channel(out: &mut String, channel: &ChannelSchema, cfg: &ts_rs::Config) {

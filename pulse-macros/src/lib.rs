@@ -6,9 +6,11 @@
 //! render each output from the model.
 
 mod channel;
+mod component;
 mod errors;
 mod naming;
 mod runtime_path;
+mod state;
 
 use proc_macro::TokenStream;
 
@@ -32,4 +34,24 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn channel(attr: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand(attr.into(), item.into()).into()
+}
+
+/// Marks a struct as component state, which `Scope::init` makes once and keeps:
+///
+/// ```ignore
+/// #[state]
+/// pub struct ChatState { messages: Vec<Message>, channel: Channel<Chat> }
+/// ```
+#[proc_macro_attribute]
+pub fn state(attr: TokenStream, item: TokenStream) -> TokenStream {
+    state::expand(attr.into(), item.into()).into()
+}
+
+/// `#[component]` turns `fn Name(cx: &mut Scope, prop: Type, ..) -> Node` into a server
+/// component: a props struct `Name { prop }` (missing props do not compile) that can
+/// be placed in a tree. `#[component(client)]` on a struct declares a component
+/// implemented in TypeScript, with these props (camelCase on the wire).
+#[proc_macro_attribute]
+pub fn component(attr: TokenStream, item: TokenStream) -> TokenStream {
+    component::expand(attr.into(), item.into()).into()
 }

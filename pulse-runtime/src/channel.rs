@@ -178,6 +178,14 @@ impl RawChannel {
         RawChannel { session, channel }
     }
 
+    /// A channel that is closed from the start (an open that failed): emits are
+    /// dropped and requests fail with `Closed`.
+    pub(crate) fn closed(session: &Session, name: &str) -> Self {
+        let channel = ChannelShared::new(ChannelId::generate(), name.into(), Box::new(PushOnly));
+        channel.mark_closed();
+        RawChannel { session: session.shared.clone(), channel: Arc::new(channel) }
+    }
+
     /// The channel's unguessable id; hand it to the client component that uses it.
     pub fn id(&self) -> ChannelId {
         self.channel.id

@@ -25,6 +25,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod channel;
+pub mod component;
 mod config;
 mod error;
 mod handlers;
@@ -48,10 +49,14 @@ pub use request::Request;
 pub use server::{RunningServer, Server, ServerBuilder, ServerStats, serve, serve_with};
 pub use session::Session;
 
-pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, Payload};
+pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Payload};
 
 /// Declares a channel; see the `pulse_macros` crate for the syntax.
 pub use pulse_macros::channel;
+/// Declares a server component (on a function) or a client component's props (on a struct).
+pub use pulse_macros::component;
+/// Marks a struct as component state.
+pub use pulse_macros::state;
 
 /// Re-exported so users and generated code name the same versions.
 pub use axum;
@@ -62,9 +67,14 @@ pub use ts_rs;
 
 /// What a channel declaration and its handlers need in scope.
 pub mod prelude {
+    pub use crate::component::html::*;
+    pub use crate::component::{
+        Callback, DomEvent, IntoNode, IntoNodes, Keyed, Node, Scope, Shared, State, StateCx, StateRef, WeakState,
+        fragment,
+    };
     pub use crate::protocol::ErrorCode;
     pub use crate::typed::{Channel, ChannelCx, ChannelSpec};
-    pub use crate::{ChannelError, ChannelId, Server, Session, channel};
+    pub use crate::{ChannelError, ChannelId, Server, Session, channel, component, state};
     pub use serde::{Deserialize, Serialize};
     pub use std::time::Duration;
     pub use ts_rs::TS;

@@ -59,6 +59,8 @@ pub(crate) struct SessionShared {
     /// Milliseconds since `server.started` at the last inbound frame.
     last_inbound_ms: AtomicU64,
     state: Mutex<SessionState>,
+    /// The DOM callbacks of the current render, by id.
+    callbacks: Mutex<HashMap<String, crate::component::Callback>>,
 }
 
 impl SessionShared {
@@ -78,6 +80,7 @@ impl SessionShared {
                 next_request_id: 1,
                 inbound: HashSet::new(),
             }),
+            callbacks: Mutex::new(HashMap::new()),
         });
         (shared, queue)
     }
@@ -187,6 +190,7 @@ impl SessionShared {
     /// Ends the session for good: every channel closes, every pending request fails
     /// with `Disconnected`, and the session leaves every topic.
     pub(crate) fn end(&self) {
+        lock(&self.callbacks).clear();
         let mut state = lock(&self.state);
         state.open = false;
         let channels: Vec<_> = state.channels.drain().map(|(_, c)| c).collect();
@@ -271,6 +275,15 @@ impl SessionShared {
 
     pub(crate) fn finish_inbound(&self, id: u64) {
         lock(&self.state).inbound.remove(&id);
+    }
+
+    /// Installs the callbacks of a new render, replacing the previous render's.
+    pub(crate) fn set_callbacks(&self, callbacks: HashMap<String, crate::component::Callback>) {
+        *lock(&self.callbacks) = callbacks;
+    }
+
+    pub(crate) fn callback(&self, id: &str) -> Option<crate::component::Callback> {
+        lock(&self.callbacks).get(id).cloned()
     }
 
     pub(crate) fn channel_count(&self) -> usize {

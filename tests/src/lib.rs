@@ -33,10 +33,21 @@ impl Harness {
 
     /// Starts a server with `config` on a free loopback port.
     pub async fn with_config(config: Config) -> Self {
+        Self::with_builder(Server::builder().config(config)).await
+    }
+
+    /// Starts a server rendering `root` for every session.
+    pub async fn with_root<N: pulse_runtime::component::IntoNode>(
+        root: impl Fn() -> N + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_builder(Server::builder().root(root)).await
+    }
+
+    /// Starts the server `builder` makes, handing its sessions to the test.
+    pub async fn with_builder(builder: pulse_runtime::ServerBuilder) -> Self {
         init_tracing();
         let (tx, sessions) = mpsc::unbounded_channel();
-        let server = Server::builder()
-            .config(config)
+        let server = builder
             .on_session(move |session| {
                 let _ = tx.send(session);
                 std::future::ready(())
@@ -140,3 +151,4 @@ pub fn test_handlers() -> (pulse_runtime::Handlers, Seen) {
 }
 
 pub mod lab;
+pub mod vdom;

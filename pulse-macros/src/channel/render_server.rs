@@ -402,26 +402,23 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                 session: &#rt::Session,
                 handler: impl #trait_ident,
             ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError> {
-                Self::open_with(session, #rt::typed::Owned(handler))
-            }
-
-            /// Like `open`, with the handler reached through a cell (shared state).
-            pub fn open_with<Cell>(
-                session: &#rt::Session,
-                cell: Cell,
-            ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError>
-            where
-                Cell: #rt::typed::HandlerCell,
-                Cell::Handler: #trait_ident,
-            {
-                session
-                    .open_channel(<Self as #rt::ChannelSpec>::NAME, #dispatch(cell))
-                    .map(#rt::Channel::from_raw)
+                <Self as #rt::HandledBy<_>>::open_with(session, #rt::typed::Owned(handler))
             }
 
             #[doc = #broadcast_doc]
             pub fn broadcast(server: &#rt::Server) -> #broadcast {
                 #broadcast::from(#rt::Broadcaster::for_server(server, <Self as #rt::ChannelSpec>::NAME))
+            }
+        }
+
+        impl<H: #trait_ident> #rt::HandledBy<H> for #ident {
+            fn open_with<Cell: #rt::typed::HandlerCell<Handler = H>>(
+                session: &#rt::Session,
+                cell: Cell,
+            ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError> {
+                session
+                    .open_channel(<Self as #rt::ChannelSpec>::NAME, #dispatch(cell))
+                    .map(#rt::Channel::from_raw)
             }
         }
 

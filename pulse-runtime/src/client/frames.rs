@@ -101,6 +101,29 @@ pub enum ServerFrame {
         /// Who or what closed it (`"server"`, `"client"`).
         reason: String,
     },
+    /// The whole rendered tree of server components (first render).
+    Tree {
+        /// Sequence number.
+        seq: u64,
+        /// The root list of nodes.
+        tree: Value,
+    },
+    /// Changes to the tree.
+    Patch {
+        /// Sequence number.
+        seq: u64,
+        /// The ops, in order.
+        ops: Value,
+    },
+    /// A component's render failed.
+    RenderError {
+        /// Sequence number.
+        seq: u64,
+        /// The component's name.
+        component: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The connection ended. Always the last frame.
     Disconnected {
         /// The close code, if the server sent one.
@@ -127,6 +150,11 @@ struct Fields {
     code: Option<crate::protocol::ErrorCode>,
     message: Option<String>,
     reason: Option<String>,
+    #[serde(default)]
+    tree: Value,
+    #[serde(default)]
+    ops: Value,
+    component: Option<String>,
 }
 
 /// A frame the client could not make sense of.
@@ -192,6 +220,13 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, DecodeError> {
             event: f.event,
         },
         "close" => ServerFrame::Close { seq, channel: channel_id(&f.channel)?, reason: f.reason.unwrap_or_default() },
+        "tree" => ServerFrame::Tree { seq, tree: f.tree },
+        "patch" => ServerFrame::Patch { seq, ops: f.ops },
+        "render_error" => ServerFrame::RenderError {
+            seq,
+            component: f.component.unwrap_or_default(),
+            message: f.message.unwrap_or_default(),
+        },
         other => return Err(DecodeError(format!("unknown frame type `{other}`"))),
     };
     Ok(Decoded::Frame(frame))
@@ -225,6 +260,10 @@ pub(crate) enum ClientFrameOut<'a, P: Serialize + ?Sized> {
     },
     Close {
         channel: ChannelId,
+    },
+    Callback {
+        callback: &'a str,
+        data: &'a P,
     },
 }
 

@@ -263,6 +263,12 @@ impl Client {
         self.shared.send_text(frame.encode()?)
     }
 
+    /// Runs the server-side DOM callback `id` (from a `{"$cb": id}` prop) with event `data`.
+    pub fn callback<P: Serialize + ?Sized>(&self, id: &str, data: &P) -> Result<(), ClientError> {
+        let frame: ClientFrameOut<'_, P> = ClientFrameOut::Callback { callback: id, data };
+        self.shared.send_text(frame.encode()?)
+    }
+
     /// Sends any text as a frame, well-formed or not (for tests of bad input).
     pub fn send_raw_text(&self, text: impl Into<String>) -> Result<(), ClientError> {
         self.shared.send_text(text.into())

@@ -35,6 +35,9 @@ pub enum ErrorCode {
     ChannelClosed,
     /// Refused by an authorization hook.
     Forbidden,
+    /// A `callback` frame names no callback of the current render (it may come from a
+    /// render that was just replaced).
+    UnknownCallback,
     /// A code this version does not know (sent by a newer peer).
     #[serde(other)]
     Unknown,
@@ -56,6 +59,7 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::ChannelClosed => "channel_closed",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::UnknownCallback => "unknown_callback",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -203,6 +203,40 @@ fn unreachable_encode() -> Body {
     unreachable!("a frame of plain strings and numbers always serializes")
 }
 
+#[derive(Serialize)]
+struct TreeOut<'a> {
+    t: &'static str,
+    tree: &'a [crate::component::VNode],
+}
+
+/// The whole rendered tree (first render of the session).
+pub(crate) fn tree(tree: &[crate::component::VNode]) -> Body {
+    Body::encode(&TreeOut { t: "tree", tree }).unwrap_or_else(|_| unreachable_encode())
+}
+
+#[derive(Serialize)]
+struct PatchOut<'a> {
+    t: &'static str,
+    ops: &'a [crate::component::Op],
+}
+
+/// The changes of one render pass.
+pub(crate) fn patch(ops: &[crate::component::Op]) -> Body {
+    Body::encode(&PatchOut { t: "patch", ops }).unwrap_or_else(|_| unreachable_encode())
+}
+
+#[derive(Serialize)]
+struct RenderErrorOut<'a> {
+    t: &'static str,
+    component: &'a str,
+    message: &'a str,
+}
+
+/// A component's render failed (it keeps its last output).
+pub(crate) fn render_error(component: &str, message: &str) -> Body {
+    Body::encode(&RenderErrorOut { t: "render_error", component, message }).unwrap_or_else(|_| unreachable_encode())
+}
+
 // ---------------------------------------------------------------------------------------
 // Client to server: decoding (server side)
 // ---------------------------------------------------------------------------------------
@@ -225,6 +259,10 @@ struct ClientFrameFields<'a> {
     ok: Option<&'a RawValue>,
     #[serde(default)]
     error: Option<WireError>,
+    #[serde(borrow, default)]
+    callback: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "data")]
+    event_data: Option<&'a RawValue>,
 }
 
 /// A decoded, well-formed client-to-server frame.
@@ -234,6 +272,7 @@ pub(crate) enum ClientFrame<'a> {
     Request { channel: Cow<'a, str>, id: u64, event: Cow<'a, str>, payload: &'a RawValue },
     Answer { channel: Cow<'a, str>, id: u64, result: Result<&'a RawValue, WireError> },
     Close { channel: Cow<'a, str> },
+    Callback { id: Cow<'a, str>, event: &'a RawValue },
     Pong,
 }
 
@@ -285,11 +324,21 @@ pub(crate) fn decode_client_frame(text: &str) -> Result<ClientFrame<'_>, FrameEr
             Ok(ClientFrame::Answer { channel, id, result })
         }
         "close" => Ok(ClientFrame::Close { channel: channel("close")? }),
+        "callback" => Ok(ClientFrame::Callback {
+            id: fields
+                .callback
+                .clone()
+                .ok_or_else(|| FrameError::malformed("`callback` frame needs a string `callback` field"))?,
+            event: fields.event_data.unwrap_or(RawValue::NULL),
+        }),
         "pong" => Ok(ClientFrame::Pong),
         other => Err(FrameError {
             error: WireError::new(
                 ErrorCode::UnknownFrameType,
-                format!("unknown frame type `{}`; expected emit, request, answer, close or pong", truncate(other)),
+                format!(
+                    "unknown frame type `{}`; expected emit, request, answer, close, callback or pong",
+                    truncate(other)
+                ),
             ),
             request: None,
         }),

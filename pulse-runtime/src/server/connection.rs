@@ -52,10 +52,14 @@ pub(crate) async fn run(server: Arc<ServerShared>, mut socket: WebSocket, versio
     tracing::debug!(session = %session.id, "session started");
 
     let hook = server.on_session.clone().map(|hook| tokio::spawn(hook(Session { shared: session.clone() })));
+    let renderer = server
+        .root
+        .clone()
+        .map(|root| tokio::spawn(crate::component::run_renderer(Session { shared: session.clone() }, root)));
     let (sink, stream) = socket.split();
     tokio::join!(read_loop(&session, stream), write_loop(&session, sink, queue));
-    if let Some(hook) = hook {
-        hook.abort();
+    for task in [hook, renderer].into_iter().flatten() {
+        task.abort();
     }
     session.end();
     server.remove_session(&session);

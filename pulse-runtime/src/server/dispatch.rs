@@ -22,6 +22,7 @@ pub(crate) fn text_frame(session: &Arc<SessionShared>, text: &str) {
         Ok(ClientFrame::Request { channel, id, event, payload }) => request(session, &channel, id, &event, payload),
         Ok(ClientFrame::Answer { channel, id, result }) => client_answer(session, &channel, id, result),
         Ok(ClientFrame::Close { channel }) => close(session, &channel),
+        Ok(ClientFrame::Callback { id, event }) => callback(session, &id, event),
         Ok(ClientFrame::Pong) => {}
     }
 }
@@ -153,5 +154,25 @@ fn close(session: &SessionShared, channel_id: &str) {
     let closed = channel_id.parse().is_ok_and(|id| session.close_channel(id, "client"));
     if !closed {
         report(session, &unknown_channel(channel_id), Some(channel_id), None);
+    }
+}
+
+fn callback(session: &SessionShared, id: &str, data: &RawValue) {
+    let Some(callback) = session.callback(id) else {
+        let error =
+            WireError::new(ErrorCode::UnknownCallback, format!("no callback `{}` in the current render", truncate(id)));
+        return report(session, &error, None, None);
+    };
+    let event: crate::component::DomEvent = match serde_json::from_str(data.get()) {
+        Ok(event) => event,
+        Err(e) => {
+            let error = WireError::new(ErrorCode::MalformedPayload, format!("callback event data: {e}"));
+            return report(session, &error, None, None);
+        }
+    };
+    if std::panic::catch_unwind(AssertUnwindSafe(|| callback.call(&event))).is_err() {
+        tracing::error!(session = %session.id, callback = id, "DOM callback panicked");
+        let error = WireError::new(ErrorCode::HandlerFailed, format!("the callback `{}` panicked", truncate(id)));
+        report(session, &error, None, None);
     }
 }

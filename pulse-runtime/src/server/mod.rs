@@ -35,6 +35,7 @@ pub(crate) struct ServerShared {
     pub(crate) topics: topics::Topics,
     pub(crate) started: Instant,
     on_session: Option<SessionHook>,
+    root: Option<crate::component::RootFn>,
     sessions: Mutex<HashMap<u64, Arc<SessionShared>>>,
     sessions_changed: Notify,
     next_key: AtomicU64,
@@ -80,6 +81,7 @@ pub(crate) fn broadcast<P: Serialize + ?Sized>(
 pub struct ServerBuilder {
     config: Config,
     on_session: Option<SessionHook>,
+    root: Option<crate::component::RootFn>,
 }
 
 impl ServerBuilder {
@@ -100,6 +102,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Renders `root` for every session: the server components' tree, sent to the
+    /// browser's `<PulseRoot>` and kept in sync as state changes.
+    pub fn root<N: crate::component::IntoNode>(mut self, root: impl Fn() -> N + Send + Sync + 'static) -> Self {
+        self.root = Some(Arc::new(move || root().into_node()));
+        self
+    }
+
     /// The server, ready to be mounted with [`Server::router`] or run with [`Server::bind`].
     pub fn build(self) -> Server {
         Server {
@@ -108,6 +117,7 @@ impl ServerBuilder {
                 topics: topics::Topics::default(),
                 started: Instant::now(),
                 on_session: self.on_session,
+                root: self.root,
                 sessions: Mutex::new(HashMap::new()),
                 sessions_changed: Notify::new(),
                 next_key: AtomicU64::new(1),
@@ -127,7 +137,7 @@ pub struct Server {
 impl Server {
     /// A builder with the default [`Config`] and no session hook.
     pub fn builder() -> ServerBuilder {
-        ServerBuilder { config: Config::default(), on_session: None }
+        ServerBuilder { config: Config::default(), on_session: None, root: None }
     }
 
     pub(crate) fn shared(&self) -> &Arc<ServerShared> {

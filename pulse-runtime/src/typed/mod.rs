@@ -37,6 +37,18 @@ pub trait ChannelSpec: Sized + Send + Sync + 'static {
     fn schema() -> schema::ChannelSchema;
 }
 
+/// A channel declaration whose client events `H` can handle: implemented by
+/// `#[channel]` for every `H` that implements the declaration's handler trait, so state
+/// (`StateCx::channel`) can open channels handled by itself.
+pub trait HandledBy<H>: ChannelSpec {
+    /// Opens a channel of this declaration in `session`, its events going to the handler
+    /// reached through `cell`.
+    fn open_with<Cell: HandlerCell<Handler = H>>(
+        session: &crate::Session,
+        cell: Cell,
+    ) -> Result<Channel<Self>, crate::OpenError>;
+}
+
 /// A payload or response type of a channel event: what `#[channel]` requires of each
 /// type it names.
 #[diagnostic::on_unimplemented(

@@ -57,6 +57,11 @@ pub struct TypeRef {
 }
 
 impl TypeRef {
+    /// The reference to `T`, written `rust` in Rust.
+    pub fn of<T: TS + 'static>(rust: &'static str) -> Self {
+        TypeRef { rust, ts_name: <T as TS>::name, collect: collect_type::<T> }
+    }
+
     pub(crate) fn new(
         rust: &'static str,
         ts_name: fn(&ts_rs::Config) -> String,

@@ -1,0 +1,111 @@
+//! `#[component] fn Name(cx: &mut Scope, prop: Type, ...) -> Node`: the function's
+//! parameters after the scope become the fields of a props struct named like the
+//! function; the struct implements `Component` by calling the function.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{FnArg, ItemFn, Pat, ReturnType, Type};
+
+use crate::errors::Errors;
+
+struct Prop {
+    attrs: Vec<syn::Attribute>,
+    ident: syn::Ident,
+    ty: Type,
+}
+
+pub(crate) fn expand(item: TokenStream) -> TokenStream {
+    let function: ItemFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
+        Err(_) => {
+            let error = syn::Error::new_spanned(
+                &item,
+                "#[component] goes on a function `fn Name(cx: &mut Scope, props...) -> Node`; \
+                 for a client component's props struct, use #[component(client)]",
+            );
+            let errors = error.to_compile_error();
+            return quote! { #item #errors };
+        }
+    };
+    let mut errors = Errors::default();
+    let props = check(&function, &mut errors);
+    if !errors.is_empty() {
+        let errors = errors.into_compile_errors();
+        return quote! { #item #errors };
+    }
+    render(&function, &props)
+}
+
+fn check(function: &ItemFn, errors: &mut Errors) -> Vec<Prop> {
+    let sig = &function.sig;
+    if let Some(asyncness) = &sig.asyncness {
+        errors.at(asyncness, "a component renders synchronously; do async work in tasks or channel handlers");
+    }
+    if !sig.generics.params.is_empty() {
+        errors.at(&sig.generics, "a component cannot be generic");
+    }
+    if matches!(sig.output, ReturnType::Default) {
+        errors.at(&sig.ident, "a component returns what it renders: add `-> Node`");
+    }
+    let mut inputs = sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Typed(scope)) if matches!(&*scope.ty, Type::Reference(r) if r.mutability.is_some()) => {}
+        Some(other) => errors.at(other, "the first parameter of a component is its scope: `cx: &mut Scope`"),
+        None => errors.at(&sig.ident, "a component takes its scope first: `fn Name(cx: &mut Scope) -> Node`"),
+    }
+    let mut props = Vec::new();
+    for input in inputs {
+        match input {
+            FnArg::Typed(arg) => match &*arg.pat {
+                Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                    props.push(Prop { attrs: arg.attrs.clone(), ident: pat.ident.clone(), ty: (*arg.ty).clone() })
+                }
+                other => errors.at(other, "a prop is a plain name: `title: String`"),
+            },
+            FnArg::Receiver(receiver) => errors.at(receiver, "a component is a free function, not a method"),
+        }
+    }
+    props
+}
+
+fn render(function: &ItemFn, props: &[Prop]) -> TokenStream {
+    let rt = crate::runtime_path::runtime_path();
+    let ItemFn { attrs, vis, sig, block } = function;
+    let name = &sig.ident;
+    let name_text = name.to_string();
+    let inner = format_ident!("__render_{}", name);
+    let scope_arg = sig.inputs.first();
+    let output = &sig.output;
+    let fields = props.iter().map(|Prop { attrs, ident, ty }| quote!(#(#attrs)* #vis #ident: #ty));
+    let params = props.iter().map(|Prop { ident, ty, .. }| quote!(#ident: #ty));
+    let idents: Vec<_> = props.iter().map(|p| &p.ident).collect();
+    let doc = format!("The props of the `{name_text}` component; place it in a tree as a node.");
+    quote! {
+        #(#attrs)*
+        #[doc = #doc]
+        #[derive(Clone)]
+        #vis struct #name {
+            #(#fields,)*
+        }
+
+        impl #rt::component::Component for #name {
+            const NAME: &'static str = #name_text;
+
+            fn render(
+                &self,
+                cx: &mut #rt::component::Scope<'_>,
+            ) -> ::core::result::Result<#rt::component::Node, ::std::string::String> {
+                #[allow(non_snake_case, clippy::too_many_arguments)]
+                fn #inner(#scope_arg, #(#params),*) #output #block
+                let Self { #(#idents,)* } = ::core::clone::Clone::clone(self);
+                #rt::component::IntoRendered::into_rendered(#inner(cx, #(#idents),*))
+            }
+        }
+
+        impl #rt::component::IntoNode for #name {
+            fn into_node(self) -> #rt::component::Node {
+                #rt::component::Node::component(self)
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! DOM event handlers that run on the server.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+/// What the browser tells about a DOM event. Each field is present when it applies:
+/// `value` for inputs, `checked` for checkboxes, `key` for key events, `form` for
+/// submitted forms.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct DomEvent {
+    /// The event type (`click`, `change`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The target's value (inputs, selects, textareas).
+    pub value: Option<String>,
+    /// Whether the target checkbox is checked.
+    pub checked: Option<bool>,
+    /// The key of a key event (`Enter`, `a`).
+    pub key: Option<String>,
+    /// The fields of a submitted form, by name.
+    pub form: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A DOM event handler. Made from a closure (`|event: &DomEvent| ...`) or, to change
+/// component state, with [`StateRef::on`](super::StateRef::on).
+#[derive(Clone)]
+pub struct Callback(pub(crate) Arc<dyn Fn(&DomEvent) + Send + Sync>);
+
+impl Callback {
+    /// A callback running `f`.
+    pub fn new(f: impl Fn(&DomEvent) + Send + Sync + 'static) -> Self {
+        Callback(Arc::new(f))
+    }
+
+    pub(crate) fn call(&self, event: &DomEvent) {
+        (self.0)(event)
+    }
+}
+
+impl<F: Fn(&DomEvent) + Send + Sync + 'static> From<F> for Callback {
+    fn from(f: F) -> Self {
+        Callback::new(f)
+    }
+}

@@ -1,0 +1,91 @@
+//! The render loop of one session: mounts the root, sends the first tree, then re-renders
+//! whenever state changes, batched per tick, and sends only the difference.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::diff::diff;
+use super::node::{ComponentNode, Node};
+use super::state::RenderWake;
+use super::tree::{Expander, Instance, RenderFailure};
+use super::vdom::VNode;
+use super::{AnyComponent, RootFn};
+use crate::protocol::frames;
+use crate::session::Session;
+
+/// Passes in a row in which rendering itself changed state before the loop is stopped
+/// (Pulse for Python's guard is 50 renders per batch).
+const MAX_SELF_TRIGGERED_PASSES: u32 = 50;
+
+/// The root of the tree: a component that renders what the app's root function gives.
+struct Root(RootFn);
+
+impl AnyComponent for Root {
+    fn name(&self) -> &'static str {
+        "root"
+    }
+    fn render_any(&self, _cx: &mut super::Scope<'_>) -> Result<Node, String> {
+        Ok((self.0)())
+    }
+    fn component_type(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<Root>()
+    }
+}
+
+pub(crate) async fn run(session: Session, root: RootFn) {
+    let wake = Arc::new(RenderWake::default());
+    let mut next_id = 0;
+    let root_node = ComponentNode { component: Arc::new(Root(root)), key: None };
+    let mut root = Instance::mount(&root_node, &wake, &mut next_id);
+    let mut previous: Option<Vec<VNode>> = None;
+    let mut self_triggered = 0;
+    loop {
+        let changes_before = wake.changes.load(Ordering::Acquire);
+        let mut expander = Expander {
+            session: &session,
+            wake: &wake,
+            next_id: &mut next_id,
+            callbacks: Default::default(),
+            failures: Vec::new(),
+        };
+        let mut tree = Vec::new();
+        expander.expand(&mut root, false, &mut tree);
+        let Expander { callbacks, failures, .. } = expander;
+        session.shared.set_callbacks(callbacks);
+        let sent = match &previous {
+            None => session.shared.enqueue(frames::tree(&tree)).is_ok(),
+            Some(old) => {
+                let ops = diff(old, &tree);
+                ops.is_empty() || session.shared.enqueue(frames::patch(&ops)).is_ok()
+            }
+        };
+        for RenderFailure { component, message } in failures {
+            let _ = session.shared.enqueue(frames::render_error(component, &message));
+        }
+        if !sent {
+            return;
+        }
+        previous = Some(tree);
+
+        // A change made by the render itself (not by an event) would re-render forever.
+        if wake.changes.load(Ordering::Acquire) != changes_before {
+            self_triggered += 1;
+            if self_triggered >= MAX_SELF_TRIGGERED_PASSES {
+                let message = format!(
+                    "render loop: state changed during render {MAX_SELF_TRIGGERED_PASSES} times in a row; \
+                     re-rendering paused until the next event"
+                );
+                tracing::warn!(session = %session.id(), "{message}");
+                let _ = session.shared.enqueue(frames::render_error("root", &message));
+                self_triggered = 0;
+                // Drop the pending wake-up that the looping render left behind.
+                wake.notify.notified().await;
+            }
+        } else {
+            self_triggered = 0;
+        }
+        wake.notify.notified().await;
+        // Changes made in the same tick (several events, several states) share one pass.
+        tokio::task::yield_now().await;
+    }
+}

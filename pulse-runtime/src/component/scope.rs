@@ -1,0 +1,53 @@
+//! `Scope`: what a component's render can reach.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use super::shared::{Shared, SharedRead};
+use super::state::{Dirty, State, StateCx, StateRef};
+use crate::channel::RawChannel;
+use crate::session::Session;
+
+/// The render context of one mounted component: its state slots and its session.
+pub struct Scope<'a> {
+    pub(crate) hooks: &'a mut Vec<Box<dyn Any + Send>>,
+    pub(crate) owned: &'a mut Vec<RawChannel>,
+    pub(crate) dirty: &'a Arc<Dirty>,
+    pub(crate) session: &'a Session,
+    pub(crate) next_hook: usize,
+}
+
+impl Scope<'_> {
+    /// The component's state of type `S`: made by `make` on the first render, the same
+    /// on every later one (Pulse's `ps.init()`). Like React hooks, calls must come in
+    /// the same order on every render.
+    pub fn init<S: State>(&mut self, make: impl FnOnce(&mut StateCx<'_, S>) -> S) -> StateRef<S> {
+        let index = self.next_hook;
+        self.next_hook += 1;
+        if let Some(slot) = self.hooks.get(index) {
+            return match slot.downcast_ref::<StateRef<S>>() {
+                Some(state) => state.clone(),
+                None => panic!(
+                    "state slot {index} held another type on the previous render: \
+                     call `init` in the same order on every render"
+                ),
+            };
+        }
+        let session = self.session;
+        let owned = &mut *self.owned;
+        let state = StateRef::new(self.dirty.clone(), |cell| make(&mut StateCx { cell, session, owned }));
+        self.hooks.push(Box::new(state.clone()));
+        state
+    }
+
+    /// Reads `shared` and re-renders this component whenever it changes.
+    pub fn watch<'s, T: Send + 'static>(&mut self, shared: &'s Shared<T>) -> SharedRead<'s, T> {
+        shared.watch(self.dirty);
+        shared.read()
+    }
+
+    /// The session this component renders for.
+    pub fn session(&self) -> &Session {
+        self.session
+    }
+}

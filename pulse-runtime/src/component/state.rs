@@ -1,0 +1,220 @@
+//! Component state: made once by `Scope::init`, kept across renders, and every change
+//! to it (through the handle, a DOM callback or a channel handler) schedules a
+//! re-render of the component that owns it.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use tokio::sync::Notify;
+
+use super::callback::{Callback, DomEvent};
+use crate::channel::RawChannel;
+use crate::error::OpenError;
+use crate::session::Session;
+use crate::sync::lock;
+use crate::typed::{Channel, HandledBy, HandlerCell};
+
+/// Component state: implemented by `#[state]`. `Scope::init` only takes state types,
+/// so a struct meant as state says so where it is declared.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not component state",
+    label = "`Scope::init` makes component state",
+    note = "add `#[state]` to the struct declaration"
+)]
+pub trait State: Send + 'static {}
+
+/// The "needs re-render" flag of one mounted component, and the session's renderer to
+/// wake when it is set.
+pub(crate) struct Dirty {
+    flag: AtomicBool,
+    wake: Arc<RenderWake>,
+}
+
+/// Wakes a session's renderer; counts changes so the renderer can tell a render that
+/// changes state (a loop) from changes made by events.
+#[derive(Default)]
+pub(crate) struct RenderWake {
+    pub(crate) notify: Notify,
+    pub(crate) changes: AtomicU64,
+}
+
+impl Dirty {
+    pub(crate) fn new(wake: Arc<RenderWake>) -> Arc<Dirty> {
+        Arc::new(Dirty { flag: AtomicBool::new(false), wake })
+    }
+
+    pub(crate) fn mark(&self) {
+        self.flag.store(true, Ordering::Release);
+        self.wake.changes.fetch_add(1, Ordering::AcqRel);
+        // `notify_one` keeps a permit when the renderer is busy, so no change is missed.
+        self.wake.notify.notify_one();
+    }
+
+    /// Clears the flag; returns whether it was set.
+    pub(crate) fn take(&self) -> bool {
+        self.flag.swap(false, Ordering::AcqRel)
+    }
+}
+
+pub(crate) struct StateCell<S> {
+    value: Mutex<S>,
+    owner: Arc<Dirty>,
+}
+
+/// A handle to component state. Cheap to clone; changes through it re-render the
+/// component that made it.
+pub struct StateRef<S> {
+    cell: Arc<StateCell<S>>,
+}
+
+impl<S> Clone for StateRef<S> {
+    fn clone(&self) -> Self {
+        StateRef { cell: self.cell.clone() }
+    }
+}
+
+impl<S: State> StateRef<S> {
+    pub(crate) fn new(owner: Arc<Dirty>, make: impl FnOnce(&Weak<StateCell<S>>) -> S) -> Self {
+        let cell = Arc::new_cyclic(|weak| StateCell { value: Mutex::new(make(weak)), owner });
+        StateRef { cell }
+    }
+
+    /// Reads the state.
+    pub fn read(&self) -> StateRead<'_, S> {
+        StateRead { guard: lock(&self.cell.value) }
+    }
+
+    /// Changes the state; the owning component re-renders after the guard is dropped.
+    pub fn write(&self) -> StateWrite<'_, S> {
+        StateWrite { guard: lock(&self.cell.value), owner: &self.cell.owner }
+    }
+
+    /// Changes the state with `f`; the owning component re-renders.
+    pub fn update<R>(&self, f: impl FnOnce(&mut S) -> R) -> R {
+        f(&mut self.write())
+    }
+
+    /// A DOM event handler that changes this state: `button("+").on_click(state.on(|s, _| s.n += 1))`.
+    pub fn on(&self, f: impl Fn(&mut S, &DomEvent) + Send + Sync + 'static) -> Callback {
+        let state = self.clone();
+        Callback::new(move |event| f(&mut state.write(), event))
+    }
+}
+
+/// Read access to state (holds its lock: do not keep it across an `.await`).
+pub struct StateRead<'a, S> {
+    guard: MutexGuard<'a, S>,
+}
+
+impl<S> Deref for StateRead<'_, S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        &self.guard
+    }
+}
+
+/// Write access to state; schedules a re-render when dropped.
+pub struct StateWrite<'a, S> {
+    guard: MutexGuard<'a, S>,
+    owner: &'a Dirty,
+}
+
+impl<S> Deref for StateWrite<'_, S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        &self.guard
+    }
+}
+
+impl<S> DerefMut for StateWrite<'_, S> {
+    fn deref_mut(&mut self) -> &mut S {
+        &mut self.guard
+    }
+}
+
+impl<S> Drop for StateWrite<'_, S> {
+    fn drop(&mut self) {
+        self.owner.mark();
+    }
+}
+
+/// Lends state to a channel's handler: the channel's events run as methods of the
+/// state (`impl ChatHandler for ChatState`) and re-render its component. Holds the
+/// state weakly, so a channel never keeps an unmounted component's state alive.
+pub struct StateHandler<S> {
+    cell: Weak<StateCell<S>>,
+}
+
+impl<S: State> HandlerCell for StateHandler<S> {
+    type Handler = S;
+    fn with_mut<R>(&mut self, f: impl FnOnce(&mut S) -> R) -> Option<R> {
+        let cell = self.cell.upgrade()?;
+        let result = f(&mut lock(&cell.value));
+        cell.owner.mark();
+        Some(result)
+    }
+}
+
+/// What state construction can reach: the session, and channels whose handler is the
+/// state being made. Channels opened here close when the component unmounts.
+pub struct StateCx<'a, S> {
+    pub(crate) cell: &'a Weak<StateCell<S>>,
+    pub(crate) session: &'a Session,
+    pub(crate) owned: &'a mut Vec<RawChannel>,
+}
+
+impl<S: State> StateCx<'_, S> {
+    /// The session of the component.
+    pub fn session(&self) -> &Session {
+        self.session
+    }
+
+    /// Opens a `C` channel whose client events are handled by this state. If it cannot
+    /// be opened (too many channels, session ended) the failure is logged and the
+    /// channel is closed from the start: emits are dropped, requests fail with `Closed`.
+    pub fn channel<C: HandledBy<S>>(&mut self) -> Channel<C> {
+        match self.try_channel::<C>() {
+            Ok(channel) => channel,
+            Err(error) => {
+                tracing::warn!(channel = C::NAME, %error, "channel could not be opened");
+                Channel::from_raw(RawChannel::closed(self.session, C::NAME))
+            }
+        }
+    }
+
+    /// A handle to the state being made, for tasks that change it later (an answer that
+    /// arrives after the render). It does not keep the state alive.
+    pub fn handle(&self) -> WeakState<S> {
+        WeakState { cell: self.cell.clone() }
+    }
+
+    /// Like [`StateCx::channel`], returning the failure.
+    pub fn try_channel<C: HandledBy<S>>(&mut self) -> Result<Channel<C>, OpenError> {
+        let channel = C::open_with(self.session, StateHandler { cell: self.cell.clone() })?;
+        self.owned.push(channel.raw().clone());
+        Ok(channel)
+    }
+}
+
+/// A handle to state that does not keep it alive: once its component unmounts,
+/// `update` does nothing and returns `None`.
+pub struct WeakState<S> {
+    cell: Weak<StateCell<S>>,
+}
+
+impl<S> Clone for WeakState<S> {
+    fn clone(&self) -> Self {
+        WeakState { cell: self.cell.clone() }
+    }
+}
+
+impl<S: State> WeakState<S> {
+    /// Changes the state with `f` and re-renders its component, if it is still mounted.
+    pub fn update<R>(&self, f: impl FnOnce(&mut S) -> R) -> Option<R> {
+        let cell = self.cell.upgrade()?;
+        let result = f(&mut lock(&cell.value));
+        cell.owner.mark();
+        Some(result)
+    }
+}
