@@ -1,20 +1,46 @@
 #!/usr/bin/env bash
-# Runs every test of the project: Rust (unit, integration over real sockets, compile-fail
-# UI tests, generated-TypeScript snapshots) and TypeScript (tsc --strict, vitest against
-# the real server). Needs cargo and node/npm. Usage: ./scripts/test-all.sh
+# Runs every test of the project. Needs cargo and node/npm; installs the npm packages,
+# and Debian's chromium for the browser tests when it is missing (as root).
+#
+#   Rust:        unit and integration tests over real sockets, compile-fail UI tests,
+#                generated-TypeScript snapshots
+#   TypeScript:  the generated chat module is current, tsc --strict (with the misuse
+#                files), vitest against the real server (runtime and DOM renderer)
+#   Browser:     the chat in headless Chromium, two tabs and more
+#
+# Usage: ./scripts/test-all.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== npm packages"
-(cd pulse-client-gen/ts && npm ci --no-audit --no-fund --loglevel=error)
+step() { printf '\n== %s\n' "$*"; }
 
-echo "== cargo test"
+step "npm packages"
+npm ci --no-audit --no-fund --loglevel=error
+
+step "cargo test"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
-echo "== TypeScript: tsc --strict"
-cargo build -p pulse-tests --bin ts-test-server
-(cd pulse-client-gen/ts && npx tsc --noEmit -p tsconfig.json)
+step "the chat's generated TypeScript is up to date"
+cargo run -q -p chat --bin chat-ts -- --check examples/chat/client/src/generated/chat.ts
 
-echo "== TypeScript: vitest against the real server"
+step "tsc --strict"
+(cd pulse-client-gen/ts && npx tsc --noEmit -p tsconfig.json)
+(cd examples/chat/client && npx tsc --noEmit -p tsconfig.json)
+
+step "vitest: the client runtime and renderer against the real server"
+cargo build -q -p pulse-tests --bin ts-test-server
 (cd pulse-client-gen/ts && npx vitest run)
+
+step "browser: the chat in headless Chromium"
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+cargo build -q -p chat --bin chat
+(cd examples/chat/client && node build.mjs)
+(cd tests/browser && node --test --test-concurrency=1 chat.test.mjs)

@@ -104,3 +104,48 @@ impl LabHandler for LabServer {
         panic!("failing on purpose: {reason}");
     }
 }
+
+/// State of [`LabCounter`].
+#[state]
+pub struct CounterState {
+    n: i64,
+    text: String,
+    items: Vec<&'static str>,
+    agreed: bool,
+    submitted: String,
+}
+
+/// A component with one DOM callback of every kind, for the TypeScript renderer tests.
+#[component]
+pub fn LabCounter(cx: &mut Scope) -> Node {
+    let state = cx.init(|_| CounterState {
+        n: 0,
+        text: String::new(),
+        items: vec!["a", "b", "c"],
+        agreed: false,
+        submitted: String::new(),
+    });
+    let s = state.read();
+    section((
+        p(format!("count: {}", s.n)).id("count"),
+        button("+").id("plus").on_click(state.on(|s, _| s.n += 1)),
+        input()
+            .id("text")
+            .value(s.text.clone())
+            .on_change(state.on(|s, ev| s.text = ev.value.clone().unwrap_or_default())),
+        p(format!("text: {}", s.text)).id("echo"),
+        input()
+            .id("agree")
+            .kind("checkbox")
+            .checked(s.agreed)
+            .on_change(state.on(|s, ev| s.agreed = ev.checked == Some(true))),
+        p(format!("agreed: {}", s.agreed)).id("agreed"),
+        button("rotate").id("rotate").on_click(state.on(|s, _| s.items.rotate_left(1))),
+        ul(s.items.iter().map(|item| li(*item).key(item))).id("items"),
+        form((input().name("who").id("who"), button("send").kind("submit"))).id("form").on_submit(state.on(|s, ev| {
+            let who = ev.form.as_ref().and_then(|f| f.get("who")).and_then(|v| v.as_str()).unwrap_or("");
+            s.submitted = format!("submitted: {who}");
+        })),
+        p(s.submitted.clone()).id("submitted"),
+    ))
+}

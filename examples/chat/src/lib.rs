@@ -119,3 +119,8 @@ pub struct ChatClient {
 pub fn typescript() -> pulse_client_gen::Module {
     pulse_client_gen::Module::new().channel::<Chat>().client_component::<ChatClient>()
 }
+
+/// The README's chat snippet, compiled as a doctest so it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}

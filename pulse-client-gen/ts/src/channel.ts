@@ -132,6 +132,11 @@ export class ClientChannel {
     this.markClosed("client");
   }
 
+  /** How many listeners `event` has (a leak shows up here). */
+  listenerCount(event: string): number {
+    return this.listeners.get(event)?.size ?? 0;
+  }
+
   /** Calls `listener` once when the channel closes. */
   onClose(listener: () => void): () => void {
     this.closeListeners.add(listener);

@@ -3,7 +3,14 @@
 
 import { ClientChannel } from "./channel";
 import { type ChannelError, DisconnectedError, TimeoutError, type WireError, errorFromWire } from "./errors";
-import { type ClientFrame, type HelloFrame, type ServerFrame, defaultUrl, shouldReconnect } from "./protocol";
+import {
+  type ClientFrame,
+  type DomEventData,
+  type HelloFrame,
+  type ServerFrame,
+  defaultUrl,
+  shouldReconnect,
+} from "./protocol";
 
 /** What `new WebSocket(url)` needs to be: the browser's, or `ws` in Node. */
 export interface WebSocketLike {
@@ -84,6 +91,12 @@ export class PulseConnection {
   /** How the last connection ended, if it did. */
   lastClose: CloseInfo | null = null;
 
+  /** Handles holding the connection open (see `retain`). */
+  private holders = 0;
+  private releaseTimer: ReturnType<typeof setTimeout> | null = null;
+  private started = false;
+
+  /** A connection; nothing is opened until `start` (or `retain`). */
   constructor(options: ConnectionOptions = {}) {
     const WebSocketImpl = options.WebSocket ?? (globalThis.WebSocket as unknown as WebSocketConstructor);
     this.options = {
@@ -93,7 +106,43 @@ export class PulseConnection {
       backoffMs: options.backoffMs ?? DEFAULT_BACKOFF,
       maxBufferedEvents: options.maxBufferedEvents ?? 100,
     };
-    this.open();
+  }
+
+  /** Opens the connection (once; later calls do nothing). Returns `this`. */
+  start(): this {
+    if (!this.started && !this.stopped) {
+      this.started = true;
+      this.open();
+    }
+    return this;
+  }
+
+  /**
+   * Holds the connection open for a component: starts it if needed. Each `retain` is
+   * paired with a `release`; the connection closes a tick after the last release, so
+   * React's StrictMode (mount, unmount, mount again) keeps one connection and one session.
+   */
+  retain(): void {
+    this.holders += 1;
+    if (this.releaseTimer) {
+      clearTimeout(this.releaseTimer);
+      this.releaseTimer = null;
+    }
+    this.start();
+  }
+
+  release(): void {
+    this.holders = Math.max(0, this.holders - 1);
+    if (this.holders > 0 || this.releaseTimer) return;
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = null;
+      if (this.holders === 0) this.close();
+    }, 0);
+  }
+
+  /** Runs the server-side DOM handler `id` with what the browser knows of the event. */
+  sendCallback(id: string, data: DomEventData): void {
+    this.send({ t: "callback", callback: id, data });
   }
 
   /** The channel with `id`; made on first use, so a hook may ask before `open` arrives. */

@@ -20,7 +20,9 @@ export {
   TimeoutError,
   type WireError,
 } from "./errors";
-export { PROTOCOL_VERSION, shouldReconnect } from "./protocol";
+export { type DomEventData, type Op, PROTOCOL_VERSION, shouldReconnect, type VElement, type VNode } from "./protocol";
+export { PulseRoot, type PulseRootProps, describeEvent } from "./root";
+export { TreeStore, applyOps } from "./tree";
 export { PulseProvider, useConnectionState, usePulseChannel, usePulseConnection } from "./react";
 
 /** A channel id of the channel named `N`, as the server hands it to a client component. */

@@ -134,7 +134,7 @@ describe("typed channel against the Rust server", () => {
 
 describe("connection", () => {
   it("is refused for good on an unsupported protocol version", async () => {
-    const connection = new PulseConnection({ url: url(undefined, 9), WebSocket: NodeWebSocket });
+    const connection = new PulseConnection({ url: url(undefined, 9), WebSocket: NodeWebSocket }).start();
     open.push(connection);
     await until(() => connection.state === "closed");
     expect(connection.lastClose?.code).toBe(4500);

@@ -16,7 +16,7 @@ export async function connect(options: ConnectionOptions = {}): Promise<{
   lab: string;
   calc: string;
 }> {
-  const connection = new PulseConnection({ url: url(), WebSocket: NodeWebSocket, ...options });
+  const connection = new PulseConnection({ url: url(), WebSocket: NodeWebSocket, ...options }).start();
   const opened = new Map<string, string>();
   await new Promise<void>((resolve) => {
     const off = connection.onFrame((frame) => {

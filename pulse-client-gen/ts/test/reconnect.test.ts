@@ -12,7 +12,7 @@ it("reconnects by itself after the server restarts, with a new session", async (
     url: `ws://127.0.0.1:${port}/ws?v=1`,
     WebSocket: NodeWebSocket,
     backoffMs: [50, 100, 200],
-  });
+  }).start();
   const states: string[] = [];
   connection.onStateChange((s) => states.push(s));
   let calc = "";

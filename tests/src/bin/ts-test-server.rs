@@ -1,19 +1,24 @@
 //! The real server the TypeScript client runtime is tested against: every session gets
-//! a typed `lab` channel and an untyped `calc` channel (see `pulse_tests::test_handlers`).
-//! Prints `listening on <port>` once bound. `ts-test-server [port]`.
+//! a typed `lab` channel and an untyped `calc` channel (see `pulse_tests::test_handlers`),
+//! and renders the chat's `ChatRoom` next to `LabCounter`. Prints `listening on <port>`
+//! once bound. `ts-test-server [port]`.
 
 use std::time::Duration;
 
+use chat::{ChatRoom, Room};
+use pulse_runtime::prelude::{IntoNode, div};
 use pulse_runtime::{Config, Server};
-use pulse_tests::lab::{Lab, LabServer};
+use pulse_tests::lab::{Lab, LabCounter, LabServer};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     pulse_tests::init_tracing();
     let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     let config = Config { heartbeat_interval: Duration::from_millis(500), ..Config::default() };
+    let room = Room::new(Vec::new());
     let server = Server::builder()
         .config(config)
+        .root(move || div((ChatRoom { room: room.clone() }, LabCounter {})).into_node())
         .on_session(|session| async move {
             if Lab::open(&session, LabServer::default()).is_err() {
                 return;

@@ -1,0 +1,73 @@
+// The client half of the chat: it talks on the channel the server component handed it,
+// through the generated typed hook only.
+
+import { useConnectionState } from "@pulse-rs/client";
+import { useEffect, useState } from "react";
+import { type ChatClientProps, type Message, useChatChannel } from "./generated/chat";
+
+/** Tests set `window.__withholdLocation = true` to see the server's timeout. */
+declare global {
+  interface Window {
+    __withholdLocation?: boolean;
+  }
+}
+
+const defaultName = `guest-${Math.floor(Math.random() * 9000 + 1000)}`;
+
+export function ChatClient({ channelId }: ChatClientProps) {
+  const chat = useChatChannel(channelId);
+  const connection = useConnectionState();
+  const [messages, setMessages] = useState<Message[]>([]);
+  const [notices, setNotices] = useState<string[]>([]);
+  const [text, setText] = useState("");
+  const [user, setUser] = useState(defaultName);
+
+  useEffect(() => {
+    const offs = [
+      chat.on("new_message", (m) => setMessages((prev) => [...prev, m])), // m: Message
+      chat.on("notification", (n) => setNotices((prev) => [...prev, n.text])),
+      chat.answer("get_location", () =>
+        window.__withholdLocation ? new Promise<never>(() => {}) : { lat: 40.7, lng: -74.0 },
+      ),
+    ];
+    // A tab opened later gets the room's earlier messages.
+    chat.request("history").then(setMessages, (error: unknown) => console.warn("history failed", error));
+    return () => offs.forEach((off) => off());
+  }, [chat]);
+
+  const send = () => {
+    if (text) {
+      chat.emit("send_message", { user, text });
+      setText("");
+    }
+  };
+
+  return (
+    <div className="chat-client">
+      <p className="status">connection: {connection}</p>
+      <label>
+        name <input className="name" value={user} onChange={(e) => setUser(e.target.value)} />
+      </label>
+      <h3>On the channel</h3>
+      <ul className="client-messages">
+        {messages.map((m, i) => (
+          <li key={i}>
+            {m.user}: {m.text}
+          </li>
+        ))}
+      </ul>
+      <input
+        className="text"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={(e) => e.key === "Enter" && send()}
+      />
+      <button onClick={send}>Send</button>
+      <ul className="notices">
+        {notices.map((n, i) => (
+          <li key={i}>{n}</li>
+        ))}
+      </ul>
+    </div>
+  );
+}

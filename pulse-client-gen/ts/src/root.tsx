@@ -1,0 +1,129 @@
+// <PulseRoot>: connects, renders the server's tree as React elements, applies updates,
+// sends DOM events back, and mounts the registered client components.
+
+import {
+  type ComponentType,
+  type ReactNode,
+  createElement,
+  useEffect,
+  useMemo,
+  useSyncExternalStore,
+} from "react";
+
+import { PulseConnection, type ConnectionOptions } from "./connection";
+import type { DomEventData, VNode } from "./protocol";
+import { PulseProvider } from "./react";
+import { TreeStore } from "./tree";
+
+// biome-ignore lint/suspicious/noExplicitAny: client components take any props.
+type AnyComponent = ComponentType<any>;
+
+export interface PulseRootProps {
+  /** The client components the server may render, by name (type it with the generated
+   * `ClientComponents`: `const components: ClientComponents = { ChatClient }`). */
+  components: Record<string, AnyComponent>;
+  /** An existing connection; otherwise one is made from `options`. */
+  connection?: PulseConnection;
+  /** Options of the connection made when `connection` is not given. */
+  options?: ConnectionOptions;
+  /** Shown until the first tree arrives. */
+  fallback?: ReactNode;
+  /** Called for each component whose render failed on the server. */
+  onRenderError?: (component: string, message: string) => void;
+}
+
+interface RenderContext {
+  connection: PulseConnection;
+  components: Record<string, AnyComponent>;
+}
+
+/** Renders the server components' tree of the connection's session. */
+export function PulseRoot({ components, connection: given, options, fallback = null, onRenderError }: PulseRootProps) {
+  // Made during render but opened only in the effect: StrictMode's double render and
+  // double effect leave one connection, one session.
+  const connection = useMemo(() => given ?? new PulseConnection(options), [given, options]);
+  const store = useMemo(() => new TreeStore(), [connection]);
+
+  useEffect(() => {
+    const off = connection.onFrame((frame) => {
+      if (frame.t === "tree") store.replace(frame.tree);
+      else if (frame.t === "patch") store.patch(frame.ops);
+      else if (frame.t === "render_error") {
+        console.error(`pulse: render of <${frame.component}> failed on the server: ${frame.message}`);
+        onRenderError?.(frame.component, frame.message);
+      }
+    });
+    connection.retain();
+    return () => {
+      off();
+      connection.release();
+    };
+  }, [connection, store, onRenderError]);
+
+  const tree = useSyncExternalStore(store.subscribe, () => store.snapshot);
+  const context: RenderContext = { connection, components };
+  return (
+    <PulseProvider connection={connection}>
+      {tree === null ? fallback : tree.map((node, i) => renderNode(node, context, i))}
+    </PulseProvider>
+  );
+}
+
+function renderNode(node: VNode, context: RenderContext, index: number): ReactNode {
+  if (typeof node === "string") return node;
+  const { tag, key, props = {}, children = [] } = node;
+  const reactKey = key ?? index;
+  if (tag.startsWith("$$")) {
+    const name = tag.slice(2);
+    const component = context.components[name];
+    if (!component) return createElement(UnknownComponent, { key: reactKey, name });
+    return createElement(component, { ...props, key: reactKey });
+  }
+  const reactProps: Record<string, unknown> = { key: reactKey };
+  for (const [name, value] of Object.entries(props)) {
+    reactProps[name] = isCallback(value) ? handler(context.connection, value.$cb) : value;
+  }
+  const rendered = children.map((child, i) => renderNode(child, context, i));
+  return rendered.length > 0 ? createElement(tag, reactProps, ...rendered) : createElement(tag, reactProps);
+}
+
+function isCallback(value: unknown): value is { $cb: string } {
+  return typeof value === "object" && value !== null && typeof (value as { $cb?: unknown }).$cb === "string";
+}
+
+function handler(connection: PulseConnection, id: string) {
+  return (event: unknown) => connection.sendCallback(id, describeEvent(event));
+}
+
+/** What the server gets of a DOM event: its type, the target's value, checked state, key, form fields. */
+export function describeEvent(event: unknown): DomEventData {
+  const e = event as {
+    type?: unknown;
+    key?: unknown;
+    target?: unknown;
+    currentTarget?: unknown;
+    preventDefault?: () => void;
+  } | null;
+  const data: DomEventData = { type: typeof e?.type === "string" ? e.type : "" };
+  const target = e?.target as { value?: unknown; type?: unknown; checked?: unknown } | undefined;
+  if (target && typeof target.value === "string") data.value = target.value;
+  if (target && (target.type === "checkbox" || target.type === "radio")) data.checked = Boolean(target.checked);
+  if (typeof e?.key === "string") data.key = e.key;
+  if (data.type === "submit") {
+    // The server handles the form; the browser must not navigate.
+    e?.preventDefault?.();
+    const form = e?.currentTarget ?? e?.target;
+    if (typeof HTMLFormElement !== "undefined" && form instanceof HTMLFormElement) {
+      data.form = Object.fromEntries(new FormData(form).entries());
+    }
+  }
+  return data;
+}
+
+function UnknownComponent({ name }: { name: string }) {
+  return (
+    <div role="alert" data-pulse-error="unknown-component">
+      {`Unknown client component "${name}": pass it to <PulseRoot components={{ ${name} }}>.`}
+    </div>
+  );
+}
