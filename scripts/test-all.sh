@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project. Needs cargo and node/npm; installs the npm packages,
-# and Debian's chromium for the browser tests when it is missing (as root).
+# and Debian's chromium and redis-server when they are missing (as root).
 #
 #   Rust:        unit and integration tests over real sockets, compile-fail UI tests,
 #                generated-TypeScript snapshots
@@ -13,6 +13,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+
+step "system packages: chromium (browser tests), redis-server (backplane tests)"
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "the tests need Debian's ${missing[*]}: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
 
 step "npm packages"
 npm ci --no-audit --no-fund --loglevel=error
@@ -33,14 +46,6 @@ cargo build -q -p pulse-tests --bin ts-test-server
 (cd pulse-client-gen/ts && npx vitest run)
 
 step "browser: the chat in headless Chromium"
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2
-    exit 1
-  fi
-fi
 cargo build -q -p chat --bin chat
 (cd examples/chat/client && node build.mjs)
 (cd tests/browser && node --test --test-concurrency=1 chat.test.mjs)

@@ -24,6 +24,7 @@
 
 #![warn(clippy::unwrap_used)]
 
+pub mod backplane;
 mod channel;
 pub mod component;
 mod config;
@@ -46,7 +47,7 @@ pub use error::{ChannelError, OpenError};
 pub use handlers::Handlers;
 pub use id::{ChannelId, InvalidId, SessionId, Untyped};
 pub use request::Request;
-pub use server::{RunningServer, Server, ServerBuilder, ServerStats, serve, serve_with};
+pub use server::{REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats, serve, serve_with};
 pub use session::Session;
 
 pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Payload};

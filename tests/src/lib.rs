@@ -151,4 +151,18 @@ pub fn test_handlers() -> (pulse_runtime::Handlers, Seen) {
 }
 
 pub mod lab;
+pub mod redis;
 pub mod vdom;
+
+/// Polls the async check `f` until it holds, failing after [`PATIENCE`].
+pub async fn eventually_async<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !f().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -115,6 +115,17 @@ pub struct ChatClient {
     pub channel_id: ChannelId<Chat>,
 }
 
+/// The chat server: `ChatRoom` for every session. With a backplane (`PULSE_REDIS_URL`),
+/// messages sent on other nodes join this node's room too.
+pub fn server(room: Room) -> pulse_runtime::ServerBuilder {
+    let remote_room = room.clone();
+    Server::builder().root(move || ChatRoom { room: room.clone() }).on_remote_broadcast::<Chat>(move |event| {
+        if let ChatToClient::NewMessage(message) = event {
+            remote_room.update(|messages| messages.push(message));
+        }
+    })
+}
+
 /// The generated TypeScript module of this crate.
 pub fn typescript() -> pulse_client_gen::Module {
     pulse_client_gen::Module::new().channel::<Chat>().client_component::<ChatClient>()

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use chat::{ChatRoom, Room};
-use pulse_runtime::{Server, axum};
+use chat::Room;
+use pulse_runtime::axum;
 
 const PAGE: &str = r#"<!doctype html>
 <html lang="en">
@@ -69,8 +69,8 @@ async fn main() -> std::io::Result<()> {
     let filter = std::env::var("PULSE_LOG").unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).init();
 
-    let room = Room::new(Vec::new());
-    let server = Server::builder().root(move || ChatRoom { room: room.clone() }).build();
+    // Set PULSE_REDIS_URL to run several nodes behind one Redis (scripts/chat-cluster.sh).
+    let server = chat::server(Room::new(Vec::new())).build();
     let pages = axum::Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/app.js", get(|| asset("app.js", "text/javascript; charset=utf-8")))

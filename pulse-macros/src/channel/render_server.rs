@@ -288,6 +288,18 @@ fn wire_enum(decl: &ChannelDecl, rt: &TokenStream, direction: Direction) -> Toke
             }
         }
 
+        impl #rt::typed::WireEvent for #enum_ident {
+            fn decode(
+                event: &str,
+                payload: &#rt::serde_json::value::RawValue,
+            ) -> ::core::result::Result<Self, #rt::protocol::WireError> {
+                Self::decode(event, payload)
+            }
+            fn event(&self) -> &'static str {
+                Self::event(self)
+            }
+        }
+
         impl #rt::serde::Serialize for #enum_ident {
             fn serialize<S: #rt::serde::Serializer>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
                 let _ = &serializer;
@@ -390,6 +402,8 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
     let dispatch = format_ident!("__{}Dispatch", ident);
     let broadcast = format_ident!("{}Broadcast", ident);
     let outbound = format_ident!("{}Outbound", ident);
+    let to_server = enum_ident(decl, Direction::ToServer);
+    let to_client = enum_ident(decl, Direction::ToClient);
     let open_doc = format!(
         "Opens a `{name}` channel in `session`; the client's events go to `handler`. The channel \
          closes when `close` is called or the session ends."
@@ -426,6 +440,8 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             const NAME: &'static str = #name;
             type Outbound = #outbound;
             type Broadcast = #broadcast;
+            type ToServer = #to_server;
+            type ToClient = #to_client;
 
             fn schema() -> #rt::typed::schema::ChannelSchema {
                 Self::__schema()

@@ -43,6 +43,31 @@ impl Body {
         Ok(Body(Bytes::from(json).slice(1..)))
     }
 
+    /// The encoded bytes (a JSON object without its opening brace).
+    pub(crate) fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// A body received from another node; `None` unless it is UTF-8.
+    pub(crate) fn from_bytes(bytes: Bytes) -> Option<Body> {
+        std::str::from_utf8(&bytes).is_ok().then_some(Body(bytes))
+    }
+
+    /// The `event` and `payload` of a broadcast or emit frame.
+    pub(crate) fn event_payload(&self) -> Option<(String, Box<RawValue>)> {
+        #[derive(Deserialize)]
+        struct Fields {
+            event: String,
+            #[serde(default)]
+            payload: Option<Box<RawValue>>,
+        }
+        let mut json = String::with_capacity(self.0.len() + 1);
+        json.push('{');
+        json.push_str(std::str::from_utf8(&self.0).ok()?);
+        let fields: Fields = serde_json::from_str(&json).ok()?;
+        Some((fields.event, fields.payload.unwrap_or_else(|| RawValue::NULL.to_owned())))
+    }
+
     /// The complete frame text with `seq` spliced in front.
     pub(crate) fn with_seq(&self, seq: u64) -> String {
         let mut text = String::with_capacity(self.0.len() + 28);

@@ -20,6 +20,7 @@ use serde::Serialize;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Notify, oneshot};
 
+use crate::backplane::{Backplane, NodeId, RemoteDelivery};
 use crate::config::Config;
 use crate::error::ChannelError;
 use crate::protocol::frames;
@@ -28,6 +29,8 @@ use crate::session::{Ending, Session, SessionShared};
 use crate::sync::lock;
 
 type SessionHook = Arc<dyn Fn(Session) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+/// Sees broadcasts that arrive from other nodes: (topic, encoded frame).
+type RemoteHook = Arc<dyn Fn(&str, &frames::Body) + Send + Sync>;
 
 /// State shared by every connection of one server.
 pub(crate) struct ServerShared {
@@ -36,6 +39,10 @@ pub(crate) struct ServerShared {
     pub(crate) started: Instant,
     on_session: Option<SessionHook>,
     root: Option<crate::component::RootFn>,
+    pub(crate) node: NodeId,
+    backplane: Option<Arc<dyn Backplane>>,
+    backplane_started: std::sync::Once,
+    remote_hooks: Vec<RemoteHook>,
     sessions: Mutex<HashMap<u64, Arc<SessionShared>>>,
     sessions_changed: Notify,
     next_key: AtomicU64,
@@ -58,6 +65,19 @@ impl ServerShared {
         (session, queue)
     }
 
+    /// Runs the hooks that watch broadcasts from other nodes.
+    pub(crate) fn remote_broadcast(&self, topic: &str, body: &frames::Body) {
+        for hook in &self.remote_hooks {
+            hook(topic, body);
+        }
+    }
+
+    fn start_backplane(self: &Arc<Self>) {
+        if let Some(backplane) = &self.backplane {
+            self.backplane_started.call_once(|| backplane.start(RemoteDelivery::new(self)));
+        }
+    }
+
     fn remove_session(&self, session: &SessionShared) {
         lock(&self.sessions).remove(&session.key);
         self.sessions_changed.notify_waiters();
@@ -73,7 +93,11 @@ pub(crate) fn broadcast<P: Serialize + ?Sized>(
     payload: &P,
 ) -> Result<usize, ChannelError> {
     let body = frames::broadcast(name, event, payload).map_err(|e| ChannelError::Payload(e.to_string()))?;
-    Ok(server.topics.deliver(name, &body))
+    let reached = server.topics.deliver(name, &body);
+    if let Some(backplane) = &server.backplane {
+        backplane.publish(crate::backplane::encode_message(server.node, name, &body));
+    }
+    Ok(reached)
 }
 
 /// Builds a [`Server`].
@@ -82,6 +106,8 @@ pub struct ServerBuilder {
     config: Config,
     on_session: Option<SessionHook>,
     root: Option<crate::component::RootFn>,
+    backplane: Option<Arc<dyn Backplane>>,
+    remote_hooks: Vec<RemoteHook>,
 }
 
 impl ServerBuilder {
@@ -109,8 +135,40 @@ impl ServerBuilder {
         self
     }
 
+    /// Carries broadcasts to the other server nodes through `backplane` (such as
+    /// [`RedisBackplane`](crate::backplane::RedisBackplane)). Without one, and without
+    /// `PULSE_REDIS_URL` in the environment, broadcast stays on this node.
+    pub fn backplane(mut self, backplane: impl Backplane) -> Self {
+        self.backplane = Some(Arc::new(backplane));
+        self
+    }
+
+    /// Calls `hook` with each broadcast of a `C` channel that another node made, so
+    /// server-side state can follow it (sessions on this node already get it).
+    pub fn on_remote_broadcast<C: crate::ChannelSpec>(
+        mut self,
+        hook: impl Fn(C::ToClient) + Send + Sync + 'static,
+    ) -> Self {
+        self.remote_hooks.push(Arc::new(move |topic, body| {
+            if topic != C::NAME {
+                return;
+            }
+            match body.event_payload() {
+                Some((event, payload)) => match <C::ToClient as crate::typed::WireEvent>::decode(&event, &payload) {
+                    Ok(event) => hook(event),
+                    Err(error) => {
+                        tracing::warn!(topic, %error.message, "remote broadcast does not match the declaration")
+                    }
+                },
+                None => tracing::warn!(topic, "remote broadcast is not a broadcast frame"),
+            }
+        }));
+        self
+    }
+
     /// The server, ready to be mounted with [`Server::router`] or run with [`Server::bind`].
     pub fn build(self) -> Server {
+        let backplane = self.backplane.or_else(backplane_from_env);
         Server {
             shared: Arc::new(ServerShared {
                 config: self.config,
@@ -118,6 +176,10 @@ impl ServerBuilder {
                 started: Instant::now(),
                 on_session: self.on_session,
                 root: self.root,
+                node: NodeId::generate(),
+                backplane,
+                backplane_started: std::sync::Once::new(),
+                remote_hooks: self.remote_hooks,
                 sessions: Mutex::new(HashMap::new()),
                 sessions_changed: Notify::new(),
                 next_key: AtomicU64::new(1),
@@ -137,7 +199,13 @@ pub struct Server {
 impl Server {
     /// A builder with the default [`Config`] and no session hook.
     pub fn builder() -> ServerBuilder {
-        ServerBuilder { config: Config::default(), on_session: None, root: None }
+        ServerBuilder {
+            config: Config::default(),
+            on_session: None,
+            root: None,
+            backplane: None,
+            remote_hooks: Vec::new(),
+        }
     }
 
     pub(crate) fn shared(&self) -> &Arc<ServerShared> {
@@ -152,6 +220,7 @@ impl Server {
     /// An axum router serving the WebSocket endpoint at `GET /ws?v=1`. Merge it into
     /// your own router (`app.merge(server.router())`).
     pub fn router(&self) -> Router {
+        self.shared.start_backplane();
         Router::new().route("/ws", get(upgrade)).with_state(self.shared.clone())
     }
 
@@ -219,6 +288,32 @@ impl Server {
         });
         Ok(RunningServer { server: self, local_addr, stop: Some(stop), task })
     }
+}
+
+/// The environment variable that turns on the Redis backplane (feature `redis`).
+pub const REDIS_URL_VAR: &str = "PULSE_REDIS_URL";
+
+#[cfg(feature = "redis")]
+fn backplane_from_env() -> Option<Arc<dyn Backplane>> {
+    let url = std::env::var(REDIS_URL_VAR).ok().filter(|u| !u.is_empty())?;
+    match crate::backplane::RedisBackplane::new(&url) {
+        Ok(backplane) => {
+            tracing::info!(url, "broadcasting across nodes through Redis");
+            Some(Arc::new(backplane))
+        }
+        Err(error) => {
+            tracing::error!(url, %error, "{REDIS_URL_VAR} is not a usable Redis URL; broadcast stays on this node");
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+fn backplane_from_env() -> Option<Arc<dyn Backplane>> {
+    if std::env::var_os(REDIS_URL_VAR).is_some() {
+        tracing::warn!("{REDIS_URL_VAR} is set but pulse-runtime was built without the `redis` feature");
+    }
+    None
 }
 
 /// Counts reported by [`Server::stats`].

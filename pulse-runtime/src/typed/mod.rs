@@ -33,8 +33,21 @@ pub trait ChannelSpec: Sized + Send + Sync + 'static {
     type Outbound: From<RawChannel> + Clone + Send + Sync + 'static;
     /// Broadcast methods for the server-to-client events (generated).
     type Broadcast: From<Broadcaster>;
+    /// The client-to-server events as values (generated `XxxToServer`).
+    type ToServer: WireEvent;
+    /// The server-to-client events as values (generated `XxxToClient`).
+    type ToClient: WireEvent;
     /// The declaration as data, for the TypeScript generator.
     fn schema() -> schema::ChannelSchema;
+}
+
+/// A wire enum of a channel (`ChatToServer`, `ChatToClient`): an event as a value.
+pub trait WireEvent: Sized + Send + 'static {
+    /// Decodes an event from its name and payload, refusing unknown names and payloads
+    /// of the wrong type.
+    fn decode(event: &str, payload: &serde_json::value::RawValue) -> Result<Self, crate::protocol::WireError>;
+    /// The event's name on the wire.
+    fn event(&self) -> &'static str;
 }
 
 /// A channel declaration whose client events `H` can handle: implemented by

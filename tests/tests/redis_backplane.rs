@@ -1,0 +1,125 @@
+//! Broadcast across server nodes through a real redis-server: exactly once per session,
+//! no echo, local delivery without Redis, and resubscription after Redis comes back.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use pulse_runtime::PushOnly;
+use pulse_runtime::backplane::{RedisBackplane, RedisStats};
+use pulse_runtime::client::{Client, ServerFrame};
+use pulse_runtime::{Server, Session};
+use pulse_tests::redis::RedisServer;
+use pulse_tests::{Harness, eventually, expect_open, expect_silence, next_frame};
+use serde_json::json;
+
+struct Node {
+    harness: Harness,
+    stats: Arc<RedisStats>,
+    clients: Vec<(Client, Session)>,
+}
+
+async fn node(redis: &RedisServer, sessions: usize) -> Node {
+    let backplane = RedisBackplane::new(&redis.url()).unwrap();
+    let stats = backplane.stats();
+    let mut harness = Harness::with_builder(Server::builder().backplane(backplane)).await;
+    let mut clients = Vec::new();
+    for _ in 0..sessions {
+        let (mut client, session) = harness.connect().await;
+        session.open_channel("room", PushOnly).unwrap();
+        expect_open(&mut client, "room").await;
+        clients.push((client, session));
+    }
+    let watch = stats.clone();
+    eventually("the node subscribed to Redis", move || watch.subscriptions.load(Ordering::Relaxed) >= 1).await;
+    Node { harness, stats, clients }
+}
+
+async fn expect_broadcast(client: &mut Client, text: &str) {
+    match next_frame(client).await {
+        ServerFrame::Broadcast { name, event, payload, .. } => {
+            assert_eq!((name.as_str(), event.as_str()), ("room", "said"));
+            assert_eq!(payload, json!(text));
+        }
+        other => panic!("expected the broadcast {text:?}, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_reaches_every_session_on_both_nodes_exactly_once() {
+    let redis = RedisServer::start().await;
+    let mut one = node(&redis, 3).await;
+    let mut two = node(&redis, 2).await;
+
+    let reached_locally = one.clients[0].1.broadcast("room", "said", &"hello cluster").unwrap();
+    assert_eq!(reached_locally, 3);
+    for (client, _) in one.clients.iter_mut().chain(two.clients.iter_mut()) {
+        expect_broadcast(client, "hello cluster").await;
+    }
+    // Exactly once: no echo from Redis back into node one, no duplicate on node two.
+    for (client, _) in one.clients.iter_mut().chain(two.clients.iter_mut()) {
+        expect_silence(client, Duration::from_millis(200)).await;
+    }
+    assert_eq!(one.stats.published.load(Ordering::Relaxed), 1);
+    assert_eq!(two.stats.published.load(Ordering::Relaxed), 0);
+
+    // And the other way round, from the server API of node two.
+    two.harness.server().broadcast("room", "said", &"from two").unwrap();
+    for (client, _) in one.clients.iter_mut().chain(two.clients.iter_mut()) {
+        expect_broadcast(client, "from two").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_survive_redis_going_away_and_resubscribe_when_it_returns() {
+    let mut redis = RedisServer::start().await;
+    let port = redis.port;
+    let mut one = node(&redis, 1).await;
+    let mut two = node(&redis, 1).await;
+
+    redis.kill();
+    // Local broadcast does not depend on Redis.
+    assert_eq!(one.harness.server().broadcast("room", "said", &"while down").unwrap(), 1);
+    expect_broadcast(&mut one.clients[0].0, "while down").await;
+    // What was lost in the gap: node two never gets it.
+    expect_silence(&mut two.clients[0].0, Duration::from_millis(300)).await;
+    let lost = one.stats.clone();
+    eventually("the failed publish is counted", move || lost.lost.load(Ordering::Relaxed) >= 1).await;
+    assert!(one.clients[0].1.is_connected() && two.clients[0].1.is_connected());
+
+    let _redis = RedisServer::start_on(port).await;
+    for stats in [one.stats.clone(), two.stats.clone()] {
+        eventually("the node resubscribed", move || stats.subscriptions.load(Ordering::Relaxed) >= 2).await;
+    }
+    two.harness.server().broadcast("room", "said", &"back again").unwrap();
+    expect_broadcast(&mut two.clients[0].0, "back again").await;
+    expect_broadcast(&mut one.clients[0].0, "back again").await;
+    one.harness.server().broadcast("room", "said", &"and back").unwrap();
+    expect_broadcast(&mut one.clients[0].0, "and back").await;
+    expect_broadcast(&mut two.clients[0].0, "and back").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_room_follows_messages_sent_on_another_node() {
+    let redis = RedisServer::start().await;
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let backplane = RedisBackplane::new(&redis.url()).unwrap();
+        let stats = backplane.stats();
+        let room = chat::Room::new(Vec::new());
+        let harness = Harness::with_builder(chat::server(room.clone()).backplane(backplane)).await;
+        eventually("subscribed", move || stats.subscriptions.load(Ordering::Relaxed) >= 1).await;
+        nodes.push((harness, room));
+    }
+    let (mut client, _) = nodes[0].0.connect().await;
+    let channel = loop {
+        if let ServerFrame::Open { channel, .. } = next_frame(&mut client).await {
+            break channel;
+        }
+    };
+    client.emit(channel, "send_message", &json!({ "user": "ann", "text": "across" })).unwrap();
+    let far_room = nodes[1].1.clone();
+    eventually("the other node's room has the message", move || far_room.read().len() == 1).await;
+    assert_eq!(nodes[1].1.read()[0].text, "across");
+    assert_eq!(nodes[0].1.read().len(), 1, "the sending node's room has it once");
+}
