@@ -45,6 +45,10 @@ step "vitest: the client runtime and renderer against the real server"
 cargo build -q -p pulse-tests --bin ts-test-server
 (cd pulse-client-gen/ts && npx vitest run)
 
+step "benchmarks: a smoke run of every workload against every server (not for timing)"
+bench/run.sh --smoke > target/bench-smoke.log 2>&1 || { cat target/bench-smoke.log; exit 1; }
+echo "bench smoke: $(grep -c '"workload"' target/bench-smoke.log) runs, all delivered"
+
 step "browser: the chat in headless Chromium"
 cargo build -q -p chat --bin chat
 (cd examples/chat/client && node build.mjs)

@@ -28,6 +28,12 @@ pub struct Config {
     pub request_timeout: Duration,
     /// How long graceful shutdown waits for sessions to end after telling them to go.
     pub shutdown_grace: Duration,
+    /// Size of each connection's read buffer. Small keeps idle sessions lean (the
+    /// WebSocket library's default, 128 KiB, would dominate a session's memory).
+    pub read_buffer_bytes: usize,
+    /// Outbound bytes gathered before a socket write: frames queued together go out in
+    /// one write up to this size.
+    pub write_buffer_bytes: usize,
 }
 
 impl Default for Config {
@@ -41,6 +47,8 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
+            read_buffer_bytes: 4 * 1024,
+            write_buffer_bytes: 8 * 1024,
         }
     }
 }

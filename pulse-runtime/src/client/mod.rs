@@ -128,7 +128,7 @@ impl Client {
         let config = WebSocketConfig::default()
             .max_message_size(Some(options.max_message_bytes))
             .max_frame_size(Some(options.max_message_bytes));
-        let (socket, _response) = tokio_tungstenite::connect_async_with_config(url, Some(config), false).await?;
+        let (socket, _response) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
         let (mut sink, mut stream) = socket.split();
         let hello = match stream.next().await {
             Some(Ok(Message::Text(text))) => serde_json::from_str::<Hello>(text.as_str())

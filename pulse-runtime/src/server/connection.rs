@@ -88,10 +88,13 @@ fn truncate_to(s: &str, max: usize) -> &str {
 /// Ends when the client goes away, sends something fatal, or the session ends.
 async fn read_loop(session: &Arc<SessionShared>, mut stream: SplitStream<WebSocket>) {
     let mut ending = session.ending();
+    // One waiter for the whole loop: making a new one per frame showed in W1's profile.
+    let ended = ending.wait_for(Option::is_some);
+    tokio::pin!(ended);
     loop {
         let message = tokio::select! {
             biased;
-            _ = ending.wait_for(Option::is_some) => return,
+            _ = &mut ended => return,
             message = stream.next() => message,
         };
         let message = match message {
@@ -129,7 +132,10 @@ async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut queue: mpsc::Receiver<Body>,
 ) {
-    let mut ending = session.ending();
+    // One waiter for the whole loop (see `read_loop`).
+    let mut end_watch = session.ending();
+    let ended = end_watch.wait_for(Option::is_some);
+    tokio::pin!(ended);
     let config = &session.server.config;
     let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -138,7 +144,7 @@ async fn write_loop(
     loop {
         let step = tokio::select! {
             biased;
-            _ = ending.wait_for(Option::is_some) => break,
+            _ = &mut ended => break,
             body = queue.recv() => match body {
                 Some(body) => write_batch(&mut sink, &mut queue, &mut seq, body),
                 None => break,
@@ -156,7 +162,7 @@ async fn write_loop(
         // writer stuck in a full socket once the session is over.
         let written = tokio::select! {
             biased;
-            _ = ending.wait_for(Option::is_some) => break,
+            _ = &mut ended => break,
             ok = step => ok,
         };
         if !written {
@@ -164,7 +170,7 @@ async fn write_loop(
             break;
         }
     }
-    let end = ending.borrow().clone();
+    let end = session.ending().borrow().clone();
     let goodbye = async {
         match end {
             Some(Ending::Close(code, reason)) => sink.send(close_frame(code, &reason)).await,

@@ -16,6 +16,7 @@ use axum::Router;
 use axum::extract::{RawQuery, State, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use serde::Serialize;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Notify, oneshot};
@@ -279,6 +280,13 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let router = app.merge(self.router());
+        // Small frames must go out at once: Nagle's algorithm would hold the second of two
+        // back-to-back frames until the peer's delayed ACK (tens of milliseconds).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
@@ -384,8 +392,13 @@ pub async fn serve_with(addr: impl ToSocketAddrs, server: Server, app: Router) -
 
 async fn upgrade(State(server): State<Arc<ServerShared>>, RawQuery(query): RawQuery, ws: WebSocketUpgrade) -> Response {
     let version = requested_version(query.as_deref());
-    let limit = server.config.max_frame_bytes;
-    ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| connection::run(server, socket, version))
+    let config = &server.config;
+    let limit = config.max_frame_bytes;
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(config.read_buffer_bytes)
+        .write_buffer_size(config.write_buffer_bytes)
+        .on_upgrade(move |socket| connection::run(server, socket, version))
 }
 
 /// The `v` parameter of the query string, if present and a number.

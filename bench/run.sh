@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs every benchmark workload against Pulse and its baselines, server and load client
+# pinned to different cores, and writes docs/benchmarks.md.
+#
+#   bench/run.sh           the full suite (release build, a few minutes)
+#   bench/run.sh --smoke   a tiny run of each workload against each server (CI: checks
+#                          the suite works, not how fast)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=full
+[ "${1:-}" = "--smoke" ] && mode=smoke
+out=target/bench
+mkdir -p "$out"
+results="$out/results-$mode.jsonl"
+: > "$results"
+
+if [ "$mode" = full ]; then
+  cargo build --release -q -p pulse-bench
+  bin=target/release
+  fanout=("1000 2000" "5000 400")
+  idle=10000
+  echo_runs=("1 5000" "64 300")
+else
+  cargo build -q -p pulse-bench
+  bin=target/debug
+  fanout=("20 20")
+  idle=100
+  echo_runs=("1 50" "4 50")
+fi
+[ -d node_modules/socket.io ] || npm ci --no-audit --no-fund --loglevel=error
+ulimit -n 20000 2>/dev/null || true
+
+# Two cores here: the server on one, the load client on the other. (taskset execs the
+# command, so $! below is the server's own pid, whose RSS W2 reads.)
+pin_server=()
+pin_client=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  pin_server=(taskset -c 0)
+  pin_client=(taskset -c 1)
+fi
+
+start_server() {
+  local kind=$1 log="$out/server-$1.log"
+  if [ "$kind" = socketio-node ]; then
+    "${pin_server[@]}" node bench/socketio/server.mjs 0 > "$log" 2>&1 &
+  else
+    "${pin_server[@]}" "$bin/bench-server" "$kind" 0 > "$log" 2>&1 &
+  fi
+  server_pid=$!
+  for _ in $(seq 100); do grep -q "listening on" "$log" 2>/dev/null && break; sleep 0.1; done
+  port=$(grep -o 'listening on [0-9]*' "$log" | grep -o '[0-9]*$')
+  [ -n "$port" ] || { echo "server $kind did not start:"; cat "$log"; exit 1; }
+}
+
+stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+
+load() { "${pin_client[@]}" timeout 600 "$bin/bench-load" "$@" | tee -a "$results"; }
+
+for kind in raw pulse socketioxide socketio-node; do
+  echo "== $kind"
+  # A fresh server for each workload, so one's memory does not count in the next.
+  for run in "${fanout[@]}"; do start_server $kind; load $kind $port fanout $run $server_pid; stop_server; done
+  start_server $kind; load $kind $port idle $idle $server_pid; stop_server
+  for run in "${echo_runs[@]}"; do start_server $kind; load $kind $port echo $run; stop_server; done
+done
+
+python3 bench/report.py "$results" "$mode" > "$out/report-$mode.md"
+if [ "$mode" = full ]; then
+  cp "$out/report-$mode.md" docs/benchmarks.md
+  echo "wrote docs/benchmarks.md"
+else
+  cat "$out/report-$mode.md"
+fi

@@ -1,0 +1,89 @@
+//! The pieces the benchmark binaries share: which server is measured, and how a load
+//! client speaks each one's protocol over a plain tokio-tungstenite socket, so that
+//! every server is driven the same way.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The servers under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// This project's runtime.
+    Pulse,
+    /// A minimal tokio-tungstenite broadcast/echo server: the physical limit here.
+    Raw,
+    /// socketioxide (Socket.IO on axum).
+    Socketioxide,
+    /// Socket.IO 4 on Node (bench/socketio/server.mjs).
+    SocketIoNode,
+}
+
+impl Kind {
+    /// Parses `pulse`, `raw`, `socketioxide` or `socketio-node`.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "pulse" => Kind::Pulse,
+            "raw" => Kind::Raw,
+            "socketioxide" => Kind::Socketioxide,
+            "socketio-node" => Kind::SocketIoNode,
+            _ => return None,
+        })
+    }
+
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Pulse => "pulse",
+            Kind::Raw => "raw tokio-tungstenite",
+            Kind::Socketioxide => "socketioxide",
+            Kind::SocketIoNode => "Socket.IO (Node)",
+        }
+    }
+
+    /// Whether the server speaks Socket.IO (engine.io v4 framing).
+    pub fn is_socketio(self) -> bool {
+        matches!(self, Kind::Socketioxide | Kind::SocketIoNode)
+    }
+
+    /// The WebSocket URL of a server of this kind on `port`.
+    pub fn url(self, port: u16) -> String {
+        match self {
+            Kind::Pulse => format!("ws://127.0.0.1:{port}/ws?v=1"),
+            Kind::Raw => format!("ws://127.0.0.1:{port}/"),
+            Kind::Socketioxide | Kind::SocketIoNode => {
+                format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket")
+            }
+        }
+    }
+}
+
+/// Microseconds since the Unix epoch: the send time carried in each payload (client
+/// and server share the machine's clock).
+pub fn now_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+/// A ~100-byte JSON payload carrying its send time.
+pub fn payload(ts: u64) -> String {
+    format!("{{\"ts\":{ts},\"pad\":\"{}\"}}", "x".repeat(70))
+}
+
+/// The send time in a frame that contains a payload made by [`payload`].
+pub fn find_ts(frame: &str) -> Option<u64> {
+    let start = frame.find("\"ts\":")? + 5;
+    let digits = &frame[start..];
+    let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_carry_their_time() {
+        let p = payload(1234567);
+        assert!((90..=110).contains(&p.len()), "{}", p.len());
+        assert_eq!(find_ts(&format!("42[\"item\",{p}]")), Some(1234567));
+        assert_eq!(find_ts("nothing"), None);
+    }
+}
