@@ -35,8 +35,16 @@ def main():
     rows = [json.loads(line) for line in open(path) if line.strip()]
     if mode == "smoke":
         bad = [r for r in rows if r["workload"] == "W1" and r["delivered"] != r["expected"]]
-        if bad or len(rows) < 16:
+        if bad or len(rows) < 17:
             sys.exit(f"smoke run incomplete: {len(rows)} results, undelivered: {bad}")
+    for r in rows:
+        if r["workload"] == "soak":
+            after = r["after"]
+            leaks = {k: after[k] for k in ("sessions", "channels", "topics", "pending_requests") if after[k]}
+            if leaks or after["tasks"] > r["before"]["tasks"]:
+                sys.exit(f"churn soak left things behind: {after} (before: {r['before']})")
+            if mode == "full" and r["rss_change"] > 0.10:
+                sys.exit(f"churn soak: server RSS grew {r['rss_change']:.1%}")
     by = lambda w: sorted((r for r in rows if r["workload"] == w), key=lambda r: ORDER.index(r["kind"]))
     out = []
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -90,6 +98,18 @@ def main():
                 f"| {ratio(r['p50_us'], raw and raw['p50_us'])} | {r['p99_us']} µs |"
             )
     out.append("")
+    soaks = [r for r in rows if r["workload"] == "soak"]
+    if soaks:
+        out.append("## Churn soak: connect, open a channel, one request, leave — over and over\n")
+        out.append("| cycles | concurrent clients | cycles/s | server RSS before → after | change | left after (sessions / channels / topics / pending / tasks) |")
+        out.append("|---:|---:|---:|---:|---:|---|")
+        for r in soaks:
+            a, b = r["after"], r["before"]
+            out.append(
+                f"| {r['cycles']:,} | {r['concurrency']} | {r['cycles_per_s']:,} | {r['rss_before_kib'] / 1024:.1f} → {r['rss_after_kib'] / 1024:.1f} MiB "
+                f"| {r['rss_change']:+.1%} | {a['sessions']} / {a['channels']} / {a['topics']} / {a['pending_requests']} / {a['tasks']} (tasks before: {b['tasks']}) |"
+            )
+        out.append("")
     try:
         with open("bench/analysis.md") as f:
             out.append(f.read())

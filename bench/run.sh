@@ -21,12 +21,14 @@ if [ "$mode" = full ]; then
   fanout=("1000 2000" "5000 400")
   idle=10000
   echo_runs=("1 5000" "64 300")
+  soak_run="10000 200"
 else
   cargo build -q -p pulse-bench
   bin=target/debug
   fanout=("20 20")
   idle=100
   echo_runs=("1 50" "4 50")
+  soak_run="300 20"
 fi
 [ -d node_modules/socket.io ] || npm ci --no-audit --no-fund --loglevel=error
 ulimit -n 20000 2>/dev/null || true
@@ -64,6 +66,9 @@ for kind in raw pulse socketioxide socketio-node; do
   start_server $kind; load $kind $port idle $idle $server_pid; stop_server
   for run in "${echo_runs[@]}"; do start_server $kind; load $kind $port echo $run; stop_server; done
 done
+
+echo "== churn soak (pulse)"
+start_server pulse; load pulse $port soak $soak_run $server_pid; stop_server
 
 python3 bench/report.py "$results" "$mode" > "$out/report-$mode.md"
 if [ "$mode" = full ]; then

@@ -34,6 +34,22 @@ pub struct Config {
     /// Outbound bytes gathered before a socket write: frames queued together go out in
     /// one write up to this size.
     pub write_buffer_bytes: usize,
+    /// Inbound frames one session may send per second, on average; a client that sends
+    /// faster (beyond `inbound_burst`) is closed with
+    /// [`CloseCode::RateLimited`](crate::protocol::CloseCode::RateLimited).
+    pub inbound_frames_per_second: u32,
+    /// Frames a session may send at once above the average rate.
+    pub inbound_burst: u32,
+    /// Which browser origins may connect; others get 403 on the upgrade.
+    pub origins: crate::server::Origins,
+    /// How long a session whose connection broke waits for its client to resume it
+    /// (state, channels and component tree kept). Zero ends sessions with their
+    /// connection.
+    pub resume_grace: Duration,
+    /// Most frames kept per session for replay on resume.
+    pub replay_buffer_frames: usize,
+    /// Most bytes kept per session for replay on resume.
+    pub replay_buffer_bytes: usize,
 }
 
 impl Default for Config {
@@ -49,6 +65,12 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(5),
             read_buffer_bytes: 4 * 1024,
             write_buffer_bytes: 8 * 1024,
+            inbound_frames_per_second: 200,
+            inbound_burst: 400,
+            origins: crate::server::Origins::SameHost,
+            resume_grace: Duration::from_secs(60),
+            replay_buffer_frames: 256,
+            replay_buffer_bytes: 64 * 1024,
         }
     }
 }

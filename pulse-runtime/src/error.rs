@@ -62,6 +62,9 @@ pub enum OpenError {
     /// The session has ended.
     #[error("the session has ended")]
     SessionEnded,
+    /// The authorization hook refused it.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The name is not a valid channel name, or is reserved.
     #[error("invalid channel name `{0}`: use letters, digits and `_`, not starting with `__` or `pulse_`")]
     InvalidName(String),

@@ -38,6 +38,10 @@ mod session;
 mod sync;
 pub mod typed;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(feature = "client")]
 pub mod client;
 
@@ -47,7 +51,10 @@ pub use error::{ChannelError, OpenError};
 pub use handlers::Handlers;
 pub use id::{ChannelId, InvalidId, SessionId, Untyped};
 pub use request::Request;
-pub use server::{REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats, serve, serve_with};
+pub use server::{
+    Access, ConnectRequest, Origins, REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats, serve,
+    serve_with,
+};
 pub use session::Session;
 
 pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Payload};

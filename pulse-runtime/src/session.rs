@@ -18,13 +18,33 @@ use crate::protocol::{self, CloseCode};
 use crate::server::ServerShared;
 use crate::sync::lock;
 
-/// How a session ended, as the writer reports it to the client.
+/// Why a connection ends, and whether its session goes with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Ending {
-    /// The server closes the connection with this code and reason.
+    /// The server closes the connection with this code and reason, and ends the session.
     Close(CloseCode, String),
-    /// The client went away (closed the socket, or the connection broke).
+    /// The client said goodbye (a close frame): the session ends.
+    ClientClosed,
+    /// The connection broke: the session waits to be resumed.
     ClientGone,
+    /// The server closes the connection with this code and reason (a silent client),
+    /// but the session waits to be resumed.
+    Detach(CloseCode, String),
+}
+
+impl Ending {
+    /// Whether the session ends with the connection (it cannot be resumed).
+    pub(crate) fn is_terminal(&self) -> bool {
+        matches!(self, Ending::Close(..) | Ending::ClientClosed)
+    }
+}
+
+/// A connection resuming a session: its socket, the last sequence number its client
+/// saw, and what authentication said of it (for a fresh session if resuming fails).
+pub(crate) struct Reattach {
+    pub socket: axum::extract::ws::WebSocket,
+    pub last_seq: u64,
+    pub identity: Option<crate::server::IdentityRef>,
 }
 
 /// Where the answer to a pending server-to-client request is delivered.
@@ -55,16 +75,27 @@ pub(crate) struct SessionShared {
     pub(crate) key: u64,
     pub(crate) server: Arc<ServerShared>,
     outbound: mpsc::Sender<Body>,
+    /// Why the current connection ends (reset when the session is resumed).
     ending: watch::Sender<Option<Ending>>,
+    /// Set once the session has ended for good.
+    finished: watch::Sender<bool>,
+    /// While the session waits to be resumed: where a resuming connection is handed.
+    reattach: Mutex<Option<oneshot::Sender<Reattach>>>,
     /// Milliseconds since `server.started` at the last inbound frame.
     last_inbound_ms: AtomicU64,
     state: Mutex<SessionState>,
     /// The DOM callbacks of the current render, by id.
     callbacks: Mutex<HashMap<String, crate::component::Callback>>,
+    /// What the authentication hook returned for this connection.
+    identity: Option<crate::server::IdentityRef>,
 }
 
 impl SessionShared {
-    pub(crate) fn new(server: Arc<ServerShared>, key: u64) -> (Arc<Self>, mpsc::Receiver<Body>) {
+    pub(crate) fn new(
+        server: Arc<ServerShared>,
+        key: u64,
+        identity: Option<crate::server::IdentityRef>,
+    ) -> (Arc<Self>, mpsc::Receiver<Body>) {
         let (outbound, queue) = mpsc::channel(server.config.outbound_queue_frames.max(1));
         let shared = Arc::new(SessionShared {
             id: SessionId::generate(),
@@ -73,6 +104,8 @@ impl SessionShared {
             server,
             outbound,
             ending: watch::Sender::new(None),
+            finished: watch::Sender::new(false),
+            reattach: Mutex::new(None),
             state: Mutex::new(SessionState {
                 open: true,
                 channels: HashMap::new(),
@@ -81,6 +114,7 @@ impl SessionShared {
                 inbound: HashSet::new(),
             }),
             callbacks: Mutex::new(HashMap::new()),
+            identity,
         });
         (shared, queue)
     }
@@ -90,15 +124,68 @@ impl SessionShared {
         self.ending.subscribe()
     }
 
-    /// Asks the connection to end; the first reason given wins.
+    /// Asks the connection to end. The first reason wins, except that a reason that
+    /// ends the session replaces one that would only have detached it.
     pub(crate) fn signal_end(&self, ending: Ending) {
         self.ending.send_if_modified(|current| {
-            if current.is_some() {
-                return false;
+            let replaces = match current {
+                None => true,
+                Some(existing) => !existing.is_terminal() && ending.is_terminal(),
+            };
+            if replaces {
+                *current = Some(ending);
             }
-            *current = Some(ending);
-            true
+            replaces
         });
+    }
+
+    /// A new connection serves the session: forget why the last one ended.
+    pub(crate) fn reset_connection(&self) {
+        self.ending.send_replace(None);
+    }
+
+    /// Offers the session to a resuming connection; the session's task takes it if the
+    /// session is waiting to be resumed. A session still attached to a connection the
+    /// server believes alive (the client saw it break first) is detached from it first.
+    pub(crate) async fn hand_over(&self, mut reattach: Reattach) -> Result<(), Reattach> {
+        for attempt in 0..40 {
+            let waiting = lock(&self.reattach).take();
+            match waiting {
+                Some(slot) => match slot.send(reattach) {
+                    Ok(()) => return Ok(()),
+                    Err(back) => reattach = back,
+                },
+                None if *self.finished.borrow() => break,
+                None => {
+                    if attempt == 0 {
+                        self.signal_end(Ending::ClientGone);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+            }
+        }
+        Err(reattach)
+    }
+
+    /// Waits (while detached) for a resuming connection; `None` if the session must end
+    /// first (a terminal signal) or the grace period passes.
+    pub(crate) async fn wait_for_resume(&self, grace: std::time::Duration) -> Option<Reattach> {
+        let (slot, resumed) = oneshot::channel();
+        *lock(&self.reattach) = Some(slot);
+        let mut ending = self.ending();
+        let terminal = ending.wait_for(|e| e.as_ref().is_some_and(Ending::is_terminal));
+        let outcome = tokio::select! {
+            reattach = resumed => reattach.ok(),
+            _ = tokio::time::sleep(grace) => None,
+            _ = terminal => None,
+        };
+        lock(&self.reattach).take();
+        outcome
+    }
+
+    /// Whether the session ended for good.
+    pub(crate) fn is_finished(&self) -> bool {
+        *self.finished.borrow()
     }
 
     pub(crate) fn is_ending(&self) -> bool {
@@ -141,8 +228,12 @@ impl SessionShared {
         if !protocol::is_valid_name(name) {
             return Err(OpenError::InvalidName(name.to_owned()));
         }
+        if let Some(authorize) = &self.server.authorizer {
+            let session = Session { shared: self.clone() };
+            authorize(&session, &crate::server::Access::Open { name }).map_err(OpenError::Forbidden)?;
+        }
         let mut state = lock(&self.state);
-        if !state.open || self.is_ending() {
+        if !state.open {
             return Err(OpenError::SessionEnded);
         }
         let limit = self.server.config.max_channels_per_session;
@@ -190,6 +281,7 @@ impl SessionShared {
     /// Ends the session for good: every channel closes, every pending request fails
     /// with `Disconnected`, and the session leaves every topic.
     pub(crate) fn end(&self) {
+        self.finished.send_replace(true);
         lock(&self.callbacks).clear();
         let mut state = lock(&self.state);
         state.open = false;
@@ -286,6 +378,12 @@ impl SessionShared {
         lock(&self.callbacks).get(id).cloned()
     }
 
+    /// Requests waiting for an answer, both ways.
+    pub(crate) fn pending_count(&self) -> usize {
+        let state = lock(&self.state);
+        state.pending.len() + state.inbound.len()
+    }
+
     pub(crate) fn channel_count(&self) -> usize {
         lock(&self.state).channels.len()
     }
@@ -347,6 +445,11 @@ impl Session {
         }
     }
 
+    /// The identity the authentication hook gave this session, if it is a `T`.
+    pub fn identity<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.shared.identity.clone()?.downcast::<T>().ok()
+    }
+
     /// How many channels are open in this session.
     pub fn channel_count(&self) -> usize {
         self.shared.channel_count()
@@ -354,9 +457,9 @@ impl Session {
 
     /// Resolves when the session has ended.
     pub async fn closed(&self) {
-        let mut ending = self.shared.ending();
+        let mut finished = self.shared.finished.subscribe();
         // An error means the sender is gone, which also means the session is over.
-        let _ = ending.wait_for(Option::is_some).await;
+        let _ = finished.wait_for(|done| *done).await;
     }
 }
 

@@ -67,6 +67,14 @@ impl Harness {
         self.connect_with(ClientOptions::default()).await
     }
 
+    /// Connects to `url` (this server's, with extra query parameters).
+    pub async fn connect_with_url(&mut self, url: &str) -> (Client, Session) {
+        let client = Client::connect(url).await.expect("connect");
+        let session = self.next_session().await;
+        assert_eq!(session.id(), client.session_id());
+        (client, session)
+    }
+
     /// Like [`Harness::connect`] with client options.
     pub async fn connect_with(&mut self, options: ClientOptions) -> (Client, Session) {
         let client = Client::connect_with(&self.running.ws_url(), options).await.expect("connect");

@@ -209,8 +209,14 @@ async fn a_panicking_handler_fails_only_its_request() {
     let (mut client, session) = harness.connect().await;
     session.open_channel("calc", test_handlers().0).unwrap();
     let channel = expect_open(&mut client, "calc").await;
+    let (mut neighbour, neighbour_session) = harness.connect().await;
+    neighbour_session.open_channel("calc", test_handlers().0).unwrap();
+    let neighbour_channel = expect_open(&mut neighbour, "calc").await;
+
     let err = client.request(channel, "panic", &()).await.unwrap_err();
     assert_eq!(err, ChannelError::Remote("the handler for `panic` panicked".into()));
+    // The same channel, the same session and another session all carry on.
     assert_eq!(client.request(channel, "add", &(1, 2)).await, Ok(json!(3)));
-    assert!(session.is_connected());
+    assert_eq!(neighbour.request(neighbour_channel, "add", &(2, 2)).await, Ok(json!(4)));
+    assert!(session.is_connected() && neighbour_session.is_connected());
 }

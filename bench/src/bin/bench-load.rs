@@ -3,6 +3,7 @@
 //!   bench-load <kind> <port> fanout <sessions> <messages> <server-pid>
 //!   bench-load <kind> <port> idle <sessions> <server-pid>
 //!   bench-load <kind> <port> echo <concurrency> <requests-per-connection>
+//!   bench-load pulse <port> soak <cycles> <concurrency> <server-pid>
 //!
 //! Every kind is driven over plain tokio-tungstenite with the same steps; only the
 //! framing differs (Pulse JSON frames, raw text, Socket.IO packets).
@@ -291,11 +292,78 @@ async fn echo(kind: Kind, port: u16, concurrency: usize, requests: usize) -> Str
     )
 }
 
+/// The Pulse bench server's `/stats` counters, as JSON.
+async fn server_stats(port: u16) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("stats connection");
+    let request = format!("GET /stats HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("stats request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("stats response");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    serde_json::from_str(body).expect("stats JSON")
+}
+
+/// One churn cycle: connect, open a channel, one request/answer, leave.
+async fn churn_cycle(kind: Kind, port: u16) {
+    let mut conn = Conn::open(kind, port).await;
+    conn.join().await;
+    conn.echo(&payload(0)).await;
+    let _ = conn.sink.send(Message::Close(None)).await;
+    while let Some(Ok(_)) = conn.stream.next().await {}
+}
+
+async fn soak(port: u16, cycles: usize, concurrency: usize, server_pid: u32) -> String {
+    // Warm up so the allocator and the runtime reach their working size first.
+    churn(port, concurrency * 2, concurrency).await;
+    settle(port).await;
+    let before = rss_kib(server_pid);
+    let stats_before = server_stats(port).await;
+    let started = Instant::now();
+    churn(port, cycles, concurrency).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let stats_after = settle(port).await;
+    let after = rss_kib(server_pid);
+    format!(
+        r#"{{"workload":"soak","kind":"pulse","cycles":{cycles},"concurrency":{concurrency},"cycles_per_s":{:.0},"rss_before_kib":{before},"rss_after_kib":{after},"rss_change":{:.3},"before":{stats_before},"after":{stats_after}}}"#,
+        cycles as f64 / elapsed,
+        after as f64 / before.max(1) as f64 - 1.0,
+    )
+}
+
+async fn churn(port: u16, cycles: usize, concurrency: usize) {
+    let next = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let next = next.clone();
+            tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < cycles as u64 {
+                    churn_cycle(Kind::Pulse, port).await;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.expect("churn worker");
+    }
+}
+
+/// Waits until the server holds no session, then returns its counters.
+async fn settle(port: u16) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = server_stats(port).await;
+        if stats["sessions"] == 0 || Instant::now() > deadline {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage =
-        "usage: bench-load <pulse|raw|socketioxide|socketio-node> <port> <fanout N M PID | idle N PID | echo C R>";
+    let usage = "usage: bench-load <pulse|raw|socketioxide|socketio-node> <port> <fanout N M PID | idle N PID | echo C R | soak N C PID>";
     let kind = args.first().and_then(|k| Kind::parse(k)).expect(usage);
     let port: u16 = args.get(1).and_then(|p| p.parse().ok()).expect(usage);
     let number = |i: usize| -> u64 { args.get(i).and_then(|v| v.parse().ok()).expect(usage) };
@@ -303,6 +371,7 @@ async fn main() {
         Some("fanout") => fanout(kind, port, number(3) as usize, number(4), number(5) as u32).await,
         Some("idle") => idle(kind, port, number(3) as usize, number(4) as u32).await,
         Some("echo") => echo(kind, port, number(3) as usize, number(4) as usize).await,
+        Some("soak") => soak(port, number(3) as usize, number(4) as usize, number(5) as u32).await,
         _ => panic!("{usage}"),
     };
     println!("{line}");

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::{SinkExt as _, StreamExt as _};
 use pulse_bench::Kind;
 use pulse_runtime::serde_json::value::RawValue;
-use pulse_runtime::{Handlers, PushOnly, Server};
+use pulse_runtime::{Config, Handlers, PushOnly, Server};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -39,7 +39,10 @@ async fn main() -> std::io::Result<()> {
 /// Pulse: every session opens `control`; `join` opens a `feed` channel (the broadcast
 /// topic), `publish` broadcasts to `feed`, the request `echo` answers its payload.
 async fn pulse(port: u16) -> std::io::Result<()> {
+    // A load client is one session sending as fast as it can: no inbound rate limit.
+    let config = Config { inbound_frames_per_second: u32::MAX, inbound_burst: u32::MAX, ..Config::default() };
     let server = Server::builder()
+        .config(config)
         .on_session(|session| async move {
             let control = Handlers::new()
                 .on("join", |cx, (): ()| {
@@ -52,7 +55,20 @@ async fn pulse(port: u16) -> std::io::Result<()> {
             let _ = session.open_channel("control", control);
         })
         .build();
-    let running = server.bind(("127.0.0.1", port)).await?;
+    // Counters for the churn soak: nothing may be left once every client has gone.
+    let stats_server = server.clone();
+    let stats = axum::Router::new().route(
+        "/stats",
+        axum::routing::get(move || {
+            let s = stats_server.stats();
+            let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+            std::future::ready(format!(
+                r#"{{"sessions":{},"channels":{},"topics":{},"pending_requests":{},"tasks":{tasks}}}"#,
+                s.sessions, s.channels, s.topics, s.pending_requests
+            ))
+        }),
+    );
+    let running = server.bind_with(("127.0.0.1", port), stats).await?;
     println!("listening on {}", running.local_addr().port());
     std::future::pending().await
 }

@@ -60,6 +60,8 @@ interface Pending {
 }
 
 const DEFAULT_BACKOFF = [100, 250, 500, 1000, 2000, 5000] as const;
+/** Frames kept while the session waits to be resumed. */
+const MAX_OUTBOX = 256;
 /** Closed channels remembered (so a late hook sees "closed", not "pending"). */
 const MAX_CLOSED_CHANNELS = 256;
 
@@ -70,6 +72,7 @@ export class PulseConnection {
   private readonly channels = new Map<string, ClientChannel>();
   private readonly pending = new Map<number, Pending>();
   private nextRequestId = 1;
+  private outbox: ClientFrame[] = [];
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
@@ -159,8 +162,10 @@ export class PulseConnection {
   close(): void {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.watchdog) clearTimeout(this.watchdog);
     this.socket?.close(1000, "client closed");
-    this.connectionLost({ code: 1000, reason: "client closed" });
+    this.lastClose = { code: 1000, reason: "client closed" };
+    this.sessionLost();
     this.setState("closed");
   }
 
@@ -185,7 +190,13 @@ export class PulseConnection {
   send(frame: ClientFrame): boolean {
     const socket = this.socket;
     if (!socket || socket.readyState !== 1 || this.state !== "open") {
-      if (frame.t !== "pong") console.warn(`pulse: not connected; \`${frame.t}\` frame dropped`);
+      if (frame.t === "pong") return false;
+      // While the session waits to be resumed, frames wait with it (bounded).
+      if (this.sessionId !== null && this.state === "reconnecting" && this.outbox.length < MAX_OUTBOX) {
+        this.outbox.push(frame);
+        return true;
+      }
+      console.warn(`pulse: not connected; \`${frame.t}\` frame dropped`);
       return false;
     }
     socket.send(JSON.stringify(frame));
@@ -194,7 +205,8 @@ export class PulseConnection {
 
   /** @internal */
   request(channel: string, event: string, payload: unknown, timeoutMs?: number): Promise<unknown> {
-    if (this.state !== "open") return Promise.reject(new DisconnectedError(event));
+    const resumable = this.state === "reconnecting" && this.sessionId !== null;
+    if (this.state !== "open" && !resumable) return Promise.reject(new DisconnectedError(event));
     const id = this.nextRequestId++;
     const timeout = timeoutMs ?? this.options.requestTimeoutMs;
     return new Promise((resolve, reject) => {
@@ -219,9 +231,14 @@ export class PulseConnection {
 
   private open(): void {
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
+    // A session this client had is asked back, with the last frame it saw.
+    const url =
+      this.sessionId === null
+        ? this.options.url
+        : `${this.options.url}&resume=${this.sessionId}&last_seq=${this.lastSeq}`;
     let socket: WebSocketLike;
     try {
-      socket = new this.options.WebSocket(this.options.url);
+      socket = new this.options.WebSocket(url);
     } catch (error) {
       console.error("pulse: cannot open WebSocket", error);
       this.scheduleReconnect();
@@ -244,9 +261,11 @@ export class PulseConnection {
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      this.connectionLost({ code: event.code, reason: event.reason });
+      if (this.watchdog) clearTimeout(this.watchdog);
+      this.lastClose = { code: event.code, reason: event.reason };
       if (this.stopped) return;
       if (event.code >= 4000 && !shouldReconnect(event.code)) {
+        this.sessionLost();
         console.error(`pulse: server closed the connection for good: ${event.code} ${event.reason}`);
         this.setState("closed");
         return;
@@ -266,13 +285,21 @@ export class PulseConnection {
       this.lastSeq = frame.seq;
     }
     switch (frame.t) {
-      case "hello":
+      case "hello": {
         this.hello = frame;
-        this.sessionId = frame.session;
-        this.lastSeq = 0;
         this.attempt = 0;
-        this.setState("open");
+        if (frame.resumed) {
+          // The same session: the frames missed follow, then what waited here goes out.
+          this.setState("open");
+          for (const waiting of this.outbox.splice(0)) this.send(waiting);
+        } else {
+          if (this.sessionId !== null) this.sessionLost();
+          this.sessionId = frame.session;
+          this.lastSeq = 0;
+          this.setState("open");
+        }
         break;
+      }
       case "ping":
         this.send({ t: "pong" });
         break;
@@ -326,10 +353,10 @@ export class PulseConnection {
     for (const listener of [...this.frameListeners]) listener(frame);
   }
 
-  /** The session is gone: its channels and requests with it. */
-  private connectionLost(info: CloseInfo): void {
-    if (this.watchdog) clearTimeout(this.watchdog);
-    this.lastClose = info;
+  /** The session is gone (ended, or could not be resumed): its channels and requests with it. */
+  private sessionLost(): void {
+    this.sessionId = null;
+    this.outbox = [];
     this.failPending(null, (event) => new DisconnectedError(event));
     for (const channel of this.channels.values()) channel.markClosed("disconnected", true);
     this.channels.clear();

@@ -11,6 +11,8 @@ export interface HelloFrame {
   heartbeat_ms: number;
   idle_timeout_ms: number;
   limits: { max_frame_bytes: number; max_channels: number; max_pending_requests: number };
+  /** This connection resumed the session the client had; the frames it missed follow. */
+  resumed?: boolean;
 }
 
 export type ServerFrame =

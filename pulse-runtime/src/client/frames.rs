@@ -20,6 +20,9 @@ pub struct Hello {
     pub idle_timeout_ms: u64,
     /// The server's limits.
     pub limits: AnnouncedLimits,
+    /// Whether this connection resumed a session the client had.
+    #[serde(default)]
+    pub resumed: bool,
 }
 
 /// A server-to-client frame, decoded; or the end of the connection.

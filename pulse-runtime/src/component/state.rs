@@ -143,16 +143,13 @@ impl<S> Drop for StateWrite<'_, S> {
 /// state (`impl ChatHandler for ChatState`) and re-render its component. Holds the
 /// state weakly, so a channel never keeps an unmounted component's state alive.
 pub struct StateHandler<S> {
-    cell: Weak<StateCell<S>>,
+    state: WeakState<S>,
 }
 
 impl<S: State> HandlerCell for StateHandler<S> {
     type Handler = S;
     fn with_mut<R>(&mut self, f: impl FnOnce(&mut S) -> R) -> Option<R> {
-        let cell = self.cell.upgrade()?;
-        let result = f(&mut lock(&cell.value));
-        cell.owner.mark();
-        Some(result)
+        self.state.update(f)
     }
 }
 
@@ -191,7 +188,7 @@ impl<S: State> StateCx<'_, S> {
 
     /// Like [`StateCx::channel`], returning the failure.
     pub fn try_channel<C: HandledBy<S>>(&mut self) -> Result<Channel<C>, OpenError> {
-        let channel = C::open_with(self.session, StateHandler { cell: self.cell.clone() })?;
+        let channel = C::open_with(self.session, StateHandler { state: self.handle() })?;
         self.owned.push(channel.raw().clone());
         Ok(channel)
     }

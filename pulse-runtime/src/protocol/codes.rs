@@ -85,6 +85,8 @@ pub enum CloseCode {
     SlowConsumer,
     /// 4003: the server failed internally.
     InternalError,
+    /// 4004: the client sent frames faster than the session's rate limit.
+    RateLimited,
     /// 4500: the client asked for a protocol version this server does not speak.
     UnsupportedVersion,
     /// 4501: an inbound message was larger than the server's limit.
@@ -101,6 +103,7 @@ impl CloseCode {
             CloseCode::IdleTimeout => 4001,
             CloseCode::SlowConsumer => 4002,
             CloseCode::InternalError => 4003,
+            CloseCode::RateLimited => 4004,
             CloseCode::UnsupportedVersion => 4500,
             CloseCode::FrameTooLarge => 4501,
             CloseCode::Forbidden => 4502,
@@ -114,6 +117,7 @@ impl CloseCode {
             4001 => CloseCode::IdleTimeout,
             4002 => CloseCode::SlowConsumer,
             4003 => CloseCode::InternalError,
+            4004 => CloseCode::RateLimited,
             4500 => CloseCode::UnsupportedVersion,
             4501 => CloseCode::FrameTooLarge,
             4502 => CloseCode::Forbidden,
@@ -133,6 +137,7 @@ impl CloseCode {
             CloseCode::IdleTimeout => "idle_timeout",
             CloseCode::SlowConsumer => "slow_consumer",
             CloseCode::InternalError => "internal_error",
+            CloseCode::RateLimited => "rate_limited",
             CloseCode::UnsupportedVersion => "unsupported_version",
             CloseCode::FrameTooLarge => "frame_too_large",
             CloseCode::Forbidden => "forbidden",
@@ -157,6 +162,7 @@ mod tests {
             CloseCode::IdleTimeout,
             CloseCode::SlowConsumer,
             CloseCode::InternalError,
+            CloseCode::RateLimited,
             CloseCode::UnsupportedVersion,
             CloseCode::FrameTooLarge,
             CloseCode::Forbidden,

@@ -102,11 +102,20 @@ struct HelloOut<'a> {
     heartbeat_ms: u64,
     idle_timeout_ms: u64,
     limits: AnnouncedLimits,
+    resumed: bool,
 }
 
-/// The `hello` frame that starts every session (no sequence number).
-pub(crate) fn hello(session: &SessionId, heartbeat_ms: u64, idle_timeout_ms: u64, limits: AnnouncedLimits) -> String {
-    let frame = HelloOut { t: "hello", v: super::PROTOCOL_VERSION, session, heartbeat_ms, idle_timeout_ms, limits };
+/// The `hello` frame that starts every connection (no sequence number); `resumed` says
+/// the session is the one the client had, and the frames it missed follow.
+pub(crate) fn hello(
+    session: &SessionId,
+    heartbeat_ms: u64,
+    idle_timeout_ms: u64,
+    limits: AnnouncedLimits,
+    resumed: bool,
+) -> String {
+    let frame =
+        HelloOut { t: "hello", v: super::PROTOCOL_VERSION, session, heartbeat_ms, idle_timeout_ms, limits, resumed };
     serde_json::to_string(&frame).unwrap_or_default()
 }
 

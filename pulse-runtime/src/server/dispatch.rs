@@ -45,10 +45,20 @@ fn unknown_channel(channel: &str) -> WireError {
     WireError::new(ErrorCode::UnknownChannel, format!("no open channel `{}` in this session", truncate(channel)))
 }
 
+/// The authorization hook's verdict on a client's emit or request.
+fn authorized(session: &Arc<SessionShared>, access: &crate::server::Access<'_>) -> Result<(), WireError> {
+    let Some(authorize) = &session.server.authorizer else { return Ok(()) };
+    let handle = crate::session::Session { shared: session.clone() };
+    authorize(&handle, access).map_err(|reason| WireError::new(ErrorCode::Forbidden, reason))
+}
+
 fn emit(session: &Arc<SessionShared>, channel_id: &str, event: &str, payload: &RawValue) {
     let Some(channel) = session.find_channel(channel_id) else {
         return report(session, &unknown_channel(channel_id), Some(channel_id), Some(event));
     };
+    if let Err(error) = authorized(session, &crate::server::Access::Emit { channel: &channel.name, event }) {
+        return report(session, &error, Some(channel_id), Some(event));
+    }
     let handle = RawChannel::new(session.clone(), channel.clone());
     let cx = RawCx { channel: &handle };
     let outcome =
@@ -73,6 +83,9 @@ fn request(session: &Arc<SessionShared>, channel_id: &str, id: u64, event: &str,
     let Some(channel) = session.find_channel(channel_id) else {
         return answer(session, channel_id, id, Err(&unknown_channel(channel_id)));
     };
+    if let Err(error) = authorized(session, &crate::server::Access::Request { channel: &channel.name, event }) {
+        return answer(session, channel_id, id, Err(&error));
+    }
     if let Err(code) = session.begin_inbound(id) {
         let message = match code {
             ErrorCode::DuplicateRequestId => format!("request id {id} is already pending"),

@@ -1,8 +1,14 @@
 //! The server: an axum route for `/ws`, sessions, topics and graceful shutdown.
 
+mod access;
 mod connection;
 mod dispatch;
 mod topics;
+
+pub(crate) use access::Identity as IdentityRef;
+pub use access::{Access, ConnectRequest, Origins};
+#[cfg(feature = "fuzzing")]
+pub(crate) use dispatch::{binary_frame as dispatch_binary, text_frame as dispatch_text};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{RawQuery, State, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use serde::Serialize;
@@ -38,12 +44,14 @@ pub(crate) struct ServerShared {
     pub(crate) config: Config,
     pub(crate) topics: topics::Topics,
     pub(crate) started: Instant,
-    on_session: Option<SessionHook>,
+    on_session: Vec<SessionHook>,
     root: Option<crate::component::RootFn>,
     pub(crate) node: NodeId,
     backplane: Option<Arc<dyn Backplane>>,
     backplane_started: std::sync::Once,
     remote_hooks: Vec<RemoteHook>,
+    authenticator: Option<access::Authenticator>,
+    pub(crate) authorizer: Option<access::Authorizer>,
     sessions: Mutex<HashMap<u64, Arc<SessionShared>>>,
     sessions_changed: Notify,
     next_key: AtomicU64,
@@ -59,11 +67,31 @@ impl ServerShared {
         self.shutting_down.load(Ordering::Acquire)
     }
 
-    fn new_session(self: &Arc<Self>) -> (Arc<SessionShared>, tokio::sync::mpsc::Receiver<frames::Body>) {
+    fn new_session(
+        self: &Arc<Self>,
+        identity: Option<access::Identity>,
+    ) -> (Arc<SessionShared>, tokio::sync::mpsc::Receiver<frames::Body>) {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
-        let (session, queue) = SessionShared::new(self.clone(), key);
+        let (session, queue) = SessionShared::new(self.clone(), key, identity);
         lock(&self.sessions).insert(key, session.clone());
         (session, queue)
+    }
+
+    /// The session with `id`, if it is still alive (attached or waiting to be resumed).
+    pub(crate) fn find_session(&self, id: crate::SessionId) -> Option<Arc<SessionShared>> {
+        lock(&self.sessions).values().find(|s| s.id == id && !s.is_finished()).cloned()
+    }
+
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn new_session_for_fuzzing(
+        self: &Arc<Self>,
+    ) -> (Arc<SessionShared>, tokio::sync::mpsc::Receiver<frames::Body>) {
+        self.new_session(None)
+    }
+
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn topics_len(&self) -> usize {
+        self.topics.topic_count()
     }
 
     /// Runs the hooks that watch broadcasts from other nodes.
@@ -79,7 +107,7 @@ impl ServerShared {
         }
     }
 
-    fn remove_session(&self, session: &SessionShared) {
+    pub(crate) fn remove_session(&self, session: &SessionShared) {
         lock(&self.sessions).remove(&session.key);
         self.sessions_changed.notify_waiters();
     }
@@ -105,10 +133,12 @@ pub(crate) fn broadcast<P: Serialize + ?Sized>(
 #[must_use]
 pub struct ServerBuilder {
     config: Config,
-    on_session: Option<SessionHook>,
+    on_session: Vec<SessionHook>,
     root: Option<crate::component::RootFn>,
     backplane: Option<Arc<dyn Backplane>>,
     remote_hooks: Vec<RemoteHook>,
+    authenticator: Option<access::Authenticator>,
+    authorizer: Option<access::Authorizer>,
 }
 
 impl ServerBuilder {
@@ -118,14 +148,15 @@ impl ServerBuilder {
         self
     }
 
-    /// Runs `hook` on its own task for every new session, after `hello` was sent: the
-    /// place to open the session's channels. The task is cancelled when the session ends.
+    /// Runs `hook` on its own task for every new session: the place to open the
+    /// session's channels. The task is cancelled when the session ends. Several hooks
+    /// all run, each on its own task.
     pub fn on_session<F, Fut>(mut self, hook: F) -> Self
     where
         F: Fn(Session) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.on_session = Some(Arc::new(move |session| Box::pin(hook(session))));
+        self.on_session.push(Arc::new(move |session| Box::pin(hook(session))));
         self
     }
 
@@ -133,6 +164,35 @@ impl ServerBuilder {
     /// browser's `<PulseRoot>` and kept in sync as state changes.
     pub fn root<N: crate::component::IntoNode>(mut self, root: impl Fn() -> N + Send + Sync + 'static) -> Self {
         self.root = Some(Arc::new(move || root().into_node()));
+        self
+    }
+
+    /// Authenticates every connection before its session starts: `hook` reads the
+    /// upgrade request (cookie, header, query token) and returns the session's identity,
+    /// which handlers and components read with [`Session::identity`]. An `Err` closes
+    /// the connection with [`CloseCode::Forbidden`] (4502, do not reconnect) and its
+    /// message as the reason.
+    pub fn authenticate<I, F, Fut>(mut self, hook: F) -> Self
+    where
+        I: Send + Sync + 'static,
+        F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<I, String>> + Send + 'static,
+    {
+        self.authenticator = Some(Arc::new(move |request| {
+            let outcome = hook(request);
+            Box::pin(async move { outcome.await.map(|identity| Arc::new(identity) as access::Identity) })
+        }));
+        self
+    }
+
+    /// Decides, for each channel the server opens and each event or request a client
+    /// sends, whether the session may: `Err(reason)` refuses it with `forbidden` (an
+    /// open fails with [`OpenError::Forbidden`](crate::OpenError::Forbidden)).
+    pub fn authorize(
+        mut self,
+        hook: impl Fn(&Session, &Access<'_>) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.authorizer = Some(Arc::new(hook));
         self
     }
 
@@ -181,6 +241,8 @@ impl ServerBuilder {
                 backplane,
                 backplane_started: std::sync::Once::new(),
                 remote_hooks: self.remote_hooks,
+                authenticator: self.authenticator,
+                authorizer: self.authorizer,
                 sessions: Mutex::new(HashMap::new()),
                 sessions_changed: Notify::new(),
                 next_key: AtomicU64::new(1),
@@ -202,10 +264,12 @@ impl Server {
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
             config: Config::default(),
-            on_session: None,
+            on_session: Vec::new(),
             root: None,
             backplane: None,
             remote_hooks: Vec::new(),
+            authenticator: None,
+            authorizer: None,
         }
     }
 
@@ -243,6 +307,7 @@ impl Server {
             sessions: sessions.len(),
             channels: sessions.iter().map(|s| s.channel_count()).sum(),
             topics: self.shared.topics.topic_count(),
+            pending_requests: sessions.iter().map(|s| s.pending_count()).sum(),
         }
     }
 
@@ -333,6 +398,8 @@ pub struct ServerStats {
     pub channels: usize,
     /// Channel names with at least one open channel.
     pub topics: usize,
+    /// Requests waiting for an answer, in either direction.
+    pub pending_requests: usize,
 }
 
 /// A server listening on a socket. Dropping it leaves the server running until the
@@ -390,15 +457,39 @@ pub async fn serve_with(addr: impl ToSocketAddrs, server: Server, app: Router) -
     Ok(())
 }
 
-async fn upgrade(State(server): State<Arc<ServerShared>>, RawQuery(query): RawQuery, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(server): State<Arc<ServerShared>>,
+    RawQuery(query): RawQuery,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !server.config.origins.allows(&headers) {
+        let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        tracing::warn!(origin, "WebSocket upgrade from a refused origin");
+        return (axum::http::StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
     let version = requested_version(query.as_deref());
+    let resume = requested_resume(query.as_deref());
+    let identity = match &server.authenticator {
+        Some(authenticate) => Some(authenticate(ConnectRequest::new(headers, query)).await),
+        None => None,
+    };
     let config = &server.config;
     let limit = config.max_frame_bytes;
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .read_buffer_size(config.read_buffer_bytes)
         .write_buffer_size(config.write_buffer_bytes)
-        .on_upgrade(move |socket| connection::run(server, socket, version))
+        .on_upgrade(move |socket| connection::run(server, socket, version, identity, resume))
+}
+
+/// The session to resume and the last sequence number its client saw:
+/// `resume=<session id>&last_seq=<n>`.
+fn requested_resume(query: Option<&str>) -> Option<(crate::SessionId, u64)> {
+    let param = |name: &str| query?.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='));
+    let session = param("resume")?.parse().ok()?;
+    let last_seq = param("last_seq").and_then(|n| n.parse().ok()).unwrap_or(0);
+    Some((session, last_seq))
 }
 
 /// The `v` parameter of the query string, if present and a number.

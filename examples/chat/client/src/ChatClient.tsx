@@ -1,7 +1,6 @@
 // The client half of the chat: it talks on the channel the server component handed it,
 // through the generated typed hook only.
 
-import { useConnectionState } from "@pulse-rs/client";
 import { useEffect, useState } from "react";
 import { type ChatClientProps, type Message, useChatChannel } from "./generated/chat";
 
@@ -16,7 +15,6 @@ const defaultName = `guest-${Math.floor(Math.random() * 9000 + 1000)}`;
 
 export function ChatClient({ channelId }: ChatClientProps) {
   const chat = useChatChannel(channelId);
-  const connection = useConnectionState();
   const [messages, setMessages] = useState<Message[]>([]);
   const [notices, setNotices] = useState<string[]>([]);
   const [text, setText] = useState("");
@@ -44,7 +42,6 @@ export function ChatClient({ channelId }: ChatClientProps) {
 
   return (
     <div className="chat-client">
-      <p className="status">connection: {connection}</p>
       <label>
         name <input className="name" value={user} onChange={(e) => setUser(e.target.value)} />
       </label>

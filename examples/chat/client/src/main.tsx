@@ -1,8 +1,8 @@
 // The page: PulseRoot renders the server's ChatRoom and mounts ChatClient where the
-// server places it.
+// server places it; a status line shows the connection's state.
 
-import { PulseRoot } from "@pulse-rs/client";
-import { StrictMode } from "react";
+import { type ConnectionState, PulseConnection, PulseRoot } from "@pulse-rs/client";
+import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 
 import { ChatClient } from "./ChatClient";
@@ -10,12 +10,20 @@ import type { ClientComponents } from "./generated/chat";
 
 // Typed by the generated module: a component with the wrong props would not compile.
 const components: ClientComponents = { ChatClient };
+const connection = new PulseConnection();
+
+function ConnectionStatus() {
+  const [state, setState] = useState<ConnectionState>(connection.state);
+  useEffect(() => connection.onStateChange(setState), []);
+  return <p className="status">connection: {state}</p>;
+}
 
 const element = document.getElementById("app");
 if (element) {
   createRoot(element).render(
     <StrictMode>
-      <PulseRoot components={components} fallback={<p>connecting…</p>} />
+      <PulseRoot connection={connection} components={components} fallback={<p>connecting…</p>} />
+      <ConnectionStatus />
     </StrictMode>,
   );
 }

@@ -1,0 +1,153 @@
+//! Who may connect, and what a session may do: the authentication hook (at connect),
+//! the authorization hook (on channel open and each inbound event or request), and the
+//! origin check on the WebSocket upgrade.
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use axum::http::header::{COOKIE, HOST, ORIGIN};
+
+use crate::session::Session;
+
+/// The authenticated identity of a session, of whatever type the app's authentication
+/// hook returns; read it with [`Session::identity`].
+pub(crate) type Identity = Arc<dyn Any + Send + Sync>;
+
+pub(crate) type Authenticator =
+    Arc<dyn Fn(ConnectRequest) -> Pin<Box<dyn Future<Output = Result<Identity, String>> + Send>> + Send + Sync>;
+
+pub(crate) type Authorizer = Arc<dyn Fn(&Session, &Access<'_>) -> Result<(), String> + Send + Sync>;
+
+/// A connection request, as the authentication hook sees it.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    headers: HeaderMap,
+    query: Option<String>,
+}
+
+impl ConnectRequest {
+    pub(crate) fn new(headers: HeaderMap, query: Option<String>) -> Self {
+        ConnectRequest { headers, query }
+    }
+
+    /// A request header, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
+    /// A cookie sent with the upgrade request.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find_map(|(k, v)| (k == name).then_some(v))
+    }
+
+    /// A query parameter of the WebSocket URL (`/ws?v=1&token=...`), undecoded.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .as_deref()?
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find_map(|(k, v)| (k == name).then_some(v))
+    }
+}
+
+/// What a session is about to do, for the authorization hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Access<'a> {
+    /// The server opens a channel named `name` in the session.
+    Open {
+        /// The channel name.
+        name: &'a str,
+    },
+    /// The client emits `event` on a channel named `channel`.
+    Emit {
+        /// The channel name.
+        channel: &'a str,
+        /// The event.
+        event: &'a str,
+    },
+    /// The client requests `event` on a channel named `channel`.
+    Request {
+        /// The channel name.
+        channel: &'a str,
+        /// The event.
+        event: &'a str,
+    },
+}
+
+/// Which browser origins may open a WebSocket (the `Origin` header of the upgrade).
+/// A request without `Origin` (not from a browser) is always let through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Origins {
+    /// Only pages served by this host (`Origin`'s host and port equal `Host`): the
+    /// default, which stops other sites' pages from using a visitor's cookies here.
+    #[default]
+    SameHost,
+    /// These origins exactly (`https://app.example.com`).
+    List(Vec<String>),
+    /// Any origin.
+    Any,
+}
+
+impl Origins {
+    /// Whether the upgrade request's headers pass this policy.
+    pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+        match self {
+            Origins::Any => true,
+            Origins::List(list) => list.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin)),
+            Origins::SameHost => {
+                let host = headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+                !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(HOST, HeaderValue::from_str(host).unwrap());
+        if let Some(origin) = origin {
+            h.insert(ORIGIN, HeaderValue::from_str(origin).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn origin_policies() {
+        let same = Origins::SameHost;
+        assert!(same.allows(&headers(Some("http://127.0.0.1:3000"), "127.0.0.1:3000")));
+        assert!(!same.allows(&headers(Some("https://evil.example"), "127.0.0.1:3000")));
+        assert!(same.allows(&headers(None, "127.0.0.1:3000")));
+        let list = Origins::List(vec!["https://app.example".into()]);
+        assert!(list.allows(&headers(Some("https://app.example"), "api.example")));
+        assert!(!list.allows(&headers(Some("https://other.example"), "api.example")));
+        assert!(Origins::Any.allows(&headers(Some("https://any.example"), "x")));
+    }
+
+    #[test]
+    fn request_parts() {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_static("a=1; token=abc; b=2"));
+        let request = ConnectRequest::new(h, Some("v=1&token=xyz".into()));
+        assert_eq!(request.cookie("token"), Some("abc"));
+        assert_eq!(request.query("token"), Some("xyz"));
+        assert_eq!(request.cookie("missing"), None);
+    }
+}

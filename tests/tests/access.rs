@@ -1,0 +1,180 @@
+//! Authentication at connect, authorization of opens, events and requests, the origin
+//! check on the upgrade, and the per-session inbound rate limit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use pulse_runtime::client::{Client, ClientError, ServerFrame};
+use pulse_runtime::protocol::{CloseCode, ErrorCode};
+use pulse_runtime::{Access, Config, Handlers, OpenError, Origins, PushOnly, Server};
+use pulse_tests::{Harness, expect_disconnect, expect_open, next_frame};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+#[derive(Debug, PartialEq)]
+struct User {
+    name: String,
+    admin: bool,
+}
+
+/// Tokens `alice` (admin) and `bob`; anything else is refused.
+fn secured() -> pulse_runtime::ServerBuilder {
+    Server::builder()
+        .authenticate(|request| {
+            let token = request.query("token").or_else(|| request.cookie("token")).map(str::to_owned);
+            async move {
+                match token.as_deref() {
+                    Some("alice") => Ok(User { name: "alice".into(), admin: true }),
+                    Some("bob") => Ok(User { name: "bob".into(), admin: false }),
+                    Some(_) => Err("unknown token".to_owned()),
+                    None => Err("no token".to_owned()),
+                }
+            }
+        })
+        .authorize(|session, access| {
+            let admin = session.identity::<User>().is_some_and(|u| u.admin);
+            match access {
+                Access::Open { name: "admin" } if !admin => Err("admins only".into()),
+                Access::Emit { event: "shutdown", .. } | Access::Request { event: "shutdown", .. } if !admin => {
+                    Err("only admins may shut down".into())
+                }
+                _ => Ok(()),
+            }
+        })
+}
+
+#[tokio::test]
+async fn authentication_gives_the_session_its_identity_or_refuses_for_good() {
+    let mut harness = Harness::with_builder(secured()).await;
+    let base = harness.running.ws_url();
+    let (client, session) = harness.connect_with_url(&format!("{base}&token=alice")).await;
+    assert_eq!(session.identity::<User>().as_deref(), Some(&User { name: "alice".into(), admin: true }));
+    assert_eq!(session.identity::<String>(), None, "another type is not the identity");
+
+    for (url, reason) in
+        [(format!("{base}&token=mallory"), "forbidden: unknown token"), (base.clone(), "forbidden: no token")]
+    {
+        match Client::connect(&url).await {
+            Err(ClientError::Refused { code, reason: got }) => {
+                assert_eq!(code, Some(CloseCode::Forbidden.code()));
+                assert_eq!(got, reason);
+                assert!(!CloseCode::Forbidden.should_reconnect());
+            }
+            Err(other) => panic!("expected a refusal, got {other}"),
+            Ok(_) => panic!("an unauthenticated client got a session"),
+        }
+    }
+    // A cookie works as well as a query token, and the first session is untouched.
+    let mut request = base.into_client_request().unwrap();
+    request.headers_mut().insert("cookie", HeaderValue::from_static("theme=dark; token=bob"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let hello = socket.next().await.unwrap().unwrap();
+    assert!(hello.to_text().unwrap().contains("\"t\":\"hello\""));
+    let bob = harness.next_session().await;
+    assert_eq!(bob.identity::<User>().map(|u| u.name.clone()).as_deref(), Some("bob"));
+    assert!(session.is_connected());
+    drop(client);
+}
+
+#[tokio::test]
+async fn authorization_refuses_opens_events_and_requests_with_forbidden() {
+    let mut harness = Harness::with_builder(secured()).await;
+    let base = harness.running.ws_url();
+    let (mut bob, bob_session) = harness.connect_with_url(&format!("{base}&token=bob")).await;
+    let (mut alice, alice_session) = harness.connect_with_url(&format!("{base}&token=alice")).await;
+
+    assert_eq!(bob_session.open_channel("admin", PushOnly).unwrap_err(), OpenError::Forbidden("admins only".into()));
+    alice_session.open_channel("admin", PushOnly).unwrap();
+    expect_open(&mut alice, "admin").await;
+
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let handlers = |seen: Arc<std::sync::atomic::AtomicUsize>| {
+        Handlers::new()
+            .on("shutdown", move |_cx, (): ()| {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+            .on_request("shutdown", |cx, (): ()| {
+                Ok(cx.session().identity::<User>().map(|u| u.name.clone()).unwrap_or_default())
+            })
+    };
+    bob_session.open_channel("ops", handlers(seen.clone())).unwrap();
+    let bob_ops = expect_open(&mut bob, "ops").await;
+    bob.emit(bob_ops, "shutdown", &()).unwrap();
+    match next_frame(&mut bob).await {
+        ServerFrame::Error { error, .. } => {
+            assert_eq!(error.code, ErrorCode::Forbidden);
+            assert_eq!(error.message, "only admins may shut down");
+        }
+        other => panic!("expected forbidden, got {other:?}"),
+    }
+    let err = bob.request(bob_ops, "shutdown", &()).await.unwrap_err();
+    assert_eq!(err.rejection_code(), Some(ErrorCode::Forbidden));
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 0, "the handler never ran");
+
+    // The admin may; the handler sees who asked.
+    alice_session.open_channel("ops", handlers(seen.clone())).unwrap();
+    let alice_ops = expect_open(&mut alice, "ops").await;
+    assert_eq!(alice.request(alice_ops, "shutdown", &()).await, Ok(json!("alice")));
+
+    // Bob trying alice's channel gets what any stranger gets: it does not exist for him.
+    let err = bob.request(alice_ops, "shutdown", &()).await.unwrap_err();
+    assert_eq!(err.rejection_code(), Some(ErrorCode::UnknownChannel));
+}
+
+async fn upgrade_status(url: &str, origin: Option<&str>) -> Result<(), u16> {
+    let mut request = url.into_client_request().unwrap();
+    if let Some(origin) = origin {
+        request.headers_mut().insert("origin", HeaderValue::from_str(origin).unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok(_) => Ok(()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(other) => panic!("unexpected error {other}"),
+    }
+}
+
+#[tokio::test]
+async fn the_origin_check_refuses_other_sites_with_403() {
+    let harness = Harness::start().await;
+    let url = harness.running.ws_url();
+    let host = harness.running.local_addr().to_string();
+    assert_eq!(upgrade_status(&url, Some(&format!("http://{host}"))).await, Ok(()));
+    assert_eq!(upgrade_status(&url, None).await, Ok(()), "non-browser clients send no Origin");
+    assert_eq!(upgrade_status(&url, Some("https://evil.example")).await, Err(403));
+
+    let config = Config { origins: Origins::List(vec!["https://app.example".into()]), ..Config::default() };
+    let listed = Harness::with_config(config).await;
+    let url = listed.running.ws_url();
+    assert_eq!(upgrade_status(&url, Some("https://app.example")).await, Ok(()));
+    assert_eq!(upgrade_status(&url, Some(&format!("http://{host}"))).await, Err(403));
+}
+
+#[tokio::test]
+async fn a_client_over_the_rate_limit_is_closed_and_the_others_are_not() {
+    let config = Config { inbound_frames_per_second: 50, inbound_burst: 20, ..Config::default() };
+    let mut harness = Harness::with_config(config).await;
+    let (mut flooder, flooder_session) = harness.connect().await;
+    let (mut calm, calm_session) = harness.connect().await;
+    calm_session.open_channel("calc", pulse_tests::test_handlers().0).unwrap();
+    let calc = expect_open(&mut calm, "calc").await;
+
+    for _ in 0..200 {
+        if flooder.send_raw_text(r#"{"t":"pong"}"#).is_err() {
+            break;
+        }
+    }
+    let (code, reason) = expect_disconnect(&mut flooder).await;
+    assert_eq!(code, Some(CloseCode::RateLimited.code()));
+    assert_eq!(reason, "rate_limited: more than 50 frames per second");
+    assert!(CloseCode::RateLimited.should_reconnect());
+    flooder_session.closed().await;
+
+    // Ten requests a second, well under the limit, keep working.
+    for i in 0..10 {
+        assert_eq!(calm.request(calc, "add", &(i, 1)).await, Ok(json!(i + 1)));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(calm_session.is_connected());
+}
