@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -32,25 +33,26 @@ impl WireError {
     }
 }
 
-/// A server-to-client frame encoded without its sequence number: the bytes of a JSON
-/// object minus the leading `{`. Cheap to clone (shared bytes).
+/// A server-to-client frame encoded without its sequence number: the text of a JSON
+/// object minus the leading `{`. Cheap to clone (shared). Kept as text, so that
+/// splicing in the sequence number, once per delivery, needs no UTF-8 check.
 #[derive(Debug, Clone)]
-pub(crate) struct Body(Bytes);
+pub(crate) struct Body(Arc<str>);
 
 impl Body {
     fn encode(frame: &impl Serialize) -> Result<Body, serde_json::Error> {
-        let json = serde_json::to_vec(frame)?;
-        Ok(Body(Bytes::from(json).slice(1..)))
+        let json = serde_json::to_string(frame)?;
+        Ok(Body(Arc::from(json.get(1..).unwrap_or_default())))
     }
 
     /// The encoded bytes (a JSON object without its opening brace).
-    pub(crate) fn bytes(&self) -> &Bytes {
-        &self.0
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 
     /// A body received from another node; `None` unless it is UTF-8.
     pub(crate) fn from_bytes(bytes: Bytes) -> Option<Body> {
-        std::str::from_utf8(&bytes).is_ok().then_some(Body(bytes))
+        std::str::from_utf8(&bytes).ok().map(|text| Body(Arc::from(text)))
     }
 
     /// The `event` and `payload` of a broadcast or emit frame.
@@ -63,7 +65,7 @@ impl Body {
         }
         let mut json = String::with_capacity(self.0.len() + 1);
         json.push('{');
-        json.push_str(std::str::from_utf8(&self.0).ok()?);
+        json.push_str(&self.0);
         let fields: Fields = serde_json::from_str(&json).ok()?;
         Some((fields.event, fields.payload.unwrap_or_else(|| RawValue::NULL.to_owned())))
     }
@@ -73,8 +75,7 @@ impl Body {
         let mut text = String::with_capacity(self.0.len() + 28);
         // Writing into a String cannot fail.
         let _ = write!(text, "{{\"seq\":{seq},");
-        // Body bytes come from serde_json, so they are UTF-8.
-        text.push_str(std::str::from_utf8(&self.0).unwrap_or_default());
+        text.push_str(&self.0);
         text
     }
 }

@@ -52,7 +52,8 @@ pub(crate) struct ServerShared {
     remote_hooks: Vec<RemoteHook>,
     authenticator: Option<access::Authenticator>,
     pub(crate) authorizer: Option<access::Authorizer>,
-    sessions: Mutex<HashMap<u64, Arc<SessionShared>>>,
+    /// Every live session (attached or waiting to be resumed), by id.
+    sessions: Mutex<HashMap<crate::SessionId, Arc<SessionShared>>>,
     sessions_changed: Notify,
     next_key: AtomicU64,
     shutting_down: AtomicBool,
@@ -73,13 +74,13 @@ impl ServerShared {
     ) -> (Arc<SessionShared>, tokio::sync::mpsc::Receiver<frames::Body>) {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let (session, queue) = SessionShared::new(self.clone(), key, identity);
-        lock(&self.sessions).insert(key, session.clone());
+        lock(&self.sessions).insert(session.id, session.clone());
         (session, queue)
     }
 
     /// The session with `id`, if it is still alive (attached or waiting to be resumed).
     pub(crate) fn find_session(&self, id: crate::SessionId) -> Option<Arc<SessionShared>> {
-        lock(&self.sessions).values().find(|s| s.id == id && !s.is_finished()).cloned()
+        lock(&self.sessions).get(&id).filter(|s| !s.is_finished()).cloned()
     }
 
     #[cfg(feature = "fuzzing")]
@@ -108,7 +109,7 @@ impl ServerShared {
     }
 
     pub(crate) fn remove_session(&self, session: &SessionShared) {
-        lock(&self.sessions).remove(&session.key);
+        lock(&self.sessions).remove(&session.id);
         self.sessions_changed.notify_waiters();
     }
 }
