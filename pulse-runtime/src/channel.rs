@@ -96,9 +96,12 @@ impl Reply {
 
 /// Serializes a value to raw JSON, mapping a failure to a handler failure.
 pub fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, WireError> {
-    serde_json::value::to_raw_value(value).map_err(|e| {
-        WireError::new(crate::protocol::ErrorCode::HandlerFailed, format!("the answer could not be encoded: {e}"))
-    })
+    serde_json::value::to_raw_value(value).map_err(answer_not_encoded)
+}
+
+/// The handler failure an answer that cannot be serialized stands for.
+pub(crate) fn answer_not_encoded(error: serde_json::Error) -> WireError {
+    WireError::new(crate::protocol::ErrorCode::HandlerFailed, format!("the answer could not be encoded: {error}"))
 }
 
 /// Receives a channel's client-to-server traffic.

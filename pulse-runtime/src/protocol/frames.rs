@@ -382,10 +382,12 @@ pub(crate) fn decode_client_frame(text: &str) -> Result<ClientFrame<'_>, FrameEr
 
 /// Echo at most 64 bytes of a client's string back in an error message.
 pub(crate) fn truncate(s: &str) -> &str {
-    if s.len() <= 64 {
-        return s;
-    }
-    let mut end = 64;
+    truncate_to(s, 64)
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+pub(crate) fn truncate_to(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;
     }

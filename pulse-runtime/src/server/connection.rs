@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::ServerShared;
 use crate::id::SessionId;
-use crate::protocol::frames::{self, AnnouncedLimits, Body};
+use crate::protocol::frames::{self, AnnouncedLimits, Body, truncate_to};
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
 use crate::session::{Ending, Reattach, Session, SessionShared};
 
@@ -209,14 +209,6 @@ fn close_frame(code: CloseCode, reason: &str) -> Message {
     // A close reason is at most 123 bytes on the wire.
     let reason = truncate_to(reason, 123);
     Message::Close(Some(CloseFrame { code: code.code(), reason: Utf8Bytes::from(reason) }))
-}
-
-fn truncate_to(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// Ends when the client goes away, sends something fatal, or the session ends.

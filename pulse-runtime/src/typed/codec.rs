@@ -98,12 +98,7 @@ impl<T> Codec<T> {
     /// The reply to a request whose handler returned `value` (`None`: handler gone).
     pub fn answer(&self, value: Option<T>) -> crate::Reply {
         match value {
-            Some(value) => crate::Reply::Ready(self.encode(&value).map_err(|e| {
-                WireError::new(
-                    crate::protocol::ErrorCode::HandlerFailed,
-                    format!("the answer could not be encoded: {e}"),
-                )
-            })),
+            Some(value) => crate::Reply::Ready(self.encode(&value).map_err(crate::channel::answer_not_encoded)),
             None => crate::Reply::failed("the channel's handler is gone"),
         }
     }
