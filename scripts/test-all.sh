@@ -30,8 +30,8 @@ fi
 step "npm packages"
 npm ci --no-audit --no-fund --loglevel=error
 
-step "cargo test"
-cargo test --workspace --all-targets
+step "cargo test (the session core's property tests with 10,000 cases)"
+PULSE_CORE_CASES=10000 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
 step "the chat's generated TypeScript is up to date"

@@ -17,8 +17,14 @@
 //! `gen-ts client/src/generated/chat.ts` writes the module; `gen-ts --check ...` exits
 //! non-zero when the committed file is stale. Output is deterministic: declaration
 //! order, each type once, a "do not edit" header.
+//!
+//! The client runtime's own protocol facts (error and close codes, frame types, the
+//! limits in `hello`) are rendered from pulse-runtime's `protocol` module too:
+//! [`protocol_module`] writes `ts/src/generated/protocol.ts`, and a test of this crate
+//! fails when that file is stale.
 
 mod cli;
+mod protocol;
 mod render;
 
 use pulse_runtime::ChannelSpec;
@@ -26,6 +32,7 @@ use pulse_runtime::component::ClientComponent;
 use pulse_runtime::typed::schema::{ChannelSchema, TypeRef};
 
 pub use cli::CheckError;
+pub use protocol::{PROTOCOL_MODULE_PATH, protocol_module};
 pub use render::RenderError;
 
 /// The npm package the generated code imports the client runtime from.

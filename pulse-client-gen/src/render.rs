@@ -208,7 +208,7 @@ fn render_channel(out: &mut String, channel: &ChannelSchema, cfg: &ts_rs::Config
 /// ts-rs writes a declaration on few lines, field docs inline; this indents each line
 /// by its brace depth and trims trailing spaces, so the module reads like hand-written
 /// TypeScript. Braces inside comments and string literals do not count.
-fn indent_decl(decl: &str) -> String {
+pub(crate) fn indent_decl(decl: &str) -> String {
     let mut out = String::with_capacity(decl.len() + 64);
     let mut depth = 0usize;
     for line in decl.lines() {

@@ -232,8 +232,18 @@ impl RawChannel {
         Request::new(self.clone(), event.to_owned(), body, crate::request::decode_json)
     }
 
-    pub(crate) fn start_request(&self, event: &str, payload: &RawValue) -> Result<(u64, AnswerReceiver), ChannelError> {
-        self.session.start_request(&self.channel, event, payload)
+    pub(crate) fn start_request(
+        &self,
+        event: &str,
+        payload: &RawValue,
+        timeout: std::time::Duration,
+    ) -> Result<(u64, AnswerReceiver), ChannelError> {
+        self.session.start_request(&self.channel, event, payload, timeout)
+    }
+
+    /// Announces a channel opened before its handler existed (see `StateCx`).
+    pub(crate) fn announce(&self) {
+        self.session.ready(self.channel.id);
     }
 
     pub(crate) fn forget_request(&self, id: u64) {

@@ -16,7 +16,6 @@ pub struct FuzzSession {
     runtime: tokio::runtime::Runtime,
     server: Arc<ServerShared>,
     session: Arc<SessionShared>,
-    queue: tokio::sync::mpsc::Receiver<crate::protocol::frames::Body>,
     channel: String,
 }
 
@@ -25,7 +24,7 @@ impl FuzzSession {
     pub fn new() -> Self {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
         let server = crate::Server::builder().build().shared().clone();
-        let (session, queue) = server.new_session_for_fuzzing();
+        let session = server.new_session_for_fuzzing();
         let handlers = Handlers::new()
             .on("note", |_cx, _value: serde_json::Value| {})
             .on_request("echo", |_cx, value: serde_json::Value| Ok(value))
@@ -37,9 +36,9 @@ impl FuzzSession {
             });
         let channel = {
             let _guard = runtime.enter();
-            session.open_channel("calc", Box::new(handlers)).expect("open calc").id().to_string()
+            session.open_channel("calc", Box::new(handlers), true).expect("open calc").id().to_string()
         };
-        FuzzSession { runtime, server, session, queue, channel }
+        FuzzSession { runtime, server, session, channel }
     }
 
     /// The `calc` channel's id; fuzz inputs say `$CH` where they mean it.
@@ -60,7 +59,14 @@ impl FuzzSession {
         }
         // Let spawned answers run, then drop whatever would have been sent.
         self.runtime.block_on(tokio::task::yield_now());
-        while self.queue.try_recv().is_ok() {}
+        let mut sent = Vec::new();
+        loop {
+            self.session.take_batch(64, &mut sent);
+            if sent.is_empty() {
+                break;
+            }
+            sent.clear();
+        }
     }
 
     /// Whether the session survived everything fed so far (it must: nothing a client

@@ -35,6 +35,7 @@ pub mod protocol;
 mod request;
 mod server;
 mod session;
+mod session_core;
 mod sync;
 pub mod typed;
 

@@ -79,7 +79,7 @@ impl<T: Send + 'static> IntoFuture for Request<T> {
         Box::pin(async move {
             let payload = self.payload?;
             let timeout = self.timeout.unwrap_or_else(|| self.channel.default_timeout());
-            let (id, answer) = self.channel.start_request(&self.event, &payload)?;
+            let (id, answer) = self.channel.start_request(&self.event, &payload, timeout)?;
             let mut guard = ForgetOnDrop { channel: &self.channel, id: Some(id) };
             let outcome = tokio::time::timeout(timeout, answer).await;
             let raw = match outcome {

@@ -1,14 +1,15 @@
 //! A session: one client connection and everything it owns (channels, pending
 //! requests, its outbound queue).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::channel::{ChannelShared, RawChannel, RawHandler};
 use crate::error::{ChannelError, OpenError};
@@ -16,6 +17,7 @@ use crate::id::{ChannelId, SessionId};
 use crate::protocol::frames::{self, Body};
 use crate::protocol::{self, CloseCode};
 use crate::server::ServerShared;
+use crate::session_core::{AnswerRoute, CannotResume, Limits, OpenRefused, Refused, SessionCore, StartRefused};
 use crate::sync::lock;
 
 /// Why a connection ends, and whether its session goes with it.
@@ -52,38 +54,28 @@ pub(crate) type AnswerSender = oneshot::Sender<Result<Box<RawValue>, ChannelErro
 /// Where the caller of a server-to-client request waits for its answer.
 pub(crate) type AnswerReceiver = oneshot::Receiver<Result<Box<RawValue>, ChannelError>>;
 
-struct PendingRequest {
-    channel: ChannelId,
-    answer: AnswerSender,
-}
-
-/// What the session's lock protects.
-struct SessionState {
-    open: bool,
-    channels: HashMap<ChannelId, Arc<ChannelShared>>,
-    /// Server-to-client requests waiting for the client's answer.
-    pending: HashMap<u64, PendingRequest>,
-    next_request_id: u64,
-    /// Ids of client-to-server requests whose answer has not been sent yet.
-    inbound: HashSet<u64>,
-}
+type Core = SessionCore<Arc<ChannelShared>, AnswerSender>;
 
 /// The shared heart of a session; [`Session`] and [`RawChannel`] are handles to it.
+/// Its decisions are the [`SessionCore`]'s; this adds the locks, the wake-ups of the
+/// connection's writer, and the effects the core asks for (handlers told, requests
+/// failed, topics joined and left).
 pub(crate) struct SessionShared {
     pub(crate) id: SessionId,
     /// Small unique number, used as the key in server-wide tables.
     pub(crate) key: u64,
     pub(crate) server: Arc<ServerShared>,
-    outbound: mpsc::Sender<Body>,
+    core: Mutex<Core>,
+    /// Wakes the connection's writer when frames are queued.
+    wake: Notify,
     /// Why the current connection ends (reset when the session is resumed).
     ending: watch::Sender<Option<Ending>>,
     /// Set once the session has ended for good.
     finished: watch::Sender<bool>,
-    /// While the session waits to be resumed: where a resuming connection is handed.
-    reattach: Mutex<Option<oneshot::Sender<Reattach>>>,
+    /// Where a resuming connection is handed to the session's task.
+    resumes: mpsc::Sender<Reattach>,
     /// Milliseconds since `server.started` at the last inbound frame.
     last_inbound_ms: AtomicU64,
-    state: Mutex<SessionState>,
     /// The DOM callbacks of the current render, by id.
     callbacks: Mutex<HashMap<String, crate::component::Callback>>,
     /// What the authentication hook returned for this connection.
@@ -91,32 +83,27 @@ pub(crate) struct SessionShared {
 }
 
 impl SessionShared {
+    /// A new session, and the receiving end of its resumes (for the session's task).
     pub(crate) fn new(
         server: Arc<ServerShared>,
         key: u64,
         identity: Option<crate::server::IdentityRef>,
-    ) -> (Arc<Self>, mpsc::Receiver<Body>) {
-        let (outbound, queue) = mpsc::channel(server.config.outbound_queue_frames.max(1));
+    ) -> (Arc<Self>, mpsc::Receiver<Reattach>) {
+        let (resumes, resumed) = mpsc::channel(1);
         let shared = Arc::new(SessionShared {
             id: SessionId::generate(),
             key,
             last_inbound_ms: AtomicU64::new(server.elapsed_ms()),
+            core: Mutex::new(SessionCore::new(Limits::from_config(&server.config))),
             server,
-            outbound,
+            wake: Notify::new(),
             ending: watch::Sender::new(None),
             finished: watch::Sender::new(false),
-            reattach: Mutex::new(None),
-            state: Mutex::new(SessionState {
-                open: true,
-                channels: HashMap::new(),
-                pending: HashMap::new(),
-                next_request_id: 1,
-                inbound: HashSet::new(),
-            }),
+            resumes,
             callbacks: Mutex::new(HashMap::new()),
             identity,
         });
-        (shared, queue)
+        (shared, resumed)
     }
 
     /// Watches for the session's end.
@@ -144,43 +131,11 @@ impl SessionShared {
         self.ending.send_replace(None);
     }
 
-    /// Offers the session to a resuming connection; the session's task takes it if the
-    /// session is waiting to be resumed. A session still attached to a connection the
-    /// server believes alive (the client saw it break first) is detached from it first.
-    pub(crate) async fn hand_over(&self, mut reattach: Reattach) -> Result<(), Reattach> {
-        for attempt in 0..40 {
-            let waiting = lock(&self.reattach).take();
-            match waiting {
-                Some(slot) => match slot.send(reattach) {
-                    Ok(()) => return Ok(()),
-                    Err(back) => reattach = back,
-                },
-                None if *self.finished.borrow() => break,
-                None => {
-                    if attempt == 0 {
-                        self.signal_end(Ending::ClientGone);
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-                }
-            }
-        }
-        Err(reattach)
-    }
-
-    /// Waits (while detached) for a resuming connection; `None` if the session must end
-    /// first (a terminal signal) or the grace period passes.
-    pub(crate) async fn wait_for_resume(&self, grace: std::time::Duration) -> Option<Reattach> {
-        let (slot, resumed) = oneshot::channel();
-        *lock(&self.reattach) = Some(slot);
-        let mut ending = self.ending();
-        let terminal = ending.wait_for(|e| e.as_ref().is_some_and(Ending::is_terminal));
-        let outcome = tokio::select! {
-            reattach = resumed => reattach.ok(),
-            _ = tokio::time::sleep(grace) => None,
-            _ = terminal => None,
-        };
-        lock(&self.reattach).take();
-        outcome
+    /// Hands a resuming connection to the session's task, which serves it (closing the
+    /// session's current connection, if any, with 4005). Gives it back if the session
+    /// has ended.
+    pub(crate) async fn hand_over(&self, reattach: Reattach) -> Result<(), Reattach> {
+        self.resumes.send(reattach).await.map_err(|refused| refused.0)
     }
 
     /// Whether the session ended for good.
@@ -202,28 +157,73 @@ impl SessionShared {
         std::time::Duration::from_millis(now_ms.saturating_sub(last))
     }
 
+    // -- the outbound stream, for the connection driver --------------------------------
+
     /// Queues a frame for the client without waiting. A full queue means the client
     /// does not keep up: the session is ended as a slow consumer, and nobody waits.
     pub(crate) fn enqueue(&self, body: Body) -> Result<(), ChannelError> {
-        match self.outbound.try_send(body) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        let pushed = lock(&self.core).push(body);
+        self.after_push(pushed).map_err(|_| ChannelError::Disconnected)
+    }
+
+    fn after_push(&self, pushed: Result<(), Refused>) -> Result<(), Refused> {
+        match pushed {
+            Ok(()) => {
+                self.wake.notify_one();
+                Ok(())
+            }
+            Err(Refused::Overflow) => {
                 let limit = self.server.config.outbound_queue_frames;
                 tracing::warn!(session = %self.id, limit, "outbound queue full; disconnecting slow consumer");
                 self.signal_end(Ending::Close(
                     CloseCode::SlowConsumer,
                     format!("slow_consumer: more than {limit} frames waiting"),
                 ));
-                Err(ChannelError::Disconnected)
+                Err(Refused::Overflow)
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(ChannelError::Disconnected),
+            Err(Refused::Ended) => Err(Refused::Ended),
         }
     }
 
+    /// Up to `max` frames for the writer, numbered and kept for replay.
+    pub(crate) fn take_batch(&self, max: usize, out: &mut Vec<Utf8Bytes>) {
+        lock(&self.core).take_batch(max, out);
+    }
+
+    /// Waits until frames may be queued for the writer (or a wake-up was left for it).
+    pub(crate) async fn frames_queued(&self) {
+        self.wake.notified().await;
+    }
+
+    /// The connection is gone: frames wait for a resume.
+    pub(crate) fn detach(&self) {
+        lock(&self.core).detach();
+    }
+
+    /// Attaches a resuming connection whose client saw up to `last_seq`; returns the
+    /// frames it missed.
+    pub(crate) fn resume(&self, last_seq: u64) -> Result<Vec<Utf8Bytes>, CannotResume> {
+        lock(&self.core).resume(last_seq)
+    }
+
+    /// Fails the server's requests whose deadline has passed.
+    pub(crate) fn expire_requests(&self, now: Instant) {
+        let expired = lock(&self.core).expire(now);
+        for answer in expired {
+            let _ = answer.send(Err(ChannelError::Timeout));
+        }
+    }
+
+    // -- channels ----------------------------------------------------------------------
+
+    /// Opens a channel. A channel opened not `ready` is announced to the client (its
+    /// `open` frame sent) only once [`SessionShared::ready`] is called: its handler
+    /// does not exist yet.
     pub(crate) fn open_channel(
         self: &Arc<Self>,
         name: &str,
         handler: Box<dyn RawHandler>,
+        ready: bool,
     ) -> Result<RawChannel, OpenError> {
         if !protocol::is_valid_name(name) {
             return Err(OpenError::InvalidName(name.to_owned()));
@@ -232,47 +232,47 @@ impl SessionShared {
             let session = Session { shared: self.clone() };
             authorize(&session, &crate::server::Access::Open { name }).map_err(OpenError::Forbidden)?;
         }
-        let mut state = lock(&self.state);
-        if !state.open {
-            return Err(OpenError::SessionEnded);
-        }
-        let limit = self.server.config.max_channels_per_session;
-        if state.channels.len() >= limit {
-            return Err(OpenError::TooManyChannels { limit });
-        }
         let channel = Arc::new(ChannelShared::new(ChannelId::generate(), name.into(), handler));
-        state.channels.insert(channel.id, channel.clone());
-        // Joined under the session lock, so that `end` cannot run between the insert
-        // and the join and leave a member behind in the topic table.
-        self.server.topics.join(&channel.name, self);
-        let _ = self.enqueue(frames::open(channel.id, name));
-        drop(state);
+        let opened = lock(&self.core).open_channel(channel.id, channel.name.clone(), channel.clone(), ready);
+        match opened {
+            Ok(()) => self.wake.notify_one(),
+            Err(OpenRefused::Ended) => return Err(OpenError::SessionEnded),
+            Err(OpenRefused::TooMany { limit }) => return Err(OpenError::TooManyChannels { limit }),
+        }
+        // The topic is joined after `open` is queued, so every broadcast the session gets
+        // on it follows `open`. A close or an end that ran in between has already left
+        // the topic (or found nothing to leave): leave again, which is idempotent.
+        self.server.topics.join(&channel.name, self, channel.id);
+        if !lock(&self.core).is_open(channel.id) {
+            self.server.topics.leave(&channel.name, self.key, channel.id);
+        }
         Ok(RawChannel::new(self.clone(), channel))
     }
 
+    /// The handler of channel `id` exists: its `open` goes out.
+    pub(crate) fn ready(&self, id: ChannelId) {
+        lock(&self.core).ready(id);
+        self.wake.notify_one();
+    }
+
+    /// The channel a client frame names, if it is open (and announced) in this session.
     pub(crate) fn find_channel(&self, id: &str) -> Option<Arc<ChannelShared>> {
         let id: ChannelId = id.parse().ok()?;
-        lock(&self.state).channels.get(&id).cloned()
+        lock(&self.core).route(id).map(|(_, channel)| channel.clone())
     }
 
     /// Closes one channel: the client hears `close`, pending requests on it fail with
     /// `Closed` at once, and its handler is dropped. Returns false if it was not open.
     pub(crate) fn close_channel(&self, id: ChannelId, reason: &str) -> bool {
-        let mut state = lock(&self.state);
-        let Some(channel) = state.channels.remove(&id) else {
+        let Some(closed) = lock(&self.core).close_channel(id, reason) else {
             return false;
         };
+        self.wake.notify_one();
+        let channel = closed.handler;
         channel.mark_closed();
-        self.server.topics.leave(&channel.name, self.key);
-        let failed: Vec<u64> =
-            state.pending.iter().filter(|(_, p)| p.channel == id).map(|(request, _)| *request).collect();
-        let failed: Vec<PendingRequest> = failed.iter().filter_map(|r| state.pending.remove(r)).collect();
-        if state.open {
-            let _ = self.enqueue(frames::close(id, reason));
-        }
-        drop(state);
-        for pending in failed {
-            let _ = pending.answer.send(Err(ChannelError::Closed));
+        self.server.topics.leave(&closed.name, self.key, id);
+        for answer in closed.failed {
+            let _ = answer.send(Err(ChannelError::Closed));
         }
         channel.release_handler();
         true
@@ -283,50 +283,53 @@ impl SessionShared {
     pub(crate) fn end(&self) {
         self.finished.send_replace(true);
         lock(&self.callbacks).clear();
-        let mut state = lock(&self.state);
-        state.open = false;
-        let channels: Vec<_> = state.channels.drain().map(|(_, c)| c).collect();
-        let pending: Vec<_> = state.pending.drain().map(|(_, p)| p).collect();
-        state.inbound.clear();
-        for channel in &channels {
+        let ended = lock(&self.core).end();
+        for (id, name, channel) in &ended.channels {
             channel.mark_closed();
-            self.server.topics.leave(&channel.name, self.key);
+            self.server.topics.leave(name, self.key, *id);
         }
-        drop(state);
-        for p in pending {
-            let _ = p.answer.send(Err(ChannelError::Disconnected));
+        for answer in ended.failed {
+            let _ = answer.send(Err(ChannelError::Disconnected));
         }
-        for channel in channels {
+        for (_, _, channel) in ended.channels {
             channel.release_handler();
         }
     }
 
-    /// Sends a server-to-client request; the answer arrives on the returned receiver.
+    // -- requests ----------------------------------------------------------------------
+
+    /// Sends a server-to-client request that fails after `timeout`; the answer arrives
+    /// on the returned receiver.
     pub(crate) fn start_request<P: Serialize + ?Sized>(
         &self,
         channel: &ChannelShared,
         event: &str,
         payload: &P,
+        timeout: std::time::Duration,
     ) -> Result<(u64, AnswerReceiver), ChannelError> {
-        let mut state = lock(&self.state);
-        if !state.open {
-            return Err(ChannelError::Disconnected);
-        }
-        if channel.is_closed() {
-            return Err(ChannelError::Closed);
-        }
-        let id = state.next_request_id;
-        let body = frames::request(channel.id, id, event, payload).map_err(|e| ChannelError::Payload(e.to_string()))?;
-        self.enqueue(body)?;
-        state.next_request_id += 1;
         let (answer, receiver) = oneshot::channel();
-        state.pending.insert(id, PendingRequest { channel: channel.id, answer });
-        Ok((id, receiver))
+        let deadline = Instant::now() + timeout;
+        let started = lock(&self.core).start_request(channel.id, deadline, answer, |id| {
+            frames::request(channel.id, id, event, payload).map_err(|e| ChannelError::Payload(e.to_string()))
+        });
+        match started {
+            Ok(id) => {
+                self.wake.notify_one();
+                Ok((id, receiver))
+            }
+            Err(StartRefused::Ended) => Err(ChannelError::Disconnected),
+            Err(StartRefused::ChannelClosed) => Err(ChannelError::Closed),
+            Err(StartRefused::Encode(error)) => Err(error),
+            Err(StartRefused::Overflow) => {
+                let _ = self.after_push(Err(Refused::Overflow));
+                Err(ChannelError::Disconnected)
+            }
+        }
     }
 
     /// Forgets a request whose caller stopped waiting (timeout or dropped future).
     pub(crate) fn forget_request(&self, id: u64) {
-        lock(&self.state).pending.remove(&id);
+        lock(&self.core).forget_request(id);
     }
 
     /// Routes the client's answer to the request waiting for it.
@@ -336,37 +339,27 @@ impl SessionShared {
         id: u64,
         result: Result<Box<RawValue>, ChannelError>,
     ) -> AnswerOutcome {
-        let mut state = lock(&self.state);
-        let Some(pending) = state.pending.get(&id) else {
-            // Ids are issued in order: one below the next id was issued and has since
-            // timed out or been cancelled, so a late answer is dropped quietly.
-            return if id < state.next_request_id { AnswerOutcome::Late } else { AnswerOutcome::Unknown };
-        };
-        if channel.parse::<ChannelId>().ok() != Some(pending.channel) {
-            return AnswerOutcome::WrongChannel;
+        let route = lock(&self.core).answer(channel.parse().ok(), id);
+        match route {
+            AnswerRoute::Delivered(answer) => {
+                let _ = answer.send(result);
+                AnswerOutcome::Delivered
+            }
+            AnswerRoute::UnknownChannel => AnswerOutcome::UnknownChannel,
+            AnswerRoute::Late => AnswerOutcome::Late,
+            AnswerRoute::Unknown => AnswerOutcome::Unknown,
         }
-        if let Some(pending) = state.pending.remove(&id) {
-            drop(state);
-            let _ = pending.answer.send(result);
-        }
-        AnswerOutcome::Delivered
     }
 
     /// Records an inbound request id; refuses duplicates and too many at once.
-    pub(crate) fn begin_inbound(&self, id: u64) -> Result<(), protocol::ErrorCode> {
-        let mut state = lock(&self.state);
-        if state.inbound.contains(&id) {
-            return Err(protocol::ErrorCode::DuplicateRequestId);
-        }
-        if state.inbound.len() >= self.server.config.max_pending_requests {
-            return Err(protocol::ErrorCode::TooManyRequests);
-        }
-        state.inbound.insert(id);
-        Ok(())
+    pub(crate) fn begin_inbound(&self, id: u64, channel: ChannelId) -> Result<(), protocol::ErrorCode> {
+        lock(&self.core).begin_inbound(id, channel)
     }
 
-    pub(crate) fn finish_inbound(&self, id: u64) {
-        lock(&self.state).inbound.remove(&id);
+    /// The handler of an inbound request finished; true if its answer should be sent
+    /// (false when its channel closed or the session ended meanwhile).
+    pub(crate) fn finish_inbound(&self, id: u64, channel: ChannelId) -> bool {
+        lock(&self.core).finish_inbound(id, channel)
     }
 
     /// Installs the callbacks of a new render, replacing the previous render's.
@@ -380,12 +373,11 @@ impl SessionShared {
 
     /// Requests waiting for an answer, both ways.
     pub(crate) fn pending_count(&self) -> usize {
-        let state = lock(&self.state);
-        state.pending.len() + state.inbound.len()
+        lock(&self.core).pending_count()
     }
 
     pub(crate) fn channel_count(&self) -> usize {
-        lock(&self.state).channels.len()
+        lock(&self.core).channel_count()
     }
 }
 
@@ -395,10 +387,10 @@ pub(crate) enum AnswerOutcome {
     Delivered,
     /// The request had already timed out or been cancelled.
     Late,
-    /// No request with that id was ever issued.
+    /// No request with that id was sent on that channel.
     Unknown,
-    /// The id is pending, but on another channel.
-    WrongChannel,
+    /// The channel is not an open channel of this session.
+    UnknownChannel,
 }
 
 /// A handle to one client session. Cheap to clone; valid after the session ends (its
@@ -417,7 +409,7 @@ impl Session {
     /// Opens a channel named `name` in this session. Client frames for it go to
     /// `handler`; the client learns of it from an `open` frame.
     pub fn open_channel(&self, name: &str, handler: impl RawHandler) -> Result<RawChannel, OpenError> {
-        self.shared.open_channel(name, Box::new(handler))
+        self.shared.open_channel(name, Box::new(handler), true)
     }
 
     /// Sends `event` to every session with an open channel named `name`, this one

@@ -80,6 +80,84 @@ async fn a_malformed_request_with_an_id_is_answered_so_the_caller_does_not_hang(
     still_works(&client, channel).await;
 }
 
+/// protocol.md: a `request` whose `id` can be read is answered (failed, `malformed_frame`)
+/// however its other fields are broken, echoing its `channel` when that is a string and
+/// `""` otherwise; before, a missing, null or numeric `channel` or a numeric `event`
+/// got a bare `error` and left the caller waiting for its timeout.
+#[tokio::test]
+async fn a_request_with_a_readable_id_is_answered_whatever_else_is_broken() {
+    let (_harness, mut client, channel, _, _) = setup(Config::default()).await;
+    let cases: &[(&str, u64, &str, &str)] = &[
+        (r#"{"t":"request","id":101,"event":"add","payload":[1,2]}"#, 101, "", "needs a `channel` field"),
+        (r#"{"t":"request","id":102,"channel":null,"event":"add"}"#, 102, "", "needs a `channel` field"),
+        (
+            r#"{"t":"request","id":103,"channel":42,"event":"add"}"#,
+            103,
+            "",
+            "`channel` field of a `request` frame must be a string",
+        ),
+        (r#"{"t":"request","id":104,"channel":["x"],"event":"add"}"#, 104, "", "must be a string"),
+        (
+            r#"{"t":"request","id":105,"channel":"CH","event":7}"#,
+            105,
+            "CH",
+            "`event` field of a `request` frame must be a string",
+        ),
+        (r#"{"t":"request","id":106,"channel":"CH"}"#, 106, "CH", "needs an `event` field"),
+        (r#"{"t":"request","id":107,"channel":"CH","event":null,"error":5}"#, 107, "CH", "needs an `event` field"),
+    ];
+    for (text, id, echoed, needle) in cases {
+        let echoed = echoed.replace("CH", &channel.to_string());
+        client.send_raw_text(text.replace("CH", &channel.to_string())).unwrap();
+        match next_frame(&mut client).await {
+            ServerFrame::Answer { id: got, channel: echo, result: Err(error), .. } => {
+                assert_eq!((got, echo.as_str()), (*id, echoed.as_str()), "{text}");
+                assert_eq!(error.code, ErrorCode::MalformedFrame, "{text}");
+                assert!(error.message.contains(needle), "{text}: {}", error.message);
+            }
+            other => panic!("{text}: expected a failed answer to {id}, got {other:?}"),
+        }
+    }
+    still_works(&client, channel).await;
+}
+
+/// reliability.md: nesting past the depth limit is `malformed_frame`, also in a field
+/// the frame type ignores; before, such a `pong` was accepted without a word.
+#[tokio::test]
+async fn nesting_past_the_depth_limit_is_refused_even_in_an_ignored_field() {
+    let (_harness, mut client, channel, neighbour, neighbour_channel) = setup(Config::default()).await;
+    let deep = 30_000;
+    client.send_raw_text(format!(r#"{{"t":"pong","extra":{}{}}}"#, "[".repeat(deep), "]".repeat(deep))).unwrap();
+    let message = expect_error(&mut client, ErrorCode::MalformedFrame).await;
+    let limit = pulse_runtime::protocol::MAX_JSON_DEPTH;
+    assert!(message.contains(&format!("deeper than {limit} levels")), "{message}");
+    // Just inside the limit (the frame's own object is level 1) is fine, and silent.
+    let inside = limit - 1;
+    client.send_raw_text(format!(r#"{{"t":"pong","extra":{}{}}}"#, "[".repeat(inside), "]".repeat(inside))).unwrap();
+    pulse_tests::expect_silence(&mut client, Duration::from_millis(100)).await;
+    still_works(&client, channel).await;
+    still_works(&neighbour, neighbour_channel).await;
+}
+
+/// The depth check stops at the first bracket past the limit: an 8,000-deep object is
+/// refused at a byte near its start, not after the decoder walked all of it.
+#[tokio::test]
+async fn an_8000_deep_object_is_refused_at_the_limit_not_walked_to_its_end() {
+    let (_harness, mut client, channel, _, _) = setup(Config::default()).await;
+    let deep = 8_000;
+    let text = format!(r#"{{"t":"pong","x":{}1{}}}"#, "{\"a\":".repeat(deep), "}".repeat(deep));
+    let started = std::time::Instant::now();
+    client.send_raw_text(text.clone()).unwrap();
+    let message = expect_error(&mut client, ErrorCode::MalformedFrame).await;
+    let at: usize = message.rsplit("at byte ").next().and_then(|n| n.trim_end_matches(')').parse().ok()).unwrap();
+    let limit = pulse_runtime::protocol::MAX_JSON_DEPTH;
+    // `{"t":"pong","x":` then `{"a":` per level: level `limit + 1` opens here.
+    assert_eq!(at, r#"{"t":"pong","x":"#.len() + (limit - 1) * r#"{"a":"#.len(), "{message}");
+    assert!(at < text.len() / 100, "{message}");
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    still_works(&client, channel).await;
+}
+
 #[tokio::test]
 async fn unknown_events_and_wrong_payloads_on_emit_are_reported() {
     let (_harness, mut client, channel, _, _) = setup(Config::default()).await;

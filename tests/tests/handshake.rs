@@ -17,6 +17,27 @@ async fn hello_announces_version_session_and_limits() {
     assert_eq!(hello.session.to_string().len(), 32);
 }
 
+/// docs/protocol.md's `hello` example is, but for the random session id, exactly what
+/// the server sends with the default configuration: the same fields, names and values.
+#[tokio::test]
+async fn the_documented_hello_is_what_the_server_sends() {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let doc = include_str!("../../docs/protocol.md");
+    let start = doc.find(r#"{"t":"hello""#).expect("protocol.md shows a hello");
+    let end = start + doc[start..].find("\n```").expect("the example's code block ends");
+    let documented: serde_json::Value = serde_json::from_str(&doc[start..end]).expect("the example is JSON");
+
+    let harness = Harness::start().await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(harness.running.ws_url()).await.unwrap();
+    let Some(Ok(Message::Text(text))) = socket.next().await else { panic!("no hello") };
+    let mut sent: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(sent["session"].as_str().map(str::len), Some(32), "{text}");
+    sent["session"] = documented["session"].clone();
+    assert_eq!(sent, documented, "the server sent {text}");
+}
+
 #[tokio::test]
 async fn every_connection_gets_its_own_session() {
     let mut harness = Harness::start().await;

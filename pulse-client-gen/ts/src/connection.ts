@@ -4,12 +4,13 @@
 import { ClientChannel } from "./channel";
 import { type ChannelError, DisconnectedError, TimeoutError, type WireError, errorFromWire } from "./errors";
 import {
+  CLOSE_CODES,
   type ClientFrame,
   type DomEventData,
   type HelloFrame,
   type ServerFrame,
   defaultUrl,
-  shouldReconnect,
+  mustNotReconnect,
 } from "./protocol";
 
 /** What `new WebSocket(url)` needs to be: the browser's, or `ws` in Node. */
@@ -251,6 +252,7 @@ export class PulseConnection {
       if (typeof event.data !== "string") return;
       let frame: ServerFrame;
       try {
+        // The one place frames become typed: channel ids in `open` frames are `ChannelId`s.
         frame = JSON.parse(event.data) as ServerFrame;
       } catch {
         console.warn("pulse: undecodable frame dropped");
@@ -264,7 +266,7 @@ export class PulseConnection {
       if (this.watchdog) clearTimeout(this.watchdog);
       this.lastClose = { code: event.code, reason: event.reason };
       if (this.stopped) return;
-      if (event.code >= 4000 && !shouldReconnect(event.code)) {
+      if (mustNotReconnect(event.code)) {
         this.sessionLost();
         console.error(`pulse: server closed the connection for good: ${event.code} ${event.reason}`);
         this.setState("closed");
@@ -380,7 +382,7 @@ export class PulseConnection {
     if (this.watchdog) clearTimeout(this.watchdog);
     const heartbeat = this.hello?.heartbeat_ms;
     if (!heartbeat) return;
-    this.watchdog = setTimeout(() => this.socket?.close(4001, "no heartbeat from server"), heartbeat * 2 + 5000);
+    this.watchdog = setTimeout(() => this.socket?.close(CLOSE_CODES.idle_timeout, "no heartbeat from server"), heartbeat * 2 + 5000);
   }
 
   private pruneClosed(): void {

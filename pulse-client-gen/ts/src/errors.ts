@@ -1,20 +1,15 @@
 // Typed request errors, one class per failure mode, matching the Rust `ChannelError`.
 
-/** Machine-readable error codes of the protocol (docs/protocol.md). */
-export type ErrorCode =
-  | "malformed_frame"
-  | "unknown_frame_type"
-  | "unsupported_frame"
-  | "unknown_channel"
-  | "unknown_event"
-  | "malformed_payload"
-  | "handler_failed"
-  | "unknown_request"
-  | "duplicate_request_id"
-  | "too_many_requests"
-  | "channel_closed"
-  | "forbidden"
-  | (string & {});
+import type { ErrorCode as KnownErrorCode } from "./generated/protocol";
+
+export type { KnownErrorCode };
+
+/**
+ * Machine-readable error codes of the protocol (docs/protocol.md): those of this version,
+ * generated from the Rust `ErrorCode`, or any other string (a newer server's code, which
+ * the Rust side reads as `ErrorCode::Unknown`).
+ */
+export type ErrorCode = KnownErrorCode | (string & {});
 
 /** The error of a frame: what went wrong, for code and for people. */
 export interface WireError {

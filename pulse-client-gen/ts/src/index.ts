@@ -15,15 +15,28 @@ export {
   ClosedError,
   DisconnectedError,
   type ErrorCode,
+  type KnownErrorCode,
   RejectedError,
   RemoteError,
   TimeoutError,
   type WireError,
 } from "./errors";
-export { type DomEventData, type Op, PROTOCOL_VERSION, shouldReconnect, type VElement, type VNode } from "./protocol";
+export {
+  type AnnouncedLimits,
+  CLOSE_CODES,
+  type ChannelId,
+  type ClientFrameType,
+  type CloseCodeName,
+  type DomEventData,
+  MAX_JSON_DEPTH,
+  type Op,
+  PROTOCOL_VERSION,
+  type ServerFrameType,
+  type VElement,
+  type VNode,
+  mustNotReconnect,
+  shouldReconnect,
+} from "./protocol";
 export { PulseRoot, type PulseRootProps, describeEvent } from "./root";
 export { TreeStore, applyOps } from "./tree";
 export { PulseProvider, useConnectionState, usePulseChannel, usePulseConnection } from "./react";
-
-/** A channel id of the channel named `N`, as the server hands it to a client component. */
-export type ChannelId<N extends string = string> = string & { readonly __pulseChannel?: N };

@@ -1,8 +1,33 @@
-// Frames of protocol version 1 (docs/protocol.md).
+// Frames of protocol version 1 (docs/protocol.md). The protocol's facts (version, error
+// and close codes, frame types, the limits in `hello`) are generated from the Rust side
+// into ./generated/protocol.ts; the frame shapes below are checked against its frame types.
 
-import type { WireError } from "./errors";
+import type { ErrorCode, KnownErrorCode, WireError } from "./errors";
+import {
+  type AnnouncedLimits,
+  type ClientFrameType,
+  PROTOCOL_VERSION,
+  type ServerFrameType,
+} from "./generated/protocol";
 
-export const PROTOCOL_VERSION = 1;
+export {
+  type AnnouncedLimits,
+  CLOSE_CODES,
+  type ClientFrameType,
+  type CloseCodeName,
+  MAX_JSON_DEPTH,
+  PROTOCOL_VERSION,
+  type ServerFrameType,
+  mustNotReconnect,
+  shouldReconnect,
+} from "./generated/protocol";
+
+/**
+ * A channel id of the channel named `N`, as the server hands it to a client component.
+ * The brand is required: a plain `string` is not a `ChannelId`, so only ids that came
+ * from the server (in an `open` frame, or in a client component's props) type-check.
+ */
+export type ChannelId<N extends string = string> = string & { readonly __pulseChannel: N };
 
 export interface HelloFrame {
   t: "hello";
@@ -10,7 +35,7 @@ export interface HelloFrame {
   session: string;
   heartbeat_ms: number;
   idle_timeout_ms: number;
-  limits: { max_frame_bytes: number; max_channels: number; max_pending_requests: number };
+  limits: AnnouncedLimits;
   /** This connection resumed the session the client had; the frames it missed follow. */
   resumed?: boolean;
 }
@@ -18,13 +43,13 @@ export interface HelloFrame {
 export type ServerFrame =
   | HelloFrame
   | { t: "ping" }
-  | { t: "open"; seq: number; channel: string; name: string }
+  | { t: "open"; seq: number; channel: ChannelId; name: string }
   | { t: "close"; seq: number; channel: string; reason: string }
   | { t: "emit"; seq: number; channel: string; event: string; payload: unknown }
   | { t: "broadcast"; seq: number; name: string; event: string; payload: unknown }
   | { t: "request"; seq: number; channel: string; id: number; event: string; payload: unknown }
   | { t: "answer"; seq: number; channel: string; id: number; ok?: unknown; error?: WireError }
-  | { t: "error"; seq: number; code: string; message: string; channel?: string; event?: string }
+  | { t: "error"; seq: number; code: ErrorCode; message: string; channel?: string; event?: string }
   | { t: "tree"; seq: number; tree: VNode[] }
   | { t: "patch"; seq: number; ops: Op[] }
   | { t: "render_error"; seq: number; component: string; message: string };
@@ -33,10 +58,16 @@ export type ClientFrame =
   | { t: "emit"; channel: string; event: string; payload: unknown }
   | { t: "request"; channel: string; id: number; event: string; payload: unknown }
   | { t: "answer"; channel: string; id: number; ok: unknown }
-  | { t: "answer"; channel: string; id: number; error: WireError }
+  | { t: "answer"; channel: string; id: number; error: { code: KnownErrorCode; message: string } }
   | { t: "close"; channel: string }
   | { t: "callback"; callback: string; data: DomEventData }
   | { t: "pong" };
+
+// The hand-written frame shapes cover exactly the generated frame types, both ways.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+type _ServerFrameTypesMatch = Assert<Same<ServerFrame["t"], ServerFrameType>>;
+type _ClientFrameTypesMatch = Assert<Same<ClientFrame["t"], ClientFrameType>>;
 
 /** A node of the server-rendered tree: text, or an element (`$$Name` for a client component). */
 export type VNode = string | VElement;
@@ -62,11 +93,6 @@ export interface DomEventData {
   checked?: boolean;
   key?: string;
   form?: Record<string, unknown>;
-}
-
-/** Close codes 4000–4499 ask the client to reconnect; 4500 and up say it must not. */
-export function shouldReconnect(code: number): boolean {
-  return code < 4500;
 }
 
 /** The WebSocket URL of a server's `/ws` endpoint for a page served by it. */

@@ -4,6 +4,7 @@ import { type ReactNode, createContext, useContext, useEffect, useMemo, useState
 
 import type { ChannelShape, TypedChannel } from "./channel";
 import type { ConnectionState, PulseConnection } from "./connection";
+import type { ChannelId } from "./protocol";
 
 const ConnectionContext = createContext<PulseConnection | null>(null);
 
@@ -22,12 +23,13 @@ export function usePulseConnection(): PulseConnection {
 }
 
 /**
- * The channel with `channelId`, typed by its schema. The same object on every render
+ * The channel with `channelId` (an id the server handed over: a plain string is refused),
+ * typed by its schema. The same object on every render
  * for one id, so it can be an effect dependency. Opening and closing channels is the
  * server's job (the owning server component), so mounting this hook twice, as React's
  * StrictMode does, opens nothing and leaks nothing.
  */
-export function usePulseChannel<S extends ChannelShape>(channelId: string): TypedChannel<S> {
+export function usePulseChannel<S extends ChannelShape>(channelId: ChannelId): TypedChannel<S> {
   const connection = usePulseConnection();
   return useMemo(() => connection.channel(channelId) as unknown as TypedChannel<S>, [connection, channelId]);
 }

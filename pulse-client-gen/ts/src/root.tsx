@@ -17,6 +17,9 @@ import { TreeStore } from "./tree";
 
 // biome-ignore lint/suspicious/noExplicitAny: client components take any props.
 type AnyComponent = ComponentType<any>;
+/** Props as the server sent them, typed as each client component declares them. */
+// biome-ignore lint/suspicious/noExplicitAny: checked on the server, by the Rust props type.
+type ServerProps = Record<string, any>;
 
 export interface PulseRootProps {
   /** The client components the server may render, by name (type it with the generated
@@ -77,7 +80,10 @@ function renderNode(node: VNode, context: RenderContext, index: number): ReactNo
     const name = tag.slice(2);
     const component = context.components[name];
     if (!component) return createElement(UnknownComponent, { key: reactKey, name });
-    return createElement(component, { ...props, key: reactKey });
+    // The trusted boundary of client component props: they arrive as JSON, so a channel
+    // id in them is a plain string here, and becomes the `ChannelId<N>` the component's
+    // generated props type declares (the server put it there, from `ChannelId<C>`).
+    return createElement(component, { ...(props as ServerProps), key: reactKey });
   }
   const reactProps: Record<string, unknown> = { key: reactKey };
   for (const [name, value] of Object.entries(props)) {

@@ -2,10 +2,11 @@
 // (strict) reports an unused @ts-expect-error, so if any of these mistakes ever
 // compiles, the type check fails.
 
+import type { ChannelId } from "../src/index";
 import type { LabChannel, LabChannelId } from "./generated/lab";
 import { useLabChannel } from "./generated/lab";
 
-export function misuse(lab: LabChannel, otherId: string & { readonly __pulseChannel?: "chat" }) {
+export function misuse(lab: LabChannel, otherId: ChannelId<"chat">, plain: string) {
   // @ts-expect-error: misspelt event
   lab.emit("pots", { authorName: "a", body: "b", replyTo: null, tags: [], meta: { sent_at_ms: 1, pinned: false } });
   // @ts-expect-error: wrong payload (a field misspelt, the rest missing)
@@ -30,6 +31,10 @@ export function misuse(lab: LabChannel, otherId: string & { readonly __pulseChan
   lab.emit("post");
   // @ts-expect-error: another channel's id
   useLabChannel(otherId);
+  // @ts-expect-error: a plain string is not a channel id; only the server hands them over
+  useLabChannel(plain);
+  // @ts-expect-error: nor is a string literal that looks like one
+  useLabChannel("0b5e2d7c41a94f0e9c3d8b6a7f1e2d3c");
 }
 
 export async function correctUse(lab: LabChannel, id: LabChannelId) {

@@ -10,6 +10,7 @@ import { type Root, createRoot } from "react-dom/client";
 import { afterEach, beforeAll, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
+  type ChannelId,
   type ClientChannel,
   PulseConnection,
   PulseRoot,
@@ -51,7 +52,7 @@ async function mount(element: React.ReactNode): Promise<HTMLElement> {
 
 /** A stand-in ChatClient: shows its channel id and counts `new_message` subscriptions. */
 let lastChannel: ClientChannel | null = null;
-function TestChatClient({ channelId }: { channelId: string }) {
+function TestChatClient({ channelId }: { channelId: ChannelId<"chat"> }) {
   const chat = usePulseChannel<{
     events: { new_message: { user: string; text: string } };
     emits: Record<never, never>;

@@ -338,7 +338,7 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             quote!(#pattern => Err(#rt::typed::__private::wrong_kind(event, true)))
         } else {
             let call = call(event);
-            quote!(#pattern => { #call; Ok(()) })
+            quote!(#pattern => #call.ok_or_else(#rt::typed::__private::handler_gone))
         }
     });
     let request_arms = to_server.iter().map(|event| {
@@ -426,13 +426,10 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         }
 
         impl<H: #trait_ident> #rt::HandledBy<H> for #ident {
-            fn open_with<Cell: #rt::typed::HandlerCell<Handler = H>>(
-                session: &#rt::Session,
+            fn dispatcher<Cell: #rt::typed::HandlerCell<Handler = H>>(
                 cell: Cell,
-            ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError> {
-                session
-                    .open_channel(<Self as #rt::ChannelSpec>::NAME, #dispatch(cell))
-                    .map(#rt::Channel::from_raw)
+            ) -> ::std::boxed::Box<dyn #rt::RawHandler> {
+                ::std::boxed::Box::new(#dispatch(cell))
             }
         }
 

@@ -34,14 +34,17 @@ impl Scope<'_> {
             };
         }
         let session = self.session;
-        let owned = &mut *self.owned;
-        let state = StateRef::new(self.dirty.clone(), |cell| make(&mut StateCx { cell, session, owned }));
+        let mut gated = Gated { first: self.owned.len(), owned: &mut *self.owned, made: false };
+        let state =
+            StateRef::new(self.dirty.clone(), |cell| make(&mut StateCx { cell, session, owned: &mut *gated.owned }));
+        gated.made = true;
+        drop(gated);
         self.hooks.push(Box::new(state.clone()));
         state
     }
 
     /// Reads `shared` and re-renders this component whenever it changes.
-    pub fn watch<'s, T: Send + 'static>(&mut self, shared: &'s Shared<T>) -> SharedRead<'s, T> {
+    pub fn watch<'s, T: Send + Sync + 'static>(&mut self, shared: &'s Shared<T>) -> SharedRead<'s, T> {
         shared.watch(self.dirty);
         shared.read()
     }
@@ -49,5 +52,21 @@ impl Scope<'_> {
     /// The session this component renders for.
     pub fn session(&self) -> &Session {
         self.session
+    }
+}
+
+/// The channels a state opened while it was being made: announced once the state
+/// exists, or closed if making it panicked (so they never hold the session's queue).
+struct Gated<'a> {
+    owned: &'a mut Vec<RawChannel>,
+    first: usize,
+    made: bool,
+}
+
+impl Drop for Gated<'_> {
+    fn drop(&mut self) {
+        for channel in self.owned.get(self.first..).unwrap_or_default() {
+            if self.made { channel.announce() } else { channel.close() }
+        }
     }
 }

@@ -188,9 +188,13 @@ impl<S: State> StateCx<'_, S> {
 
     /// Like [`StateCx::channel`], returning the failure.
     pub fn try_channel<C: HandledBy<S>>(&mut self) -> Result<Channel<C>, OpenError> {
-        let channel = C::open_with(self.session, StateHandler { state: self.handle() })?;
-        self.owned.push(channel.raw().clone());
-        Ok(channel)
+        // The state does not exist until `init`'s closure returns, so the channel is
+        // opened gated: its `open` reaches the client only once `Scope::init` has the
+        // state (a client cannot send on a channel whose handler is not there yet).
+        let handler = C::dispatcher(StateHandler { state: self.handle() });
+        let raw = self.session.shared.open_channel(C::NAME, handler, false)?;
+        self.owned.push(raw.clone());
+        Ok(Channel::from_raw(raw))
     }
 }
 

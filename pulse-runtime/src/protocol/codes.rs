@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 
 /// Why a frame, an event or a request was refused. Sent as a snake_case string in
 /// `error` frames and in failed `answer` frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// The TypeScript client's codes are generated from this enum, without `Unknown` (there,
+/// a code the client does not know is any other string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -40,6 +43,7 @@ pub enum ErrorCode {
     UnknownCallback,
     /// A code this version does not know (sent by a newer peer).
     #[serde(other)]
+    #[ts(skip)]
     Unknown,
 }
 
@@ -87,6 +91,11 @@ pub enum CloseCode {
     InternalError,
     /// 4004: the client sent frames faster than the session's rate limit.
     RateLimited,
+    /// 4005: a newer connection resumed this session; this (older) connection is
+    /// closed. The client that resumed already has the session.
+    Replaced,
+    /// 1007 (RFC 6455 "invalid frame payload data"): a text message was not UTF-8.
+    InvalidData,
     /// 4500: the client asked for a protocol version this server does not speak.
     UnsupportedVersion,
     /// 4501: an inbound message was larger than the server's limit.
@@ -96,6 +105,28 @@ pub enum CloseCode {
 }
 
 impl CloseCode {
+    /// Every close code the server uses (the TypeScript client's `CLOSE_CODES` table is
+    /// generated from this list).
+    pub const ALL: [CloseCode; 10] = [
+        CloseCode::GoingAway,
+        CloseCode::IdleTimeout,
+        CloseCode::SlowConsumer,
+        CloseCode::InternalError,
+        CloseCode::RateLimited,
+        CloseCode::Replaced,
+        CloseCode::InvalidData,
+        CloseCode::UnsupportedVersion,
+        CloseCode::FrameTooLarge,
+        CloseCode::Forbidden,
+    ];
+
+    /// The codes after which a client reconnects (with backoff).
+    pub const RECONNECT_CODES: std::ops::Range<u16> = 4000..4500;
+
+    /// The codes after which a client must not reconnect: the same connection would be
+    /// refused again. (`InvalidData`'s 1007, outside both ranges, says the same.)
+    pub const FINAL_CODES: std::ops::Range<u16> = 4500..5000;
+
     /// The numeric WebSocket close code.
     pub fn code(self) -> u16 {
         match self {
@@ -104,6 +135,8 @@ impl CloseCode {
             CloseCode::SlowConsumer => 4002,
             CloseCode::InternalError => 4003,
             CloseCode::RateLimited => 4004,
+            CloseCode::Replaced => 4005,
+            CloseCode::InvalidData => 1007,
             CloseCode::UnsupportedVersion => 4500,
             CloseCode::FrameTooLarge => 4501,
             CloseCode::Forbidden => 4502,
@@ -118,6 +151,8 @@ impl CloseCode {
             4002 => CloseCode::SlowConsumer,
             4003 => CloseCode::InternalError,
             4004 => CloseCode::RateLimited,
+            4005 => CloseCode::Replaced,
+            1007 => CloseCode::InvalidData,
             4500 => CloseCode::UnsupportedVersion,
             4501 => CloseCode::FrameTooLarge,
             4502 => CloseCode::Forbidden,
@@ -127,7 +162,7 @@ impl CloseCode {
 
     /// Whether a client should reconnect after this close (codes 4000–4499).
     pub fn should_reconnect(self) -> bool {
-        self.code() < 4500
+        Self::RECONNECT_CODES.contains(&self.code())
     }
 
     /// A short, stable name (`"slow_consumer"`), used as the close reason's prefix.
@@ -138,6 +173,8 @@ impl CloseCode {
             CloseCode::SlowConsumer => "slow_consumer",
             CloseCode::InternalError => "internal_error",
             CloseCode::RateLimited => "rate_limited",
+            CloseCode::Replaced => "replaced",
+            CloseCode::InvalidData => "invalid_data",
             CloseCode::UnsupportedVersion => "unsupported_version",
             CloseCode::FrameTooLarge => "frame_too_large",
             CloseCode::Forbidden => "forbidden",
@@ -157,19 +194,15 @@ mod tests {
 
     #[test]
     fn close_codes_round_trip_and_split_by_range() {
-        for code in [
-            CloseCode::GoingAway,
-            CloseCode::IdleTimeout,
-            CloseCode::SlowConsumer,
-            CloseCode::InternalError,
-            CloseCode::RateLimited,
-            CloseCode::UnsupportedVersion,
-            CloseCode::FrameTooLarge,
-            CloseCode::Forbidden,
-        ] {
+        for code in CloseCode::ALL {
             assert_eq!(CloseCode::from_code(code.code()), Some(code));
             assert_eq!(code.should_reconnect(), (4000..4500).contains(&code.code()));
+            assert!(!(code.should_reconnect() && CloseCode::FINAL_CODES.contains(&code.code())));
         }
+        // `ALL` lists every code `from_code` knows, each once.
+        let known: Vec<CloseCode> = (0..=u16::MAX).filter_map(CloseCode::from_code).collect();
+        assert_eq!(known.len(), CloseCode::ALL.len());
+        assert!(known.iter().all(|code| CloseCode::ALL.contains(code)));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::ErrorCode;
+use super::{ErrorCode, MAX_JSON_DEPTH};
 use crate::id::{ChannelId, SessionId};
 
 /// The error carried by a failed `answer` frame and by `error` frames.
@@ -84,14 +84,15 @@ impl Body {
 // Server to client: encoding (server side)
 // ---------------------------------------------------------------------------------------
 
-/// Limits the server announces in its `hello`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Limits the server announces in its `hello` (`limits`). The TypeScript client's type
+/// of the same name is generated from this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct AnnouncedLimits {
-    /// Largest inbound message the server accepts, in bytes.
+    /// Largest inbound message the server accepts, in bytes (`Config::max_frame_bytes`).
     pub max_frame_bytes: usize,
-    /// Channels one session may have open at once.
+    /// Channels one session may have open at once (`Config::max_channels_per_session`).
     pub max_channels: usize,
-    /// Client requests one session may have pending at once.
+    /// Client requests one session may have pending at once (`Config::max_pending_requests`).
     pub max_pending_requests: usize,
 }
 
@@ -278,26 +279,105 @@ pub(crate) fn render_error(component: &str, message: &str) -> Body {
 
 /// Every field any client frame may carry; which ones are required depends on `t`.
 /// Unknown fields are ignored, so a newer client can add some.
+///
+/// Only `t` and `id` can fail the decoding as a whole: every other field is taken as it
+/// comes (a [`Text`] or a raw value) and checked once the frame type is known, so that a
+/// `request` whose `id` can be read is answered however broken its other fields are.
 #[derive(Deserialize)]
 struct ClientFrameFields<'a> {
     #[serde(borrow)]
     t: Cow<'a, str>,
     #[serde(borrow, default)]
-    channel: Option<Cow<'a, str>>,
+    channel: Option<Text<'a>>,
     #[serde(borrow, default)]
-    event: Option<Cow<'a, str>>,
+    event: Option<Text<'a>>,
     #[serde(default)]
     id: Option<u64>,
     #[serde(borrow, default)]
     payload: Option<&'a RawValue>,
     #[serde(borrow, default)]
     ok: Option<&'a RawValue>,
-    #[serde(default)]
-    error: Option<WireError>,
     #[serde(borrow, default)]
-    callback: Option<Cow<'a, str>>,
+    error: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    callback: Option<Text<'a>>,
     #[serde(borrow, default, rename = "data")]
     event_data: Option<&'a RawValue>,
+}
+
+/// A field that should be a string: the string (borrowed from the frame text unless it
+/// has escapes), or `Mistyped` for any other JSON value (`null` is a missing field).
+enum Text<'a> {
+    Str(Cow<'a, str>),
+    Mistyped,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor(std::marker::PhantomData))
+    }
+}
+
+struct TextVisitor<'a>(std::marker::PhantomData<&'a str>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for TextVisitor<'a> {
+    type Value = Text<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
+        Ok(Text::Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
+        Ok(Text::Str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
+        Ok(Text::Str(Cow::Owned(v)))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Text<'a>, E> {
+        Ok(Text::Mistyped)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Text<'a>, E> {
+        Ok(Text::Mistyped)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Text<'a>, E> {
+        Ok(Text::Mistyped)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Text<'a>, E> {
+        Ok(Text::Mistyped)
+    }
+
+    fn visit_unit<E>(self) -> Result<Text<'a>, E> {
+        Ok(Text::Mistyped)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Text<'a>, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Text::Mistyped)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Text<'a>, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Text::Mistyped)
+    }
+}
+
+/// The string field `name` of a `kind` frame, or why it is refused.
+fn string_field<'a>(field: Option<Text<'a>>, kind: &str, name: &str) -> Result<Cow<'a, str>, String> {
+    let a = |word: &str| if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    match field {
+        Some(Text::Str(text)) => Ok(text),
+        Some(Text::Mistyped) => Err(format!("the `{name}` field of {} `{kind}` frame must be a string", a(kind))),
+        None => Err(format!("`{kind}` frame needs {} `{name}` field", a(name))),
+    }
 }
 
 /// A decoded, well-formed client-to-server frame.
@@ -311,9 +391,10 @@ pub(crate) enum ClientFrame<'a> {
     Pong,
 }
 
-/// A frame that could not be decoded. When the frame was a request whose channel and
-/// id could still be read, `request` holds them so the error goes back as an answer and
-/// the client's pending request fails at once instead of timing out.
+/// A frame that could not be decoded. When the frame was a request whose id could still
+/// be read, `request` holds the channel to echo (the client's string, or `""` when its
+/// `channel` was missing or not a string) and the id, so the error goes back as an answer
+/// and the client's pending request fails at once instead of timing out.
 #[derive(Debug)]
 pub(crate) struct FrameError {
     pub error: WireError,
@@ -326,44 +407,53 @@ impl FrameError {
     }
 }
 
+/// Decodes one client text frame. Nesting deeper than [`MAX_JSON_DEPTH`] is refused
+/// first, by a scan that stops at the first bracket past the limit (such a frame gets a
+/// bare `error`, even if it is a request: its `id` is not read).
 pub(crate) fn decode_client_frame(text: &str) -> Result<ClientFrame<'_>, FrameError> {
+    if let Some(at) = depth_exceeded_at(text.as_bytes(), MAX_JSON_DEPTH) {
+        return Err(FrameError::malformed(format!(
+            "JSON nested deeper than {MAX_JSON_DEPTH} levels, the protocol's depth limit (at byte {at})"
+        )));
+    }
     let fields: ClientFrameFields<'_> =
         serde_json::from_str(text).map_err(|e| FrameError::malformed(format!("not a valid frame: {e}")))?;
-    let kind = fields.t.as_ref();
-    let channel = |what: &str| {
-        fields.channel.clone().ok_or_else(|| FrameError::malformed(format!("`{what}` frame needs a `channel` field")))
-    };
     let payload = fields.payload.unwrap_or(RawValue::NULL);
-    match kind {
+    match fields.t.as_ref() {
         "emit" => Ok(ClientFrame::Emit {
-            channel: channel("emit")?,
-            event: fields.event.clone().ok_or_else(|| FrameError::malformed("`emit` frame needs an `event` field"))?,
+            channel: string_field(fields.channel, "emit", "channel").map_err(FrameError::malformed)?,
+            event: string_field(fields.event, "emit", "event").map_err(FrameError::malformed)?,
             payload,
         }),
         "request" => {
-            let channel = channel("request")?;
             let id = fields.id.ok_or_else(|| FrameError::malformed("`request` frame needs a numeric `id` field"))?;
-            let event = fields.event.clone().ok_or_else(|| FrameError {
-                error: WireError::new(ErrorCode::MalformedFrame, "`request` frame needs an `event` field"),
-                request: Some((channel.to_string(), id)),
-            })?;
+            // From here on the id is known: every refusal is a failed answer to it.
+            let answer_with = |channel: &str, message: String| FrameError {
+                error: WireError::new(ErrorCode::MalformedFrame, message),
+                request: Some((channel.to_owned(), id)),
+            };
+            let channel = string_field(fields.channel, "request", "channel").map_err(|m| answer_with("", m))?;
+            let event = string_field(fields.event, "request", "event").map_err(|m| answer_with(&channel, m))?;
             Ok(ClientFrame::Request { channel, id, event, payload })
         }
         "answer" => {
-            let channel = channel("answer")?;
+            let channel = string_field(fields.channel, "answer", "channel").map_err(FrameError::malformed)?;
             let id = fields.id.ok_or_else(|| FrameError::malformed("`answer` frame needs a numeric `id` field"))?;
             let result = match fields.error {
-                Some(error) => Err(error),
+                Some(error) => Err(serde_json::from_str::<WireError>(error.get()).map_err(|e| {
+                    FrameError::malformed(format!(
+                        "the `error` field of an `answer` frame must be {{code, message}}: {e}"
+                    ))
+                })?),
                 None => Ok(fields.ok.unwrap_or(RawValue::NULL)),
             };
             Ok(ClientFrame::Answer { channel, id, result })
         }
-        "close" => Ok(ClientFrame::Close { channel: channel("close")? }),
+        "close" => Ok(ClientFrame::Close {
+            channel: string_field(fields.channel, "close", "channel").map_err(FrameError::malformed)?,
+        }),
         "callback" => Ok(ClientFrame::Callback {
-            id: fields
-                .callback
-                .clone()
-                .ok_or_else(|| FrameError::malformed("`callback` frame needs a string `callback` field"))?,
+            id: string_field(fields.callback, "callback", "callback").map_err(FrameError::malformed)?,
             event: fields.event_data.unwrap_or(RawValue::NULL),
         }),
         "pong" => Ok(ClientFrame::Pong),
@@ -371,12 +461,80 @@ pub(crate) fn decode_client_frame(text: &str) -> Result<ClientFrame<'_>, FrameEr
             error: WireError::new(
                 ErrorCode::UnknownFrameType,
                 format!(
-                    "unknown frame type `{}`; expected emit, request, answer, close, callback or pong",
-                    truncate(other)
+                    "unknown frame type `{}`; expected one of {}",
+                    truncate(other),
+                    super::CLIENT_FRAME_TYPES.join(", ")
                 ),
             ),
             request: None,
         }),
+    }
+}
+
+/// The offset of the first `[` or `{` that opens nesting level `max + 1` (the outermost
+/// value is level 1), or `None`. Linear, and stops there: brackets inside strings do not
+/// count. It does not validate the JSON (the decoder does) and cannot panic on any input.
+pub(crate) fn depth_exceeded_at(bytes: &[u8], max: usize) -> Option<usize> {
+    // Level `max + 1` needs more than `max` opening brackets, in strings or not. Counting
+    // them is cheap (no state, the compiler vectorizes it), and clears almost every frame.
+    let mut openings = 0;
+    for block in bytes.chunks(64) {
+        // `[` and `{` differ only in bit 0x20; a block holds at most 64, so a `u8` counts
+        // them (in wide vector lanes, unlike a `usize`).
+        let in_block = block.iter().fold(0u8, |n, &b| n.wrapping_add(u8::from(b | 0x20 == b'{')));
+        openings += usize::from(in_block);
+        if openings > max {
+            return exact_depth_exceeded_at(bytes, max);
+        }
+    }
+    None
+}
+
+/// [`depth_exceeded_at`], byte by byte, following strings and escapes.
+fn exact_depth_exceeded_at(bytes: &[u8], max: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        match byte {
+            b'"' => i = string_end(bytes, i + 1)?,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The offset of the quote that ends the string whose text starts at `i`, or `None` if
+/// it does not end. Most of a frame is string text, so it is skipped eight bytes at a
+/// time while they hold neither a quote nor a backslash.
+fn string_end(bytes: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether any byte of `word` is `byte` (the classic zero-byte test on `word ^ byte`s).
+    let has = |word: u64, byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    };
+    loop {
+        while let Some(chunk) = bytes.get(i..i.saturating_add(8)).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+            let word = u64::from_ne_bytes(chunk);
+            if has(word, b'"') || has(word, b'\\') {
+                break;
+            }
+            i += 8;
+        }
+        match bytes.get(i)? {
+            b'"' => return Some(i),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
     }
 }
 
@@ -392,4 +550,214 @@ pub(crate) fn truncate_to(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{CLIENT_FRAME_TYPES, SERVER_FRAME_TYPES};
+
+    fn refused(text: &str) -> FrameError {
+        match decode_client_frame(text) {
+            Err(error) => error,
+            Ok(frame) => panic!("{text} was accepted as {frame:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_whose_id_can_be_read_is_always_answered() {
+        let cases = [
+            (r#"{"t":"request","id":7,"event":"e"}"#, "", "needs a `channel` field"),
+            (r#"{"t":"request","id":7,"channel":null,"event":"e"}"#, "", "needs a `channel` field"),
+            (
+                r#"{"t":"request","id":7,"channel":5,"event":"e"}"#,
+                "",
+                "`channel` field of a `request` frame must be a string",
+            ),
+            (r#"{"t":"request","id":7,"channel":{"a":[1]},"event":"e"}"#, "", "must be a string"),
+            (r#"{"t":"request","id":7,"channel":"c\u0041"}"#, "cA", "needs an `event` field"),
+            (
+                r#"{"t":"request","id":7,"channel":"c","event":5}"#,
+                "c",
+                "`event` field of a `request` frame must be a string",
+            ),
+            (r#"{"t":"request","id":7,"channel":"c","event":[true]}"#, "c", "must be a string"),
+            (r#"{"t":"request","id":7,"channel":"c","event":"e","error":5,"callback":[]}"#, "", ""),
+        ];
+        for (text, channel, needle) in cases {
+            if needle.is_empty() {
+                // Fields a request does not use cannot make it fail.
+                assert!(matches!(decode_client_frame(text), Ok(ClientFrame::Request { id: 7, .. })), "{text}");
+                continue;
+            }
+            let error = refused(text);
+            assert_eq!(error.error.code, ErrorCode::MalformedFrame, "{text}");
+            assert_eq!(error.request, Some((channel.to_owned(), 7)), "{text}");
+            assert!(error.error.message.contains(needle), "{text}: {}", error.error.message);
+        }
+        // Without a readable id there is nothing to answer; a field given twice fails the
+        // whole frame before any field is read.
+        for text in [
+            r#"{"t":"request","channel":"c","event":"e"}"#,
+            r#"{"t":"request","id":-1,"channel":5}"#,
+            r#"{"t":"request","id":7,"id":8,"channel":"c","event":"e"}"#,
+            r#"{"t":"request","id":7,"channel":"c","channel":"d","event":"e"}"#,
+        ] {
+            assert_eq!(refused(text).request, None, "{text}");
+        }
+    }
+
+    #[test]
+    fn strings_are_borrowed_unless_escaped() {
+        let Ok(ClientFrame::Emit { channel, event, .. }) =
+            decode_client_frame(r#"{"t":"emit","channel":"abc","event":"n\u0041me"}"#)
+        else {
+            panic!("not an emit")
+        };
+        assert!(matches!(channel, Cow::Borrowed("abc")));
+        assert!(matches!(event, Cow::Owned(ref e) if e == "nAme"));
+    }
+
+    #[test]
+    fn other_frames_refuse_mistyped_fields_one_by_one() {
+        for (text, needle) in [
+            (r#"{"t":"emit","channel":1,"event":"e"}"#, "`channel` field of an `emit` frame must be a string"),
+            (r#"{"t":"close","channel":[]}"#, "`channel` field of a `close` frame must be a string"),
+            (r#"{"t":"callback","callback":3}"#, "`callback` field of a `callback` frame must be a string"),
+            (r#"{"t":"answer","channel":"c","id":1,"error":"no"}"#, "`error` field of an `answer` frame"),
+            (r#"{"t":"answer","channel":"c"}"#, "numeric `id`"),
+        ] {
+            let error = refused(text);
+            assert_eq!((error.error.code, error.request), (ErrorCode::MalformedFrame, None), "{text}");
+            assert!(error.error.message.contains(needle), "{text}: {}", error.error.message);
+        }
+        let Ok(ClientFrame::Answer { result: Err(error), .. }) =
+            decode_client_frame(r#"{"t":"answer","channel":"c","id":1,"error":{"code":"new_code","message":"m"}}"#)
+        else {
+            panic!("not a failed answer")
+        };
+        assert_eq!(error.code, ErrorCode::Unknown);
+    }
+
+    #[test]
+    fn the_depth_scan_counts_brackets_outside_strings_and_stops_at_the_limit() {
+        let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(depth_exceeded_at(nest(64).as_bytes(), 64), None);
+        assert_eq!(depth_exceeded_at(nest(65).as_bytes(), 64), Some(64));
+        // Brackets in strings, escaped quotes and backslashes do not count.
+        let text = format!(r#"{{"a":"[[[{{\"\\","b":{}}}"#, nest(63));
+        assert_eq!(depth_exceeded_at(text.as_bytes(), 64), None);
+        let text = format!(r#"{{"a":"\\","b":{}}}"#, nest(64));
+        assert_eq!(depth_exceeded_at(text.as_bytes(), 64), Some(text.find('[').unwrap() + 63));
+        // Only openings count; a truncated or unbalanced text is the decoder's business.
+        assert_eq!(depth_exceeded_at("[".repeat(65).as_bytes(), 64), Some(64));
+        assert_eq!(depth_exceeded_at("]".repeat(200).as_bytes(), 64), None);
+        for weird in [&b"\"\\"[..], b"\\", b"\"", b"", b"{\"\\\"", b"\xff\xfe[[\"\\"] {
+            assert_eq!(depth_exceeded_at(weird, 0), weird.iter().position(|&b| b == b'[' || b == b'{'));
+        }
+    }
+
+    /// The scan against the plainest byte-by-byte version, on random texts made of the
+    /// bytes that matter (and a multi-byte character), at several limits.
+    #[test]
+    fn the_depth_scan_agrees_with_a_plain_one_on_random_texts() {
+        fn plain(bytes: &[u8], max: usize) -> Option<usize> {
+            let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+            for (i, &b) in bytes.iter().enumerate() {
+                if in_string {
+                    (escaped, in_string) = (!escaped && b == b'\\', escaped || b != b'"');
+                } else if b == b'"' {
+                    in_string = true;
+                } else if b == b'[' || b == b'{' {
+                    depth += 1;
+                    if depth > max {
+                        return Some(i);
+                    }
+                } else if b == b']' || b == b'}' {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            None
+        }
+        let alphabet: &[&[u8]] = &[b"[", b"{", b"]", b"}", b"\"", b"\\", b"a", b",", "é".as_bytes()];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 300) as usize;
+            let bytes: Vec<u8> = (0..len).flat_map(|_| alphabet[(next() % 9) as usize].iter().copied()).collect();
+            for max in [0, 1, 3, 64] {
+                assert_eq!(
+                    depth_exceeded_at(&bytes, max),
+                    plain(&bytes, max),
+                    "{:?} {max}",
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn frames_nested_past_the_limit_are_refused_whatever_their_type() {
+        let deep = |n: usize| format!(r#"{{"t":"pong","extra":{}{}}}"#, "[".repeat(n), "]".repeat(n));
+        assert!(matches!(decode_client_frame(&deep(MAX_JSON_DEPTH - 1)), Ok(ClientFrame::Pong)));
+        let error = refused(&deep(MAX_JSON_DEPTH));
+        assert_eq!(error.error.code, ErrorCode::MalformedFrame);
+        assert!(error.error.message.contains("deeper than 64 levels"), "{}", error.error.message);
+        // An unterminated 30,000-deep text is refused at the limit, not walked to its end.
+        let error = refused(&format!(r#"{{"t":"request","id":1,"payload":{}"#, "{\"a\":".repeat(30_000)));
+        assert!(error.error.message.contains("at byte"), "{}", error.error.message);
+        assert_eq!(error.request, None);
+    }
+
+    #[test]
+    fn every_client_frame_type_is_known_to_the_decoder() {
+        for t in CLIENT_FRAME_TYPES {
+            let text = format!(r#"{{"t":"{t}","channel":"c","id":1,"event":"e","callback":"1:1"}}"#);
+            assert!(decode_client_frame(&text).is_ok(), "{t}");
+        }
+        let error = refused(r#"{"t":"subscribe"}"#);
+        assert_eq!(error.error.code, ErrorCode::UnknownFrameType);
+        assert!(
+            error.error.message.ends_with("emit, request, answer, close, callback, pong"),
+            "{}",
+            error.error.message
+        );
+    }
+
+    #[test]
+    fn every_server_frame_type_is_listed() {
+        let channel = ChannelId::generate();
+        let error = WireError::new(ErrorCode::Forbidden, "no");
+        let limits = AnnouncedLimits { max_frame_bytes: 1, max_channels: 2, max_pending_requests: 3 };
+        let bodies = [
+            open(channel, "n"),
+            emit(channel, "e", &1).unwrap(),
+            broadcast("n", "e", &1).unwrap(),
+            request(channel, 1, "e", &1).unwrap(),
+            answer("c", 1, Err(&error)),
+            error_frame_for_test(&error),
+            close(channel, "server"),
+            tree(&[]),
+            patch(&[]),
+            render_error("C", "m"),
+        ];
+        let mut seen: Vec<String> = [hello(&SessionId::generate(), 1, 2, limits, false), PING.to_owned()]
+            .into_iter()
+            .chain(bodies.iter().map(|body| body.with_seq(1)))
+            .map(|text| serde_json::from_str::<serde_json::Value>(&text).unwrap()["t"].as_str().unwrap().to_owned())
+            .collect();
+        seen.sort();
+        let mut listed: Vec<String> = SERVER_FRAME_TYPES.iter().map(|t| (*t).to_owned()).collect();
+        listed.sort();
+        assert_eq!(seen, listed);
+    }
+
+    fn error_frame_for_test(error: &WireError) -> Body {
+        super::error(error, Some("c"), None)
+    }
 }

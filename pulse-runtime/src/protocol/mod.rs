@@ -8,10 +8,35 @@ mod codes;
 pub(crate) mod frames;
 
 pub use codes::{CloseCode, ErrorCode};
-pub use frames::WireError;
+pub use frames::{AnnouncedLimits, WireError};
 
 /// The protocol version this crate speaks; clients ask for it with `/ws?v=1`.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Deepest nesting of arrays and objects in a client frame, the frame's own object
+/// counting as level 1 (so a payload may nest 63 levels). A deeper frame is refused with
+/// `malformed_frame` before it is decoded, by a scan that stops at the first bracket past
+/// the limit; ignored fields count too.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// The frame types (`t`) the server sends, in the order of docs/protocol.md.
+pub const SERVER_FRAME_TYPES: [&str; 12] = [
+    "hello",
+    "ping",
+    "open",
+    "emit",
+    "broadcast",
+    "request",
+    "answer",
+    "error",
+    "close",
+    "tree",
+    "patch",
+    "render_error",
+];
+
+/// The frame types (`t`) a client may send.
+pub const CLIENT_FRAME_TYPES: [&str; 6] = ["emit", "request", "answer", "close", "callback", "pong"];
 
 /// Longest channel or event name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::ServerShared;
 use crate::id::SessionId;
-use crate::protocol::frames::{self, AnnouncedLimits, Body, truncate_to};
+use crate::protocol::frames::{self, AnnouncedLimits, truncate_to};
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
 use crate::session::{Ending, Reattach, Session, SessionShared};
 
@@ -66,59 +66,111 @@ pub(crate) async fn run(
 /// connections, until it ends.
 async fn serve_new_session(server: Arc<ServerShared>, attach: Reattach) {
     let Reattach { socket, identity, .. } = attach;
-    let (session, queue) = server.new_session(identity);
+    let (session, mut resumes) = server.new_session(identity);
     tracing::debug!(session = %session.id, "session started");
     let mut tasks: Vec<_> =
         server.on_session.iter().map(|hook| tokio::spawn(hook(Session { shared: session.clone() }))).collect();
     if let Some(root) = server.root.clone() {
         tasks.push(tokio::spawn(crate::component::run_renderer(Session { shared: session.clone() }, root)));
     }
-    let fresh = serve_connections(&server, &session, socket, queue).await;
+    let mut fresh = serve_connections(&server, &session, socket, &mut resumes).await;
     for task in tasks {
         task.abort();
     }
     session.end();
     server.remove_session(&session);
+    // No resume can be handed over any more; those already handed get sessions of
+    // their own, like a resume that came too late to replay what was missed.
+    resumes.close();
+    while let Ok(attach) = resumes.try_recv() {
+        fresh.push(attach);
+    }
     tracing::debug!(session = %session.id, "session ended");
-    // A resume that came too late to replay what was missed gets a session of its own.
-    if let Some(attach) = fresh {
-        Box::pin(serve_new_session(server, attach)).await;
+    for attach in fresh {
+        tokio::spawn(serve_fresh(server.clone(), attach));
     }
 }
 
+/// [`serve_new_session`] as a boxed future, so a session can start another.
+fn serve_fresh(server: Arc<ServerShared>, attach: Reattach) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(serve_new_session(server, attach))
+}
+
 /// Serves the session on `socket`, then on each connection that resumes it, until it
-/// ends. Returns a resuming connection that could not be given what it missed.
+/// ends. Returns the resuming connections that could not be given what they missed.
 async fn serve_connections(
     server: &Arc<ServerShared>,
     session: &Arc<SessionShared>,
     mut socket: WebSocket,
-    mut queue: mpsc::Receiver<Body>,
-) -> Option<Reattach> {
+    resumes: &mut mpsc::Receiver<Reattach>,
+) -> Vec<Reattach> {
     let config = &server.config;
-    let mut written = Written { seq: 0, replay: Replay::new(config.replay_buffer_frames, config.replay_buffer_bytes) };
-    let mut resumed_from: Option<u64> = None;
+    let mut missed: Option<Vec<Utf8Bytes>> = None;
     loop {
         session.reset_connection();
         session.touch();
-        if greet(session, &mut socket, resumed_from, &written).await.is_ok() {
+        // A resume that arrives while this connection is served replaces it.
+        let mut next: Option<Reattach> = None;
+        if greet(session, &mut socket, missed.take()).await.is_ok() {
             let (sink, stream) = socket.split();
-            tokio::join!(read_loop(session, stream), write_loop(session, sink, &mut queue, &mut written));
+            let serve = async { tokio::join!(read_loop(session, stream), write_loop(session, sink)) };
+            tokio::pin!(serve);
+            loop {
+                tokio::select! {
+                    _ = &mut serve => break,
+                    Some(attach) = resumes.recv(), if next.is_none() => {
+                        let reason = "replaced: the session was resumed on a newer connection";
+                        session.signal_end(Ending::Detach(CloseCode::Replaced, reason.into()));
+                        next = Some(attach);
+                    }
+                }
+            }
         } else {
             session.signal_end(Ending::ClientGone);
         }
+        // The writer has stopped: frames queue up for the next connection.
+        session.detach();
         let ending = session.ending().borrow().clone();
         if config.resume_grace.is_zero() || ending.as_ref().is_none_or(Ending::is_terminal) {
-            return None;
+            return next.into_iter().collect();
         }
-        tracing::debug!(session = %session.id, ?ending, "connection lost; the session waits to be resumed");
-        let attach = session.wait_for_resume(config.resume_grace).await?;
-        if !written.replay.covers(attach.last_seq, written.seq) {
-            tracing::debug!(session = %session.id, last_seq = attach.last_seq, "missed frames are gone; ending the session");
-            return Some(attach);
+        let attach = match next {
+            Some(attach) => attach,
+            None => {
+                tracing::debug!(session = %session.id, ?ending, "connection lost; the session waits to be resumed");
+                match wait_for_resume(session, resumes, config.resume_grace).await {
+                    Some(attach) => attach,
+                    None => return Vec::new(),
+                }
+            }
+        };
+        match session.resume(attach.last_seq) {
+            Ok(frames) => {
+                tracing::debug!(session = %session.id, last_seq = attach.last_seq, "session resumed");
+                missed = Some(frames);
+                socket = attach.socket;
+            }
+            Err(why) => {
+                tracing::debug!(session = %session.id, last_seq = attach.last_seq, ?why, "cannot resume; ending the session");
+                return vec![attach];
+            }
         }
-        tracing::debug!(session = %session.id, last_seq = attach.last_seq, "session resumed");
-        resumed_from = Some(attach.last_seq);
-        socket = attach.socket;
+    }
+}
+
+/// Waits (while detached) for a resuming connection; `None` if the session must end
+/// first (a terminal signal) or the grace period passes.
+async fn wait_for_resume(
+    session: &SessionShared,
+    resumes: &mut mpsc::Receiver<Reattach>,
+    grace: Duration,
+) -> Option<Reattach> {
+    let mut ending = session.ending();
+    let terminal = ending.wait_for(|e| e.as_ref().is_some_and(Ending::is_terminal));
+    tokio::select! {
+        attach = resumes.recv() => attach,
+        _ = tokio::time::sleep(grace) => None,
+        _ = terminal => None,
     }
 }
 
@@ -126,8 +178,7 @@ async fn serve_connections(
 async fn greet(
     session: &SessionShared,
     socket: &mut WebSocket,
-    resumed_from: Option<u64>,
-    written: &Written,
+    missed: Option<Vec<Utf8Bytes>>,
 ) -> Result<(), axum::Error> {
     let config = &session.server.config;
     let hello = frames::hello(
@@ -139,65 +190,16 @@ async fn greet(
             max_channels: config.max_channels_per_session,
             max_pending_requests: config.max_pending_requests,
         },
-        resumed_from.is_some(),
+        missed.is_some(),
     );
     socket.send(Message::Text(hello.into())).await?;
-    if let Some(last_seq) = resumed_from {
-        for text in written.replay.after(last_seq) {
+    if let Some(missed) = missed {
+        for text in missed {
             socket.feed(Message::Text(text)).await?;
         }
         socket.flush().await?;
     }
     Ok(())
-}
-
-/// The session's outbound stream so far: the last sequence number given, and the
-/// recent frames kept for replay.
-struct Written {
-    seq: u64,
-    replay: Replay,
-}
-
-/// The most recent frames written, kept so that a resumed connection gets exactly the
-/// frames its client missed. Bounded by count and by bytes.
-struct Replay {
-    frames: std::collections::VecDeque<(u64, Utf8Bytes)>,
-    bytes: usize,
-    max_frames: usize,
-    max_bytes: usize,
-}
-
-impl Replay {
-    fn new(max_frames: usize, max_bytes: usize) -> Self {
-        Replay { frames: Default::default(), bytes: 0, max_frames, max_bytes }
-    }
-
-    fn push(&mut self, seq: u64, text: Utf8Bytes) {
-        if self.max_frames == 0 {
-            return;
-        }
-        self.bytes += text.len();
-        self.frames.push_back((seq, text));
-        while self.frames.len() > self.max_frames || (self.bytes > self.max_bytes && self.frames.len() > 1) {
-            if let Some((_, dropped)) = self.frames.pop_front() {
-                self.bytes -= dropped.len();
-            }
-        }
-    }
-
-    /// Whether a client that saw up to `last_seq` can be given everything after it,
-    /// when `newest` frames have been written.
-    fn covers(&self, last_seq: u64, newest: u64) -> bool {
-        if last_seq > newest {
-            return false;
-        }
-        last_seq == newest || self.frames.front().is_some_and(|(oldest, _)| *oldest <= last_seq + 1)
-    }
-
-    /// The frames after `last_seq`, in order.
-    fn after(&self, last_seq: u64) -> impl Iterator<Item = Utf8Bytes> + '_ {
-        self.frames.iter().filter(move |(seq, _)| *seq > last_seq).map(|(_, text)| text.clone())
-    }
 }
 
 async fn close_socket(socket: &mut WebSocket, code: CloseCode, reason: &str) {
@@ -211,8 +213,21 @@ fn close_frame(code: CloseCode, reason: &str) -> Message {
     Message::Close(Some(CloseFrame { code: code.code(), reason: Utf8Bytes::from(reason) }))
 }
 
-/// Ends when the client goes away, sends something fatal, or the session ends.
+/// Reads until the client goes away, sends something fatal, or the session ends. When
+/// the server is the one closing, the rest of the client's traffic is read (and
+/// ignored) on a task of its own until the client answers the close, so the close
+/// handshake completes instead of ending in a TCP reset.
 async fn read_loop(session: &Arc<SessionShared>, mut stream: SplitStream<WebSocket>) {
+    read_frames(session, &mut stream).await;
+    if matches!(&*session.ending().borrow(), Some(Ending::Close(..) | Ending::Detach(..))) {
+        tokio::spawn(async move {
+            let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+            let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT * 2, drain).await;
+        });
+    }
+}
+
+async fn read_frames(session: &Arc<SessionShared>, stream: &mut SplitStream<WebSocket>) {
     let mut ending = session.ending();
     // One waiter for the whole loop: making a new one per frame showed in W1's profile.
     let ended = ending.wait_for(Option::is_some);
@@ -246,58 +261,66 @@ async fn read_loop(session: &Arc<SessionShared>, mut stream: SplitStream<WebSock
 }
 
 fn read_error_ending(error: axum::Error, server: &ServerShared) -> Ending {
-    let too_large = error
-        .into_inner()
-        .downcast_ref::<tungstenite::Error>()
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
-    if too_large {
-        let limit = server.config.max_frame_bytes;
-        Ending::Close(CloseCode::FrameTooLarge, format!("frame_too_large: a message exceeded {limit} bytes"))
-    } else {
-        Ending::ClientGone
+    let error = error.into_inner();
+    match error.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => {
+            let limit = server.config.max_frame_bytes;
+            Ending::Close(CloseCode::FrameTooLarge, format!("frame_too_large: a message exceeded {limit} bytes"))
+        }
+        Some(tungstenite::Error::Utf8(_)) => {
+            Ending::Close(CloseCode::InvalidData, "invalid_data: a text message was not UTF-8".to_owned())
+        }
+        _ => Ending::ClientGone,
     }
 }
 
-/// Drains the outbound queue, numbering each frame, and sends heartbeats; at the end,
-/// sends the close frame if the server is the one closing.
-async fn write_loop(
-    session: &Arc<SessionShared>,
-    mut sink: SplitSink<WebSocket, Message>,
-    queue: &mut mpsc::Receiver<Body>,
-    written: &mut Written,
-) {
-    // One waiter for the whole loop (see `read_loop`).
+/// Writes what the session core hands out (numbered, and kept for replay before it is
+/// handed out, so a write cut short loses nothing), sends heartbeats, and fails the
+/// server's requests past their deadline; at the end, sends the close frame if the
+/// server is the one closing.
+async fn write_loop(session: &Arc<SessionShared>, mut sink: SplitSink<WebSocket, Message>) {
+    // One waiter for the whole loop (see `read_frames`).
     let mut end_watch = session.ending();
     let ended = end_watch.wait_for(Option::is_some);
     tokio::pin!(ended);
     let config = &session.server.config;
-    let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    heartbeat.reset();
+    let mut next_beat = tokio::time::Instant::now() + config.heartbeat_interval;
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
     loop {
-        let step = tokio::select! {
-            biased;
-            _ = &mut ended => break,
-            body = queue.recv() => match body {
-                Some(body) => write_batch(&mut sink, queue, written, body),
-                None => break,
-            },
-            _ = heartbeat.tick() => {
-                if session.idle_since(Instant::now()) > config.idle_timeout {
-                    let ms = config.idle_timeout.as_millis();
-                    let reason = format!("idle_timeout: nothing received for {ms} ms");
-                    session.signal_end(Ending::Detach(CloseCode::IdleTimeout, reason));
-                    break;
-                }
-                Box::pin(async { sink.send(Message::Text(Utf8Bytes::from_static(frames::PING))).await.is_ok() })
+        if tokio::time::Instant::now() >= next_beat {
+            let now = Instant::now();
+            session.expire_requests(now);
+            if session.idle_since(now) > config.idle_timeout {
+                let ms = config.idle_timeout.as_millis();
+                let reason = format!("idle_timeout: nothing received for {ms} ms");
+                session.signal_end(Ending::Detach(CloseCode::IdleTimeout, reason));
+                break;
             }
-        };
+            batch.push(Utf8Bytes::from_static(frames::PING));
+            next_beat = tokio::time::Instant::now() + config.heartbeat_interval;
+        }
+        session.take_batch(WRITE_BATCH, &mut batch);
+        if batch.is_empty() {
+            tokio::select! {
+                biased;
+                _ = &mut ended => break,
+                _ = session.frames_queued() => {}
+                _ = tokio::time::sleep_until(next_beat) => {}
+            }
+            continue;
+        }
         // Writing races the end signal, so a client that stopped reading cannot keep the
         // writer stuck in a full socket once the session is over.
+        let write = async {
+            for text in batch.drain(..) {
+                sink.feed(Message::Text(text)).await?;
+            }
+            sink.flush().await
+        };
         let written = tokio::select! {
             biased;
             _ = &mut ended => break,
-            ok = step => ok,
+            written = write => written.is_ok(),
         };
         if !written {
             session.signal_end(Ending::ClientGone);
@@ -315,34 +338,6 @@ async fn write_loop(
         }
     };
     let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, goodbye).await;
-}
-
-type WriteStep<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>;
-
-/// Sends `first` and whatever else is already queued (up to a batch), then flushes.
-fn write_batch<'a>(
-    sink: &'a mut SplitSink<WebSocket, Message>,
-    queue: &'a mut mpsc::Receiver<Body>,
-    written: &'a mut Written,
-    first: Body,
-) -> WriteStep<'a> {
-    Box::pin(async move {
-        let mut next = Some(first);
-        let mut count = 0;
-        while let Some(body) = next.take() {
-            written.seq += 1;
-            let text = Utf8Bytes::from(body.with_seq(written.seq));
-            written.replay.push(written.seq, text.clone());
-            if sink.feed(Message::Text(text)).await.is_err() {
-                return false;
-            }
-            count += 1;
-            if count < WRITE_BATCH {
-                next = queue.try_recv().ok();
-            }
-        }
-        sink.flush().await.is_ok()
-    })
 }
 
 /// A token bucket: `inbound_burst` frames at once, refilled at

@@ -86,7 +86,7 @@ fn request(session: &Arc<SessionShared>, channel_id: &str, id: u64, event: &str,
     if let Err(error) = authorized(session, &crate::server::Access::Request { channel: &channel.name, event }) {
         return answer(session, channel_id, id, Err(&error));
     }
-    if let Err(code) = session.begin_inbound(id) {
+    if let Err(code) = session.begin_inbound(id, channel.id) {
         let message = match code {
             ErrorCode::DuplicateRequestId => format!("request id {id} is already pending"),
             _ => format!("more than {} requests pending", session.server.config.max_pending_requests),
@@ -132,10 +132,9 @@ fn finish_request(
     id: u64,
     result: Result<Box<RawValue>, WireError>,
 ) {
-    session.finish_inbound(id);
     // A closed channel's requests were already failed on the client when it heard
     // `close`; an answer now would name a channel it has forgotten.
-    if channel.is_closed() {
+    if !session.finish_inbound(id, channel.id) {
         return;
     }
     match &result {
@@ -150,16 +149,13 @@ fn client_answer(session: &SessionShared, channel_id: &str, id: u64, result: Res
         AnswerOutcome::Delivered => {}
         AnswerOutcome::Late => tracing::debug!(session = %session.id, id, "late answer dropped"),
         AnswerOutcome::Unknown => {
-            let error = WireError::new(ErrorCode::UnknownRequest, format!("no request {id} was sent to this session"));
-            report(session, &error, Some(channel_id), None);
-        }
-        AnswerOutcome::WrongChannel => {
             let error = WireError::new(
                 ErrorCode::UnknownRequest,
-                format!("request {id} was not sent on channel `{}`", truncate(channel_id)),
+                format!("no request {id} was sent on channel `{}`", truncate(channel_id)),
             );
             report(session, &error, Some(channel_id), None);
         }
+        AnswerOutcome::UnknownChannel => report(session, &unknown_channel(channel_id), Some(channel_id), None),
     }
 }
 

@@ -3,14 +3,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use crate::id::ChannelId;
 use crate::protocol::frames::Body;
 use crate::session::SessionShared;
 
 struct Member {
     session: Arc<SessionShared>,
-    /// How many channels of this name the session has open; it stays a member (and
-    /// gets each broadcast once) until the last one closes.
-    channels: usize,
+    /// The session's open channels of this name; it stays a member (and gets each
+    /// broadcast once) until the last one leaves. Joining and leaving name the channel,
+    /// so both are idempotent.
+    channels: Vec<ChannelId>,
 }
 
 #[derive(Default)]
@@ -19,18 +21,22 @@ pub(crate) struct Topics {
 }
 
 impl Topics {
-    pub(crate) fn join(&self, name: &Arc<str>, session: &Arc<SessionShared>) {
+    pub(crate) fn join(&self, name: &Arc<str>, session: &Arc<SessionShared>, channel: ChannelId) {
         let mut by_name = self.by_name.write().unwrap_or_else(|p| p.into_inner());
         let members = by_name.entry(name.clone()).or_default();
-        members.entry(session.key).or_insert_with(|| Member { session: session.clone(), channels: 0 }).channels += 1;
+        let member =
+            members.entry(session.key).or_insert_with(|| Member { session: session.clone(), channels: Vec::new() });
+        if !member.channels.contains(&channel) {
+            member.channels.push(channel);
+        }
     }
 
-    pub(crate) fn leave(&self, name: &str, session_key: u64) {
+    pub(crate) fn leave(&self, name: &str, session_key: u64, channel: ChannelId) {
         let mut by_name = self.by_name.write().unwrap_or_else(|p| p.into_inner());
         let Some(members) = by_name.get_mut(name) else { return };
         if let Some(member) = members.get_mut(&session_key) {
-            member.channels -= 1;
-            if member.channels == 0 {
+            member.channels.retain(|c| *c != channel);
+            if member.channels.is_empty() {
                 members.remove(&session_key);
             }
         }

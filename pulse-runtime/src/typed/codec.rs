@@ -99,7 +99,7 @@ impl<T> Codec<T> {
     pub fn answer(&self, value: Option<T>) -> crate::Reply {
         match value {
             Some(value) => crate::Reply::Ready(self.encode(&value).map_err(crate::channel::answer_not_encoded)),
-            None => crate::Reply::failed("the channel's handler is gone"),
+            None => crate::Reply::rejected(super::dispatch::handler_gone()),
         }
     }
 }

@@ -26,3 +26,10 @@ pub fn wrong_kind(event: &str, is_request: bool) -> WireError {
     let how = if is_request { "a request: send it with `request`" } else { "not a request: send it with `emit`" };
     WireError::new(ErrorCode::UnknownEvent, format!("`{event}` is {how}"))
 }
+
+/// The refusal of a frame whose handler is gone: the state that handled the channel
+/// was dropped (its component unmounted) and the channel is closing. Never silent: an
+/// emit gets this as an `error` frame, a request as its failed answer.
+pub fn handler_gone() -> WireError {
+    WireError::new(ErrorCode::ChannelClosed, "this channel is closing: the state that handled it is gone")
+}

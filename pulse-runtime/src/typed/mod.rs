@@ -20,7 +20,7 @@ pub use dispatch::{HandlerCell, Owned};
 pub mod __private {
     //! Used by generated code only; not a stable API.
     pub use super::codec::{EventFields, emit_null, serialize_event};
-    pub use super::dispatch::wrong_kind;
+    pub use super::dispatch::{handler_gone, wrong_kind};
 }
 
 use crate::channel::RawChannel;
@@ -54,12 +54,18 @@ pub trait WireEvent: Sized + Send + 'static {
 /// `#[channel]` for every `H` that implements the declaration's handler trait, so state
 /// (`StateCx::channel`) can open channels handled by itself.
 pub trait HandledBy<H>: ChannelSpec {
+    /// The raw handler that decodes this declaration's client events and calls the
+    /// handler reached through `cell`.
+    fn dispatcher<Cell: HandlerCell<Handler = H>>(cell: Cell) -> Box<dyn crate::RawHandler>;
+
     /// Opens a channel of this declaration in `session`, its events going to the handler
     /// reached through `cell`.
     fn open_with<Cell: HandlerCell<Handler = H>>(
         session: &crate::Session,
         cell: Cell,
-    ) -> Result<Channel<Self>, crate::OpenError>;
+    ) -> Result<Channel<Self>, crate::OpenError> {
+        session.shared.open_channel(Self::NAME, Self::dispatcher(cell), true).map(Channel::from_raw)
+    }
 }
 
 /// A payload or response type of a channel event: what `#[channel]` requires of each

@@ -2,9 +2,11 @@
 // has to be an error: if one ever compiles, tsc reports the unused directive and the
 // type check fails.
 
-import type { ChatChannel, ClientComponents } from "../generated/chat";
+import { type ChatChannel, type ClientComponents, useChatChannel } from "../generated/chat";
 
 export function misuse(chat: ChatChannel) {
+  // @ts-expect-error: a plain string is not a channel id; only the server hands them over
+  useChatChannel("0b5e2d7c41a94f0e9c3d8b6a7f1e2d3c");
   // @ts-expect-error: misspelt event
   chat.emit("send_mesage", { user: "me", text: "hi" });
   // @ts-expect-error: wrong payload

@@ -1,0 +1,166 @@
+//! Building a server: [`ServerBuilder`], and the backplane chosen from the environment.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use super::registry::{RemoteHook, ServerShared, SessionHook};
+use super::{Access, ConnectRequest, Server, access, topics};
+use crate::backplane::{Backplane, NodeId};
+use crate::config::Config;
+#[cfg(doc)]
+use crate::protocol::CloseCode;
+use crate::session::Session;
+
+/// Builds a [`Server`].
+#[must_use]
+pub struct ServerBuilder {
+    pub(super) config: Config,
+    pub(super) on_session: Vec<SessionHook>,
+    pub(super) root: Option<crate::component::RootFn>,
+    pub(super) backplane: Option<Arc<dyn Backplane>>,
+    pub(super) remote_hooks: Vec<RemoteHook>,
+    pub(super) authenticator: Option<access::Authenticator>,
+    pub(super) authorizer: Option<access::Authorizer>,
+}
+
+impl ServerBuilder {
+    /// Uses `config` for limits and timings.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Runs `hook` on its own task for every new session: the place to open the
+    /// session's channels. The task is cancelled when the session ends. Several hooks
+    /// all run, each on its own task.
+    pub fn on_session<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Session) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_session.push(Arc::new(move |session| Box::pin(hook(session))));
+        self
+    }
+
+    /// Renders `root` for every session: the server components' tree, sent to the
+    /// browser's `<PulseRoot>` and kept in sync as state changes.
+    pub fn root<N: crate::component::IntoNode>(mut self, root: impl Fn() -> N + Send + Sync + 'static) -> Self {
+        self.root = Some(Arc::new(move || root().into_node()));
+        self
+    }
+
+    /// Authenticates every connection before its session starts: `hook` reads the
+    /// upgrade request (cookie, header, query token) and returns the session's identity,
+    /// which handlers and components read with [`Session::identity`]. An `Err` closes
+    /// the connection with [`CloseCode::Forbidden`] (4502, do not reconnect) and its
+    /// message as the reason.
+    pub fn authenticate<I, F, Fut>(mut self, hook: F) -> Self
+    where
+        I: Send + Sync + 'static,
+        F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<I, String>> + Send + 'static,
+    {
+        self.authenticator = Some(Arc::new(move |request| {
+            let outcome = hook(request);
+            Box::pin(async move { outcome.await.map(|identity| Arc::new(identity) as access::Identity) })
+        }));
+        self
+    }
+
+    /// Decides, for each channel the server opens and each event or request a client
+    /// sends, whether the session may: `Err(reason)` refuses it with `forbidden` (an
+    /// open fails with [`OpenError::Forbidden`](crate::OpenError::Forbidden)).
+    pub fn authorize(
+        mut self,
+        hook: impl Fn(&Session, &Access<'_>) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.authorizer = Some(Arc::new(hook));
+        self
+    }
+
+    /// Carries broadcasts to the other server nodes through `backplane` (such as
+    /// [`RedisBackplane`](crate::backplane::RedisBackplane)). Without one, and without
+    /// `PULSE_REDIS_URL` in the environment, broadcast stays on this node.
+    pub fn backplane(mut self, backplane: impl Backplane) -> Self {
+        self.backplane = Some(Arc::new(backplane));
+        self
+    }
+
+    /// Calls `hook` with each broadcast of a `C` channel that another node made, so
+    /// server-side state can follow it (sessions on this node already get it).
+    pub fn on_remote_broadcast<C: crate::ChannelSpec>(
+        mut self,
+        hook: impl Fn(C::ToClient) + Send + Sync + 'static,
+    ) -> Self {
+        self.remote_hooks.push(Arc::new(move |topic, body| {
+            if topic != C::NAME {
+                return;
+            }
+            match body.event_payload() {
+                Some((event, payload)) => match <C::ToClient as crate::typed::WireEvent>::decode(&event, &payload) {
+                    Ok(event) => hook(event),
+                    Err(error) => {
+                        tracing::warn!(topic, %error.message, "remote broadcast does not match the declaration")
+                    }
+                },
+                None => tracing::warn!(topic, "remote broadcast is not a broadcast frame"),
+            }
+        }));
+        self
+    }
+
+    /// The server, ready to be mounted with [`Server::router`] or run with [`Server::bind`].
+    pub fn build(self) -> Server {
+        let backplane = self.backplane.or_else(backplane_from_env);
+        Server {
+            shared: Arc::new(ServerShared {
+                config: self.config,
+                topics: topics::Topics::default(),
+                started: Instant::now(),
+                on_session: self.on_session,
+                root: self.root,
+                node: NodeId::generate(),
+                backplane,
+                backplane_started: std::sync::Once::new(),
+                remote_hooks: self.remote_hooks,
+                authenticator: self.authenticator,
+                authorizer: self.authorizer,
+                sessions: Mutex::new(HashMap::new()),
+                sessions_changed: Notify::new(),
+                next_key: AtomicU64::new(1),
+                shutting_down: AtomicBool::new(false),
+            }),
+        }
+    }
+}
+
+/// The environment variable that turns on the Redis backplane (feature `redis`).
+pub const REDIS_URL_VAR: &str = "PULSE_REDIS_URL";
+
+#[cfg(feature = "redis")]
+fn backplane_from_env() -> Option<Arc<dyn Backplane>> {
+    let url = std::env::var(REDIS_URL_VAR).ok().filter(|u| !u.is_empty())?;
+    match crate::backplane::RedisBackplane::new(&url) {
+        Ok(backplane) => {
+            tracing::info!(url, "broadcasting across nodes through Redis");
+            Some(Arc::new(backplane))
+        }
+        Err(error) => {
+            tracing::error!(url, %error, "{REDIS_URL_VAR} is not a usable Redis URL; broadcast stays on this node");
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+fn backplane_from_env() -> Option<Arc<dyn Backplane>> {
+    if std::env::var_os(REDIS_URL_VAR).is_some() {
+        tracing::warn!("{REDIS_URL_VAR} is set but pulse-runtime was built without the `redis` feature");
+    }
+    None
+}

@@ -1,0 +1,202 @@
+//! A server to mount or run: [`Server`], its stats, and running it on a socket
+//! ([`RunningServer`], [`serve`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use axum::serve::ListenerExt as _;
+use serde::Serialize;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::oneshot;
+
+use super::ServerBuilder;
+use super::registry::{ServerShared, broadcast};
+use super::upgrade::upgrade;
+use crate::config::Config;
+use crate::error::ChannelError;
+use crate::protocol::{CloseCode, PROTOCOL_VERSION};
+use crate::session::Ending;
+use crate::sync::lock;
+
+/// A Pulse server. Mount [`Server::router`] in your axum app, or run it alone with
+/// [`Server::bind`] / [`serve`].
+#[derive(Clone)]
+pub struct Server {
+    pub(super) shared: Arc<ServerShared>,
+}
+
+impl Server {
+    /// A builder with the default [`Config`] and no session hook.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            config: Config::default(),
+            on_session: Vec::new(),
+            root: None,
+            backplane: None,
+            remote_hooks: Vec::new(),
+            authenticator: None,
+            authorizer: None,
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<ServerShared> {
+        &self.shared
+    }
+
+    /// The server's settings.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// An axum router serving the WebSocket endpoint at `GET /ws?v=1`. Merge it into
+    /// your own router (`app.merge(server.router())`).
+    pub fn router(&self) -> Router {
+        self.shared.start_backplane();
+        Router::new().route("/ws", get(upgrade)).with_state(self.shared.clone())
+    }
+
+    /// Sends `event` on every open channel named `name`, in every session. Returns how
+    /// many sessions it was queued for.
+    pub fn broadcast<P: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        event: &str,
+        payload: &P,
+    ) -> Result<usize, ChannelError> {
+        broadcast(&self.shared, name, event, payload)
+    }
+
+    /// Counts of what the server holds now.
+    pub fn stats(&self) -> ServerStats {
+        let sessions: Vec<_> = lock(&self.shared.sessions).values().cloned().collect();
+        ServerStats {
+            sessions: sessions.len(),
+            channels: sessions.iter().map(|s| s.channel_count()).sum(),
+            topics: self.shared.topics.topic_count(),
+            pending_requests: sessions.iter().map(|s| s.pending_count()).sum(),
+        }
+    }
+
+    /// Closes every session with [`CloseCode::GoingAway`] and refuses new ones; waits
+    /// up to [`Config::shutdown_grace`] for the sessions to end.
+    pub async fn shutdown(&self) {
+        let shared = &self.shared;
+        shared.shutting_down.store(true, Ordering::Release);
+        let deadline = tokio::time::Instant::now() + shared.config.shutdown_grace;
+        loop {
+            let changed = shared.sessions_changed.notified();
+            let sessions: Vec<_> = lock(&shared.sessions).values().cloned().collect();
+            if sessions.is_empty() {
+                return;
+            }
+            for session in &sessions {
+                session.signal_end(Ending::Close(CloseCode::GoingAway, "going_away: server shutting down".into()));
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                tracing::warn!(left = sessions.len(), "shutdown grace elapsed with sessions still open");
+                return;
+            }
+        }
+    }
+
+    /// Binds `addr` (use port 0 for any free port) and serves [`Server::router`] there
+    /// on a background task.
+    pub async fn bind(self, addr: impl ToSocketAddrs) -> std::io::Result<RunningServer> {
+        self.bind_with(addr, Router::new()).await
+    }
+
+    /// Like [`Server::bind`], serving `app` merged with the WebSocket route.
+    pub async fn bind_with(self, addr: impl ToSocketAddrs, app: Router) -> std::io::Result<RunningServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = app.merge(self.router());
+        // Small frames must go out at once: Nagle's algorithm would hold the second of two
+        // back-to-back frames until the peer's delayed ACK (tens of milliseconds).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(RunningServer { server: self, local_addr, stop: Some(stop), task })
+    }
+}
+
+/// Counts reported by [`Server::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Connected sessions.
+    pub sessions: usize,
+    /// Open channels across all sessions.
+    pub channels: usize,
+    /// Channel names with at least one open channel.
+    pub topics: usize,
+    /// Requests waiting for an answer, in either direction.
+    pub pending_requests: usize,
+}
+
+/// A server listening on a socket. Dropping it leaves the server running until the
+/// runtime stops; call [`RunningServer::shutdown`] to stop it gracefully.
+pub struct RunningServer {
+    server: Server,
+    local_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The address the server is listening on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The WebSocket URL of this server, with the protocol version.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws?v={PROTOCOL_VERSION}", self.local_addr)
+    }
+
+    /// The server, for broadcast and stats.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Stops accepting connections, closes every session with "going away", and waits
+    /// for the listener task to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.server.shutdown().await;
+        match tokio::time::timeout(Duration::from_secs(5), &mut self.task).await {
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "server ended with an error"),
+            Ok(_) => {}
+            Err(_) => self.task.abort(),
+        }
+    }
+}
+
+/// Runs `server` on `addr` until Ctrl-C, then shuts it down gracefully.
+pub async fn serve(addr: impl ToSocketAddrs, server: Server) -> std::io::Result<()> {
+    serve_with(addr, server, Router::new()).await
+}
+
+/// Like [`serve`], with your own routes merged in (pages, assets, APIs).
+pub async fn serve_with(addr: impl ToSocketAddrs, server: Server, app: Router) -> std::io::Result<()> {
+    let running = server.bind_with(addr, app).await?;
+    tracing::info!(addr = %running.local_addr(), "pulse server listening");
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The WebSocket upgrade at `GET /ws`: the origin check, the query string
+//! (`v`, `resume`, `last_seq`), authentication, and the hand-off to the connection.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, RawQuery, State, WebSocketUpgrade};
+use axum::response::{IntoResponse as _, Response};
+use serde::Deserialize;
+
+use super::registry::ServerShared;
+use super::{ConnectRequest, connection};
+use crate::id::SessionId;
+
+pub(super) async fn upgrade(
+    State(server): State<Arc<ServerShared>>,
+    RawQuery(query): RawQuery,
+    parsed: Result<Query<UpgradeQuery>, QueryRejection>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !server.config.origins.allows(&headers) {
+        let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        tracing::warn!(origin, "WebSocket upgrade from a refused origin");
+        return (axum::http::StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let parsed = UpgradeQuery::read(parsed);
+    let version = parsed.version();
+    let resume = parsed.resume();
+    let identity = match &server.authenticator {
+        Some(authenticate) => Some(authenticate(ConnectRequest::new(headers, query)).await),
+        None => None,
+    };
+    let config = &server.config;
+    let limit = config.max_frame_bytes;
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(config.read_buffer_bytes)
+        .write_buffer_size(config.write_buffer_bytes)
+        .on_upgrade(move |socket| connection::run(server, socket, version, identity, resume))
+}
+
+/// The upgrade's query string: `v=<version>`, and `resume=<session id>&last_seq=<n>`
+/// to resume a session. Every value is read as text and parsed afterwards, so a
+/// malformed one never makes the extractor answer HTTP 400: a missing or non-numeric
+/// `v` reaches the connection as no version (closed with 4500 `unsupported_version`),
+/// an unreadable `resume` id means a fresh session, and a missing `last_seq` means 0.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct UpgradeQuery {
+    v: Option<String>,
+    resume: Option<String>,
+    last_seq: Option<String>,
+}
+
+impl UpgradeQuery {
+    /// The extracted query, or an empty one when it cannot be read at all (a parameter
+    /// given twice), so that too ends in 4500 rather than HTTP 400.
+    fn read(extracted: Result<Query<Self>, QueryRejection>) -> Self {
+        match extracted {
+            Ok(Query(query)) => query,
+            Err(rejection) => {
+                tracing::debug!(%rejection, "unreadable upgrade query string; reading it as empty");
+                Self::default()
+            }
+        }
+    }
+
+    /// The `v` parameter of the query string, if present and a number.
+    fn version(&self) -> Option<u32> {
+        self.v.as_deref()?.parse().ok()
+    }
+
+    /// The session to resume and the last sequence number its client saw:
+    /// `resume=<session id>&last_seq=<n>`.
+    fn resume(&self) -> Option<(SessionId, u64)> {
+        let session = self.resume.as_deref()?.parse().ok()?;
+        let last_seq = self.last_seq.as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+        Some((session, last_seq))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::Query;
+    use axum::http::Uri;
+
+    use super::UpgradeQuery;
+    use crate::id::SessionId;
+
+    const ID: &str = "6f1c0e4a9b2d4c8e8a7f3b1d2c4e5f60";
+
+    /// Reads `uri`'s query the way the `upgrade` handler's extractor does.
+    fn query(uri: &str) -> UpgradeQuery {
+        UpgradeQuery::read(Query::try_from_uri(&uri.parse::<Uri>().unwrap()))
+    }
+
+    fn id() -> SessionId {
+        ID.parse().unwrap()
+    }
+
+    #[test]
+    fn version_parameter() {
+        assert_eq!(query("/ws?v=1").version(), Some(1));
+        assert_eq!(query("/ws?x=2&v=3").version(), Some(3));
+        assert_eq!(query("/ws?v=abc").version(), None);
+        assert_eq!(query("/ws?v=").version(), None);
+        assert_eq!(query("/ws?v=-1").version(), None);
+        assert_eq!(query("/ws?x=1").version(), None);
+        assert_eq!(query("/ws").version(), None);
+    }
+
+    #[test]
+    fn resume_parameters() {
+        assert_eq!(query(&format!("/ws?v=1&resume={ID}&last_seq=41")).resume(), Some((id(), 41)));
+        assert_eq!(query(&format!("/ws?last_seq=7&resume={ID}&v=1")).resume(), Some((id(), 7)));
+        // A missing or unreadable `last_seq` is 0.
+        assert_eq!(query(&format!("/ws?v=1&resume={ID}")).resume(), Some((id(), 0)));
+        assert_eq!(query(&format!("/ws?v=1&resume={ID}&last_seq=x")).resume(), Some((id(), 0)));
+        // No `resume`, or one that is not a session id: a fresh session.
+        assert_eq!(query("/ws?v=1").resume(), None);
+        assert_eq!(query("/ws?v=1&last_seq=41").resume(), None);
+        assert_eq!(query("/ws?v=1&resume=&last_seq=41").resume(), None);
+        assert_eq!(query("/ws?v=1&resume=not-a-session&last_seq=41").resume(), None);
+        assert_eq!(query(&format!("/ws?v=1&resume={}", ID.to_uppercase())).resume(), None);
+        assert_eq!(query("/ws").resume(), None);
+    }
+
+    #[test]
+    fn malformed_resume_keeps_the_version() {
+        let parsed = query("/ws?v=1&resume=zzz&last_seq=-3");
+        assert_eq!(parsed.version(), Some(1));
+        assert_eq!(parsed.resume(), None);
+    }
+
+    #[test]
+    fn unreadable_query_is_empty() {
+        // A repeated parameter is a serde error; it must not become HTTP 400.
+        let parsed = query(&format!("/ws?v=1&v=1&resume={ID}"));
+        assert_eq!(parsed.version(), None);
+        assert_eq!(parsed.resume(), None);
+    }
+}
