@@ -41,7 +41,7 @@ pub struct Config {
     /// Frames a session may send at once above the average rate.
     pub inbound_burst: u32,
     /// Which browser origins may connect; others get 403 on the upgrade.
-    pub origins: crate::server::Origins,
+    pub origins: Origins,
     /// How long a session whose connection broke waits for its client to resume it
     /// (state, channels and component tree kept). Zero ends sessions with their
     /// connection.
@@ -67,10 +67,24 @@ impl Default for Config {
             write_buffer_bytes: 8 * 1024,
             inbound_frames_per_second: 200,
             inbound_burst: 400,
-            origins: crate::server::Origins::SameHost,
+            origins: Origins::SameHost,
             resume_grace: Duration::from_secs(60),
             replay_buffer_frames: 256,
             replay_buffer_bytes: 64 * 1024,
         }
     }
+}
+
+/// Which browser origins may open a WebSocket (the `Origin` header of the upgrade).
+/// A request without `Origin` (not from a browser) is always let through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Origins {
+    /// Only pages served by this host (`Origin`'s host and port equal `Host`): the
+    /// default, which stops other sites' pages from using a visitor's cookies here.
+    #[default]
+    SameHost,
+    /// These origins exactly (`https://app.example.com`).
+    List(Vec<String>),
+    /// Any origin.
+    Any,
 }

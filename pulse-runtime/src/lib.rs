@@ -25,14 +25,11 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod backplane;
-mod channel;
 pub mod component;
 mod config;
 mod error;
-mod handlers;
 mod id;
 pub mod protocol;
-mod request;
 mod server;
 mod session;
 mod session_core;
@@ -46,17 +43,14 @@ pub mod fuzz;
 #[cfg(feature = "client")]
 pub mod client;
 
-pub use channel::{PushOnly, RawChannel, RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event};
-pub use config::Config;
+pub use config::{Config, Origins};
 pub use error::{ChannelError, OpenError};
-pub use handlers::Handlers;
 pub use id::{ChannelId, InvalidId, SessionId, Untyped};
-pub use request::Request;
-pub use server::{
-    Access, ConnectRequest, Origins, REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats, serve,
-    serve_with,
-};
-pub use session::Session;
+pub use server::{ConnectRequest, REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats, serve, serve_with};
+pub use session::channel::{PushOnly, RawChannel, RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event};
+pub use session::handlers::Handlers;
+pub use session::request::Request;
+pub use session::{Access, Session};
 
 pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Payload};
 

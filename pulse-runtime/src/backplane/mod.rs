@@ -8,7 +8,7 @@
 #[cfg(feature = "redis")]
 mod redis;
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -16,7 +16,6 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 pub use self::redis::{DEFAULT_CHANNEL, RedisBackplane, RedisStats};
 
 use crate::protocol::frames::Body;
-use crate::server::ServerShared;
 
 /// Carries broadcasts between server nodes. Implementations must not block `publish`:
 /// it runs on the broadcasting task.
@@ -31,8 +30,15 @@ pub trait Backplane: Send + Sync + 'static {
 /// Delivers broadcasts that arrived from other nodes to this node's sessions.
 #[derive(Clone)]
 pub struct RemoteDelivery {
-    server: Weak<ServerShared>,
+    server: Weak<dyn RemoteSink>,
     node: NodeId,
+}
+
+/// Where a node's broadcasts from other nodes go (implemented by the server's registry,
+/// so the backplane never names the server).
+pub(crate) trait RemoteSink: Send + Sync + 'static {
+    /// Delivers a broadcast on `topic` to this node's sessions; returns how many.
+    fn deliver_remote(&self, topic: &str, body: &Body) -> usize;
 }
 
 /// Identifies one server node (random per process), so a node can skip its own
@@ -99,8 +105,8 @@ pub(crate) fn decode_message(mut message: Bytes) -> Result<Message, MessageError
 }
 
 impl RemoteDelivery {
-    pub(crate) fn new(server: &Arc<ServerShared>) -> Self {
-        RemoteDelivery { server: Arc::downgrade(server), node: server.node }
+    pub(crate) fn new(server: Weak<dyn RemoteSink>, node: NodeId) -> Self {
+        RemoteDelivery { server, node }
     }
 
     /// This node's id.
@@ -115,10 +121,7 @@ impl RemoteDelivery {
         let Some(server) = self.server.upgrade() else { return 0 };
         match decode_message(message) {
             Ok(message) if message.node == self.node => 0,
-            Ok(message) => {
-                server.remote_broadcast(&message.topic, &message.body);
-                server.topics.deliver(&message.topic, &message.body)
-            }
+            Ok(message) => server.deliver_remote(&message.topic, &message.body),
             Err(error) => {
                 tracing::warn!(%error, "dropped a backplane message");
                 0

@@ -3,6 +3,10 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::protocol::WireError;
+use crate::session::host::CallbackFn;
 
 /// What the browser tells about a DOM event. Each field is present when it applies:
 /// `value` for inputs, `checked` for checkboxes, `key` for key events, `form` for
@@ -35,8 +39,17 @@ impl Callback {
         Callback(Arc::new(f))
     }
 
-    pub(crate) fn call(&self, event: &DomEvent) {
-        (self.0)(event)
+    /// The callback as its session keeps it: decoding the event data from the
+    /// `callback` frame (a `malformed_payload` refusal if it is not a `DomEvent`), then
+    /// running the callback.
+    pub(crate) fn into_session_fn(self) -> CallbackFn {
+        Arc::new(move |data: &RawValue| {
+            let event: DomEvent = serde_json::from_str(data.get()).map_err(|e| {
+                WireError::new(crate::protocol::ErrorCode::MalformedPayload, format!("callback event data: {e}"))
+            })?;
+            (self.0)(&event);
+            Ok(())
+        })
     }
 }
 

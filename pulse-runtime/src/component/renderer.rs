@@ -51,7 +51,9 @@ pub(crate) async fn run(session: Session, root: RootFn) {
         let mut tree = Vec::new();
         expander.expand(&mut root, false, &mut tree);
         let Expander { callbacks, failures, .. } = expander;
-        session.shared.set_callbacks(callbacks);
+        session
+            .shared
+            .set_callbacks(callbacks.into_iter().map(|(id, callback)| (id, callback.into_session_fn())).collect());
         let sent = match &previous {
             None => session.shared.enqueue(frames::tree(&tree)).is_ok(),
             Some(old) => {

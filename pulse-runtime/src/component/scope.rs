@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::shared::{Shared, SharedRead};
 use super::state::{Dirty, State, StateCx, StateRef};
-use crate::channel::RawChannel;
 use crate::session::Session;
+use crate::session::channel::RawChannel;
 
 /// The render context of one mounted component: its state slots and its session.
 pub struct Scope<'a> {

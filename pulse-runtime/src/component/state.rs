@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::Notify;
 
 use super::callback::{Callback, DomEvent};
-use crate::channel::RawChannel;
 use crate::error::OpenError;
 use crate::session::Session;
+use crate::session::channel::RawChannel;
 use crate::sync::lock;
 use crate::typed::{Channel, HandledBy, HandlerCell};
 

@@ -17,8 +17,8 @@ use super::node::{ComponentNode, Node, PropValue};
 use super::scope::Scope;
 use super::state::{Dirty, RenderWake};
 use super::vdom::{VElement, VNode};
-use crate::channel::RawChannel;
 use crate::session::Session;
+use crate::session::channel::RawChannel;
 
 pub(crate) struct Instance {
     id: u64,

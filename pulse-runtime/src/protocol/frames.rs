@@ -240,24 +240,24 @@ fn unreachable_encode() -> Body {
 }
 
 #[derive(Serialize)]
-struct TreeOut<'a> {
+struct TreeOut<'a, T: ?Sized> {
     t: &'static str,
-    tree: &'a [crate::component::VNode],
+    tree: &'a T,
 }
 
-/// The whole rendered tree (first render of the session).
-pub(crate) fn tree(tree: &[crate::component::VNode]) -> Body {
+/// The whole rendered tree (first render of the session): a list of vdom nodes.
+pub(crate) fn tree<T: Serialize + ?Sized>(tree: &T) -> Body {
     Body::encode(&TreeOut { t: "tree", tree }).unwrap_or_else(|_| unreachable_encode())
 }
 
 #[derive(Serialize)]
-struct PatchOut<'a> {
+struct PatchOut<'a, T: ?Sized> {
     t: &'static str,
-    ops: &'a [crate::component::Op],
+    ops: &'a T,
 }
 
-/// The changes of one render pass.
-pub(crate) fn patch(ops: &[crate::component::Op]) -> Body {
+/// The changes of one render pass: a list of patch operations.
+pub(crate) fn patch<T: Serialize + ?Sized>(ops: &T) -> Body {
     Body::encode(&PatchOut { t: "patch", ops }).unwrap_or_else(|_| unreachable_encode())
 }
 
@@ -742,8 +742,8 @@ mod tests {
             answer("c", 1, Err(&error)),
             error_frame_for_test(&error),
             close(channel, "server"),
-            tree(&[]),
-            patch(&[]),
+            tree::<[()]>(&[]),
+            patch::<[()]>(&[]),
             render_error("C", "m"),
         ];
         let mut seen: Vec<String> = [hello(&SessionId::generate(), 1, 2, limits, false), PING.to_owned()]

@@ -2,7 +2,6 @@
 //! the authorization hook (on channel open and each inbound event or request), and the
 //! origin check on the WebSocket upgrade.
 
-use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,11 +9,9 @@ use std::sync::Arc;
 use axum::http::HeaderMap;
 use axum::http::header::{COOKIE, HOST, ORIGIN};
 
-use crate::session::Session;
-
-/// The authenticated identity of a session, of whatever type the app's authentication
-/// hook returns; read it with [`Session::identity`].
-pub(crate) type Identity = Arc<dyn Any + Send + Sync>;
+use crate::config::Origins;
+pub(crate) use crate::session::host::Identity;
+use crate::session::{Access, Session};
 
 pub(crate) type Authenticator =
     Arc<dyn Fn(ConnectRequest) -> Pin<Box<dyn Future<Output = Result<Identity, String>> + Send>> + Send + Sync>;
@@ -57,45 +54,6 @@ impl ConnectRequest {
             .filter_map(|pair| pair.split_once('='))
             .find_map(|(k, v)| (k == name).then_some(v))
     }
-}
-
-/// What a session is about to do, for the authorization hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Access<'a> {
-    /// The server opens a channel named `name` in the session.
-    Open {
-        /// The channel name.
-        name: &'a str,
-    },
-    /// The client emits `event` on a channel named `channel`.
-    Emit {
-        /// The channel name.
-        channel: &'a str,
-        /// The event.
-        event: &'a str,
-    },
-    /// The client requests `event` on a channel named `channel`.
-    Request {
-        /// The channel name.
-        channel: &'a str,
-        /// The event.
-        event: &'a str,
-    },
-}
-
-/// Which browser origins may open a WebSocket (the `Origin` header of the upgrade).
-/// A request without `Origin` (not from a browser) is always let through.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Origins {
-    /// Only pages served by this host (`Origin`'s host and port equal `Host`): the
-    /// default, which stops other sites' pages from using a visitor's cookies here.
-    #[default]
-    SameHost,
-    /// These origins exactly (`https://app.example.com`).
-    List(Vec<String>),
-    /// Any origin.
-    Any,
 }
 
 impl Origins {

@@ -9,11 +9,12 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use super::registry::{RemoteHook, ServerShared, SessionHook};
-use super::{Access, ConnectRequest, Server, access, topics};
+use super::{ConnectRequest, Server, access, topics};
 use crate::backplane::{Backplane, NodeId};
 use crate::config::Config;
 #[cfg(doc)]
 use crate::protocol::CloseCode;
+use crate::session::Access;
 use crate::session::Session;
 
 /// Builds a [`Server`].

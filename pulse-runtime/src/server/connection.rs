@@ -180,7 +180,7 @@ async fn greet(
     socket: &mut WebSocket,
     missed: Option<Vec<Utf8Bytes>>,
 ) -> Result<(), axum::Error> {
-    let config = &session.server.config;
+    let config = session.host.config();
     let hello = frames::hello(
         &session.id,
         config.heartbeat_interval.as_millis() as u64,
@@ -232,7 +232,7 @@ async fn read_frames(session: &Arc<SessionShared>, stream: &mut SplitStream<WebS
     // One waiter for the whole loop: making a new one per frame showed in W1's profile.
     let ended = ending.wait_for(Option::is_some);
     tokio::pin!(ended);
-    let mut budget = RateBudget::new(&session.server.config);
+    let mut budget = RateBudget::new(session.host.config());
     loop {
         let message = tokio::select! {
             biased;
@@ -241,12 +241,12 @@ async fn read_frames(session: &Arc<SessionShared>, stream: &mut SplitStream<WebS
         };
         let message = match message {
             None => return session.signal_end(Ending::ClientGone),
-            Some(Err(error)) => return session.signal_end(read_error_ending(error, &session.server)),
+            Some(Err(error)) => return session.signal_end(read_error_ending(error, session.host.config())),
             Some(Ok(message)) => message,
         };
         session.touch();
         if !budget.spend(Instant::now()) {
-            let rate = session.server.config.inbound_frames_per_second;
+            let rate = session.host.config().inbound_frames_per_second;
             tracing::warn!(session = %session.id, rate, "inbound rate limit exceeded");
             let reason = format!("rate_limited: more than {rate} frames per second");
             return session.signal_end(Ending::Close(CloseCode::RateLimited, reason));
@@ -260,11 +260,11 @@ async fn read_frames(session: &Arc<SessionShared>, stream: &mut SplitStream<WebS
     }
 }
 
-fn read_error_ending(error: axum::Error, server: &ServerShared) -> Ending {
+fn read_error_ending(error: axum::Error, config: &crate::Config) -> Ending {
     let error = error.into_inner();
     match error.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => {
-            let limit = server.config.max_frame_bytes;
+            let limit = config.max_frame_bytes;
             Ending::Close(CloseCode::FrameTooLarge, format!("frame_too_large: a message exceeded {limit} bytes"))
         }
         Some(tungstenite::Error::Utf8(_)) => {
@@ -283,7 +283,7 @@ async fn write_loop(session: &Arc<SessionShared>, mut sink: SplitSink<WebSocket,
     let mut end_watch = session.ending();
     let ended = end_watch.wait_for(Option::is_some);
     tokio::pin!(ended);
-    let config = &session.server.config;
+    let config = session.host.config();
     let mut next_beat = tokio::time::Instant::now() + config.heartbeat_interval;
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     loop {

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use futures_util::FutureExt as _;
 use serde_json::value::RawValue;
 
-use crate::channel::{ChannelShared, RawChannel, RawCx, Reply};
 use crate::error::ChannelError;
 use crate::protocol::frames::{self, ClientFrame, FrameError, truncate};
 use crate::protocol::{ErrorCode, WireError};
-use crate::session::{AnswerOutcome, SessionShared};
+use crate::session::channel::{ChannelShared, RawChannel, RawCx, Reply};
+use crate::session::{Access, AnswerOutcome, SessionShared};
 
 /// Handles one text frame from the client. Never panics on any input: every bad frame
 /// gets an error frame (or a failed answer) and the session carries on.
@@ -46,17 +46,16 @@ fn unknown_channel(channel: &str) -> WireError {
 }
 
 /// The authorization hook's verdict on a client's emit or request.
-fn authorized(session: &Arc<SessionShared>, access: &crate::server::Access<'_>) -> Result<(), WireError> {
-    let Some(authorize) = &session.server.authorizer else { return Ok(()) };
+fn authorized(session: &Arc<SessionShared>, access: &Access<'_>) -> Result<(), WireError> {
     let handle = crate::session::Session { shared: session.clone() };
-    authorize(&handle, access).map_err(|reason| WireError::new(ErrorCode::Forbidden, reason))
+    session.host.authorize(&handle, access).map_err(|reason| WireError::new(ErrorCode::Forbidden, reason))
 }
 
 fn emit(session: &Arc<SessionShared>, channel_id: &str, event: &str, payload: &RawValue) {
     let Some(channel) = session.find_channel(channel_id) else {
         return report(session, &unknown_channel(channel_id), Some(channel_id), Some(event));
     };
-    if let Err(error) = authorized(session, &crate::server::Access::Emit { channel: &channel.name, event }) {
+    if let Err(error) = authorized(session, &Access::Emit { channel: &channel.name, event }) {
         return report(session, &error, Some(channel_id), Some(event));
     }
     let handle = RawChannel::new(session.clone(), channel.clone());
@@ -83,13 +82,13 @@ fn request(session: &Arc<SessionShared>, channel_id: &str, id: u64, event: &str,
     let Some(channel) = session.find_channel(channel_id) else {
         return answer(session, channel_id, id, Err(&unknown_channel(channel_id)));
     };
-    if let Err(error) = authorized(session, &crate::server::Access::Request { channel: &channel.name, event }) {
+    if let Err(error) = authorized(session, &Access::Request { channel: &channel.name, event }) {
         return answer(session, channel_id, id, Err(&error));
     }
     if let Err(code) = session.begin_inbound(id, channel.id) {
         let message = match code {
             ErrorCode::DuplicateRequestId => format!("request id {id} is already pending"),
-            _ => format!("more than {} requests pending", session.server.config.max_pending_requests),
+            _ => format!("more than {} requests pending", session.host.config().max_pending_requests),
         };
         return answer(session, channel_id, id, Err(&WireError::new(code, message)));
     }
@@ -172,16 +171,13 @@ fn callback(session: &SessionShared, id: &str, data: &RawValue) {
             WireError::new(ErrorCode::UnknownCallback, format!("no callback `{}` in the current render", truncate(id)));
         return report(session, &error, None, None);
     };
-    let event: crate::component::DomEvent = match serde_json::from_str(data.get()) {
-        Ok(event) => event,
-        Err(e) => {
-            let error = WireError::new(ErrorCode::MalformedPayload, format!("callback event data: {e}"));
-            return report(session, &error, None, None);
+    match std::panic::catch_unwind(AssertUnwindSafe(|| callback(data))) {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => report(session, &error, None, None),
+        Err(_panic) => {
+            tracing::error!(session = %session.id, callback = id, "DOM callback panicked");
+            let error = WireError::new(ErrorCode::HandlerFailed, format!("the callback `{}` panicked", truncate(id)));
+            report(session, &error, None, None);
         }
-    };
-    if std::panic::catch_unwind(AssertUnwindSafe(|| callback.call(&event))).is_err() {
-        tracing::error!(session = %session.id, callback = id, "DOM callback panicked");
-        let error = WireError::new(ErrorCode::HandlerFailed, format!("the callback `{}` panicked", truncate(id)));
-        report(session, &error, None, None);
     }
 }

@@ -9,10 +9,9 @@ mod running;
 mod topics;
 mod upgrade;
 
-pub(crate) use access::Identity as IdentityRef;
-pub use access::{Access, ConnectRequest, Origins};
+pub use access::ConnectRequest;
 pub use builder::{REDIS_URL_VAR, ServerBuilder};
 #[cfg(feature = "fuzzing")]
 pub(crate) use dispatch::{binary_frame as dispatch_binary, text_frame as dispatch_text};
-pub(crate) use registry::{ServerShared, broadcast};
+pub(crate) use registry::ServerShared;
 pub use running::{RunningServer, Server, ServerStats, serve, serve_with};

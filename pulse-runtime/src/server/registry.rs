@@ -5,18 +5,18 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
-use serde::Serialize;
 use tokio::sync::Notify;
 
 use super::{access, topics};
-use crate::backplane::{Backplane, NodeId, RemoteDelivery};
+use crate::backplane::{Backplane, NodeId, RemoteDelivery, RemoteSink};
 use crate::config::Config;
-use crate::error::ChannelError;
+use crate::id::ChannelId;
 use crate::protocol::frames;
-use crate::session::{Session, SessionShared};
+use crate::session::host::Host;
+use crate::session::{Access, Session, SessionShared};
 use crate::sync::lock;
 
 pub(super) type SessionHook = Arc<dyn Fn(Session) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
@@ -44,10 +44,6 @@ pub(crate) struct ServerShared {
 }
 
 impl ServerShared {
-    pub(crate) fn elapsed_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-
     pub(super) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
     }
@@ -57,7 +53,7 @@ impl ServerShared {
         identity: Option<access::Identity>,
     ) -> (Arc<SessionShared>, tokio::sync::mpsc::Receiver<crate::session::Reattach>) {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
-        let (session, resumes) = SessionShared::new(self.clone(), key, identity);
+        let (session, resumes) = SessionShared::new(self.clone() as Arc<dyn Host>, key, identity);
         lock(&self.sessions).insert(session.id, session.clone());
         (session, resumes)
     }
@@ -77,16 +73,10 @@ impl ServerShared {
         self.topics.topic_count()
     }
 
-    /// Runs the hooks that watch broadcasts from other nodes.
-    pub(crate) fn remote_broadcast(&self, topic: &str, body: &frames::Body) {
-        for hook in &self.remote_hooks {
-            hook(topic, body);
-        }
-    }
-
     pub(super) fn start_backplane(self: &Arc<Self>) {
         if let Some(backplane) = &self.backplane {
-            self.backplane_started.call_once(|| backplane.start(RemoteDelivery::new(self)));
+            let sink: Weak<dyn RemoteSink> = Arc::downgrade(self) as Weak<dyn RemoteSink>;
+            self.backplane_started.call_once(|| backplane.start(RemoteDelivery::new(sink, self.node)));
         }
     }
 
@@ -96,18 +86,48 @@ impl ServerShared {
     }
 }
 
-/// Sends `event` on every open channel named `name`, in every session: the frame is
-/// serialized once and its bytes shared.
-pub(crate) fn broadcast<P: Serialize + ?Sized>(
-    server: &ServerShared,
-    name: &str,
-    event: &str,
-    payload: &P,
-) -> Result<usize, ChannelError> {
-    let body = frames::broadcast(name, event, payload).map_err(|e| ChannelError::Payload(e.to_string()))?;
-    let reached = server.topics.deliver(name, &body);
-    if let Some(backplane) = &server.backplane {
-        backplane.publish(crate::backplane::encode_message(server.node, name, &body));
+impl Host for ServerShared {
+    fn config(&self) -> &Config {
+        &self.config
     }
-    Ok(reached)
+
+    fn started(&self) -> Instant {
+        self.started
+    }
+
+    fn authorize(&self, session: &Session, access: &Access<'_>) -> Result<(), String> {
+        match &self.authorizer {
+            Some(authorize) => authorize(session, access),
+            None => Ok(()),
+        }
+    }
+
+    fn join(&self, name: &Arc<str>, session: &Arc<SessionShared>, channel: ChannelId) {
+        self.topics.join(name, session, channel);
+    }
+
+    fn leave(&self, name: &str, session_key: u64, channel: ChannelId) {
+        self.topics.leave(name, session_key, channel);
+    }
+
+    /// Queues the frame (shared, not copied) for every member session of this node, and
+    /// hands it to the backplane once for the other nodes.
+    fn publish(&self, name: &str, body: &frames::Body) -> usize {
+        let reached = self.topics.deliver(name, body);
+        if let Some(backplane) = &self.backplane {
+            backplane.publish(crate::backplane::encode_message(self.node, name, body));
+        }
+        reached
+    }
+}
+
+impl RemoteSink for ServerShared {
+    /// Runs the hooks that watch broadcasts from other nodes, then delivers to this
+    /// node's member sessions.
+    fn deliver_remote(&self, topic: &str, body: &frames::Body) -> usize {
+        for hook in &self.remote_hooks {
+            hook(topic, body);
+        }
+        self.topics.deliver(topic, body)
+    }
 }

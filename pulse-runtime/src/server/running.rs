@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::oneshot;
 
 use super::ServerBuilder;
-use super::registry::{ServerShared, broadcast};
+use super::registry::ServerShared;
 use super::upgrade::upgrade;
 use crate::config::Config;
 use crate::error::ChannelError;
@@ -67,7 +67,7 @@ impl Server {
         event: &str,
         payload: &P,
     ) -> Result<usize, ChannelError> {
-        broadcast(&self.shared, name, event, payload)
+        crate::session::host::broadcast(&*self.shared, name, event, payload)
     }
 
     /// Counts of what the server holds now.
@@ -199,4 +199,11 @@ pub async fn serve_with(addr: impl ToSocketAddrs, server: Server, app: Router) -
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+impl crate::Broadcaster {
+    /// A broadcaster for channel `name` of `server`.
+    pub fn for_server(server: &Server, name: &'static str) -> Self {
+        crate::Broadcaster::new(server.shared.clone(), name)
+    }
 }

@@ -6,9 +6,9 @@ use std::ops::Deref;
 use serde::Serialize;
 
 use super::{Broadcaster, ChannelSpec};
-use crate::channel::RawChannel;
 use crate::id::ChannelId;
 use crate::session::Session;
+use crate::session::channel::RawChannel;
 
 /// An open channel of declaration `C`. Derefs to `C`'s outbound type, so its
 /// server-to-client events are methods: `channel.notification(notice)`,
@@ -38,7 +38,7 @@ impl<C: ChannelSpec> Channel<C> {
 
     /// Every session with a `C` channel open, this one included.
     pub fn broadcast(&self) -> C::Broadcast {
-        C::Broadcast::from(Broadcaster::new(self.raw.server_shared(), C::NAME))
+        C::Broadcast::from(Broadcaster::new(self.raw.host(), C::NAME))
     }
 
     /// The session this channel belongs to.

@@ -11,9 +11,9 @@ use serde_json::value::RawValue;
 
 use super::Payload;
 use super::schema::{TypeCollector, TypeRef};
-use crate::channel::RawChannel;
 use crate::protocol::WireError;
-use crate::request::Request;
+use crate::session::channel::RawChannel;
+use crate::session::request::Request;
 
 /// Encoding, decoding and TypeScript naming of one payload type.
 pub struct Codec<T: 'static> {
@@ -39,7 +39,7 @@ fn encode_json<T: Payload>(value: &T) -> Result<Box<RawValue>, serde_json::Error
 pub const fn codec<T: Payload>() -> Codec<T> {
     Codec {
         encode: encode_json::<T>,
-        decode: crate::request::decode_json::<T>,
+        decode: crate::session::request::decode_json::<T>,
         ts_name: <T as ts_rs::TS>::name,
         collect: super::schema::collect_type::<T>,
     }
@@ -53,7 +53,7 @@ impl<T> Codec<T> {
 
     /// The payload of `event`, decoded; a mismatch is a `malformed_payload` refusal.
     pub fn decode_payload(&self, event: &str, payload: &RawValue) -> Result<T, WireError> {
-        (self.decode)(payload.get()).map_err(|e| crate::channel::malformed_payload(event, e))
+        (self.decode)(payload.get()).map_err(|e| crate::session::channel::malformed_payload(event, e))
     }
 
     /// The schema's reference to `T`, written `rust` in the declaration.
@@ -98,7 +98,9 @@ impl<T> Codec<T> {
     /// The reply to a request whose handler returned `value` (`None`: handler gone).
     pub fn answer(&self, value: Option<T>) -> crate::Reply {
         match value {
-            Some(value) => crate::Reply::Ready(self.encode(&value).map_err(crate::channel::answer_not_encoded)),
+            Some(value) => {
+                crate::Reply::Ready(self.encode(&value).map_err(crate::session::channel::answer_not_encoded))
+            }
             None => crate::Reply::rejected(super::dispatch::handler_gone()),
         }
     }

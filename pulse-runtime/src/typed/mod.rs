@@ -23,7 +23,7 @@ pub mod __private {
     pub use super::dispatch::{handler_gone, wrong_kind};
 }
 
-use crate::channel::RawChannel;
+use crate::session::channel::RawChannel;
 
 /// A channel declaration: implemented by `#[channel]` on its unit struct.
 pub trait ChannelSpec: Sized + Send + Sync + 'static {

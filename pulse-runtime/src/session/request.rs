@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::channel::RawChannel;
 use crate::error::ChannelError;
+use crate::session::channel::RawChannel;
 
 /// A request to the client, sent when awaited. Resolves to the client's answer decoded
 /// as `T` (a JSON value by default), or to a [`ChannelError`].

@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::channel::{RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event};
 use crate::protocol::{ErrorCode, WireError};
+use crate::session::channel::{RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event};
 
 type EmitFn = Box<dyn FnMut(&RawCx<'_>, &RawValue) -> Result<(), WireError> + Send>;
 type RequestFn = Box<dyn FnMut(&RawCx<'_>, &RawValue) -> Reply + Send>;

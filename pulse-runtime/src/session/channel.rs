@@ -15,7 +15,7 @@ use crate::error::ChannelError;
 use crate::id::ChannelId;
 use crate::protocol::WireError;
 use crate::protocol::frames;
-use crate::request::Request;
+use crate::session::request::Request;
 use crate::session::{AnswerReceiver, Session, SessionShared};
 use crate::sync::lock;
 
@@ -221,7 +221,7 @@ impl RawChannel {
     /// Sends `event` to every session with an open channel of this channel's name,
     /// this one included. Returns how many sessions it was queued for.
     pub fn broadcast<P: Serialize + ?Sized>(&self, event: &str, payload: &P) -> Result<usize, ChannelError> {
-        crate::server::broadcast(&self.session.server, &self.channel.name, event, payload)
+        super::host::broadcast(&*self.session.host, &self.channel.name, event, payload)
     }
 
     /// Asks the client to answer `event`. Nothing is sent until the request is awaited;
@@ -229,7 +229,7 @@ impl RawChannel {
     /// [`Request::timeout`] sets another.
     pub fn request<P: Serialize + ?Sized>(&self, event: &str, payload: &P) -> Request {
         let body = serde_json::value::to_raw_value(payload).map_err(|e| ChannelError::Payload(e.to_string()));
-        Request::new(self.clone(), event.to_owned(), body, crate::request::decode_json)
+        Request::new(self.clone(), event.to_owned(), body, crate::session::request::decode_json)
     }
 
     pub(crate) fn start_request(
@@ -250,12 +250,12 @@ impl RawChannel {
         self.session.forget_request(id);
     }
 
-    pub(crate) fn server_shared(&self) -> std::sync::Arc<crate::server::ServerShared> {
-        self.session.server.clone()
+    pub(crate) fn host(&self) -> Arc<dyn super::host::Host> {
+        self.session.host.clone()
     }
 
     pub(crate) fn default_timeout(&self) -> std::time::Duration {
-        self.session.server.config.request_timeout
+        self.session.host.config().request_timeout
     }
 
     /// Closes the channel: the client is told, and pending requests on it fail with

@@ -11,14 +11,21 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-use crate::channel::{ChannelShared, RawChannel, RawHandler};
+pub(crate) mod channel;
+pub(crate) mod handlers;
+pub(crate) mod host;
+pub(crate) mod request;
+
+pub use host::Access;
+
 use crate::error::{ChannelError, OpenError};
 use crate::id::{ChannelId, SessionId};
 use crate::protocol::frames::{self, Body};
 use crate::protocol::{self, CloseCode};
-use crate::server::ServerShared;
 use crate::session_core::{AnswerRoute, CannotResume, Limits, OpenRefused, Refused, SessionCore, StartRefused};
 use crate::sync::lock;
+use channel::{ChannelShared, RawChannel, RawHandler};
+use host::{CallbackFn, Host, Identity};
 
 /// Why a connection ends, and whether its session goes with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +53,7 @@ impl Ending {
 pub(crate) struct Reattach {
     pub socket: axum::extract::ws::WebSocket,
     pub last_seq: u64,
-    pub identity: Option<crate::server::IdentityRef>,
+    pub identity: Option<Identity>,
 }
 
 /// Where the answer to a pending server-to-client request is delivered.
@@ -64,7 +71,7 @@ pub(crate) struct SessionShared {
     pub(crate) id: SessionId,
     /// Small unique number, used as the key in server-wide tables.
     pub(crate) key: u64,
-    pub(crate) server: Arc<ServerShared>,
+    pub(crate) host: Arc<dyn Host>,
     core: Mutex<Core>,
     /// Wakes the connection's writer when frames are queued.
     wake: Notify,
@@ -77,25 +84,25 @@ pub(crate) struct SessionShared {
     /// Milliseconds since `server.started` at the last inbound frame.
     last_inbound_ms: AtomicU64,
     /// The DOM callbacks of the current render, by id.
-    callbacks: Mutex<HashMap<String, crate::component::Callback>>,
+    callbacks: Mutex<HashMap<String, CallbackFn>>,
     /// What the authentication hook returned for this connection.
-    identity: Option<crate::server::IdentityRef>,
+    identity: Option<Identity>,
 }
 
 impl SessionShared {
     /// A new session, and the receiving end of its resumes (for the session's task).
     pub(crate) fn new(
-        server: Arc<ServerShared>,
+        host: Arc<dyn Host>,
         key: u64,
-        identity: Option<crate::server::IdentityRef>,
+        identity: Option<Identity>,
     ) -> (Arc<Self>, mpsc::Receiver<Reattach>) {
         let (resumes, resumed) = mpsc::channel(1);
         let shared = Arc::new(SessionShared {
             id: SessionId::generate(),
             key,
-            last_inbound_ms: AtomicU64::new(server.elapsed_ms()),
-            core: Mutex::new(SessionCore::new(Limits::from_config(&server.config))),
-            server,
+            last_inbound_ms: AtomicU64::new(elapsed_ms(host.started(), Instant::now())),
+            core: Mutex::new(SessionCore::new(Limits::from_config(host.config()))),
+            host,
             wake: Notify::new(),
             ending: watch::Sender::new(None),
             finished: watch::Sender::new(false),
@@ -148,12 +155,12 @@ impl SessionShared {
     }
 
     pub(crate) fn touch(&self) {
-        self.last_inbound_ms.store(self.server.elapsed_ms(), Ordering::Relaxed);
+        self.last_inbound_ms.store(elapsed_ms(self.host.started(), Instant::now()), Ordering::Relaxed);
     }
 
     pub(crate) fn idle_since(&self, now: Instant) -> std::time::Duration {
         let last = self.last_inbound_ms.load(Ordering::Relaxed);
-        let now_ms = now.saturating_duration_since(self.server.started).as_millis() as u64;
+        let now_ms = elapsed_ms(self.host.started(), now);
         std::time::Duration::from_millis(now_ms.saturating_sub(last))
     }
 
@@ -173,7 +180,7 @@ impl SessionShared {
                 Ok(())
             }
             Err(Refused::Overflow) => {
-                let limit = self.server.config.outbound_queue_frames;
+                let limit = self.host.config().outbound_queue_frames;
                 tracing::warn!(session = %self.id, limit, "outbound queue full; disconnecting slow consumer");
                 self.signal_end(Ending::Close(
                     CloseCode::SlowConsumer,
@@ -228,10 +235,8 @@ impl SessionShared {
         if !protocol::is_valid_name(name) {
             return Err(OpenError::InvalidName(name.to_owned()));
         }
-        if let Some(authorize) = &self.server.authorizer {
-            let session = Session { shared: self.clone() };
-            authorize(&session, &crate::server::Access::Open { name }).map_err(OpenError::Forbidden)?;
-        }
+        let session = Session { shared: self.clone() };
+        self.host.authorize(&session, &Access::Open { name }).map_err(OpenError::Forbidden)?;
         let channel = Arc::new(ChannelShared::new(ChannelId::generate(), name.into(), handler));
         let opened = lock(&self.core).open_channel(channel.id, channel.name.clone(), channel.clone(), ready);
         match opened {
@@ -242,9 +247,9 @@ impl SessionShared {
         // The topic is joined after `open` is queued, so every broadcast the session gets
         // on it follows `open`. A close or an end that ran in between has already left
         // the topic (or found nothing to leave): leave again, which is idempotent.
-        self.server.topics.join(&channel.name, self, channel.id);
+        self.host.join(&channel.name, self, channel.id);
         if !lock(&self.core).is_open(channel.id) {
-            self.server.topics.leave(&channel.name, self.key, channel.id);
+            self.host.leave(&channel.name, self.key, channel.id);
         }
         Ok(RawChannel::new(self.clone(), channel))
     }
@@ -270,7 +275,7 @@ impl SessionShared {
         self.wake.notify_one();
         let channel = closed.handler;
         channel.mark_closed();
-        self.server.topics.leave(&closed.name, self.key, id);
+        self.host.leave(&closed.name, self.key, id);
         for answer in closed.failed {
             let _ = answer.send(Err(ChannelError::Closed));
         }
@@ -286,7 +291,7 @@ impl SessionShared {
         let ended = lock(&self.core).end();
         for (id, name, channel) in &ended.channels {
             channel.mark_closed();
-            self.server.topics.leave(name, self.key, *id);
+            self.host.leave(name, self.key, *id);
         }
         for answer in ended.failed {
             let _ = answer.send(Err(ChannelError::Disconnected));
@@ -363,11 +368,11 @@ impl SessionShared {
     }
 
     /// Installs the callbacks of a new render, replacing the previous render's.
-    pub(crate) fn set_callbacks(&self, callbacks: HashMap<String, crate::component::Callback>) {
+    pub(crate) fn set_callbacks(&self, callbacks: HashMap<String, CallbackFn>) {
         *lock(&self.callbacks) = callbacks;
     }
 
-    pub(crate) fn callback(&self, id: &str) -> Option<crate::component::Callback> {
+    pub(crate) fn callback(&self, id: &str) -> Option<CallbackFn> {
         lock(&self.callbacks).get(id).cloned()
     }
 
@@ -379,6 +384,11 @@ impl SessionShared {
     pub(crate) fn channel_count(&self) -> usize {
         lock(&self.core).channel_count()
     }
+}
+
+/// Milliseconds from `started` to `now`.
+fn elapsed_ms(started: Instant, now: Instant) -> u64 {
+    now.saturating_duration_since(started).as_millis() as u64
 }
 
 /// What became of an answer frame from the client.
@@ -420,7 +430,7 @@ impl Session {
         event: &str,
         payload: &P,
     ) -> Result<usize, ChannelError> {
-        crate::server::broadcast(&self.shared.server, name, event, payload)
+        host::broadcast(&*self.shared.host, name, event, payload)
     }
 
     /// Whether the connection is still up.
