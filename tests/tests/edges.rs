@@ -321,3 +321,33 @@ async fn a_channel_of_a_state_that_was_never_made_does_not_block_the_session() {
     }
     assert_eq!(harness.server().stats().channels, 1, "only the feed is left open");
 }
+
+/// An `answer` whose channel and id can be read but whose `error` is malformed fails the
+/// server's request at once (it does not wait for the timeout), and the client is told.
+#[tokio::test]
+async fn a_malformed_answer_fails_its_request_at_once() {
+    use pulse_runtime::client::ServerFrame;
+    use pulse_runtime::protocol::ErrorCode;
+    let mut harness = Harness::start().await;
+    let (mut client, session) = harness.connect().await;
+    let channel = session.open_channel("calc", PushOnly).expect("open");
+    let id = pulse_tests::expect_open(&mut client, "calc").await;
+    let started = std::time::Instant::now();
+    let ask = tokio::spawn({
+        let channel = channel.clone();
+        async move { channel.request("ask", &()).timeout(Duration::from_secs(30)).await }
+    });
+    let request = match pulse_tests::next_frame(&mut client).await {
+        ServerFrame::Request { id, .. } => id,
+        other => panic!("expected a request, got {other:?}"),
+    };
+    let answer = json!({"t": "answer", "channel": id.to_string(), "id": request, "error": 5});
+    client.send_raw_text(answer.to_string()).expect("send");
+    let failure = ask.await.expect("task").expect_err("the request fails");
+    assert_eq!(failure.rejection_code(), Some(ErrorCode::MalformedFrame));
+    assert!(started.elapsed() < Duration::from_secs(5), "failed at once, not at the timeout");
+    match pulse_tests::next_frame(&mut client).await {
+        ServerFrame::Error { error, .. } => assert_eq!(error.code, ErrorCode::MalformedFrame),
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+}

@@ -70,6 +70,12 @@ impl Body {
         Some((fields.event, fields.payload.unwrap_or_else(|| RawValue::NULL.to_owned())))
     }
 
+    /// A body of exactly this text (tests of what keeps bodies).
+    #[cfg(test)]
+    pub(crate) fn for_test(text: &str) -> Body {
+        Body(Arc::from(text))
+    }
+
     /// The complete frame text with `seq` spliced in front.
     pub(crate) fn with_seq(&self, seq: u64) -> String {
         let mut text = String::with_capacity(self.0.len() + 28);
@@ -383,11 +389,37 @@ fn string_field<'a>(field: Option<Text<'a>>, kind: &str, name: &str) -> Result<C
 /// A decoded, well-formed client-to-server frame.
 #[derive(Debug)]
 pub(crate) enum ClientFrame<'a> {
-    Emit { channel: Cow<'a, str>, event: Cow<'a, str>, payload: &'a RawValue },
-    Request { channel: Cow<'a, str>, id: u64, event: Cow<'a, str>, payload: &'a RawValue },
-    Answer { channel: Cow<'a, str>, id: u64, result: Result<&'a RawValue, WireError> },
-    Close { channel: Cow<'a, str> },
-    Callback { id: Cow<'a, str>, event: &'a RawValue },
+    Emit {
+        channel: Cow<'a, str>,
+        event: Cow<'a, str>,
+        payload: &'a RawValue,
+    },
+    Request {
+        channel: Cow<'a, str>,
+        id: u64,
+        event: Cow<'a, str>,
+        payload: &'a RawValue,
+    },
+    Answer {
+        channel: Cow<'a, str>,
+        id: u64,
+        result: Result<&'a RawValue, WireError>,
+    },
+    /// An answer whose channel and id can be read but whose `error` is malformed: the
+    /// request it answers fails with `error` (so the server's caller does not wait for
+    /// its timeout), and the client is told.
+    MalformedAnswer {
+        channel: Cow<'a, str>,
+        id: u64,
+        error: WireError,
+    },
+    Close {
+        channel: Cow<'a, str>,
+    },
+    Callback {
+        id: Cow<'a, str>,
+        event: &'a RawValue,
+    },
     Pong,
 }
 
@@ -440,11 +472,14 @@ pub(crate) fn decode_client_frame(text: &str) -> Result<ClientFrame<'_>, FrameEr
             let channel = string_field(fields.channel, "answer", "channel").map_err(FrameError::malformed)?;
             let id = fields.id.ok_or_else(|| FrameError::malformed("`answer` frame needs a numeric `id` field"))?;
             let result = match fields.error {
-                Some(error) => Err(serde_json::from_str::<WireError>(error.get()).map_err(|e| {
-                    FrameError::malformed(format!(
-                        "the `error` field of an `answer` frame must be {{code, message}}: {e}"
-                    ))
-                })?),
+                Some(error) => match serde_json::from_str::<WireError>(error.get()) {
+                    Ok(error) => Err(error),
+                    Err(e) => {
+                        let message = format!("the `error` field of an `answer` frame must be {{code, message}}: {e}");
+                        let error = WireError::new(ErrorCode::MalformedFrame, message);
+                        return Ok(ClientFrame::MalformedAnswer { channel, id, error });
+                    }
+                },
                 None => Ok(fields.ok.unwrap_or(RawValue::NULL)),
             };
             Ok(ClientFrame::Answer { channel, id, result })
@@ -624,13 +659,20 @@ mod tests {
             (r#"{"t":"emit","channel":1,"event":"e"}"#, "`channel` field of an `emit` frame must be a string"),
             (r#"{"t":"close","channel":[]}"#, "`channel` field of a `close` frame must be a string"),
             (r#"{"t":"callback","callback":3}"#, "`callback` field of a `callback` frame must be a string"),
-            (r#"{"t":"answer","channel":"c","id":1,"error":"no"}"#, "`error` field of an `answer` frame"),
             (r#"{"t":"answer","channel":"c"}"#, "numeric `id`"),
         ] {
             let error = refused(text);
             assert_eq!((error.error.code, error.request), (ErrorCode::MalformedFrame, None), "{text}");
             assert!(error.error.message.contains(needle), "{text}: {}", error.error.message);
         }
+        // A readable answer with a malformed `error` still reaches its request, to fail it.
+        let Ok(ClientFrame::MalformedAnswer { id: 1, error, .. }) =
+            decode_client_frame(r#"{"t":"answer","channel":"c","id":1,"error":"no"}"#)
+        else {
+            panic!("not routed as a malformed answer")
+        };
+        assert_eq!(error.code, ErrorCode::MalformedFrame);
+        assert!(error.message.contains("`error` field of an `answer` frame"), "{}", error.message);
         let Ok(ClientFrame::Answer { result: Err(error), .. }) =
             decode_client_frame(r#"{"t":"answer","channel":"c","id":1,"error":{"code":"new_code","message":"m"}}"#)
         else {

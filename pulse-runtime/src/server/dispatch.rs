@@ -21,6 +21,13 @@ pub(crate) fn text_frame(session: &Arc<SessionShared>, text: &str) {
         Ok(ClientFrame::Emit { channel, event, payload }) => emit(session, &channel, &event, payload),
         Ok(ClientFrame::Request { channel, id, event, payload }) => request(session, &channel, id, &event, payload),
         Ok(ClientFrame::Answer { channel, id, result }) => client_answer(session, &channel, id, result),
+        Ok(ClientFrame::MalformedAnswer { channel, id, error }) => {
+            report(session, &error, Some(&channel), None);
+            let result = Err(ChannelError::Rejected(error));
+            if session.deliver_answer(&channel, id, result) == AnswerOutcome::Delivered {
+                tracing::debug!(session = %session.id, id, "a malformed answer failed its request");
+            }
+        }
         Ok(ClientFrame::Close { channel }) => close(session, &channel),
         Ok(ClientFrame::Callback { id, event }) => callback(session, &id, event),
         Ok(ClientFrame::Pong) => {}

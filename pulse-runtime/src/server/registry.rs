@@ -51,7 +51,7 @@ impl ServerShared {
     pub(super) fn new_session(
         self: &Arc<Self>,
         identity: Option<access::Identity>,
-    ) -> (Arc<SessionShared>, tokio::sync::mpsc::Receiver<crate::session::Reattach>) {
+    ) -> (Arc<SessionShared>, tokio::sync::mpsc::Receiver<Box<crate::session::Reattach>>) {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let (session, resumes) = SessionShared::new(self.clone() as Arc<dyn Host>, key, identity);
         lock(&self.sessions).insert(session.id, session.clone());

@@ -43,6 +43,7 @@ impl Server {
         }
     }
 
+    #[cfg(feature = "fuzzing")]
     pub(crate) fn shared(&self) -> &Arc<ServerShared> {
         &self.shared
     }

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -80,7 +79,8 @@ pub(crate) struct SessionShared {
     /// Set once the session has ended for good.
     finished: watch::Sender<bool>,
     /// Where a resuming connection is handed to the session's task.
-    resumes: mpsc::Sender<Reattach>,
+    /// (Boxed: a channel allocates its slots up front, and a socket is large.)
+    resumes: mpsc::Sender<Box<Reattach>>,
     /// Milliseconds since `server.started` at the last inbound frame.
     last_inbound_ms: AtomicU64,
     /// The DOM callbacks of the current render, by id.
@@ -95,7 +95,7 @@ impl SessionShared {
         host: Arc<dyn Host>,
         key: u64,
         identity: Option<Identity>,
-    ) -> (Arc<Self>, mpsc::Receiver<Reattach>) {
+    ) -> (Arc<Self>, mpsc::Receiver<Box<Reattach>>) {
         let (resumes, resumed) = mpsc::channel(1);
         let shared = Arc::new(SessionShared {
             id: SessionId::generate(),
@@ -142,7 +142,7 @@ impl SessionShared {
     /// session's current connection, if any, with 4005). Gives it back if the session
     /// has ended.
     pub(crate) async fn hand_over(&self, reattach: Reattach) -> Result<(), Reattach> {
-        self.resumes.send(reattach).await.map_err(|refused| refused.0)
+        self.resumes.send(Box::new(reattach)).await.map_err(|refused| *refused.0)
     }
 
     /// Whether the session ended for good.
@@ -173,10 +173,12 @@ impl SessionShared {
         self.after_push(pushed).map_err(|_| ChannelError::Disconnected)
     }
 
-    fn after_push(&self, pushed: Result<(), Refused>) -> Result<(), Refused> {
+    fn after_push(&self, pushed: Result<bool, Refused>) -> Result<(), Refused> {
         match pushed {
-            Ok(()) => {
-                self.wake.notify_one();
+            Ok(wake) => {
+                if wake {
+                    self.wake.notify_one();
+                }
                 Ok(())
             }
             Err(Refused::Overflow) => {
@@ -193,7 +195,7 @@ impl SessionShared {
     }
 
     /// Up to `max` frames for the writer, numbered and kept for replay.
-    pub(crate) fn take_batch(&self, max: usize, out: &mut Vec<Utf8Bytes>) {
+    pub(crate) fn take_batch(&self, max: usize, out: &mut Vec<(u64, Body)>) {
         lock(&self.core).take_batch(max, out);
     }
 
@@ -209,7 +211,7 @@ impl SessionShared {
 
     /// Attaches a resuming connection whose client saw up to `last_seq`; returns the
     /// frames it missed.
-    pub(crate) fn resume(&self, last_seq: u64) -> Result<Vec<Utf8Bytes>, CannotResume> {
+    pub(crate) fn resume(&self, last_seq: u64) -> Result<Vec<(u64, Body)>, CannotResume> {
         lock(&self.core).resume(last_seq)
     }
 

@@ -29,8 +29,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::ws::Utf8Bytes;
-
 use crate::id::ChannelId;
 use crate::protocol::ErrorCode;
 use crate::protocol::frames::{self, Body};
@@ -207,12 +205,14 @@ impl<H, A> SessionCore<H, A> {
     // -- the outbound stream -----------------------------------------------------------
 
     /// Queues a frame for the client. While detached, frames wait here (up to
-    /// `queue_frames`) for a resume.
-    pub(crate) fn push(&mut self, body: Body) -> Result<(), Refused> {
+    /// `queue_frames`) for a resume. `Ok(true)` when the writer must be woken: the queue
+    /// was empty (otherwise the writer was woken for the frames already there, and takes
+    /// everything before it waits again).
+    pub(crate) fn push(&mut self, body: Body) -> Result<bool, Refused> {
         self.push_queued(Queued::Frame(body))
     }
 
-    fn push_queued(&mut self, queued: Queued) -> Result<(), Refused> {
+    fn push_queued(&mut self, queued: Queued) -> Result<bool, Refused> {
         if self.link == Link::Ended {
             return Err(Refused::Ended);
         }
@@ -221,13 +221,13 @@ impl<H, A> SessionCore<H, A> {
             return Err(Refused::Overflow);
         }
         self.queue.push_back(queued);
-        Ok(())
+        Ok(self.queue.len() == 1)
     }
 
-    /// Hands up to `max` frames to the attached connection's writer: each is numbered
-    /// and kept for replay before it is returned. Stops at the `open` of a channel that
-    /// is not ready. Nothing while detached or ended.
-    pub(crate) fn take_batch(&mut self, max: usize, out: &mut Vec<Utf8Bytes>) {
+    /// Hands up to `max` frames to the attached connection's writer, with their numbers:
+    /// each is numbered and kept for replay before it is returned. Stops at the `open`
+    /// of a channel that is not ready. Nothing while detached or ended.
+    pub(crate) fn take_batch(&mut self, max: usize, out: &mut Vec<(u64, Body)>) {
         if self.link != Link::Attached {
             return;
         }
@@ -240,9 +240,8 @@ impl<H, A> SessionCore<H, A> {
                 Queued::Frame(body) | Queued::Open(_, body) => body,
             };
             self.seq += 1;
-            let text = Utf8Bytes::from(body.with_seq(self.seq));
-            self.replay.push(self.seq, text.clone());
-            out.push(text);
+            self.replay.push(self.seq, body.clone());
+            out.push((self.seq, body));
         }
     }
 
@@ -273,7 +272,7 @@ impl<H, A> SessionCore<H, A> {
     /// A connection resumes the session; its client saw every frame up to `last_seq`.
     /// On success the connection is attached and gets the returned frames (what it
     /// missed, in order) before anything else.
-    pub(crate) fn resume(&mut self, last_seq: u64) -> Result<Vec<Utf8Bytes>, CannotResume> {
+    pub(crate) fn resume(&mut self, last_seq: u64) -> Result<Vec<(u64, Body)>, CannotResume> {
         if self.link == Link::Ended {
             return Err(CannotResume::Ended);
         }

@@ -3,12 +3,13 @@
 
 use std::collections::VecDeque;
 
-use axum::extract::ws::Utf8Bytes;
+use crate::protocol::frames::Body;
 
 /// Numbered frames, oldest first, bounded by count and by bytes. The newest frame is
-/// always kept (so that a single large frame can still be replayed).
+/// always kept (so that a single large frame can still be replayed). A frame is kept as
+/// its shared body (a broadcast's bytes are not copied per session) and its number.
 pub(crate) struct Replay {
-    frames: VecDeque<(u64, Utf8Bytes)>,
+    frames: VecDeque<(u64, Body)>,
     bytes: usize,
     max_frames: usize,
     max_bytes: usize,
@@ -19,16 +20,16 @@ impl Replay {
         Replay { frames: VecDeque::new(), bytes: 0, max_frames, max_bytes }
     }
 
-    /// Keeps `text`, numbered `seq`; forgets the oldest frames beyond the bounds.
-    pub(crate) fn push(&mut self, seq: u64, text: Utf8Bytes) {
+    /// Keeps `body`, numbered `seq`; forgets the oldest frames beyond the bounds.
+    pub(crate) fn push(&mut self, seq: u64, body: Body) {
         if self.max_frames == 0 {
             return;
         }
-        self.bytes += text.len();
-        self.frames.push_back((seq, text));
+        self.bytes += body.bytes().len();
+        self.frames.push_back((seq, body));
         while self.frames.len() > self.max_frames || (self.bytes > self.max_bytes && self.frames.len() > 1) {
             if let Some((_, dropped)) = self.frames.pop_front() {
-                self.bytes -= dropped.len();
+                self.bytes -= dropped.bytes().len();
             }
         }
     }
@@ -43,9 +44,9 @@ impl Replay {
     }
 
     /// The frames after `last_seq`, in order.
-    pub(crate) fn after(&self, last_seq: u64) -> impl Iterator<Item = Utf8Bytes> + '_ {
+    pub(crate) fn after(&self, last_seq: u64) -> impl Iterator<Item = (u64, Body)> + '_ {
         let skip = self.frames.partition_point(|(seq, _)| *seq <= last_seq);
-        self.frames.range(skip..).map(|(_, text)| text.clone())
+        self.frames.range(skip..).cloned()
     }
 
     pub(crate) fn clear(&mut self) {
@@ -68,8 +69,9 @@ impl Replay {
 mod tests {
     use super::*;
 
-    fn text(n: usize) -> Utf8Bytes {
-        Utf8Bytes::from("x".repeat(n))
+    /// A body of `n` bytes.
+    fn text(n: usize) -> Body {
+        Body::for_test(&"x".repeat(n))
     }
 
     #[test]
