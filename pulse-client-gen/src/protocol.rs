@@ -50,14 +50,13 @@ pub fn protocol_module() -> String {
     out.push_str("export type CloseCodeName = keyof typeof CLOSE_CODES;\n");
 
     let (reconnect, final_codes) = (CloseCode::RECONNECT_CODES, CloseCode::FINAL_CODES);
-    let _ = writeln!(
-        out,
-        "\n/** Whether a client reconnects (with backoff) after a close with `code`: {}–{}. */",
-        reconnect.start,
-        reconnect.end - 1
+    out.push_str(
+        "\n/**\n * Whether a client reconnects (with backoff) after a close with `code`: after every code\n \
+         * but those `mustNotReconnect` names — the server's own reconnect codes, and a network\n \
+         * failure's 1006 too.\n */\n",
     );
     out.push_str("export function shouldReconnect(code: number): boolean {\n");
-    let _ = writeln!(out, "  return code >= {} && code < {};", reconnect.start, reconnect.end);
+    out.push_str("  return !mustNotReconnect(code);\n");
     out.push_str("}\n");
     // The server's codes outside both ranges that also say "do not reconnect" (1007).
     let other_final: Vec<u16> = CloseCode::ALL

@@ -21,6 +21,9 @@ const WRITE_BATCH: usize = 64;
 /// How long the writer tries to deliver a close frame to a client that may not read.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long sending `hello` and the replayed frames to a new connection may take.
+const GREET_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves one upgraded connection until it ends.
 pub(crate) async fn run(
     server: Arc<ServerShared>,
@@ -107,11 +110,13 @@ async fn serve_connections(
     let config = &server.config;
     let mut missed: Option<Vec<(u64, Body)>> = None;
     loop {
-        session.reset_connection();
         session.touch();
         // A resume that arrives while this connection is served replaces it.
         let mut next: Option<Reattach> = None;
-        if greet(session, &mut socket, missed.take()).await.is_ok() {
+        // A client that stalls during the greeting (it vanished right after the upgrade)
+        // must not hold the session's task: past the limit the connection counts as broken.
+        let greeted = tokio::time::timeout(GREET_TIMEOUT, greet(session, &mut socket, missed.take())).await;
+        if matches!(greeted, Ok(Ok(()))) {
             // The connection's loops run on a task of their own: this task is woken only
             // when they end or a resume arrives, not for every frame they carry.
             let served = session.clone();
@@ -149,6 +154,9 @@ async fn serve_connections(
                 }
             }
         };
+        // Forget why the last connection ended before attaching the next one: a reason
+        // that comes after this (an overflow, a shutdown) then applies to the new one.
+        session.reset_connection();
         match session.resume(attach.last_seq) {
             Ok(frames) => {
                 tracing::debug!(session = %session.id, last_seq = attach.last_seq, "session resumed");
@@ -207,9 +215,17 @@ async fn greet(
     Ok(())
 }
 
+/// Closes a connection that has no session (refused at connect), completing the close
+/// handshake: what the client sent meanwhile is read and ignored until it answers the
+/// close, so it gets the code rather than a reset.
 async fn close_socket(socket: &mut WebSocket, code: CloseCode, reason: &str) {
     let frame = close_frame(code, reason);
-    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, socket.send(frame)).await;
+    let handshake = async {
+        socket.send(frame).await?;
+        while let Some(Ok(_)) = socket.next().await {}
+        Ok::<(), axum::Error>(())
+    };
+    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT * 2, handshake).await;
 }
 
 fn close_frame(code: CloseCode, reason: &str) -> Message {

@@ -93,11 +93,17 @@ fn request(session: &Arc<SessionShared>, channel_id: &str, id: u64, event: &str,
         return answer(session, channel_id, id, Err(&error));
     }
     if let Err(code) = session.begin_inbound(id, channel.id) {
-        let message = match code {
-            ErrorCode::DuplicateRequestId => format!("request id {id} is already pending"),
-            _ => format!("more than {} requests pending", session.host.config().max_pending_requests),
+        let error = match code {
+            ErrorCode::DuplicateRequestId => WireError::new(code, format!("request id {id} is already pending")),
+            // The channel closed since it was looked up: its `close` is on its way, and
+            // the client fails the request when it hears it. Nothing may follow `close`.
+            ErrorCode::UnknownChannel => return,
+            _ => WireError::new(
+                code,
+                format!("more than {} requests pending", session.host.config().max_pending_requests),
+            ),
         };
-        return answer(session, channel_id, id, Err(&WireError::new(code, message)));
+        return answer(session, channel_id, id, Err(&error));
     }
     let handle = RawChannel::new(session.clone(), channel.clone());
     let cx = RawCx { channel: &handle };
@@ -139,14 +145,12 @@ fn finish_request(
     result: Result<Box<RawValue>, WireError>,
 ) {
     // A closed channel's requests were already failed on the client when it heard
-    // `close`; an answer now would name a channel it has forgotten.
-    if !session.finish_inbound(id, channel.id) {
-        return;
-    }
-    match &result {
-        Ok(value) => answer(session, channel_id, id, Ok(value)),
-        Err(error) => answer(session, channel_id, id, Err(error)),
-    }
+    // `close`; the session queues no answer naming a channel the client has forgotten.
+    let body = match &result {
+        Ok(value) => frames::answer(truncate(channel_id), id, Ok(value)),
+        Err(error) => frames::answer(truncate(channel_id), id, Err(error)),
+    };
+    session.finish_inbound(id, channel.id, body);
 }
 
 fn client_answer(session: &SessionShared, channel_id: &str, id: u64, result: Result<&RawValue, WireError>) {

@@ -215,7 +215,7 @@ impl RawChannel {
             return Err(ChannelError::Closed);
         }
         let body = frames::emit(self.channel.id, event, payload).map_err(|e| ChannelError::Payload(e.to_string()))?;
-        self.session.enqueue(body)
+        self.session.enqueue_on(self.channel.id, body)
     }
 
     /// Sends `event` to every session with an open channel of this channel's name,

@@ -133,9 +133,17 @@ impl SessionShared {
         });
     }
 
-    /// A new connection serves the session: forget why the last one ended.
+    /// A connection is about to be attached: forget why the last one ended, unless
+    /// that ends the session (a shutdown or an overflow that came meanwhile must not
+    /// be forgotten).
     pub(crate) fn reset_connection(&self) {
-        self.ending.send_replace(None);
+        self.ending.send_if_modified(|current| {
+            if current.as_ref().is_some_and(Ending::is_terminal) {
+                return false;
+            }
+            *current = None;
+            true
+        });
     }
 
     /// Hands a resuming connection to the session's task, which serves it (closing the
@@ -173,6 +181,23 @@ impl SessionShared {
         self.after_push(pushed).map_err(|_| ChannelError::Disconnected)
     }
 
+    /// Queues a frame naming channel `channel` (an emit); refused once it has closed.
+    pub(crate) fn enqueue_on(&self, channel: ChannelId, body: Body) -> Result<(), ChannelError> {
+        let pushed = lock(&self.core).push_on(channel, body);
+        self.after_push(pushed).map_err(|refused| match refused {
+            Refused::ChannelClosed => ChannelError::Closed,
+            Refused::Ended | Refused::Overflow => ChannelError::Disconnected,
+        })
+    }
+
+    /// A frame the core queued itself (`open`, `close`) may have overflowed the queue:
+    /// then the session is a slow consumer like any other.
+    fn settle_gap(&self, gap: bool) {
+        if gap {
+            let _ = self.after_push(Err(Refused::Overflow));
+        }
+    }
+
     fn after_push(&self, pushed: Result<bool, Refused>) -> Result<(), Refused> {
         match pushed {
             Ok(wake) => {
@@ -190,7 +215,7 @@ impl SessionShared {
                 ));
                 Err(Refused::Overflow)
             }
-            Err(Refused::Ended) => Err(Refused::Ended),
+            Err(refused @ (Refused::Ended | Refused::ChannelClosed)) => Err(refused),
         }
     }
 
@@ -240,7 +265,11 @@ impl SessionShared {
         let session = Session { shared: self.clone() };
         self.host.authorize(&session, &Access::Open { name }).map_err(OpenError::Forbidden)?;
         let channel = Arc::new(ChannelShared::new(ChannelId::generate(), name.into(), handler));
-        let opened = lock(&self.core).open_channel(channel.id, channel.name.clone(), channel.clone(), ready);
+        let (opened, gap) = {
+            let mut core = lock(&self.core);
+            (core.open_channel(channel.id, channel.name.clone(), channel.clone(), ready), core.has_gap())
+        };
+        self.settle_gap(gap);
         match opened {
             Ok(()) => self.wake.notify_one(),
             Err(OpenRefused::Ended) => return Err(OpenError::SessionEnded),
@@ -271,7 +300,12 @@ impl SessionShared {
     /// Closes one channel: the client hears `close`, pending requests on it fail with
     /// `Closed` at once, and its handler is dropped. Returns false if it was not open.
     pub(crate) fn close_channel(&self, id: ChannelId, reason: &str) -> bool {
-        let Some(closed) = lock(&self.core).close_channel(id, reason) else {
+        let (closed, gap) = {
+            let mut core = lock(&self.core);
+            (core.close_channel(id, reason), core.has_gap())
+        };
+        self.settle_gap(gap);
+        let Some(closed) = closed else {
             return false;
         };
         self.wake.notify_one();
@@ -363,10 +397,12 @@ impl SessionShared {
         lock(&self.core).begin_inbound(id, channel)
     }
 
-    /// The handler of an inbound request finished; true if its answer should be sent
-    /// (false when its channel closed or the session ended meanwhile).
-    pub(crate) fn finish_inbound(&self, id: u64, channel: ChannelId) -> bool {
-        lock(&self.core).finish_inbound(id, channel)
+    /// The handler of an inbound request finished: its `answer` is queued, unless its
+    /// channel closed or the session ended meanwhile (in the same step, so no answer
+    /// can follow the channel's `close`).
+    pub(crate) fn finish_inbound(&self, id: u64, channel: ChannelId, answer: Body) {
+        let pushed = lock(&self.core).finish_inbound(id, channel, answer);
+        let _ = self.after_push(pushed);
     }
 
     /// Installs the callbacks of a new render, replacing the previous render's.

@@ -80,6 +80,9 @@ pub(crate) enum Refused {
     /// The queue is full: the client does not keep up. The session can no longer be
     /// resumed (a frame is missing) and should be closed as a slow consumer.
     Overflow,
+    /// The frame names a channel that is not open (it closed): nothing may follow its
+    /// `close`.
+    ChannelClosed,
 }
 
 /// Why a resume is refused: the client must be given a fresh session.
@@ -210,6 +213,21 @@ impl<H, A> SessionCore<H, A> {
     /// everything before it waits again).
     pub(crate) fn push(&mut self, body: Body) -> Result<bool, Refused> {
         self.push_queued(Queued::Frame(body))
+    }
+
+    /// Queues a frame that names channel `channel` (an emit, an answer): refused once
+    /// the channel has closed, so that its `close` is the last frame naming it.
+    pub(crate) fn push_on(&mut self, channel: ChannelId, body: Body) -> Result<bool, Refused> {
+        if self.link != Link::Ended && !self.channels.contains_key(&channel) {
+            return Err(Refused::ChannelClosed);
+        }
+        self.push(body)
+    }
+
+    /// Whether a frame was ever dropped (the session can no longer be resumed, and must
+    /// be closed as a slow consumer if it is not already).
+    pub(crate) fn has_gap(&self) -> bool {
+        self.gap
     }
 
     fn push_queued(&mut self, queued: Queued) -> Result<bool, Refused> {
@@ -388,6 +406,7 @@ impl<H, A> SessionCore<H, A> {
         self.push(body).map_err(|refused| match refused {
             Refused::Ended => StartRefused::Ended,
             Refused::Overflow => StartRefused::Overflow,
+            Refused::ChannelClosed => StartRefused::ChannelClosed,
         })?;
         self.next_request_id += 1;
         self.outbound.insert(id, OutRequest { channel, deadline, answer });
@@ -430,6 +449,11 @@ impl<H, A> SessionCore<H, A> {
     /// Records the client's request `id` on `channel`; refuses a duplicate id and one
     /// past the limit.
     pub(crate) fn begin_inbound(&mut self, id: u64, channel: ChannelId) -> Result<(), ErrorCode> {
+        if !self.channels.contains_key(&channel) {
+            // It closed since the frame was routed: the client failed the request
+            // when it heard `close`, so nothing is answered.
+            return Err(ErrorCode::UnknownChannel);
+        }
         if self.inbound.contains_key(&id) {
             return Err(ErrorCode::DuplicateRequestId);
         }
@@ -440,15 +464,15 @@ impl<H, A> SessionCore<H, A> {
         Ok(())
     }
 
-    /// The handler finished request `id` on `channel`. True if its answer should be
-    /// sent: false when the channel closed (or the session ended) meanwhile.
-    pub(crate) fn finish_inbound(&mut self, id: u64, channel: ChannelId) -> bool {
-        if self.inbound.get(&id) == Some(&channel) {
-            self.inbound.remove(&id);
-            true
-        } else {
-            false
+    /// The handler finished request `id` on `channel`: queues its `answer` unless the
+    /// channel closed (or the session ended) meanwhile — then the client has already
+    /// failed the request, and nothing follows the channel's `close`.
+    pub(crate) fn finish_inbound(&mut self, id: u64, channel: ChannelId, answer: Body) -> Result<bool, Refused> {
+        if self.inbound.get(&id) != Some(&channel) {
+            return Err(Refused::ChannelClosed);
         }
+        self.inbound.remove(&id);
+        self.push(answer)
     }
 
     /// Requests waiting for an answer, both ways.

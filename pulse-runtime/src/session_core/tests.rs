@@ -23,6 +23,8 @@ fn limits() -> Limits {
 enum Op {
     /// The server broadcasts the next number.
     Broadcast,
+    /// The server emits on a channel (perhaps one that has closed).
+    Emit(usize),
     /// The writer takes up to `take` frames; the client gets the first `delivered`.
     /// Fewer delivered than taken means the connection broke in the middle.
     Write {
@@ -69,6 +71,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => Just(Op::Broadcast),
+        2 => (0..6usize).prop_map(Op::Emit),
         6 => (1..6usize, 0..6usize).prop_map(|(take, d)| Op::Write { take, delivered: d.min(take) }),
         2 => Just(Op::Cut),
         2 => prop_oneof![12 => Just(0i8), 1 => -3..4i8].prop_map(|lie| Op::Resume { lie }),
@@ -160,10 +163,18 @@ impl Harness {
             Some("close") => {
                 assert!(self.client.open.remove(&channel.expect("close names its channel")), "close after open");
             }
+            Some("emit") => {
+                let channel = channel.expect("emit names its channel");
+                assert!(self.client.open.contains(&channel), "an emit between its channel's open and close: {text}");
+            }
             Some("request") => {
                 let channel = channel.expect("request names its channel");
                 assert!(self.client.open.contains(&channel), "a request on a channel the client knows");
                 self.client.requests.push((frame["id"].as_u64().expect("id"), channel));
+            }
+            Some("answer") => {
+                let channel = channel.expect("answer names its channel");
+                assert!(self.client.open.contains(&channel), "no answer on a channel after its close: {text}");
             }
             other => panic!("unexpected frame {other:?}"),
         }
@@ -190,7 +201,17 @@ impl Harness {
                 match self.core.push(body) {
                     Ok(_) => self.accepted += 1,
                     Err(Refused::Overflow) => assert_eq!(self.core.buffered().0, QUEUE),
-                    Err(Refused::Ended) => unreachable!("ended sessions are not driven"),
+                    Err(Refused::Ended | Refused::ChannelClosed) => unreachable!("ended sessions are not driven"),
+                }
+            }
+            Op::Emit(index) => {
+                let Some(id) = self.channel(index) else { return };
+                let body = frames::emit(id, "note", &()).expect("encodes");
+                match self.core.push_on(id, body) {
+                    Ok(_) => assert!(self.channels[index].2, "an emit on an open channel"),
+                    Err(Refused::ChannelClosed) => assert!(!self.channels[index].2, "refused although open"),
+                    Err(Refused::Overflow) => {}
+                    Err(Refused::Ended) => unreachable!(),
                 }
             }
             Op::Write { take, delivered } => {
@@ -342,7 +363,13 @@ impl Harness {
                 let on = self.inbound.get(&id).copied().or_else(|| self.channel(0));
                 let Some(on) = on else { return };
                 let expected = self.inbound.get(&id) == Some(&on);
-                assert_eq!(self.core.finish_inbound(id, on), expected, "only a live request is answered");
+                let answer = frames::answer(&on.to_string(), id, Ok(serde_json::value::RawValue::NULL));
+                match self.core.finish_inbound(id, on, answer) {
+                    Ok(_) => assert!(expected, "only a live request is answered"),
+                    Err(Refused::ChannelClosed) => assert!(!expected, "a live request is answered"),
+                    Err(Refused::Overflow) => assert!(expected),
+                    Err(Refused::Ended) => unreachable!(),
+                }
                 self.inbound.remove(&id);
             }
         }

@@ -71,9 +71,13 @@ export const CLOSE_CODES = {
 /** The name of a close code of the server. */
 export type CloseCodeName = keyof typeof CLOSE_CODES;
 
-/** Whether a client reconnects (with backoff) after a close with `code`: 4000–4499. */
+/**
+ * Whether a client reconnects (with backoff) after a close with `code`: after every code
+ * but those `mustNotReconnect` names — the server's own reconnect codes, and a network
+ * failure's 1006 too.
+ */
 export function shouldReconnect(code: number): boolean {
-  return code >= 4000 && code < 4500;
+  return !mustNotReconnect(code);
 }
 
 /**
