@@ -294,7 +294,7 @@ impl SessionShared {
     /// The channel a client frame names, if it is open (and announced) in this session.
     pub(crate) fn find_channel(&self, id: &str) -> Option<Arc<ChannelShared>> {
         let id: ChannelId = id.parse().ok()?;
-        lock(&self.core).route(id).map(|(_, channel)| channel.clone())
+        lock(&self.core).route(id).cloned()
     }
 
     /// Closes one channel: the client hears `close`, pending requests on it fail with

@@ -356,8 +356,8 @@ impl<H, A> SessionCore<H, A> {
     }
 
     /// The handler for a frame on channel `id`, if it is open and ready.
-    pub(crate) fn route(&self, id: ChannelId) -> Option<(&Arc<str>, &H)> {
-        self.channels.get(&id).filter(|c| c.ready).map(|c| (&c.name, &c.handler))
+    pub(crate) fn route(&self, id: ChannelId) -> Option<&H> {
+        self.channels.get(&id).filter(|c| c.ready).map(|c| &c.handler)
     }
 
     /// Whether channel `id` is open (ready or not).
