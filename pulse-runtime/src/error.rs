@@ -68,4 +68,8 @@ pub enum OpenError {
     /// The name is not a valid channel name, or is reserved.
     #[error("invalid channel name `{0}`: use letters, digits and `_`, not starting with `__` or `pulse_`")]
     InvalidName(String),
+    /// The room key does not encode to JSON, or its JSON is longer than
+    /// [`MAX_ROOM_LEN`](crate::protocol::MAX_ROOM_LEN) bytes.
+    #[error("invalid room key: {0}")]
+    InvalidRoom(String),
 }

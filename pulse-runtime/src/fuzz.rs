@@ -36,7 +36,7 @@ impl FuzzSession {
             });
         let channel = {
             let _guard = runtime.enter();
-            session.open_channel("calc", Box::new(handlers), true).expect("open calc").id().to_string()
+            session.open_channel("calc".into(), Box::new(handlers), true).expect("open calc").id().to_string()
         };
         FuzzSession { runtime, server, session, channel }
     }

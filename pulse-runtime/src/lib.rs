@@ -34,6 +34,7 @@ mod server;
 mod session;
 mod session_core;
 mod sync;
+mod target;
 pub mod typed;
 
 #[cfg(feature = "fuzzing")]
@@ -47,10 +48,13 @@ pub use config::{Config, Origins};
 pub use error::{ChannelError, OpenError};
 pub use id::{ChannelId, InvalidId, SessionId, Untyped};
 pub use server::{ConnectRequest, REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats, serve, serve_with};
-pub use session::channel::{PushOnly, RawChannel, RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event};
+pub use session::channel::{
+    CloseReason, Emitted, PushOnly, RawChannel, RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event,
+};
 pub use session::handlers::Handlers;
 pub use session::request::Request;
 pub use session::{Access, Session};
+pub use target::{Identity, Target};
 
 pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Payload};
 

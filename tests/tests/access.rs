@@ -19,6 +19,12 @@ struct User {
     admin: bool,
 }
 
+impl pulse_runtime::Identity for User {
+    fn user_key(&self) -> String {
+        self.name.clone()
+    }
+}
+
 /// Tokens `alice` (admin) and `bob`; anything else is refused.
 fn secured() -> pulse_runtime::ServerBuilder {
     Server::builder()
@@ -36,7 +42,7 @@ fn secured() -> pulse_runtime::ServerBuilder {
         .authorize(|session, access| {
             let admin = session.identity::<User>().is_some_and(|u| u.admin);
             match access {
-                Access::Open { name: "admin" } if !admin => Err("admins only".into()),
+                Access::Open { name: "admin", .. } if !admin => Err("admins only".into()),
                 Access::Emit { event: "shutdown", .. } | Access::Request { event: "shutdown", .. } if !admin => {
                     Err("only admins may shut down".into())
                 }

@@ -119,7 +119,7 @@ pub struct ChatClient {
 /// messages sent on other nodes join this node's room too.
 pub fn server(room: Room) -> pulse_runtime::ServerBuilder {
     let remote_room = room.clone();
-    Server::builder().root(move || ChatRoom { room: room.clone() }).on_remote_broadcast::<Chat>(move |event| {
+    Server::builder().root(move || ChatRoom { room: room.clone() }).on_remote_broadcast::<Chat>(move |(), event| {
         if let ChatToClient::NewMessage(message) = event {
             remote_room.update(|messages| messages.push(message));
         }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 use syn::{Fields, Item};
 
-use super::model::{ChannelArgs, ChannelDecl, EventDecl, type_key};
+use super::model::{ChannelArgs, ChannelDecl, Direction, EventDecl, type_key};
 use crate::errors::Errors;
 use crate::naming::{snake, upper_camel};
 
@@ -41,7 +41,7 @@ pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Erro
         }
         None => snake(&item.ident.to_string()),
     };
-    let events = match args.events {
+    let mut events = match args.events {
         Some((events, span)) => {
             if events.is_empty() {
                 errors.push(syn::Error::new(span, "a channel needs at least one event in `events(...)`"));
@@ -56,9 +56,13 @@ pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Erro
             Vec::new()
         }
     };
+    for event in &mut events {
+        split_result(event, errors);
+    }
     check_events(&events, errors);
     let mut types: Vec<syn::Type> = Vec::new();
-    for ty in events.iter().flat_map(|e| e.payload.iter().chain(e.response.iter())) {
+    let used = events.iter().flat_map(|e| e.payload.iter().chain(e.response.iter()).chain(e.error.iter()));
+    for ty in args.room.iter().chain(used) {
         if !types.iter().any(|t| type_key(t) == type_key(ty)) {
             types.push(ty.clone());
         }
@@ -68,9 +72,50 @@ pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Erro
         vis: item.vis.clone(),
         ident: item.ident.clone(),
         name,
+        room: args.room,
         events,
         types,
     })
+}
+
+/// A request declared `-> Result<T, E>` is fallible: its answer is `T`, its error `E`
+/// (sent typed to the client). Only requests the server handles may fail.
+fn split_result(event: &mut EventDecl, errors: &mut Errors) {
+    let Some(syn::Type::Path(path)) = &event.response else { return };
+    let Some(last) = path.path.segments.last() else { return };
+    if last.ident != "Result" || path.qself.is_some() {
+        return;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return };
+    let types: Vec<&syn::Type> = args
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+        .collect();
+    let [ok, error] = types.as_slice() else {
+        errors.at(
+            &last.ident,
+            "a fallible request is declared `-> Result<Answer, Error>`, with both types written out",
+        );
+        return;
+    };
+    if event.direction == Direction::ToClient {
+        errors.at(
+            &last.ident,
+            format!(
+                "`{}` is answered by the client, which cannot fail it with a typed error; declare the answer \
+                 type alone, or make it an enum that says what went wrong",
+                event.name
+            ),
+        );
+        return;
+    }
+    let (ok, error) = ((*ok).clone(), (*error).clone());
+    event.response = Some(ok);
+    event.error = Some(error);
 }
 
 fn check_events(events: &[EventDecl], errors: &mut Errors) {
@@ -78,6 +123,24 @@ fn check_events(events: &[EventDecl], errors: &mut Errors) {
     let mut by_variant: HashMap<String, &EventDecl> = HashMap::new();
     for event in events {
         check_name(&event.name, event.ident.span(), "event", errors);
+        if matches!(event.name.as_str(), "on_open" | "on_close") {
+            errors.at(
+                &event.ident,
+                format!(
+                    "event name `{}` is taken by the handler's lifecycle hook of that name; rename the event",
+                    event.name
+                ),
+            );
+        }
+        if let (Some(token), Direction::ToClient) = (&event.asyncness, event.direction) {
+            errors.at(
+                token,
+                format!(
+                    "`async` is for events the server handles (`=> server`); `{}` is handled by the client",
+                    event.name
+                ),
+            );
+        }
         if by_name.insert(&event.name, event).is_some() {
             errors.at(
                 &event.ident,

@@ -10,6 +10,8 @@ pub(crate) struct ChannelDecl {
     pub ident: Ident,
     /// The wire name (`name = "..."`, or the struct name in snake case).
     pub name: String,
+    /// The room key type (`room = RoomId`), for a channel with rooms.
+    pub room: Option<Type>,
     pub events: Vec<EventDecl>,
     /// Each distinct payload and response type, in first-use order; its index names
     /// the codec constant (`__CODEC_0`) that the rendered code goes through.
@@ -41,21 +43,39 @@ pub(crate) enum Direction {
     ToClient,
 }
 
-/// One event: `name(Payload) -> Response => direction`.
+/// One event: `async name(Payload) -> Response => direction`.
 pub(crate) struct EventDecl {
     /// Doc comments written before the event.
     pub docs: Vec<Attribute>,
+    /// `async`: the handler returns a future.
+    pub asyncness: Option<syn::Token![async]>,
     pub ident: Ident,
     /// The name on the wire (the identifier without `r#`).
     pub name: String,
     pub payload: Option<Type>,
+    /// The answer type of a request (for `-> Result<T, E>`, the `T`).
     pub response: Option<Type>,
+    /// The error type of a fallible request (`-> Result<T, E>`: the `E`).
+    pub error: Option<Type>,
     pub direction: Direction,
 }
 
 impl EventDecl {
     pub(crate) fn is_request(&self) -> bool {
         self.response.is_some()
+    }
+
+    pub(crate) fn is_async(&self) -> bool {
+        self.asyncness.is_some()
+    }
+
+    /// What the handler returns, before `async`: `T`, or `Result<T, E>`.
+    pub(crate) fn handler_output(&self) -> Option<TokenStream> {
+        let response = self.response.as_ref()?;
+        Some(match &self.error {
+            Some(error) => quote::quote!(::core::result::Result<#response, #error>),
+            None => quote::quote!(#response),
+        })
     }
 
     /// The variant name in the wire enums (`SendMessage`).
@@ -68,5 +88,6 @@ impl EventDecl {
 #[derive(Default)]
 pub(crate) struct ChannelArgs {
     pub name: Option<(String, Span)>,
+    pub room: Option<Type>,
     pub events: Option<(Vec<EventDecl>, Span)>,
 }

@@ -9,7 +9,7 @@ use super::model::{ChannelArgs, Direction, EventDecl};
 use crate::errors::Errors;
 use crate::naming::did_you_mean;
 
-const KEYS: [&str; 2] = ["name", "events"];
+const KEYS: [&str; 3] = ["name", "room", "events"];
 const DIRECTIONS: [&str; 2] = ["server", "client"];
 
 pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> ChannelArgs {
@@ -47,6 +47,14 @@ fn parse_arg(input: ParseStream<'_>, args: &mut ChannelArgs, errors: &mut Errors
             }
             args.name = Some((lit.value(), lit.span()));
         }
+        "room" => {
+            input.parse::<Token![=]>()?;
+            let ty: Type = input.parse()?;
+            if args.room.is_some() {
+                errors.at(&key, "`room` is given twice");
+            }
+            args.room = Some(ty);
+        }
         "events" => {
             let content;
             syn::parenthesized!(content in input);
@@ -70,7 +78,9 @@ fn parse_arg(input: ParseStream<'_>, args: &mut ChannelArgs, errors: &mut Errors
             }
             return Err(syn::Error::new(
                 key.span(),
-                format!("unknown key `{other}` in #[channel]: expected `name = \"...\"` or `events(...)`{hint}"),
+                format!(
+                    "unknown key `{other}` in #[channel]: expected `name = \"...\"`, `room = Type` or `events(...)`{hint}"
+                ),
             ));
         }
     }
@@ -98,9 +108,10 @@ fn parse_events(input: ParseStream<'_>, errors: &mut Errors) -> Vec<EventDecl> {
     events
 }
 
-/// `name(Payload) -> Response => server`, with optional doc comments before it.
+/// `async name(Payload) -> Response => server`, with optional doc comments before it.
 fn parse_event(input: ParseStream<'_>) -> syn::Result<EventDecl> {
     let docs = input.call(Attribute::parse_outer)?;
+    let asyncness: Option<Token![async]> = input.parse()?;
     let ident: Ident = input.call(syn::ext::IdentExt::parse_any)?;
     if !input.peek(syn::token::Paren) {
         return Err(syn::Error::new(
@@ -153,7 +164,7 @@ fn parse_event(input: ParseStream<'_>) -> syn::Result<EventDecl> {
         }
     };
     let name = ident.to_string().trim_start_matches("r#").to_owned();
-    Ok(EventDecl { docs, ident, name, payload, response, direction })
+    Ok(EventDecl { docs, asyncness, ident, name, payload, response, error: None, direction })
 }
 
 /// Error recovery: drop tokens up to and including the next top-level `,` (commas

@@ -26,15 +26,27 @@ pub(crate) fn render(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         };
         let payload = type_ref(&event.payload);
         let response = type_ref(&event.response);
+        let error = type_ref(&event.error);
+        let docs = doc_text(&event.docs);
         quote! {
             #schema::EventSchema {
                 name: #event_name,
                 direction: #direction,
                 payload: #payload,
                 response: #response,
+                error: #error,
+                docs: #docs,
             }
         }
     });
+    let room = match &decl.room {
+        Some(ty) => {
+            let written = tidy_type(&ty.to_token_stream().to_string());
+            let codec = decl.codec(ty);
+            quote!(::core::option::Option::Some(#codec.type_ref(#written)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         impl #ident {
             #[doc(hidden)]
@@ -43,6 +55,7 @@ pub(crate) fn render(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                     rust_name: #rust_name,
                     name: #name,
                     docs: #docs,
+                    room: #room,
                     events: ::std::vec![#(#events),*],
                 }
             }

@@ -54,14 +54,33 @@ fn handler_trait(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
     let trait_ident = handler_trait_ident(decl);
     let doc = format!(
         "Handles the client-to-server events of the `{name}` channel ([`{ident}`]): one method per \
-         `=> server` event, so a missing handler does not compile."
+         `=> server` event, so a missing handler does not compile. A channel's events are handled \
+         one at a time, in the order they arrived; an `async` one holds up the later events of its \
+         channel (only) until its future completes."
     );
     let methods = events(decl, Direction::ToServer).map(|event| {
         let EventDecl { docs, ident: method, .. } = event;
         let param = payload_param(event);
-        let ret = event.response.as_ref().map(|ty| quote!(-> #ty));
+        let output = event.handler_output();
+        let ret = match (event.is_async(), &output) {
+            (false, None) => quote!(),
+            (false, Some(output)) => quote!(-> #output),
+            (true, None) => quote!(-> impl ::core::future::Future<Output = ()> + ::core::marker::Send + 'static),
+            (true, Some(output)) => {
+                quote!(-> impl ::core::future::Future<Output = #output> + ::core::marker::Send + 'static)
+            }
+        };
         let what = if event.is_request() { "Answers the client's request" } else { "Handles the client's event" };
-        let doc = format!("{what} `{}`.", event.name);
+        let mut doc = format!("{what} `{}`.", event.name);
+        if event.is_async() {
+            doc.push_str(
+                " Returns the future that does the work: it runs on its own task, after this method \
+                 returns, so it owns what it uses (`async move`).",
+            );
+        }
+        if event.error.is_some() {
+            doc.push_str(" An `Err` reaches the client typed, as the request's error.");
+        }
         quote! {
             #[doc = #doc]
             #(#docs)*
@@ -75,6 +94,20 @@ fn handler_trait(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         #[doc = #doc]
         #vis trait #trait_ident: ::core::marker::Send + 'static {
             #(#methods)*
+
+            /// Called once when the channel opens, before the client can send on it: what
+            /// it emits reaches the client right after `open` (a late subscriber's first
+            /// value). Does nothing unless implemented.
+            fn on_open(&mut self, cx: &mut #rt::ChannelCx<#ident>) {
+                let _ = cx;
+            }
+
+            /// Called once when the channel closes, with the reason (the client released
+            /// it, its component unmounted, the session ended, server code closed it).
+            /// Does nothing unless implemented.
+            fn on_close(&mut self, reason: #rt::CloseReason) {
+                let _ = reason;
+            }
         }
         #unit_impl
     }
@@ -155,7 +188,8 @@ fn broadcast(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
     let broadcast = format_ident!("{}Broadcast", ident);
     let doc = format!(
         "The server-to-client events of the `{name}` channel, sent to every session with a `{name}` \
-         channel open. Each method returns how many sessions it was queued for."
+         channel open (in the room, for a channel with rooms), or to those `except`, `to_user` or \
+         `to_session` pick. Each method returns how many sessions of this node it was queued for."
     );
     let methods = events(decl, Direction::ToClient).filter(|e| !e.is_request()).map(|event| {
         let EventDecl { docs, ident: method, name: event_name, .. } = event;
@@ -167,7 +201,7 @@ fn broadcast(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             }
             None => quote!(self.inner.emit(#event_name, &())),
         };
-        let doc = format!("Sends `{event_name}` to every session with a `{name}` channel open.");
+        let doc = format!("Sends `{event_name}` to the sessions this `{name}` broadcast is for.");
         quote! {
             #[doc = #doc]
             #(#docs)*
@@ -190,6 +224,23 @@ fn broadcast(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         }
 
         impl #broadcast {
+            /// The same broadcast, to everyone but `session` (the sender of a typing
+            /// indicator: `cx.broadcast_others()` is the short form).
+            pub fn except(self, session: #rt::SessionId) -> Self {
+                Self { inner: self.inner.except(session) }
+            }
+
+            /// The same broadcast, only to the sessions of the user with key `user` (all
+            /// of their tabs), on every node.
+            pub fn to_user(self, user: &str) -> Self {
+                Self { inner: self.inner.to_user(user) }
+            }
+
+            /// The same broadcast, only to session `session`, on whichever node it is.
+            pub fn to_session(self, session: #rt::SessionId) -> Self {
+                Self { inner: self.inner.to_session(session) }
+            }
+
             #(#methods)*
         }
     }
@@ -336,19 +387,31 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         let pattern = pattern(event);
         if event.is_request() {
             quote!(#pattern => Err(#rt::typed::__private::wrong_kind(event, true)))
+        } else if event.is_async() {
+            let call = call(event);
+            quote!(#pattern => #rt::typed::__private::emit_later(#call))
         } else {
             let call = call(event);
-            quote!(#pattern => #call.ok_or_else(#rt::typed::__private::handler_gone))
+            quote!(#pattern => #rt::typed::__private::emit_done(#call))
         }
     });
     let request_arms = to_server.iter().map(|event| {
         let pattern = pattern(event);
-        if let Some(response) = &event.response {
-            let call = call(event);
-            let codec = decl.codec(response);
-            quote!(#pattern => #codec.answer(#call))
+        let Some(response) = &event.response else {
+            return quote!(#pattern => #rt::Reply::rejected(#rt::typed::__private::wrong_kind(event, false)));
+        };
+        let call = call(event);
+        let codec = match &event.error {
+            Some(error) => {
+                let (ok, error) = (decl.codec(response), decl.codec(error));
+                quote!(#rt::typed::Fallible { ok: #ok, error: #error })
+            }
+            None => decl.codec(response),
+        };
+        if event.is_async() {
+            quote!(#pattern => #codec.answer_later(#call))
         } else {
-            quote!(#pattern => #rt::Reply::rejected(#rt::typed::__private::wrong_kind(event, false)))
+            quote!(#pattern => #codec.answer(#call))
         }
     });
     quote! {
@@ -360,12 +423,21 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             Cell: #rt::typed::HandlerCell,
             Cell::Handler: #trait_ident,
         {
+            fn on_open(&mut self, cx: &#rt::RawCx<'_>) {
+                let mut cx = #rt::ChannelCx::<#ident>::new(cx);
+                let _ = self.0.with_mut_at_open(|handler| handler.on_open(&mut cx));
+            }
+
+            fn on_close(&mut self, reason: #rt::CloseReason) {
+                let _ = self.0.with_mut(|handler| handler.on_close(reason));
+            }
+
             fn on_emit(
                 &mut self,
                 cx: &#rt::RawCx<'_>,
                 event: &str,
                 payload: &#rt::serde_json::value::RawValue,
-            ) -> ::core::result::Result<(), #rt::protocol::WireError> {
+            ) -> ::core::result::Result<#rt::Emitted, #rt::protocol::WireError> {
                 let message = #enum_ident::decode(event, payload)?;
                 #[allow(unused_mut, unused_variables)]
                 let mut cx = #rt::ChannelCx::<#ident>::new(cx);
@@ -404,25 +476,62 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
     let outbound = format_ident!("{}Outbound", ident);
     let to_server = enum_ident(decl, Direction::ToServer);
     let to_client = enum_ident(decl, Direction::ToClient);
-    let open_doc = format!(
-        "Opens a `{name}` channel in `session`; the client's events go to `handler`. The channel \
-         closes when `close` is called or the session ends."
-    );
-    let broadcast_doc = format!("Every session of `server` with a `{name}` channel open.");
+    let (functions, room_type, rooms_impl) = match &decl.room {
+        None => {
+            let open_doc = format!(
+                "Opens a `{name}` channel in `session`; the client's events go to `handler`. The channel \
+                 closes when `close` is called or the session ends."
+            );
+            let broadcast_doc = format!("Every session of `server` with a `{name}` channel open, on every node.");
+            let functions = quote! {
+                #[doc = #open_doc]
+                pub fn open(
+                    session: &#rt::Session,
+                    handler: impl #trait_ident,
+                ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError> {
+                    <Self as #rt::HandledBy<_>>::open_with(session, #rt::typed::Owned(handler))
+                }
+
+                #[doc = #broadcast_doc]
+                pub fn broadcast(server: &#rt::Server) -> #broadcast {
+                    #broadcast::from(#rt::Broadcaster::for_server(
+                        server,
+                        #rt::protocol::Topic::from(<Self as #rt::ChannelSpec>::NAME),
+                    ))
+                }
+            };
+            (functions, quote!(()), quote!(impl #rt::typed::WithoutRooms for #ident {}))
+        }
+        Some(room) => {
+            let open_doc = format!(
+                "Opens a `{name}` channel in room `room` of `session`; the client's events go to \
+                 `handler`, and the room's broadcasts reach it. The authorization hook sees the room \
+                 (`Access::Open`); a refusal is `OpenError::Forbidden`."
+            );
+            let room_doc = format!(
+                "Every session of `server` with a `{name}` channel open in room `room`, on every node."
+            );
+            let functions = quote! {
+                #[doc = #open_doc]
+                pub fn open_in(
+                    session: &#rt::Session,
+                    room: &#room,
+                    handler: impl #trait_ident,
+                ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError> {
+                    <Self as #rt::HandledBy<_>>::open_in_with(session, room, #rt::typed::Owned(handler))
+                }
+
+                #[doc = #room_doc]
+                pub fn to_room(server: &#rt::Server, room: &#room) -> #broadcast {
+                    #broadcast::from(#rt::Broadcaster::for_room::<Self>(server, room))
+                }
+            };
+            (functions, quote!(#room), quote!(impl #rt::typed::WithRooms for #ident {}))
+        }
+    };
     quote! {
         impl #ident {
-            #[doc = #open_doc]
-            pub fn open(
-                session: &#rt::Session,
-                handler: impl #trait_ident,
-            ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError> {
-                <Self as #rt::HandledBy<_>>::open_with(session, #rt::typed::Owned(handler))
-            }
-
-            #[doc = #broadcast_doc]
-            pub fn broadcast(server: &#rt::Server) -> #broadcast {
-                #broadcast::from(#rt::Broadcaster::for_server(server, <Self as #rt::ChannelSpec>::NAME))
-            }
+            #functions
         }
 
         impl<H: #trait_ident> #rt::HandledBy<H> for #ident {
@@ -433,8 +542,11 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             }
         }
 
+        #rooms_impl
+
         impl #rt::ChannelSpec for #ident {
             const NAME: &'static str = #name;
+            type Room = #room_type;
             type Outbound = #outbound;
             type Broadcast = #broadcast;
             type ToServer = #to_server;

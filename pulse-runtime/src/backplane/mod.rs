@@ -15,7 +15,10 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 #[cfg(feature = "redis")]
 pub use self::redis::{DEFAULT_CHANNEL, RedisBackplane, RedisStats};
 
+use crate::id::SessionId;
+use crate::protocol::Topic;
 use crate::protocol::frames::Body;
+use crate::target::Target;
 
 /// Carries broadcasts between server nodes. Implementations must not block `publish`:
 /// it runs on the broadcasting task.
@@ -37,8 +40,9 @@ pub struct RemoteDelivery {
 /// Where a node's broadcasts from other nodes go (implemented by the server's registry,
 /// so the backplane never names the server).
 pub(crate) trait RemoteSink: Send + Sync + 'static {
-    /// Delivers a broadcast on `topic` to this node's sessions; returns how many.
-    fn deliver_remote(&self, topic: &str, body: &Body) -> usize;
+    /// Delivers a broadcast on `topic` to this node's sessions `target` admits; returns
+    /// how many.
+    fn deliver_remote(&self, topic: &Topic, target: &Target, body: &Body) -> usize;
 }
 
 /// Identifies one server node (random per process), so a node can skip its own
@@ -66,25 +70,58 @@ pub enum MessageError {
     NotUtf8,
 }
 
-const MESSAGE_VERSION: u8 = 1;
+const MESSAGE_VERSION: u8 = 2;
 
-/// A broadcast as it travels between nodes: version, origin node, topic, encoded frame.
-pub(crate) fn encode_message(node: NodeId, topic: &str, body: &Body) -> Bytes {
+const TARGET_ALL: u8 = 0;
+const TARGET_EXCEPT: u8 = 1;
+const TARGET_USER: u8 = 2;
+const TARGET_SESSION: u8 = 3;
+
+/// A broadcast as it travels between nodes: version, origin node, topic, target, and
+/// the encoded frame. Lengths are big-endian `u16`s.
+pub(crate) fn encode_message(node: NodeId, topic: &Topic, target: &Target, body: &Body) -> Bytes {
     let frame = body.bytes();
-    let mut out = BytesMut::with_capacity(1 + 16 + 2 + topic.len() + frame.len());
+    let (tag, detail) = match target {
+        Target::All => (TARGET_ALL, String::new()),
+        Target::Except(session) => (TARGET_EXCEPT, session.to_string()),
+        Target::User(user) => (TARGET_USER, user.to_string()),
+        Target::Session(session) => (TARGET_SESSION, session.to_string()),
+    };
+    let topic = topic.as_str();
+    let mut out = BytesMut::with_capacity(1 + 16 + 2 + topic.len() + 3 + detail.len() + frame.len());
     out.put_u8(MESSAGE_VERSION);
     out.put_slice(&node.0);
-    // Topic names are at most 64 bytes (protocol::MAX_NAME_LEN).
-    out.put_u16(topic.len() as u16);
-    out.put_slice(topic.as_bytes());
+    // Topics (name and room key) and user keys are bounded well below 64 KiB when a
+    // channel opens (`protocol::MAX_ROOM_LEN`) and when a session authenticates.
+    put_text(&mut out, topic);
+    out.put_u8(tag);
+    put_text(&mut out, &detail);
     out.put_slice(frame);
     out.freeze()
+}
+
+fn put_text(out: &mut BytesMut, text: &str) {
+    let len = text.len().min(usize::from(u16::MAX));
+    out.put_u16(len as u16);
+    out.put_slice(&text.as_bytes()[..len]);
+}
+
+fn take_text(message: &mut Bytes) -> Result<String, MessageError> {
+    if message.len() < 2 {
+        return Err(MessageError::Malformed);
+    }
+    let len = usize::from(message.get_u16());
+    if message.len() < len {
+        return Err(MessageError::Malformed);
+    }
+    String::from_utf8(message.split_to(len).to_vec()).map_err(|_| MessageError::NotUtf8)
 }
 
 /// The parts of a backplane message.
 pub(crate) struct Message {
     pub node: NodeId,
-    pub topic: String,
+    pub topic: Topic,
+    pub target: Target,
     pub body: Body,
 }
 
@@ -94,14 +131,22 @@ pub(crate) fn decode_message(mut message: Bytes) -> Result<Message, MessageError
     }
     let mut node = [0u8; 16];
     message.copy_to_slice(&mut node);
-    let topic_len = usize::from(message.get_u16());
-    if message.len() < topic_len {
+    let topic = Topic::parse(&take_text(&mut message)?).ok_or(MessageError::Malformed)?;
+    if message.is_empty() {
         return Err(MessageError::Malformed);
     }
-    let topic = message.split_to(topic_len);
-    let topic = String::from_utf8(topic.to_vec()).map_err(|_| MessageError::NotUtf8)?;
+    let tag = message.get_u8();
+    let detail = take_text(&mut message)?;
+    let session = || detail.parse::<SessionId>().map_err(|_| MessageError::Malformed);
+    let target = match tag {
+        TARGET_ALL => Target::All,
+        TARGET_EXCEPT => Target::Except(session()?),
+        TARGET_USER => Target::User(detail.as_str().into()),
+        TARGET_SESSION => Target::Session(session()?),
+        _ => return Err(MessageError::Malformed),
+    };
     let body = Body::from_bytes(message).ok_or(MessageError::NotUtf8)?;
-    Ok(Message { node: NodeId(node), topic, body })
+    Ok(Message { node: NodeId(node), topic, target, body })
 }
 
 impl RemoteDelivery {
@@ -121,7 +166,7 @@ impl RemoteDelivery {
         let Some(server) = self.server.upgrade() else { return 0 };
         match decode_message(message) {
             Ok(message) if message.node == self.node => 0,
-            Ok(message) => server.deliver_remote(&message.topic, &message.body),
+            Ok(message) => server.deliver_remote(&message.topic, &message.target, &message.body),
             Err(error) => {
                 tracing::warn!(%error, "dropped a backplane message");
                 0
@@ -142,15 +187,33 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let node = NodeId::generate();
-        let body = crate::protocol::frames::broadcast("chat", "new_message", &"hi").unwrap();
-        let message = decode_message(encode_message(node, "chat", &body)).unwrap();
-        assert_eq!(message.node, node);
-        assert_eq!(message.topic, "chat");
-        assert_eq!(message.body.bytes(), body.bytes());
+        let room = serde_json::value::to_raw_value(&"lobby").unwrap();
+        let topic = Topic::new("chat", Some(&room));
+        let body = crate::protocol::frames::broadcast(&topic, "new_message", &"hi").unwrap();
+        let targets = [
+            Target::All,
+            Target::Except(SessionId::generate()),
+            Target::User("ann".into()),
+            Target::Session(SessionId::generate()),
+        ];
+        for target in targets {
+            let message = decode_message(encode_message(node, &topic, &target, &body)).unwrap();
+            assert_eq!(message.node, node);
+            assert_eq!(message.topic, topic);
+            assert_eq!(message.target, target);
+            assert_eq!(message.body.bytes(), body.bytes());
+        }
     }
 
     #[test]
     fn malformed_messages_are_refused() {
+        let header = |topic: &[u8]| {
+            let mut m = vec![MESSAGE_VERSION];
+            m.extend([0; 16]);
+            m.extend((topic.len() as u16).to_be_bytes());
+            m.extend(topic);
+            m
+        };
         assert_eq!(decode_message(Bytes::from_static(b"")).err(), Some(MessageError::Malformed));
         assert_eq!(decode_message(Bytes::from(vec![9; 40])).err(), Some(MessageError::Malformed));
         let mut short = vec![MESSAGE_VERSION];
@@ -163,5 +226,16 @@ mod tests {
         bad.extend(1u16.to_be_bytes());
         bad.extend([0xff, b'x']);
         assert_eq!(decode_message(Bytes::from(bad)).err(), Some(MessageError::NotUtf8));
+        // A topic that is no channel name, a missing target, an unknown target, a
+        // session target that is no session id.
+        assert_eq!(decode_message(Bytes::from(header(b"no name!"))).err(), Some(MessageError::Malformed));
+        assert_eq!(decode_message(Bytes::from(header(b"chat"))).err(), Some(MessageError::Malformed));
+        let mut unknown = header(b"chat");
+        unknown.extend([9, 0, 0]);
+        assert_eq!(decode_message(Bytes::from(unknown)).err(), Some(MessageError::Malformed));
+        let mut not_id = header(b"chat");
+        not_id.extend([TARGET_SESSION, 0, 3]);
+        not_id.extend(b"abc");
+        assert_eq!(decode_message(Bytes::from(not_id)).err(), Some(MessageError::Malformed));
     }
 }

@@ -218,7 +218,7 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, DecodeError> {
         },
         "error" => ServerFrame::Error {
             seq,
-            error: WireError { code: f.code.ok_or_else(|| missing("code"))?, message: f.message.unwrap_or_default() },
+            error: WireError::new(f.code.ok_or_else(|| missing("code"))?, f.message.unwrap_or_default()),
             channel: f.channel,
             event: f.event,
         },

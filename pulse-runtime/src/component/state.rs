@@ -13,7 +13,8 @@ use crate::error::OpenError;
 use crate::session::Session;
 use crate::session::channel::RawChannel;
 use crate::sync::lock;
-use crate::typed::{Channel, HandledBy, HandlerCell};
+use crate::protocol::Topic;
+use crate::typed::{Channel, ChannelSpec, HandledBy, HandlerCell, WithRooms, WithoutRooms};
 
 /// Component state: implemented by `#[state]`. `Scope::init` only takes state types,
 /// so a struct meant as state says so where it is declared.
@@ -151,6 +152,12 @@ impl<S: State> HandlerCell for StateHandler<S> {
     fn with_mut<R>(&mut self, f: impl FnOnce(&mut S) -> R) -> Option<R> {
         self.state.update(f)
     }
+
+    fn with_mut_at_open<R>(&mut self, f: impl FnOnce(&mut S) -> R) -> Option<R> {
+        let cell = self.state.cell.upgrade()?;
+        let result = f(&mut lock(&cell.value));
+        Some(result)
+    }
 }
 
 /// What state construction can reach: the session, and channels whose handler is the
@@ -170,8 +177,21 @@ impl<S: State> StateCx<'_, S> {
     /// Opens a `C` channel whose client events are handled by this state. If it cannot
     /// be opened (too many channels, session ended) the failure is logged and the
     /// channel is closed from the start: emits are dropped, requests fail with `Closed`.
-    pub fn channel<C: HandledBy<S>>(&mut self) -> Channel<C> {
-        match self.try_channel::<C>() {
+    pub fn channel<C: HandledBy<S> + WithoutRooms>(&mut self) -> Channel<C> {
+        let opened = self.try_channel::<C>();
+        self.or_closed(opened)
+    }
+
+    /// Opens a `C` channel in room `room`, its client events handled by this state. A
+    /// failure (the authorization hook refused the room, too many channels) is logged
+    /// and the channel is closed from the start; [`StateCx::try_channel_in`] returns it.
+    pub fn channel_in<C: HandledBy<S> + WithRooms>(&mut self, room: &C::Room) -> Channel<C> {
+        let opened = self.try_channel_in::<C>(room);
+        self.or_closed(opened)
+    }
+
+    fn or_closed<C: ChannelSpec>(&self, opened: Result<Channel<C>, OpenError>) -> Channel<C> {
+        match opened {
             Ok(channel) => channel,
             Err(error) => {
                 tracing::warn!(channel = C::NAME, %error, "channel could not be opened");
@@ -187,12 +207,22 @@ impl<S: State> StateCx<'_, S> {
     }
 
     /// Like [`StateCx::channel`], returning the failure.
-    pub fn try_channel<C: HandledBy<S>>(&mut self) -> Result<Channel<C>, OpenError> {
+    pub fn try_channel<C: HandledBy<S> + WithoutRooms>(&mut self) -> Result<Channel<C>, OpenError> {
+        self.open_gated::<C>(Topic::from(C::NAME))
+    }
+
+    /// Like [`StateCx::channel_in`], returning the failure (a refused room is
+    /// [`OpenError::Forbidden`]).
+    pub fn try_channel_in<C: HandledBy<S> + WithRooms>(&mut self, room: &C::Room) -> Result<Channel<C>, OpenError> {
+        self.open_gated::<C>(crate::typed::room_topic::<C>(room)?)
+    }
+
+    fn open_gated<C: HandledBy<S>>(&mut self, topic: Topic) -> Result<Channel<C>, OpenError> {
         // The state does not exist until `init`'s closure returns, so the channel is
         // opened gated: its `open` reaches the client only once `Scope::init` has the
         // state (a client cannot send on a channel whose handler is not there yet).
         let handler = C::dispatcher(StateHandler { state: self.handle() });
-        let raw = self.session.shared.open_channel(C::NAME, handler, false)?;
+        let raw = self.session.shared.open_channel(topic, handler, false)?;
         self.owned.push(raw.clone());
         Ok(Channel::from_raw(raw))
     }

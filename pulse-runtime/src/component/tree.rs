@@ -37,7 +37,7 @@ impl Drop for Instance {
     /// requests fail at once); its state and callbacks go with it.
     fn drop(&mut self) {
         for channel in self.owned.drain(..) {
-            channel.close();
+            channel.close_unmounted();
         }
     }
 }

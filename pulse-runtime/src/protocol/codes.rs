@@ -41,6 +41,9 @@ pub enum ErrorCode {
     /// A `callback` frame names no callback of the current render (it may come from a
     /// render that was just replaced).
     UnknownCallback,
+    /// A fallible request's handler answered with an error of the type the request
+    /// declares; the error's `data` holds it.
+    Failed,
     /// A code this version does not know (sent by a newer peer).
     #[serde(other)]
     #[ts(skip)]
@@ -64,6 +67,7 @@ impl ErrorCode {
             ErrorCode::ChannelClosed => "channel_closed",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::UnknownCallback => "unknown_callback",
+            ErrorCode::Failed => "failed",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{ErrorCode, MAX_JSON_DEPTH};
+use super::{ErrorCode, MAX_JSON_DEPTH, Topic};
 use crate::id::{ChannelId, SessionId};
 
 /// The error carried by a failed `answer` frame and by `error` frames.
@@ -24,12 +24,25 @@ pub struct WireError {
     pub code: ErrorCode,
     /// What went wrong, for a person.
     pub message: String,
+    /// The error value a fallible request's handler returned (code `failed`), as its
+    /// declared error type encodes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
 }
 
 impl WireError {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        WireError { code, message: message.into() }
+        WireError { code, message: message.into(), data: None }
+    }
+
+    /// The `failed` answer of a fallible request: its handler's error value.
+    pub fn failed(data: serde_json::Value) -> Self {
+        WireError {
+            code: ErrorCode::Failed,
+            message: "the handler answered with an error".to_owned(),
+            data: Some(data),
+        }
     }
 }
 
@@ -135,10 +148,13 @@ struct OpenOut<'a> {
     t: &'static str,
     channel: ChannelId,
     name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    room: Option<&'a RawValue>,
 }
 
-pub(crate) fn open(channel: ChannelId, name: &str) -> Body {
-    Body::encode(&OpenOut { t: "open", channel, name }).unwrap_or_else(|_| unreachable_encode())
+pub(crate) fn open(channel: ChannelId, topic: &Topic) -> Body {
+    let frame = OpenOut { t: "open", channel, name: topic.name(), room: topic.room() };
+    Body::encode(&frame).unwrap_or_else(|_| unreachable_encode())
 }
 
 #[derive(Serialize)]
@@ -172,16 +188,14 @@ pub(crate) fn emit<P: Serialize + ?Sized>(
 struct BroadcastOut<'a, P: ?Sized> {
     t: &'static str,
     name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    room: Option<&'a RawValue>,
     event: &'a str,
     payload: &'a P,
 }
 
-pub(crate) fn broadcast<P: Serialize + ?Sized>(
-    name: &str,
-    event: &str,
-    payload: &P,
-) -> Result<Body, serde_json::Error> {
-    Body::encode(&BroadcastOut { t: "broadcast", name, event, payload })
+pub(crate) fn broadcast<P: Serialize + ?Sized>(topic: &Topic, event: &str, payload: &P) -> Result<Body, serde_json::Error> {
+    Body::encode(&BroadcastOut { t: "broadcast", name: topic.name(), room: topic.room(), event, payload })
 }
 
 #[derive(Serialize)]
@@ -777,9 +791,9 @@ mod tests {
         let error = WireError::new(ErrorCode::Forbidden, "no");
         let limits = AnnouncedLimits { max_frame_bytes: 1, max_channels: 2, max_pending_requests: 3 };
         let bodies = [
-            open(channel, "n"),
+            open(channel, &Topic::from("n")),
             emit(channel, "e", &1).unwrap(),
-            broadcast("n", "e", &1).unwrap(),
+            broadcast(&Topic::from("n"), "e", &1).unwrap(),
             request(channel, 1, "e", &1).unwrap(),
             answer("c", 1, Err(&error)),
             error_frame_for_test(&error),

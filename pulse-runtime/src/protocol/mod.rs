@@ -6,9 +6,11 @@
 
 mod codes;
 pub(crate) mod frames;
+mod topic;
 
 pub use codes::{CloseCode, ErrorCode};
 pub use frames::{AnnouncedLimits, WireError};
+pub use topic::Topic;
 
 /// The protocol version this crate speaks; clients ask for it with `/ws?v=1`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -18,6 +20,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// `malformed_frame` before it is decoded, by a scan that stops at the first bracket past
 /// the limit; ignored fields count too.
 pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Longest room key, in bytes of its JSON encoding; a longer one is refused when the
+/// channel opens ([`OpenError::InvalidRoom`](crate::OpenError::InvalidRoom)).
+pub const MAX_ROOM_LEN: usize = 256;
 
 /// The frame types (`t`) the server sends, in the order of docs/protocol.md.
 pub const SERVER_FRAME_TYPES: [&str; 12] = [

@@ -62,13 +62,13 @@ impl ServerBuilder {
     /// message as the reason.
     pub fn authenticate<I, F, Fut>(mut self, hook: F) -> Self
     where
-        I: Send + Sync + 'static,
+        I: crate::Identity,
         F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<I, String>> + Send + 'static,
     {
         self.authenticator = Some(Arc::new(move |request| {
             let outcome = hook(request);
-            Box::pin(async move { outcome.await.map(|identity| Arc::new(identity) as access::Identity) })
+            Box::pin(async move { outcome.await.map(access::Identity::new) })
         }));
         self
     }
@@ -92,24 +92,34 @@ impl ServerBuilder {
         self
     }
 
-    /// Calls `hook` with each broadcast of a `C` channel that another node made, so
-    /// server-side state can follow it (sessions on this node already get it).
+    /// Calls `hook` with each broadcast to a room (or to a whole channel without rooms)
+    /// of a `C` channel that another node made, and its room, so server-side state can
+    /// follow it (sessions on this node already get it). Broadcasts to one user or one
+    /// session are not shown. For a channel without rooms the room is `()`.
     pub fn on_remote_broadcast<C: crate::ChannelSpec>(
         mut self,
-        hook: impl Fn(C::ToClient) + Send + Sync + 'static,
+        hook: impl Fn(C::Room, C::ToClient) + Send + Sync + 'static,
     ) -> Self {
         self.remote_hooks.push(Arc::new(move |topic, body| {
-            if topic != C::NAME {
+            if topic.name() != C::NAME {
                 return;
             }
+            let room = match topic.room() {
+                Some(room) => serde_json::from_str::<C::Room>(room.get()),
+                None => serde_json::from_str::<C::Room>("null"),
+            };
+            let Ok(room) = room else {
+                tracing::warn!(%topic, "remote broadcast's room is not a room of the declaration");
+                return;
+            };
             match body.event_payload() {
                 Some((event, payload)) => match <C::ToClient as crate::typed::WireEvent>::decode(&event, &payload) {
-                    Ok(event) => hook(event),
+                    Ok(event) => hook(room, event),
                     Err(error) => {
-                        tracing::warn!(topic, %error.message, "remote broadcast does not match the declaration")
+                        tracing::warn!(%topic, %error.message, "remote broadcast does not match the declaration")
                     }
                 },
-                None => tracing::warn!(topic, "remote broadcast is not a broadcast frame"),
+                None => tracing::warn!(%topic, "remote broadcast is not a broadcast frame"),
             }
         }));
         self

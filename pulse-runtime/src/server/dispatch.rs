@@ -1,6 +1,8 @@
 //! Routing of client-to-server frames to channels, handlers and pending requests.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use futures_util::FutureExt as _;
@@ -9,7 +11,9 @@ use serde_json::value::RawValue;
 use crate::error::ChannelError;
 use crate::protocol::frames::{self, ClientFrame, FrameError, truncate};
 use crate::protocol::{ErrorCode, WireError};
-use crate::session::channel::{ChannelShared, RawChannel, RawCx, Reply};
+use crate::session::channel::{ChannelShared, CloseReason, Emitted, RawChannel, RawCx, Reply, Work};
+use crate::session_core::inbox::Arrival;
+use crate::sync::lock;
 use crate::session::{Access, AnswerOutcome, SessionShared};
 
 /// Handles one text frame from the client. Never panics on any input: every bad frame
@@ -62,23 +66,10 @@ fn emit(session: &Arc<SessionShared>, channel_id: &str, event: &str, payload: &R
     let Some(channel) = session.find_channel(channel_id) else {
         return report(session, &unknown_channel(channel_id), Some(channel_id), Some(event));
     };
-    if let Err(error) = authorized(session, &Access::Emit { channel: &channel.name, event }) {
+    if let Err(error) = authorized(session, &Access::Emit { channel: channel.name(), event }) {
         return report(session, &error, Some(channel_id), Some(event));
     }
-    let handle = RawChannel::new(session.clone(), channel.clone());
-    let cx = RawCx { channel: &handle };
-    let outcome =
-        channel.with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_emit(&cx, event, payload))));
-    match outcome {
-        None => report(session, &unknown_channel(channel_id), Some(channel_id), Some(event)),
-        Some(Ok(Ok(()))) => {}
-        Some(Ok(Err(error))) => report(session, &error, Some(channel_id), Some(event)),
-        Some(Err(_panic)) => {
-            tracing::error!(session = %session.id, channel = %channel.name, event, "emit handler panicked");
-            let error = handler_panicked(event);
-            report(session, &error, Some(channel_id), Some(event));
-        }
-    }
+    arrive(session, channel, Work::Emit { event: event.into(), payload: payload.to_owned() });
 }
 
 fn handler_panicked(event: &str) -> WireError {
@@ -89,7 +80,7 @@ fn request(session: &Arc<SessionShared>, channel_id: &str, id: u64, event: &str,
     let Some(channel) = session.find_channel(channel_id) else {
         return answer(session, channel_id, id, Err(&unknown_channel(channel_id)));
     };
-    if let Err(error) = authorized(session, &Access::Request { channel: &channel.name, event }) {
+    if let Err(error) = authorized(session, &Access::Request { channel: channel.name(), event }) {
         return answer(session, channel_id, id, Err(&error));
     }
     if let Err(code) = session.begin_inbound(id, channel.id) {
@@ -105,50 +96,164 @@ fn request(session: &Arc<SessionShared>, channel_id: &str, id: u64, event: &str,
         };
         return answer(session, channel_id, id, Err(&error));
     }
-    let handle = RawChannel::new(session.clone(), channel.clone());
-    let cx = RawCx { channel: &handle };
-    let reply =
-        channel.with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_request(&cx, event, payload))));
-    let reply = match reply {
-        None => Reply::rejected(unknown_channel(channel_id)),
-        Some(Ok(reply)) => reply,
-        Some(Err(_panic)) => {
-            tracing::error!(session = %session.id, channel = %channel.name, event, "request handler panicked");
-            Reply::Ready(Err(handler_panicked(event)))
+    arrive(session, channel, Work::Request { id, event: event.into(), payload: payload.to_owned() });
+}
+
+/// Inbound work reached its channel: it runs now if the channel is idle, or waits for
+/// the work ahead of it (an async handler still running).
+fn arrive(session: &Arc<SessionShared>, channel: Arc<ChannelShared>, work: Work) {
+    let arrival = lock(&channel.inbox).arrive(work);
+    match arrival {
+        Arrival::Run(work) => run(session, channel, work),
+        Arrival::Queued => {}
+        Arrival::Full(work) => {
+            let limit = session.host.config().max_pending_requests;
+            let error = WireError::new(
+                ErrorCode::TooManyRequests,
+                format!("more than {limit} events are waiting for this channel's handler"),
+            );
+            refuse(session, &channel, work, &error);
         }
-    };
-    match reply {
-        Reply::Ready(result) => finish_request(session, &channel, channel_id, id, result),
-        Reply::Later(future) => {
-            let session = session.clone();
-            let channel_id = channel_id.to_owned();
-            let event = event.to_owned();
-            tokio::spawn(async move {
-                let result = match AssertUnwindSafe(future).catch_unwind().await {
-                    Ok(result) => result,
-                    Err(_panic) => {
-                        tracing::error!(session = %session.id, channel = %channel.name, event, "request handler panicked");
-                        Err(handler_panicked(&event))
-                    }
-                };
-                finish_request(&session, &channel, &channel_id, id, result);
-            });
+        // The channel closed since it was looked up: its `close` is on its way. An emit
+        // is told so; a request is failed by the client when it hears `close`.
+        Arrival::Closed(work @ Work::Emit { .. }) => {
+            let error = unknown_channel(&channel.id.to_string());
+            refuse(session, &channel, work, &error);
+        }
+        Arrival::Closed(Work::Request { .. }) => {}
+    }
+}
+
+fn refuse(session: &SessionShared, channel: &ChannelShared, work: Work, error: &WireError) {
+    let channel_id = channel.id.to_string();
+    match work {
+        Work::Emit { event, .. } => report(session, error, Some(&channel_id), Some(&event)),
+        Work::Request { id, .. } => finish_request(session, channel, id, Err(error.clone())),
+    }
+}
+
+/// Runs `work` and then whatever queued behind it, as the channel's only runner. Work
+/// that leaves a future to await moves the rest of the run to a task of its own, so the
+/// read loop (and the session's other channels) never wait for it.
+fn run(session: &Arc<SessionShared>, channel: Arc<ChannelShared>, mut work: Work) {
+    loop {
+        if let Some(later) = execute(session, &channel, work) {
+            let task = tokio::spawn(run_later(session.clone(), channel.clone(), later));
+            *lock(&channel.task) = Some(task.abort_handle());
+            // A close that ran before the handle was stored could not abort the task.
+            if channel.is_closed() {
+                task.abort();
+            }
+            return;
+        }
+        match lock(&channel.inbox).next() {
+            Some(next) => work = next,
+            None => return,
         }
     }
 }
 
-fn finish_request(
-    session: &SessionShared,
-    channel: &ChannelShared,
-    channel_id: &str,
-    id: u64,
-    result: Result<Box<RawValue>, WireError>,
-) {
+async fn run_later(session: Arc<SessionShared>, channel: Arc<ChannelShared>, mut later: Later) {
+    loop {
+        later.complete(&session, &channel).await;
+        loop {
+            let Some(work) = lock(&channel.inbox).next() else { return };
+            if let Some(next) = execute(&session, &channel, work) {
+                later = next;
+                break;
+            }
+        }
+    }
+}
+
+/// A handler's future, and what to do with its output.
+enum Later {
+    Emit { event: Box<str>, future: Pin<Box<dyn Future<Output = Result<(), WireError>> + Send>> },
+    Request { id: u64, event: Box<str>, future: Pin<Box<dyn Future<Output = Result<Box<RawValue>, WireError>> + Send>> },
+}
+
+impl Later {
+    async fn complete(self, session: &SessionShared, channel: &ChannelShared) {
+        let channel_id = channel.id.to_string();
+        match self {
+            Later::Emit { event, future } => {
+                let outcome = AssertUnwindSafe(future).catch_unwind().await;
+                let error = match outcome {
+                    Ok(Ok(())) => return,
+                    Ok(Err(error)) => error,
+                    Err(_panic) => {
+                        tracing::error!(session = %session.id, channel = %channel.topic, %event, "emit handler panicked");
+                        handler_panicked(&event)
+                    }
+                };
+                if !channel.is_closed() {
+                    report(session, &error, Some(&channel_id), Some(&event));
+                }
+            }
+            Later::Request { id, event, future } => {
+                let result = match AssertUnwindSafe(future).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(_panic) => {
+                        tracing::error!(session = %session.id, channel = %channel.topic, %event, "request handler panicked");
+                        Err(handler_panicked(&event))
+                    }
+                };
+                finish_request(session, channel, id, result);
+            }
+        }
+    }
+}
+
+/// Runs the synchronous part of one piece of work; returns its future, if it left one.
+fn execute(session: &Arc<SessionShared>, channel: &Arc<ChannelShared>, work: Work) -> Option<Later> {
+    let handle = RawChannel::new(session.clone(), channel.clone());
+    let cx = RawCx { channel: &handle };
+    let channel_id = channel.id.to_string();
+    match work {
+        Work::Emit { event, payload } => {
+            let outcome = channel
+                .with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_emit(&cx, &event, &payload))));
+            match outcome {
+                None => report(session, &unknown_channel(&channel_id), Some(&channel_id), Some(&event)),
+                Some(Ok(Ok(Emitted::Done))) => {}
+                Some(Ok(Ok(Emitted::Later(future)))) => return Some(Later::Emit { event, future }),
+                Some(Ok(Err(error))) => report(session, &error, Some(&channel_id), Some(&event)),
+                Some(Err(_panic)) => {
+                    tracing::error!(session = %session.id, channel = %channel.topic, %event, "emit handler panicked");
+                    report(session, &handler_panicked(&event), Some(&channel_id), Some(&event));
+                }
+            }
+            None
+        }
+        Work::Request { id, event, payload } => {
+            let reply = channel.with_handler(|h| {
+                std::panic::catch_unwind(AssertUnwindSafe(|| h.on_request(&cx, &event, &payload)))
+            });
+            let reply = match reply {
+                // Closed meanwhile: the client fails the request when it hears `close`.
+                None => return None,
+                Some(Ok(reply)) => reply,
+                Some(Err(_panic)) => {
+                    tracing::error!(session = %session.id, channel = %channel.topic, %event, "request handler panicked");
+                    Reply::Ready(Err(handler_panicked(&event)))
+                }
+            };
+            match reply {
+                Reply::Ready(result) => finish_request(session, channel, id, result),
+                Reply::Later(future) => return Some(Later::Request { id, event, future }),
+            }
+            None
+        }
+    }
+}
+
+fn finish_request(session: &SessionShared, channel: &ChannelShared, id: u64, result: Result<Box<RawValue>, WireError>) {
     // A closed channel's requests were already failed on the client when it heard
     // `close`; the session queues no answer naming a channel the client has forgotten.
+    let channel_id = channel.id.to_string();
     let body = match &result {
-        Ok(value) => frames::answer(truncate(channel_id), id, Ok(value)),
-        Err(error) => frames::answer(truncate(channel_id), id, Err(error)),
+        Ok(value) => frames::answer(&channel_id, id, Ok(value)),
+        Err(error) => frames::answer(&channel_id, id, Err(error)),
     };
     session.finish_inbound(id, channel.id, body);
 }
@@ -170,7 +275,7 @@ fn client_answer(session: &SessionShared, channel_id: &str, id: u64, result: Res
 }
 
 fn close(session: &SessionShared, channel_id: &str) {
-    let closed = channel_id.parse().is_ok_and(|id| session.close_channel(id, "client"));
+    let closed = channel_id.parse().is_ok_and(|id| session.close_channel(id, CloseReason::Client));
     if !closed {
         report(session, &unknown_channel(channel_id), Some(channel_id), None);
     }

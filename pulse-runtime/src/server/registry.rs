@@ -14,14 +14,15 @@ use super::{access, topics};
 use crate::backplane::{Backplane, NodeId, RemoteDelivery, RemoteSink};
 use crate::config::Config;
 use crate::id::ChannelId;
-use crate::protocol::frames;
+use crate::protocol::{Topic, frames};
+use crate::target::Target;
 use crate::session::host::Host;
 use crate::session::{Access, Session, SessionShared};
 use crate::sync::lock;
 
 pub(super) type SessionHook = Arc<dyn Fn(Session) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
-/// Sees broadcasts that arrive from other nodes: (topic, encoded frame).
-pub(super) type RemoteHook = Arc<dyn Fn(&str, &frames::Body) + Send + Sync>;
+/// Sees broadcasts to a whole topic that arrive from other nodes: (topic, encoded frame).
+pub(super) type RemoteHook = Arc<dyn Fn(&Topic, &frames::Body) + Send + Sync>;
 
 /// State shared by every connection of one server.
 pub(crate) struct ServerShared {
@@ -102,32 +103,38 @@ impl Host for ServerShared {
         }
     }
 
-    fn join(&self, name: &Arc<str>, session: &Arc<SessionShared>, channel: ChannelId) {
-        self.topics.join(name, session, channel);
+    fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) {
+        self.topics.join(topic, session, channel);
     }
 
-    fn leave(&self, name: &str, session_key: u64, channel: ChannelId) {
-        self.topics.leave(name, session_key, channel);
+    fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId) {
+        self.topics.leave(topic, session_key, channel);
     }
 
-    /// Queues the frame (shared, not copied) for every member session of this node, and
-    /// hands it to the backplane once for the other nodes.
-    fn publish(&self, name: &str, body: &frames::Body) -> usize {
-        let reached = self.topics.deliver(name, body);
+    /// Queues the frame (shared, not copied) for every member session of this node that
+    /// `target` admits, and hands it to the backplane once for the other nodes (unless
+    /// it was for one session of this node, which needs no other node).
+    fn publish(&self, topic: &Topic, target: &Target, body: &frames::Body) -> usize {
+        let reached = self.topics.deliver(topic.as_str(), target, body);
+        let local_session = matches!(target, Target::Session(id) if lock(&self.sessions).contains_key(id));
         if let Some(backplane) = &self.backplane {
-            backplane.publish(crate::backplane::encode_message(self.node, name, body));
+            if !local_session {
+                backplane.publish(crate::backplane::encode_message(self.node, topic, target, body));
+            }
         }
         reached
     }
 }
 
 impl RemoteSink for ServerShared {
-    /// Runs the hooks that watch broadcasts from other nodes, then delivers to this
-    /// node's member sessions.
-    fn deliver_remote(&self, topic: &str, body: &frames::Body) -> usize {
-        for hook in &self.remote_hooks {
-            hook(topic, body);
+    /// Runs the hooks that watch whole-topic broadcasts from other nodes, then delivers
+    /// to this node's member sessions.
+    fn deliver_remote(&self, topic: &Topic, target: &Target, body: &frames::Body) -> usize {
+        if matches!(target, Target::All | Target::Except(_)) {
+            for hook in &self.remote_hooks {
+                hook(topic, body);
+            }
         }
-        self.topics.deliver(topic, body)
+        self.topics.deliver(topic.as_str(), target, body)
     }
 }

@@ -68,7 +68,13 @@ impl Server {
         event: &str,
         payload: &P,
     ) -> Result<usize, ChannelError> {
-        crate::session::host::broadcast(&*self.shared, name, event, payload)
+        crate::session::host::broadcast(
+            &*self.shared,
+            &crate::protocol::Topic::from(name),
+            &crate::target::Target::All,
+            event,
+            payload,
+        )
     }
 
     /// Counts of what the server holds now.
@@ -203,8 +209,13 @@ pub async fn serve_with(addr: impl ToSocketAddrs, server: Server, app: Router) -
 }
 
 impl crate::Broadcaster {
-    /// A broadcaster for channel `name` of `server`.
-    pub fn for_server(server: &Server, name: &'static str) -> Self {
-        crate::Broadcaster::new(server.shared.clone(), name)
+    /// A broadcaster for `topic` (a channel name, or a name and a room) of `server`.
+    pub fn for_server(server: &Server, topic: crate::protocol::Topic) -> Self {
+        crate::Broadcaster::new(server.shared.clone(), topic)
+    }
+
+    /// A broadcaster for room `room` of channel `C` of `server`.
+    pub fn for_room<C: crate::ChannelSpec>(server: &Server, room: &C::Room) -> Self {
+        crate::Broadcaster::in_room::<C>(server.shared.clone(), room)
     }
 }

@@ -1,10 +1,13 @@
-//! Topics: which sessions have a channel of a given name open, for broadcast.
+//! Topics: which sessions have a channel of a given topic (name and room) open, for
+//! broadcast.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::id::ChannelId;
+use crate::protocol::Topic;
 use crate::protocol::frames::Body;
+use crate::target::Target;
 use crate::session::SessionShared;
 
 struct Member {
@@ -21,9 +24,9 @@ pub(crate) struct Topics {
 }
 
 impl Topics {
-    pub(crate) fn join(&self, name: &Arc<str>, session: &Arc<SessionShared>, channel: ChannelId) {
+    pub(crate) fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) {
         let mut by_name = self.by_name.write().unwrap_or_else(|p| p.into_inner());
-        let members = by_name.entry(name.clone()).or_default();
+        let members = by_name.entry(topic.shared().clone()).or_default();
         let member =
             members.entry(session.key).or_insert_with(|| Member { session: session.clone(), channels: Vec::new() });
         if !member.channels.contains(&channel) {
@@ -31,7 +34,8 @@ impl Topics {
         }
     }
 
-    pub(crate) fn leave(&self, name: &str, session_key: u64, channel: ChannelId) {
+    pub(crate) fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId) {
+        let name = topic.as_str();
         let mut by_name = self.by_name.write().unwrap_or_else(|p| p.into_inner());
         let Some(members) = by_name.get_mut(name) else { return };
         if let Some(member) = members.get_mut(&session_key) {
@@ -45,12 +49,14 @@ impl Topics {
         }
     }
 
-    /// Queues `body` once for every member session; returns how many accepted it. A
-    /// session whose queue is full is disconnected by `enqueue`; nobody waits for it.
-    pub(crate) fn deliver(&self, name: &str, body: &Body) -> usize {
+    /// Queues `body` once for every member session `target` admits; returns how many
+    /// accepted it. A session whose queue is full is disconnected by `enqueue`; nobody
+    /// waits for it.
+    pub(crate) fn deliver(&self, topic: &str, target: &Target, body: &Body) -> usize {
         let by_name = self.by_name.read().unwrap_or_else(|p| p.into_inner());
-        let Some(members) = by_name.get(name) else { return 0 };
-        members.values().filter(|m| m.session.enqueue(body.clone()).is_ok()).count()
+        let Some(members) = by_name.get(topic) else { return 0 };
+        let admitted = |m: &&Member| target.admits(m.session.id, m.session.user());
+        members.values().filter(admitted).filter(|m| m.session.enqueue(body.clone()).is_ok()).count()
     }
 
     /// Number of topics with at least one member.

@@ -4,6 +4,7 @@
 //! macro builds the typed API on top of it, so user code never matches on strings.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,31 +14,77 @@ use serde_json::value::RawValue;
 
 use crate::error::ChannelError;
 use crate::id::ChannelId;
-use crate::protocol::WireError;
 use crate::protocol::frames;
+use crate::protocol::{Topic, WireError};
+use crate::session_core::inbox::Inbox;
+use crate::target::Target;
 use crate::session::request::Request;
 use crate::session::{AnswerReceiver, Session, SessionShared};
 use crate::sync::lock;
 
 pub(crate) struct ChannelShared {
     pub(crate) id: ChannelId,
-    pub(crate) name: Arc<str>,
+    /// The channel's name and room: what its broadcasts are addressed to.
+    pub(crate) topic: Topic,
     closed: AtomicBool,
     /// `None` once the channel is closed and its handler dropped.
     handler: Mutex<Option<Box<dyn RawHandler>>>,
+    /// The client's events and requests, handled one at a time in arrival order.
+    pub(crate) inbox: Mutex<Inbox<Work>>,
+    /// The task awaiting an async handler of this channel, aborted when it closes.
+    pub(crate) task: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Why the channel closed, for the handler's `on_close`.
+    reason: Mutex<CloseReason>,
+}
+
+/// One piece of the client's inbound work on a channel, waiting its turn.
+pub(crate) enum Work {
+    /// An `emit` frame.
+    Emit { event: Box<str>, payload: Box<RawValue> },
+    /// A `request` frame (its id already recorded as pending).
+    Request { id: u64, event: Box<str>, payload: Box<RawValue> },
 }
 
 impl ChannelShared {
-    pub(crate) fn new(id: ChannelId, name: Arc<str>, handler: Box<dyn RawHandler>) -> Self {
-        ChannelShared { id, name, closed: AtomicBool::new(false), handler: Mutex::new(Some(handler)) }
+    pub(crate) fn new(id: ChannelId, topic: Topic, handler: Box<dyn RawHandler>, backlog: usize) -> Self {
+        ChannelShared {
+            id,
+            topic,
+            closed: AtomicBool::new(false),
+            handler: Mutex::new(Some(handler)),
+            inbox: Mutex::new(Inbox::new(backlog)),
+            task: Mutex::new(None),
+            reason: Mutex::new(CloseReason::Server),
+        }
+    }
+
+    /// The channel name.
+    pub(crate) fn name(&self) -> &str {
+        self.topic.name()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
 
-    pub(crate) fn mark_closed(&self) {
+    /// Marks the channel closed for `reason`: its waiting work is dropped and the task
+    /// of an async handler still running is aborted (its future dropped).
+    pub(crate) fn mark_closed(&self, reason: CloseReason) {
+        *lock(&self.reason) = reason;
         self.closed.store(true, Ordering::Release);
+        drop(lock(&self.inbox).close());
+        if let Some(task) = lock(&self.task).take() {
+            task.abort();
+        }
+    }
+
+    /// Tells the handler its channel is open (before the client can send on it).
+    pub(crate) fn opened(&self, channel: &RawChannel) {
+        let cx = RawCx { channel };
+        let outcome = self.with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_open(&cx))));
+        if let Some(Err(_panic)) = outcome {
+            tracing::error!(channel = %self.topic, "on_open panicked");
+        }
     }
 
     /// Runs `f` with the handler, unless the channel has closed. The handler may close
@@ -47,8 +94,8 @@ impl ChannelShared {
         let handler = slot.as_mut()?;
         let result = f(handler.as_mut());
         if self.is_closed() {
-            if let Some(mut handler) = slot.take() {
-                handler.on_close();
+            if let Some(handler) = slot.take() {
+                self.tell_closed(handler);
             }
         }
         Some(result)
@@ -62,10 +109,53 @@ impl ChannelShared {
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner().take(),
             Err(std::sync::TryLockError::WouldBlock) => None,
         };
-        if let Some(mut handler) = handler {
-            handler.on_close();
+        if let Some(handler) = handler {
+            self.tell_closed(handler);
         }
     }
+
+    fn tell_closed(&self, mut handler: Box<dyn RawHandler>) {
+        let reason = *lock(&self.reason);
+        if std::panic::catch_unwind(AssertUnwindSafe(|| handler.on_close(reason))).is_err() {
+            tracing::error!(channel = %self.topic, "on_close panicked");
+        }
+    }
+}
+
+/// Why a channel closed, as its handler's `on_close` hears it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The client released it (`close()` on the client).
+    Client,
+    /// Server code closed it (`Channel::close`).
+    Server,
+    /// The component whose state opened it unmounted.
+    Unmounted,
+    /// The session ended (the client left, or the server closed it).
+    SessionEnded,
+}
+
+impl CloseReason {
+    /// The `reason` of the `close` frame: the client is told `"client"` when it asked,
+    /// `"server"` otherwise.
+    pub(crate) fn wire(self) -> &'static str {
+        match self {
+            CloseReason::Client => "client",
+            _ => "server",
+        }
+    }
+}
+
+/// What an emit handler did: finished, or started work that the channel awaits before
+/// it handles its next event.
+pub enum Emitted {
+    /// Handled.
+    Done,
+    /// Handled when this future completes. It runs on its own task; the channel's later
+    /// events wait for it (other channels and sessions do not). An error is reported to
+    /// the client as an `error` frame.
+    Later(Pin<Box<dyn Future<Output = Result<(), WireError>> + Send>>),
 }
 
 /// The answer a handler gives to a request: now, or later from a future.
@@ -73,7 +163,7 @@ pub enum Reply {
     /// The answer is ready.
     Ready(Result<Box<RawValue>, WireError>),
     /// The answer comes when this future completes. It runs on its own task, so the
-    /// session keeps reading frames meanwhile.
+    /// session keeps reading frames meanwhile; the channel's later events wait for it.
     Later(Pin<Box<dyn Future<Output = Result<Box<RawValue>, WireError>> + Send>>),
 }
 
@@ -106,19 +196,29 @@ pub(crate) fn answer_not_encoded(error: serde_json::Error) -> WireError {
 
 /// Receives a channel's client-to-server traffic.
 ///
-/// Handlers of one session run one at a time, in the order the frames arrived. A
-/// panic inside a handler is caught: a request gets a `handler_failed` answer, an emit
-/// gets a `handler_failed` error frame, and the session carries on.
+/// A channel's events and requests are handled one at a time, in the order they
+/// arrived; one that returns a future ([`Emitted::Later`], [`Reply::Later`]) holds up
+/// the later ones of its channel until it completes. A panic inside a handler is
+/// caught: a request gets a `handler_failed` answer, an emit gets a `handler_failed`
+/// error frame, and the session carries on.
 pub trait RawHandler: Send + 'static {
     /// A client emitted `event`. Return an error (`unknown_event`, `malformed_payload`)
     /// to have it reported to the client.
-    fn on_emit(&mut self, cx: &RawCx<'_>, event: &str, payload: &RawValue) -> Result<(), WireError>;
+    fn on_emit(&mut self, cx: &RawCx<'_>, event: &str, payload: &RawValue) -> Result<Emitted, WireError>;
 
     /// A client requested `event`; the reply is sent back as its answer.
     fn on_request(&mut self, cx: &RawCx<'_>, event: &str, payload: &RawValue) -> Reply;
 
-    /// The channel closed (either side, or the session ended). Called once.
-    fn on_close(&mut self) {}
+    /// The channel is open: called once, before the client can send on it (what it
+    /// emits reaches the client right after `open`).
+    fn on_open(&mut self, cx: &RawCx<'_>) {
+        let _ = cx;
+    }
+
+    /// The channel closed, for `reason`. Called once, if the handler still exists.
+    fn on_close(&mut self, reason: CloseReason) {
+        let _ = reason;
+    }
 }
 
 /// A channel with no client-to-server events: everything the client sends is refused
@@ -127,7 +227,7 @@ pub trait RawHandler: Send + 'static {
 pub struct PushOnly;
 
 impl RawHandler for PushOnly {
-    fn on_emit(&mut self, _: &RawCx<'_>, event: &str, _: &RawValue) -> Result<(), WireError> {
+    fn on_emit(&mut self, _: &RawCx<'_>, event: &str, _: &RawValue) -> Result<Emitted, WireError> {
         Err(unknown_event(event))
     }
     fn on_request(&mut self, _: &RawCx<'_>, event: &str, _: &RawValue) -> Reply {
@@ -184,8 +284,8 @@ impl RawChannel {
     /// A channel that is closed from the start (an open that failed): emits are
     /// dropped and requests fail with `Closed`.
     pub(crate) fn closed(session: &Session, name: &str) -> Self {
-        let channel = ChannelShared::new(ChannelId::generate(), name.into(), Box::new(PushOnly));
-        channel.mark_closed();
+        let channel = ChannelShared::new(ChannelId::generate(), Topic::from(name), Box::new(PushOnly), 0);
+        channel.mark_closed(CloseReason::Server);
         RawChannel { session: session.shared.clone(), channel: Arc::new(channel) }
     }
 
@@ -194,9 +294,14 @@ impl RawChannel {
         self.channel.id
     }
 
-    /// The channel's name (its broadcast topic).
+    /// The channel's name.
     pub fn name(&self) -> &str {
-        &self.channel.name
+        self.channel.name()
+    }
+
+    /// The channel's topic: its name, and its room for a channel with rooms.
+    pub fn topic(&self) -> &Topic {
+        &self.channel.topic
     }
 
     /// The session this channel belongs to.
@@ -218,10 +323,11 @@ impl RawChannel {
         self.session.enqueue_on(self.channel.id, body)
     }
 
-    /// Sends `event` to every session with an open channel of this channel's name,
-    /// this one included. Returns how many sessions it was queued for.
+    /// Sends `event` to every session with an open channel of this channel's topic
+    /// (its name, and its room), this one included. Returns how many sessions of this
+    /// node it was queued for.
     pub fn broadcast<P: Serialize + ?Sized>(&self, event: &str, payload: &P) -> Result<usize, ChannelError> {
-        super::host::broadcast(&*self.session.host, &self.channel.name, event, payload)
+        super::host::broadcast(&*self.session.host, &self.channel.topic, &Target::All, event, payload)
     }
 
     /// Asks the client to answer `event`. Nothing is sent until the request is awaited;
@@ -243,7 +349,11 @@ impl RawChannel {
 
     /// Announces a channel opened before its handler existed (see `StateCx`).
     pub(crate) fn announce(&self) {
-        self.session.ready(self.channel.id);
+        self.session.ready(self);
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<ChannelShared> {
+        &self.channel
     }
 
     pub(crate) fn forget_request(&self, id: u64) {
@@ -261,12 +371,17 @@ impl RawChannel {
     /// Closes the channel: the client is told, and pending requests on it fail with
     /// `Closed` at once, on both sides. Closing twice is harmless.
     pub fn close(&self) {
-        self.session.close_channel(self.channel.id, "server");
+        self.session.close_channel(self.channel.id, CloseReason::Server);
+    }
+
+    /// Closes the channel because the component that owned it unmounted.
+    pub(crate) fn close_unmounted(&self) {
+        self.session.close_channel(self.channel.id, CloseReason::Unmounted);
     }
 }
 
 impl std::fmt::Debug for RawChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawChannel").field("id", &self.channel.id).field("name", &self.channel.name).finish()
+        f.debug_struct("RawChannel").field("id", &self.channel.id).field("topic", &self.channel.topic).finish()
     }
 }

@@ -11,9 +11,9 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::protocol::{ErrorCode, WireError};
-use crate::session::channel::{RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event};
+use crate::session::channel::{Emitted, RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event};
 
-type EmitFn = Box<dyn FnMut(&RawCx<'_>, &RawValue) -> Result<(), WireError> + Send>;
+type EmitFn = Box<dyn FnMut(&RawCx<'_>, &RawValue) -> Result<Emitted, WireError> + Send>;
 type RequestFn = Box<dyn FnMut(&RawCx<'_>, &RawValue) -> Reply + Send>;
 
 /// Closures for a channel's client-to-server events and requests, with payloads
@@ -43,7 +43,30 @@ impl Handlers {
             Box::new(move |cx, payload| {
                 let value = serde_json::from_str(payload.get()).map_err(|e| malformed_payload(&name, e))?;
                 f(cx, value);
-                Ok(())
+                Ok(Emitted::Done)
+            }),
+        );
+        self
+    }
+
+    /// Handles the client's `event` with a future, which runs on its own task; the
+    /// channel's later events wait for it.
+    pub fn on_async<T, Fut, F>(mut self, event: &str, mut f: F) -> Self
+    where
+        T: DeserializeOwned,
+        Fut: Future<Output = ()> + Send + 'static,
+        F: FnMut(&RawCx<'_>, T) -> Fut + Send + 'static,
+    {
+        let name = event.to_owned();
+        self.emits.insert(
+            event.to_owned(),
+            Box::new(move |cx, payload| {
+                let value = serde_json::from_str(payload.get()).map_err(|e| malformed_payload(&name, e))?;
+                let future = f(cx, value);
+                Ok(Emitted::Later(Box::pin(async move {
+                    future.await;
+                    Ok(())
+                })))
             }),
         );
         self
@@ -72,7 +95,7 @@ impl Handlers {
     }
 
     /// Answers the client's request `event` with the output of a future, which runs on
-    /// its own task.
+    /// its own task; the channel's later events wait for it.
     pub fn on_request_async<T, R, Fut, F>(mut self, event: &str, mut f: F) -> Self
     where
         T: DeserializeOwned,
@@ -101,7 +124,7 @@ impl Handlers {
 }
 
 impl RawHandler for Handlers {
-    fn on_emit(&mut self, cx: &RawCx<'_>, event: &str, payload: &RawValue) -> Result<(), WireError> {
+    fn on_emit(&mut self, cx: &RawCx<'_>, event: &str, payload: &RawValue) -> Result<Emitted, WireError> {
         match self.emits.get_mut(event) {
             Some(f) => f(cx, payload),
             None => Err(unknown_event(event)),

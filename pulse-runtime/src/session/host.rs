@@ -13,8 +13,9 @@ use super::{Session, SessionShared};
 use crate::config::Config;
 use crate::error::ChannelError;
 use crate::id::ChannelId;
-use crate::protocol::WireError;
 use crate::protocol::frames::{self, Body};
+use crate::protocol::{Topic, WireError};
+use crate::target::Target;
 
 /// The server as its sessions see it (implemented by the registry, `ServerShared`).
 pub(crate) trait Host: Send + Sync + 'static {
@@ -24,44 +25,62 @@ pub(crate) trait Host: Send + Sync + 'static {
     fn started(&self) -> Instant;
     /// The authorization hook's verdict; `Ok` when there is no hook.
     fn authorize(&self, session: &Session, access: &Access<'_>) -> Result<(), String>;
-    /// `session`'s channel `channel` receives the broadcasts on `name` from now on.
-    fn join(&self, name: &Arc<str>, session: &Arc<SessionShared>, channel: ChannelId);
+    /// `session`'s channel `channel` receives the broadcasts on `topic` from now on.
+    fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId);
     /// The channel no longer receives them. Idempotent.
-    fn leave(&self, name: &str, session_key: u64, channel: ChannelId);
-    /// Delivers an encoded broadcast on `name` to every member session, on this node and
-    /// the others; returns how many sessions of this node it was queued for.
-    fn publish(&self, name: &str, body: &Body) -> usize;
+    fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId);
+    /// Delivers an encoded broadcast on `topic` to the member sessions `target` admits,
+    /// on this node and the others; returns how many sessions of this node it was
+    /// queued for.
+    fn publish(&self, topic: &Topic, target: &Target, body: &Body) -> usize;
 }
 
-/// Encodes `event` once and publishes it on `name` through `host`.
+/// Encodes `event` once and publishes it on `topic`, to `target`, through `host`.
 pub(crate) fn broadcast<P: Serialize + ?Sized>(
     host: &dyn Host,
-    name: &str,
+    topic: &Topic,
+    target: &Target,
     event: &str,
     payload: &P,
 ) -> Result<usize, ChannelError> {
-    let body = frames::broadcast(name, event, payload).map_err(|e| ChannelError::Payload(e.to_string()))?;
-    Ok(host.publish(name, &body))
+    let body = frames::broadcast(topic, event, payload).map_err(|e| ChannelError::Payload(e.to_string()))?;
+    Ok(host.publish(topic, target, &body))
 }
 
-/// The authenticated identity of a session, of whatever type the app's authentication
-/// hook returns; read it with [`Session::identity`].
-pub(crate) type Identity = Arc<dyn Any + Send + Sync>;
+/// The authenticated identity of a session: the value the app's authentication hook
+/// returned (read it with [`Session::identity`]) and its user key.
+#[derive(Clone)]
+pub(crate) struct Identity {
+    pub value: Arc<dyn Any + Send + Sync>,
+    pub user: Arc<str>,
+}
+
+impl Identity {
+    pub(crate) fn new<I: crate::target::Identity>(value: I) -> Identity {
+        let user = Arc::from(value.user_key());
+        Identity { value: Arc::new(value), user }
+    }
+}
 
 /// A DOM callback of the current render, as the session keeps it: it decodes the
 /// event data and runs the component's callback.
 pub(crate) type CallbackFn = Arc<dyn Fn(&RawValue) -> Result<(), WireError> + Send + Sync>;
 
 /// What a session is about to do, for the authorization hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum Access<'a> {
-    /// The server opens a channel named `name` in the session.
+    /// The server opens a channel named `name` in the session, in room `room` for a
+    /// channel with rooms (read the key with [`Access::room`]).
+    #[non_exhaustive]
     Open {
         /// The channel name.
         name: &'a str,
+        /// The room key as JSON, for a channel with rooms.
+        room: Option<&'a RawValue>,
     },
     /// The client emits `event` on a channel named `channel`.
+    #[non_exhaustive]
     Emit {
         /// The channel name.
         channel: &'a str,
@@ -69,10 +88,22 @@ pub enum Access<'a> {
         event: &'a str,
     },
     /// The client requests `event` on a channel named `channel`.
+    #[non_exhaustive]
     Request {
         /// The channel name.
         channel: &'a str,
         /// The event.
         event: &'a str,
     },
+}
+
+impl Access<'_> {
+    /// The room of an `Open` of a channel with rooms, decoded as `K` (the channel's
+    /// declared room type); `None` for other accesses, or a key that is not a `K`.
+    pub fn room<K: serde::de::DeserializeOwned>(&self) -> Option<K> {
+        match self {
+            Access::Open { room: Some(room), .. } => serde_json::from_str(room.get()).ok(),
+            _ => None,
+        }
+    }
 }

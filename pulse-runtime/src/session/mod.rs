@@ -20,10 +20,11 @@ pub use host::Access;
 use crate::error::{ChannelError, OpenError};
 use crate::id::{ChannelId, SessionId};
 use crate::protocol::frames::{self, Body};
-use crate::protocol::{self, CloseCode};
+use crate::protocol::{self, CloseCode, Topic};
+use crate::target::Target;
 use crate::session_core::{AnswerRoute, CannotResume, Limits, OpenRefused, Refused, SessionCore, StartRefused};
 use crate::sync::lock;
-use channel::{ChannelShared, RawChannel, RawHandler};
+use channel::{ChannelShared, CloseReason, RawChannel, RawHandler};
 use host::{CallbackFn, Host, Identity};
 
 /// Why a connection ends, and whether its session goes with it.
@@ -248,26 +249,34 @@ impl SessionShared {
         }
     }
 
+    /// The key of the session's user, when authentication said who it is.
+    pub(crate) fn user(&self) -> Option<&str> {
+        self.identity.as_ref().map(|identity| &*identity.user)
+    }
+
     // -- channels ----------------------------------------------------------------------
 
-    /// Opens a channel. A channel opened not `ready` is announced to the client (its
-    /// `open` frame sent) only once [`SessionShared::ready`] is called: its handler
-    /// does not exist yet.
+    /// Opens a channel on `topic`. A channel opened not `ready` is announced to the
+    /// client (its `open` frame sent) only once [`SessionShared::ready`] is called: its
+    /// handler does not exist yet. The handler's `on_open` runs before the announcement,
+    /// so it comes before anything the client sends on the channel.
     pub(crate) fn open_channel(
         self: &Arc<Self>,
-        name: &str,
+        topic: Topic,
         handler: Box<dyn RawHandler>,
         ready: bool,
     ) -> Result<RawChannel, OpenError> {
+        let name = topic.name();
         if !protocol::is_valid_name(name) {
             return Err(OpenError::InvalidName(name.to_owned()));
         }
         let session = Session { shared: self.clone() };
-        self.host.authorize(&session, &Access::Open { name }).map_err(OpenError::Forbidden)?;
-        let channel = Arc::new(ChannelShared::new(ChannelId::generate(), name.into(), handler));
+        self.host.authorize(&session, &Access::Open { name, room: topic.room() }).map_err(OpenError::Forbidden)?;
+        let backlog = self.host.config().max_pending_requests;
+        let channel = Arc::new(ChannelShared::new(ChannelId::generate(), topic, handler, backlog));
         let (opened, gap) = {
             let mut core = lock(&self.core);
-            (core.open_channel(channel.id, channel.name.clone(), channel.clone(), ready), core.has_gap())
+            (core.open_channel(channel.id, channel.topic.clone(), channel.clone(), false), core.has_gap())
         };
         self.settle_gap(gap);
         match opened {
@@ -278,16 +287,21 @@ impl SessionShared {
         // The topic is joined after `open` is queued, so every broadcast the session gets
         // on it follows `open`. A close or an end that ran in between has already left
         // the topic (or found nothing to leave): leave again, which is idempotent.
-        self.host.join(&channel.name, self, channel.id);
+        self.host.join(&channel.topic, self, channel.id);
         if !lock(&self.core).is_open(channel.id) {
-            self.host.leave(&channel.name, self.key, channel.id);
+            self.host.leave(&channel.topic, self.key, channel.id);
         }
-        Ok(RawChannel::new(self.clone(), channel))
+        let raw = RawChannel::new(self.clone(), channel);
+        if ready {
+            raw.announce();
+        }
+        Ok(raw)
     }
 
-    /// The handler of channel `id` exists: its `open` goes out.
-    pub(crate) fn ready(&self, id: ChannelId) {
-        lock(&self.core).ready(id);
+    /// The handler of `channel` exists: it hears `on_open`, then the `open` goes out.
+    pub(crate) fn ready(&self, channel: &RawChannel) {
+        channel.shared().opened(channel);
+        lock(&self.core).ready(channel.id());
         self.wake.notify_one();
     }
 
@@ -299,10 +313,10 @@ impl SessionShared {
 
     /// Closes one channel: the client hears `close`, pending requests on it fail with
     /// `Closed` at once, and its handler is dropped. Returns false if it was not open.
-    pub(crate) fn close_channel(&self, id: ChannelId, reason: &str) -> bool {
+    pub(crate) fn close_channel(&self, id: ChannelId, reason: CloseReason) -> bool {
         let (closed, gap) = {
             let mut core = lock(&self.core);
-            (core.close_channel(id, reason), core.has_gap())
+            (core.close_channel(id, reason.wire()), core.has_gap())
         };
         self.settle_gap(gap);
         let Some(closed) = closed else {
@@ -310,8 +324,8 @@ impl SessionShared {
         };
         self.wake.notify_one();
         let channel = closed.handler;
-        channel.mark_closed();
-        self.host.leave(&closed.name, self.key, id);
+        channel.mark_closed(reason);
+        self.host.leave(&closed.topic, self.key, id);
         for answer in closed.failed {
             let _ = answer.send(Err(ChannelError::Closed));
         }
@@ -325,9 +339,9 @@ impl SessionShared {
         self.finished.send_replace(true);
         lock(&self.callbacks).clear();
         let ended = lock(&self.core).end();
-        for (id, name, channel) in &ended.channels {
-            channel.mark_closed();
-            self.host.leave(name, self.key, *id);
+        for (id, topic, channel) in &ended.channels {
+            channel.mark_closed(CloseReason::SessionEnded);
+            self.host.leave(topic, self.key, *id);
         }
         for answer in ended.failed {
             let _ = answer.send(Err(ChannelError::Disconnected));
@@ -457,18 +471,29 @@ impl Session {
     /// Opens a channel named `name` in this session. Client frames for it go to
     /// `handler`; the client learns of it from an `open` frame.
     pub fn open_channel(&self, name: &str, handler: impl RawHandler) -> Result<RawChannel, OpenError> {
-        self.shared.open_channel(name, Box::new(handler), true)
+        self.shared.open_channel(Topic::from(name), Box::new(handler), true)
+    }
+
+    /// Opens a channel on `topic` (a name and a room) in this session.
+    pub fn open_channel_on(&self, topic: Topic, handler: impl RawHandler) -> Result<RawChannel, OpenError> {
+        self.shared.open_channel(topic, Box::new(handler), true)
     }
 
     /// Sends `event` to every session with an open channel named `name`, this one
-    /// included. Returns how many sessions it was queued for.
+    /// included. Returns how many sessions of this node it was queued for.
     pub fn broadcast<P: Serialize + ?Sized>(
         &self,
         name: &str,
         event: &str,
         payload: &P,
     ) -> Result<usize, ChannelError> {
-        host::broadcast(&*self.shared.host, name, event, payload)
+        host::broadcast(&*self.shared.host, &Topic::from(name), &Target::All, event, payload)
+    }
+
+    /// The key of this session's user (see [`Identity`](crate::Identity)), if
+    /// authentication said who it is.
+    pub fn user_key(&self) -> Option<&str> {
+        self.shared.user()
     }
 
     /// Whether the connection is still up.
@@ -487,7 +512,7 @@ impl Session {
 
     /// The identity the authentication hook gave this session, if it is a `T`.
     pub fn identity<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.shared.identity.clone()?.downcast::<T>().ok()
+        self.shared.identity.as_ref()?.value.clone().downcast::<T>().ok()
     }
 
     /// How many channels are open in this session.

@@ -21,16 +21,16 @@
 //! `H` is what the session keeps per channel (its handler); `A` is where the answer to
 //! a server-to-client request goes. Tests use plain values for both.
 
+pub(crate) mod inbox;
 mod replay;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::id::ChannelId;
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, Topic};
 use crate::protocol::frames::{self, Body};
 use replay::Replay;
 
@@ -129,14 +129,14 @@ pub(crate) enum AnswerRoute<A> {
 /// A channel that closed: its handler (to drop after telling it) and the requests that
 /// were waiting on it (to fail with `Closed`).
 pub(crate) struct Closed<H, A> {
-    pub name: Arc<str>,
+    pub topic: Topic,
     pub handler: H,
     pub failed: Vec<A>,
 }
 
 /// Everything a session held when it ended.
 pub(crate) struct Ended<H, A> {
-    pub channels: Vec<(ChannelId, Arc<str>, H)>,
+    pub channels: Vec<(ChannelId, Topic, H)>,
     pub failed: Vec<A>,
 }
 
@@ -147,7 +147,7 @@ enum Queued {
 }
 
 struct ChannelEntry<H> {
-    name: Arc<str>,
+    topic: Topic,
     handler: H,
     ready: bool,
 }
@@ -313,7 +313,7 @@ impl<H, A> SessionCore<H, A> {
         self.inbound.clear();
         self.unready = 0;
         Ended {
-            channels: self.channels.drain().map(|(id, c)| (id, c.name, c.handler)).collect(),
+            channels: self.channels.drain().map(|(id, c)| (id, c.topic, c.handler)).collect(),
             failed: self.outbound.drain().map(|(_, r)| r.answer).collect(),
         }
     }
@@ -325,7 +325,7 @@ impl<H, A> SessionCore<H, A> {
     pub(crate) fn open_channel(
         &mut self,
         id: ChannelId,
-        name: Arc<str>,
+        topic: Topic,
         handler: H,
         ready: bool,
     ) -> Result<(), OpenRefused> {
@@ -335,10 +335,10 @@ impl<H, A> SessionCore<H, A> {
         if self.channels.len() >= self.limits.channels {
             return Err(OpenRefused::TooMany { limit: self.limits.channels });
         }
-        let open = frames::open(id, &name);
+        let open = frames::open(id, &topic);
         // An `open` lost to a full queue leaves a gap like any other frame.
         let _ = self.push_queued(Queued::Open(id, open));
-        self.channels.insert(id, ChannelEntry { name, handler, ready });
+        self.channels.insert(id, ChannelEntry { topic, handler, ready });
         if !ready {
             self.unready += 1;
         }
@@ -377,7 +377,7 @@ impl<H, A> SessionCore<H, A> {
         self.inbound.retain(|_, on| *on != id);
         let failed: Vec<u64> = self.outbound.iter().filter(|(_, r)| r.channel == id).map(|(n, _)| *n).collect();
         let failed = failed.iter().filter_map(|n| self.outbound.remove(n)).map(|r| r.answer).collect();
-        Some(Closed { name: channel.name, handler: channel.handler, failed })
+        Some(Closed { topic: channel.topic, handler: channel.handler, failed })
     }
 
     pub(crate) fn channel_count(&self) -> usize {

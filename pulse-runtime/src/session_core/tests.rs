@@ -4,7 +4,6 @@
 //! `PULSE_CORE_CASES` sets the number of cases (default 2,000; CI runs 10,000).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -197,7 +196,7 @@ impl Harness {
         }
         match op {
             Op::Broadcast => {
-                let body = frames::broadcast("room", "n", &self.accepted).expect("encodes");
+                let body = frames::broadcast(&Topic::from("room"), "n", &self.accepted).expect("encodes");
                 match self.core.push(body) {
                     Ok(_) => self.accepted += 1,
                     Err(Refused::Overflow) => assert_eq!(self.core.buffered().0, QUEUE),
@@ -264,7 +263,7 @@ impl Harness {
             Op::Open { ready } => {
                 let id = ChannelId::generate();
                 let open = self.channels.iter().filter(|c| c.2).count();
-                match self.core.open_channel(id, Arc::from("room"), 0, ready) {
+                match self.core.open_channel(id, Topic::from("room"), 0, ready) {
                     Ok(()) => self.channels.push((id, ready, true)),
                     Err(OpenRefused::TooMany { limit }) => assert_eq!(open, limit),
                     Err(OpenRefused::Ended) => unreachable!(),

@@ -36,9 +36,22 @@ impl<C: ChannelSpec> Channel<C> {
         C::NAME
     }
 
-    /// Every session with a `C` channel open, this one included.
+    /// The channel's room, for a channel with rooms.
+    pub fn room(&self) -> Option<C::Room> {
+        let room = self.raw.topic().room()?;
+        serde_json::from_str(room.get()).ok()
+    }
+
+    /// Every session with a `C` channel open in this channel's room (or, for a channel
+    /// without rooms, every session with a `C` channel open), this one included.
     pub fn broadcast(&self) -> C::Broadcast {
-        C::Broadcast::from(Broadcaster::new(self.raw.host(), C::NAME))
+        C::Broadcast::from(Broadcaster::new(self.raw.host(), self.raw.topic().clone()))
+    }
+
+    /// Like [`Channel::broadcast`], without this session: the others in the room.
+    pub fn broadcast_others(&self) -> C::Broadcast {
+        let session = self.raw.session().id();
+        C::Broadcast::from(Broadcaster::new(self.raw.host(), self.raw.topic().clone()).except(session))
     }
 
     /// The session this channel belongs to.
@@ -82,7 +95,7 @@ impl<C: ChannelSpec> std::fmt::Debug for Channel<C> {
 }
 
 /// What a typed handler gets besides its payload: its channel (deref: emit and request
-/// to this client), broadcast to every session of the channel, and the session.
+/// to this client), broadcast to the channel's room, and the session.
 pub struct ChannelCx<C: ChannelSpec> {
     channel: Channel<C>,
 }
@@ -98,9 +111,20 @@ impl<C: ChannelSpec> ChannelCx<C> {
         &self.channel
     }
 
-    /// Every session with a `C` channel open, this one included.
+    /// Every session in this channel's room (or with a `C` channel open, for a channel
+    /// without rooms), this one included.
     pub fn broadcast(&self) -> C::Broadcast {
         self.channel.broadcast()
+    }
+
+    /// Every session in this channel's room but this one (a typing indicator).
+    pub fn broadcast_others(&self) -> C::Broadcast {
+        self.channel.broadcast_others()
+    }
+
+    /// The channel's room, for a channel with rooms.
+    pub fn room(&self) -> Option<C::Room> {
+        self.channel.room()
     }
 
     /// The session the event came from.

@@ -98,10 +98,75 @@ impl<T> Codec<T> {
     /// The reply to a request whose handler returned `value` (`None`: handler gone).
     pub fn answer(&self, value: Option<T>) -> crate::Reply {
         match value {
-            Some(value) => {
-                crate::Reply::Ready(self.encode(&value).map_err(crate::session::channel::answer_not_encoded))
-            }
+            Some(value) => crate::Reply::Ready(self.encode_answer(&value)),
             None => crate::Reply::rejected(super::dispatch::handler_gone()),
+        }
+    }
+
+    /// The reply to a request whose async handler returned `future` (`None`: handler
+    /// gone): the answer is sent when the future completes.
+    pub fn answer_later<F>(self, future: Option<F>) -> crate::Reply
+    where
+        F: std::future::Future<Output = T> + Send + 'static,
+        T: Send,
+    {
+        match future {
+            Some(future) => crate::Reply::Later(Box::pin(async move { self.encode_answer(&future.await) })),
+            None => crate::Reply::rejected(super::dispatch::handler_gone()),
+        }
+    }
+
+    fn encode_answer(&self, value: &T) -> Result<Box<RawValue>, WireError> {
+        self.encode(value).map_err(crate::session::channel::answer_not_encoded)
+    }
+}
+
+/// The codecs of a fallible request: its answer `T` and its error `E`.
+pub struct Fallible<T: 'static, E: 'static> {
+    /// The answer's codec.
+    pub ok: Codec<T>,
+    /// The error's codec.
+    pub error: Codec<E>,
+}
+
+impl<T: 'static, E: 'static> Clone for Fallible<T, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: 'static, E: 'static> Copy for Fallible<T, E> {}
+
+impl<T, E> Fallible<T, E> {
+    /// The reply to a request whose handler returned `result` (`None`: handler gone):
+    /// `Ok` is the answer, `Err` a `failed` answer carrying the error value.
+    pub fn answer(&self, result: Option<Result<T, E>>) -> crate::Reply {
+        match result {
+            Some(result) => crate::Reply::Ready(self.encode_result(&result)),
+            None => crate::Reply::rejected(super::dispatch::handler_gone()),
+        }
+    }
+
+    /// Like [`Fallible::answer`], for an async handler's future.
+    pub fn answer_later<F>(self, future: Option<F>) -> crate::Reply
+    where
+        F: std::future::Future<Output = Result<T, E>> + Send + 'static,
+        T: Send,
+        E: Send,
+    {
+        match future {
+            Some(future) => crate::Reply::Later(Box::pin(async move { self.encode_result(&future.await) })),
+            None => crate::Reply::rejected(super::dispatch::handler_gone()),
+        }
+    }
+
+    fn encode_result(&self, result: &Result<T, E>) -> Result<Box<RawValue>, WireError> {
+        match result {
+            Ok(value) => self.ok.encode_answer(value),
+            Err(error) => {
+                let json = self.error.encode(error).map_err(crate::session::channel::answer_not_encoded)?;
+                let value = serde_json::from_str(json.get()).map_err(crate::session::channel::answer_not_encoded)?;
+                Err(WireError::failed(value))
+            }
         }
     }
 }

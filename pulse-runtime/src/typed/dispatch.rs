@@ -9,6 +9,13 @@ pub trait HandlerCell: Send + 'static {
     type Handler;
     /// Runs `f` on the handler; `None` if the handler is gone (its owner was dropped).
     fn with_mut<R>(&mut self, f: impl FnOnce(&mut Self::Handler) -> R) -> Option<R>;
+
+    /// Like `with_mut`, for the handler's `on_open`, which runs while the state that
+    /// handles the channel is being made (component state is not re-rendered for it:
+    /// the render in progress sees what `on_open` changed).
+    fn with_mut_at_open<R>(&mut self, f: impl FnOnce(&mut Self::Handler) -> R) -> Option<R> {
+        self.with_mut(f)
+    }
 }
 
 /// A handler owned by its channel.
@@ -32,4 +39,24 @@ pub fn wrong_kind(event: &str, is_request: bool) -> WireError {
 /// emit gets this as an `error` frame, a request as its failed answer.
 pub fn handler_gone() -> WireError {
     WireError::new(ErrorCode::ChannelClosed, "this channel is closing: the state that handled it is gone")
+}
+
+/// What an async emit handler's future becomes: work its channel awaits before its next
+/// event (`None`: handler gone).
+pub fn emit_later<F>(future: Option<F>) -> Result<crate::Emitted, WireError>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    match future {
+        Some(future) => Ok(crate::Emitted::Later(Box::pin(async move {
+            future.await;
+            Ok(())
+        }))),
+        None => Err(handler_gone()),
+    }
+}
+
+/// A sync emit handler ran (`None`: handler gone).
+pub fn emit_done(ran: Option<()>) -> Result<crate::Emitted, WireError> {
+    ran.map(|()| crate::Emitted::Done).ok_or_else(handler_gone)
 }

@@ -13,22 +13,26 @@ pub mod schema;
 
 pub use broadcast::Broadcaster;
 pub use channel::{Channel, ChannelCx};
-pub use codec::{Codec, codec};
+pub use codec::{Codec, Fallible, codec};
 pub use dispatch::{HandlerCell, Owned};
 
 #[doc(hidden)]
 pub mod __private {
     //! Used by generated code only; not a stable API.
     pub use super::codec::{EventFields, emit_null, serialize_event};
-    pub use super::dispatch::{handler_gone, wrong_kind};
+    pub use super::dispatch::{emit_done, emit_later, handler_gone, wrong_kind};
 }
 
+use crate::protocol::Topic;
 use crate::session::channel::RawChannel;
 
 /// A channel declaration: implemented by `#[channel]` on its unit struct.
 pub trait ChannelSpec: Sized + Send + Sync + 'static {
     /// The channel name: its broadcast topic and what the client sees in `open`.
     const NAME: &'static str;
+    /// The type of its room keys (`room = RoomId` in the declaration); `()` for a
+    /// channel without rooms.
+    type Room: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static;
     /// Emit and request methods for the server-to-client events (generated).
     type Outbound: From<RawChannel> + Clone + Send + Sync + 'static;
     /// Broadcast methods for the server-to-client events (generated).
@@ -64,9 +68,52 @@ pub trait HandledBy<H>: ChannelSpec {
         session: &crate::Session,
         cell: Cell,
     ) -> Result<Channel<Self>, crate::OpenError> {
-        session.shared.open_channel(Self::NAME, Self::dispatcher(cell), true).map(Channel::from_raw)
+        session.shared.open_channel(Topic::from(Self::NAME), Self::dispatcher(cell), true).map(Channel::from_raw)
+    }
+
+    /// Opens a channel of this declaration in room `room` of `session`, its events
+    /// going to the handler reached through `cell`.
+    fn open_in_with<Cell: HandlerCell<Handler = H>>(
+        session: &crate::Session,
+        room: &Self::Room,
+        cell: Cell,
+    ) -> Result<Channel<Self>, crate::OpenError> {
+        let topic = room_topic::<Self>(room)?;
+        session.shared.open_channel(topic, Self::dispatcher(cell), true).map(Channel::from_raw)
     }
 }
+
+/// The topic of room `room` of channel `C`; refuses a key that does not encode, or
+/// encodes longer than [`MAX_ROOM_LEN`](crate::protocol::MAX_ROOM_LEN).
+pub fn room_topic<C: ChannelSpec>(room: &C::Room) -> Result<Topic, crate::OpenError> {
+    let json = serde_json::value::to_raw_value(room).map_err(|e| crate::OpenError::InvalidRoom(e.to_string()))?;
+    if json.get().len() > crate::protocol::MAX_ROOM_LEN {
+        return Err(crate::OpenError::InvalidRoom(format!(
+            "{} bytes of JSON, more than {}",
+            json.get().len(),
+            crate::protocol::MAX_ROOM_LEN
+        )));
+    }
+    Ok(Topic::new(C::NAME, Some(&json)))
+}
+
+/// A channel declared without rooms: opened with `cx.channel::<C>()` or `C::open`, and
+/// broadcast to with `C::broadcast(&server)`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is a channel with rooms: it opens in a room",
+    label = "this channel is declared with `room = ...`",
+    note = "open it with `cx.channel_in::<{Self}>(&room)` or `{Self}::open_in(&session, &room, handler)`"
+)]
+pub trait WithoutRooms: ChannelSpec {}
+
+/// A channel declared with `room = Key`: opened in a room with `cx.channel_in::<C>(&key)`
+/// or `C::open_in`, and broadcast to with `C::to_room(&server, &key)`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is a channel without rooms",
+    label = "this channel is declared without `room = ...`",
+    note = "open it with `cx.channel::<{Self}>()`, or declare its room type: `#[channel(room = RoomId, ...)]`"
+)]
+pub trait WithRooms: ChannelSpec {}
 
 /// A payload or response type of a channel event: what `#[channel]` requires of each
 /// type it names.

@@ -14,6 +14,8 @@ pub struct ChannelSchema {
     pub name: &'static str,
     /// The declaration's doc comment.
     pub docs: &'static str,
+    /// The room key type, for a channel with rooms.
+    pub room: Option<TypeRef>,
     /// Every event, in declaration order.
     pub events: Vec<EventSchema>,
 }
@@ -38,6 +40,10 @@ pub struct EventSchema {
     pub payload: Option<TypeRef>,
     /// For a request, the type of its answer.
     pub response: Option<TypeRef>,
+    /// For a fallible request (`-> Result<T, E>`), the type of its error.
+    pub error: Option<TypeRef>,
+    /// The event's doc comment.
+    pub docs: &'static str,
 }
 
 impl EventSchema {

@@ -31,7 +31,8 @@ export type ErrorCode =
   | "too_many_requests"
   | "channel_closed"
   | "forbidden"
-  | "unknown_callback";
+  | "unknown_callback"
+  | "failed";
 
 /**
  * Limits the server announces in its `hello` (`limits`). The TypeScript client's type
