@@ -79,9 +79,14 @@ fn check_channels(channels: &[ChannelSchema]) -> Result<(), RenderError> {
 /// Every named type the channels use, each once, in the order first reached.
 fn collect_decls(module: &Module, cfg: ts_rs::Config) -> Result<Vec<TypeDecl>, RenderError> {
     let mut collector = TypeCollector::new(cfg);
-    for event in module.channels.iter().flat_map(|c| &c.events) {
-        for ty in event.payload.iter().chain(event.response.iter()) {
-            ty.collect(&mut collector);
+    for channel in &module.channels {
+        if let Some(room) = &channel.room {
+            room.collect(&mut collector);
+        }
+        for event in &channel.events {
+            for ty in event.payload.iter().chain(event.response.iter()).chain(event.error.iter()) {
+                ty.collect(&mut collector);
+            }
         }
     }
     for component in &module.components {
@@ -147,6 +152,10 @@ fn render_channel(out: &mut String, channel: &ChannelSchema, cfg: &ts_rs::Config
     let _ =
         writeln!(out, "/**\n * {docs}\n *\n * Its events, by direction (generated from `{}`).\n */", channel.rust_name);
     let _ = writeln!(out, "export type {schema} = {{");
+    let room = channel.room.map_or_else(|| "null".to_owned(), |t| t.ts_name(cfg));
+    let room_doc = if channel.room.is_some() { "Its room key type." } else { "It has no rooms." };
+    let _ = writeln!(out, "  /** {room_doc} */");
+    let _ = writeln!(out, "  room: {room};");
     let section = |out: &mut String, title: &str, key: &str, pick: &dyn Fn(&EventSchema) -> bool, request: bool| {
         let _ = writeln!(out, "  /** {title} */");
         let events: Vec<&EventSchema> = channel.events.iter().filter(|e| pick(e)).collect();
@@ -156,10 +165,18 @@ fn render_channel(out: &mut String, channel: &ChannelSchema, cfg: &ts_rs::Config
         }
         let _ = writeln!(out, "  {key}: {{");
         for event in events {
+            if !event.docs.is_empty() {
+                let _ = writeln!(out, "    /** {} */", event.docs.lines().collect::<Vec<_>>().join("\n     * "));
+            }
             let payload = event.payload.map_or_else(|| "null".to_owned(), |t| t.ts_name(cfg));
             if request {
                 let answer = event.response.map_or_else(|| "null".to_owned(), |t| t.ts_name(cfg));
-                let _ = writeln!(out, "    {}: {{ payload: {payload}; answer: {answer} }};", event.name);
+                let error = match (event.direction, &event.error) {
+                    (Direction::ToClient, _) => String::new(),
+                    (Direction::ToServer, Some(error)) => format!("; error: {}", error.ts_name(cfg)),
+                    (Direction::ToServer, None) => "; error: never".to_owned(),
+                };
+                let _ = writeln!(out, "    {}: {{ payload: {payload}; answer: {answer}{error} }};", event.name);
             } else {
                 let _ = writeln!(out, "    {}: {payload};", event.name);
             }
@@ -178,7 +195,7 @@ fn render_channel(out: &mut String, channel: &ChannelSchema, cfg: &ts_rs::Config
     section(out, "Events the client sends with `emit`.", "emits", &|e| to_server(e) && !e.is_request(), false);
     section(
         out,
-        "Requests the client sends with `request`, and their answers.",
+        "Requests the client sends with `request` (`attempt` for those with an error type), and their answers.",
         "requests",
         &|e| to_server(e) && e.is_request(),
         true,

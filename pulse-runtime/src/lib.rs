@@ -56,7 +56,7 @@ pub use session::request::Request;
 pub use session::{Access, Session};
 pub use target::{Identity, Target};
 
-pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Payload};
+pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Later, Payload};
 
 /// Declares a channel; see the `pulse_macros` crate for the syntax.
 pub use pulse_macros::channel;
@@ -80,8 +80,9 @@ pub mod prelude {
         fragment,
     };
     pub use crate::protocol::ErrorCode;
-    pub use crate::typed::{Channel, ChannelCx, ChannelSpec};
+    pub use crate::typed::{Channel, ChannelCx, ChannelSpec, Later};
     pub use crate::{ChannelError, ChannelId, Server, Session, channel, component, state};
+    pub use crate::{CloseReason, SessionId};
     pub use serde::{Deserialize, Serialize};
     pub use std::time::Duration;
     pub use ts_rs::TS;

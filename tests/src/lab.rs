@@ -149,3 +149,111 @@ pub fn LabCounter(cx: &mut Scope) -> Node {
         p(s.submitted.clone()).id("submitted"),
     ))
 }
+
+/// Why a `lookup` failed: the typed error of a fallible request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LookupError {
+    /// No note has that number.
+    NotFound {
+        /// The number asked for.
+        number: u32,
+    },
+    /// Numbers start at 1.
+    Zero,
+}
+
+/// Why a `join` was refused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JoinError {
+    /// The authorization hook refused the room.
+    Forbidden {
+        /// What it said.
+        reason: String,
+    },
+    /// The session cannot open another channel.
+    Full,
+}
+
+/// A channel with rooms (desks named by a string), async and fallible handlers, and
+/// delivery to the others at a desk.
+#[channel(name = "desk", room = String, events(
+    /// Say something at this desk: everyone at it hears `said`, the sayer included.
+    say(String)                                      => server,
+    said(String)                                     => client,
+    /// Typing at this desk: the others hear `someone_typing`, the typist does not.
+    typing(bool)                                     => server,
+    someone_typing(bool)                             => client,
+    /// Looks note `n` up after a short wait (an async, fallible request).
+    async lookup(u32) -> Result<String, LookupError> => server,
+    /// Answers after `ms` milliseconds (an async request that holds up this desk only).
+    async wait(u64) -> u64                           => server,
+    /// Sent once when the desk opens, before anything else on it.
+    welcome(String)                                  => client,
+))]
+pub struct Desk;
+
+/// The server side of `desk`: counts what it handled, says hello on open.
+#[derive(Default)]
+pub struct DeskServer {
+    /// `say` events handled so far.
+    pub says: u32,
+}
+
+impl DeskHandler for DeskServer {
+    fn say(&mut self, cx: &mut ChannelCx<Desk>, text: String) {
+        self.says += 1;
+        cx.broadcast().said(text);
+    }
+
+    fn typing(&mut self, cx: &mut ChannelCx<Desk>, typing: bool) {
+        cx.broadcast_others().someone_typing(typing);
+    }
+
+    fn lookup(&mut self, _cx: &mut ChannelCx<Desk>, n: u32) -> Later<Result<String, LookupError>> {
+        Later::new(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            match n {
+                0 => Err(LookupError::Zero),
+                1..=3 => Ok(format!("note {n}")),
+                number => Err(LookupError::NotFound { number }),
+            }
+        })
+    }
+
+    fn wait(&mut self, _cx: &mut ChannelCx<Desk>, ms: u64) -> Later<u64> {
+        Later::new(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            ms
+        })
+    }
+
+    fn on_open(&mut self, cx: &mut ChannelCx<Desk>) {
+        let room = cx.room().unwrap_or_default();
+        cx.welcome(format!("welcome to desk {room}"));
+    }
+}
+
+/// A channel without rooms whose fallible `join` opens a `desk` in a room: a refused
+/// room reaches the client as a typed error.
+#[channel(name = "lobby", events(
+    /// Joins desk `room`: answers the new desk channel's id.
+    join(String) -> Result<ChannelId<Desk>, JoinError> => server,
+    /// A notice for one user (all of their tabs).
+    notice(String)                                     => client,
+))]
+pub struct Lobby;
+
+/// The server side of `lobby`.
+pub struct LobbyServer;
+
+impl LobbyHandler for LobbyServer {
+    fn join(&mut self, cx: &mut ChannelCx<Lobby>, room: String) -> Result<ChannelId<Desk>, JoinError> {
+        match Desk::open_in(&cx.session(), &room, DeskServer::default()) {
+            Ok(desk) => Ok(desk.id()),
+            Err(pulse_runtime::OpenError::Forbidden(reason)) => Err(JoinError::Forbidden { reason }),
+            Err(_) => Err(JoinError::Full),
+        }
+    }
+}

@@ -2,13 +2,13 @@
 //! tsc and the client runtime's tests use is current.
 
 use pulse_client_gen::{Module, RenderError};
-use pulse_tests::lab::Lab;
+use pulse_tests::lab::{Desk, Lab, Lobby};
 
 /// Where the client runtime's tests import the fixture from.
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pulse-client-gen/ts/test/generated/lab.ts");
 
 fn lab_module() -> Module {
-    Module::new().channel::<Lab>().runtime_import("../../src/index")
+    Module::new().channel::<Lab>().channel::<Desk>().channel::<Lobby>().runtime_import("../../src/index")
 }
 
 #[test]

@@ -1,7 +1,7 @@
 // One channel on the client: listeners, answerers, and the typed view over them.
 
 import type { PulseConnection } from "./connection";
-import { ClosedError, DisconnectedError } from "./errors";
+import { ClosedError, DisconnectedError, FailedError } from "./errors";
 
 /** Options of one request. */
 export interface RequestOptions {
@@ -11,11 +11,23 @@ export interface RequestOptions {
 
 /** The event map of a channel, as `pulse-client-gen` writes it for each declaration. */
 export type ChannelShape = {
+  /** The room key type (`null` for a channel without rooms). */
+  room: unknown;
   events: Record<string, unknown>;
   emits: Record<string, unknown>;
-  requests: Record<string, { payload: unknown; answer: unknown }>;
+  /** `error` is the declared error type of a fallible request, `never` otherwise. */
+  requests: Record<string, { payload: unknown; answer: unknown; error: unknown }>;
   answers: Record<string, { payload: unknown; answer: unknown }>;
 };
+
+/** What a fallible request settles to: its answer, or the error its handler declared. */
+export type Outcome<A, E> = { ok: true; value: A } | { ok: false; error: E };
+
+/** The requests of `S` that declare an error type (`-> Result<T, E>` in Rust). */
+export type FallibleRequest<S extends ChannelShape> = {
+  [K in keyof S["requests"]]: [S["requests"][K]["error"]] extends [never] ? never : K;
+}[keyof S["requests"]] &
+  string;
 
 /** An event without payload may be called without one. */
 type PayloadArgs<P> = [P] extends [null] ? [payload?: null] : [payload: P];
@@ -32,6 +44,8 @@ export interface TypedChannel<S extends ChannelShape> {
   readonly id: string;
   /** Whether the channel has closed (the server closed it, or the connection ended). */
   readonly closed: boolean;
+  /** The room this channel is in (`null` for a channel without rooms). */
+  readonly room: S["room"];
   /** Calls `listener` for each `event` the server sends; returns the unsubscribe function. */
   on<E extends keyof S["events"] & string>(event: E, listener: (payload: S["events"][E]) => void): () => void;
   /** Sends `event` to the server, fire-and-forget. */
@@ -41,6 +55,15 @@ export interface TypedChannel<S extends ChannelShape> {
     event: E,
     ...args: RequestArgs<S["requests"][E]["payload"]>
   ): Promise<S["requests"][E]["answer"]>;
+  /**
+   * Asks the server a fallible request; resolves to `{ ok: true, value }` or to
+   * `{ ok: false, error }` with the handler's declared error, so the caller can `switch`
+   * on it. Rejects, like `request`, when the request itself fails (timeout, closed).
+   */
+  attempt<E extends FallibleRequest<S>>(
+    event: E,
+    ...args: RequestArgs<S["requests"][E]["payload"]>
+  ): Promise<Outcome<S["requests"][E]["answer"], S["requests"][E]["error"]>>;
   /** Answers the server's `event` requests with `answerer`; returns the unsubscribe function. */
   answer<E extends keyof S["answers"] & string>(
     event: E,
@@ -68,6 +91,10 @@ const MAX_WAITING_REQUESTS = 32;
 export class ClientChannel {
   /** The channel name, once the server's `open` frame has been seen. */
   name: string | null = null;
+  /** The room key, for a channel with rooms (`null` otherwise). */
+  room: unknown = null;
+  /** The room key as the server encodes it: broadcasts are matched on it. */
+  roomKey = "";
   state: "pending" | "open" | "closed" = "pending";
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly answerers = new Map<string, Answerer>();
@@ -116,6 +143,16 @@ export class ClientChannel {
     return this.connection.request(this.id, event, payload, options.timeoutMs);
   }
 
+  attempt(event: string, payload: unknown = null, options: RequestOptions = {}): Promise<Outcome<unknown, unknown>> {
+    return this.request(event, payload, options).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => {
+        if (error instanceof FailedError) return { ok: false as const, error: error.data };
+        throw error;
+      },
+    );
+  }
+
   answer(event: string, answerer: Answerer): () => void {
     this.answerers.set(event, answerer);
     const ready = this.waiting.filter((w) => w.event === event);
@@ -146,8 +183,10 @@ export class ClientChannel {
   // ---- called by the connection ----
 
   /** @internal */
-  markOpen(name: string): void {
+  markOpen(name: string, room: unknown): void {
     this.name = name;
+    this.room = room ?? null;
+    this.roomKey = room === undefined ? "" : JSON.stringify(room);
     if (this.state === "pending") this.state = "open";
   }
 

@@ -306,7 +306,7 @@ export class PulseConnection {
         this.send({ t: "pong" });
         break;
       case "open":
-        this.channel(frame.channel).markOpen(frame.name);
+        this.channel(frame.channel).markOpen(frame.name, frame.room);
         break;
       case "close":
         this.channels.get(frame.channel)?.markClosed(frame.reason);
@@ -315,11 +315,15 @@ export class PulseConnection {
       case "emit":
         this.channels.get(frame.channel)?.deliver(frame.event, frame.payload);
         break;
-      case "broadcast":
+      case "broadcast": {
+        const roomKey = frame.room === undefined ? "" : JSON.stringify(frame.room);
         for (const channel of this.channels.values()) {
-          if (channel.name === frame.name && channel.state === "open") channel.deliver(frame.event, frame.payload);
+          if (channel.name === frame.name && channel.roomKey === roomKey && channel.state === "open") {
+            channel.deliver(frame.event, frame.payload);
+          }
         }
         break;
+      }
       case "request": {
         const channel = this.channels.get(frame.channel);
         if (channel && !channel.closed) {

@@ -15,11 +15,13 @@ export type ErrorCode = KnownErrorCode | (string & {});
 export interface WireError {
   code: ErrorCode;
   message: string;
+  /** For code `failed`: the error value the handler answered with. */
+  data?: unknown;
 }
 
 /** Base class of every way a request can fail; switch on `kind`. */
 export abstract class ChannelError extends Error {
-  abstract readonly kind: "timeout" | "closed" | "disconnected" | "remote" | "rejected";
+  abstract readonly kind: "timeout" | "closed" | "disconnected" | "remote" | "rejected" | "failed";
 }
 
 /** No answer came within the request's timeout. */
@@ -67,8 +69,21 @@ export class RejectedError extends ChannelError {
   }
 }
 
+/**
+ * A fallible request's handler answered with its declared error; `data` is that error.
+ * `attempt` resolves to `{ ok: false, error }` instead of throwing this.
+ */
+export class FailedError<E = unknown> extends ChannelError {
+  readonly kind = "failed" as const;
+  constructor(readonly event: string, readonly data: E) {
+    super(`\`${event}\` failed: ${JSON.stringify(data)}`);
+    this.name = "FailedError";
+  }
+}
+
 /** The error an `answer` frame's `error` stands for. */
 export function errorFromWire(event: string, error: WireError): ChannelError {
+  if (error.code === "failed") return new FailedError(event, error.data ?? null);
   if (error.code === "handler_failed") return new RemoteError(event, error.message);
   if (error.code === "channel_closed") return new ClosedError(event);
   return new RejectedError(event, error.code, error.message);

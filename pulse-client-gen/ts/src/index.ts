@@ -1,6 +1,13 @@
 // @pulse-rs/client: the browser side of Pulse for Rust.
 
-export { ClientChannel, type ChannelShape, type RequestOptions, type TypedChannel } from "./channel";
+export {
+  ClientChannel,
+  type ChannelShape,
+  type FallibleRequest,
+  type Outcome,
+  type RequestOptions,
+  type TypedChannel,
+} from "./channel";
 export {
   type CloseInfo,
   type ConnectionOptions,
@@ -15,6 +22,7 @@ export {
   ClosedError,
   DisconnectedError,
   type ErrorCode,
+  FailedError,
   type KnownErrorCode,
   RejectedError,
   RemoteError,

@@ -43,10 +43,10 @@ export interface HelloFrame {
 export type ServerFrame =
   | HelloFrame
   | { t: "ping" }
-  | { t: "open"; seq: number; channel: ChannelId; name: string }
+  | { t: "open"; seq: number; channel: ChannelId; name: string; room?: unknown }
   | { t: "close"; seq: number; channel: string; reason: string }
   | { t: "emit"; seq: number; channel: string; event: string; payload: unknown }
-  | { t: "broadcast"; seq: number; name: string; event: string; payload: unknown }
+  | { t: "broadcast"; seq: number; name: string; room?: unknown; event: string; payload: unknown }
   | { t: "request"; seq: number; channel: string; id: number; event: string; payload: unknown }
   | { t: "answer"; seq: number; channel: string; id: number; ok?: unknown; error?: WireError }
   | { t: "error"; seq: number; code: ErrorCode; message: string; channel?: string; event?: string }

@@ -22,12 +22,13 @@ const note: Note = {
 };
 
 type Calc = {
+  room: null;
   events: Record<never, never>;
   emits: { note: unknown };
   requests: {
-    add: { payload: [number, number]; answer: number };
-    slow: { payload: number; answer: number };
-    nope: { payload: null; answer: null };
+    add: { payload: [number, number]; answer: number; error: never };
+    slow: { payload: number; answer: number; error: never };
+    nope: { payload: null; answer: null; error: never };
   };
   answers: Record<never, never>;
 };

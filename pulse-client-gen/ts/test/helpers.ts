@@ -15,19 +15,25 @@ export async function connect(options: ConnectionOptions = {}): Promise<{
   connection: PulseConnection;
   lab: string;
   calc: string;
+  lobby: string;
 }> {
   const connection = new PulseConnection({ url: url(), WebSocket: NodeWebSocket, ...options }).start();
   const opened = new Map<string, string>();
   await new Promise<void>((resolve) => {
     const off = connection.onFrame((frame) => {
       if (frame.t === "open") opened.set(frame.name, frame.channel);
-      if (opened.has("lab") && opened.has("calc")) {
+      if (opened.has("lab") && opened.has("calc") && opened.has("lobby")) {
         off();
         resolve();
       }
     });
   });
-  return { connection, lab: opened.get("lab") ?? "", calc: opened.get("calc") ?? "" };
+  return {
+    connection,
+    lab: opened.get("lab") ?? "",
+    calc: opened.get("calc") ?? "",
+    lobby: opened.get("lobby") ?? "",
+  };
 }
 
 /** Resolves with the next value `subscribe` reports. */

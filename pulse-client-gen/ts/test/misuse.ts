@@ -3,8 +3,8 @@
 // compiles, the type check fails.
 
 import type { ChannelId } from "../src/index";
-import type { LabChannel, LabChannelId } from "./generated/lab";
-import { useLabChannel } from "./generated/lab";
+import type { DeskChannel, LabChannel, LabChannelId, LobbyChannel } from "./generated/lab";
+import { useDeskChannel, useLabChannel } from "./generated/lab";
 
 export function misuse(lab: LabChannel, otherId: ChannelId<"chat">, plain: string) {
   // @ts-expect-error: misspelt event
@@ -48,4 +48,39 @@ export async function correctUse(lab: LabChannel, id: LabChannelId) {
   const nothing: null = await lab.request("fail", "why");
   useLabChannel(id);
   return [area, nothing];
+}
+
+export async function roomsMisuse(desk: DeskChannel, lobby: LobbyChannel, labId: LabChannelId) {
+  // @ts-expect-error: the desk's room key is a string, not a number
+  const room: number = desk.room;
+  // @ts-expect-error: joining takes the room key's type
+  void lobby.attempt("join", 7);
+  // @ts-expect-error: a channel without rooms has no room key
+  const none: string = lobby.room;
+  const looked = await desk.attempt("lookup", 4);
+  if (!looked.ok) {
+    // @ts-expect-error: the error is a LookupError, not a string
+    const message: string = looked.error;
+    // @ts-expect-error: LookupError has no such kind
+    if (looked.error.kind === "timeout") return message;
+  }
+  // @ts-expect-error: `attempt` is for requests with an error type; `wait` has none
+  void desk.attempt("wait", 10);
+  // @ts-expect-error: an event of another channel
+  desk.emit("post", { authorName: "a" });
+  // @ts-expect-error: a lab channel's id is not a desk's
+  useDeskChannel(labId);
+  return [room, none];
+}
+
+export async function roomsCorrectUse(desk: DeskChannel, lobby: LobbyChannel) {
+  const room: string = desk.room;
+  const joined = await lobby.attempt("join", "a");
+  if (joined.ok) useDeskChannel(joined.value);
+  else if (joined.error.kind === "forbidden") return joined.error.reason;
+  const looked = await desk.attempt("lookup", 2);
+  const text: string = looked.ok ? looked.value : looked.error.kind === "not_found" ? `no ${looked.error.number}` : "zero";
+  const waited: number = await desk.request("wait", 1);
+  desk.emit("typing", true);
+  return [room, text, waited];
 }

@@ -54,6 +54,7 @@ async function mount(element: React.ReactNode): Promise<HTMLElement> {
 let lastChannel: ClientChannel | null = null;
 function TestChatClient({ channelId }: { channelId: ChannelId<"chat"> }) {
   const chat = usePulseChannel<{
+    room: null;
     events: { new_message: { user: string; text: string } };
     emits: Record<never, never>;
     requests: Record<never, never>;

@@ -96,10 +96,8 @@ fn split_result(event: &mut EventDecl, errors: &mut Errors) {
         })
         .collect();
     let [ok, error] = types.as_slice() else {
-        errors.at(
-            &last.ident,
-            "a fallible request is declared `-> Result<Answer, Error>`, with both types written out",
-        );
+        errors
+            .at(&last.ident, "a fallible request is declared `-> Result<Answer, Error>`, with both types written out");
         return;
     };
     if event.direction == Direction::ToClient {

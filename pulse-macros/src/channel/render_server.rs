@@ -65,17 +65,15 @@ fn handler_trait(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         let ret = match (event.is_async(), &output) {
             (false, None) => quote!(),
             (false, Some(output)) => quote!(-> #output),
-            (true, None) => quote!(-> impl ::core::future::Future<Output = ()> + ::core::marker::Send + 'static),
-            (true, Some(output)) => {
-                quote!(-> impl ::core::future::Future<Output = #output> + ::core::marker::Send + 'static)
-            }
+            (true, None) => quote!(-> #rt::Later<()>),
+            (true, Some(output)) => quote!(-> #rt::Later<#output>),
         };
         let what = if event.is_request() { "Answers the client's request" } else { "Handles the client's event" };
         let mut doc = format!("{what} `{}`.", event.name);
         if event.is_async() {
             doc.push_str(
-                " Returns the future that does the work: it runs on its own task, after this method \
-                 returns, so it owns what it uses (`async move`).",
+                " Returns the work as a future (`Later::new(async move { .. })`): it runs on its own \
+                 task after this method returns, so it owns what it uses.",
             );
         }
         if event.error.is_some() {
@@ -508,9 +506,8 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                  `handler`, and the room's broadcasts reach it. The authorization hook sees the room \
                  (`Access::Open`); a refusal is `OpenError::Forbidden`."
             );
-            let room_doc = format!(
-                "Every session of `server` with a `{name}` channel open in room `room`, on every node."
-            );
+            let room_doc =
+                format!("Every session of `server` with a `{name}` channel open in room `room`, on every node.");
             let functions = quote! {
                 #[doc = #open_doc]
                 pub fn open_in(

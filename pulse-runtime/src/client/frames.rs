@@ -35,8 +35,10 @@ pub enum ServerFrame {
         seq: u64,
         /// The channel's id.
         channel: ChannelId,
-        /// The channel's name (its topic).
+        /// The channel's name.
         name: String,
+        /// Its room key, for a channel with rooms.
+        room: Option<Value>,
     },
     /// An event on one of this session's channels.
     Emit {
@@ -49,12 +51,14 @@ pub enum ServerFrame {
         /// Payload.
         payload: Value,
     },
-    /// An event broadcast to every channel named `name`.
+    /// An event broadcast to every channel named `name` (in room `room`).
     Broadcast {
         /// Sequence number.
         seq: u64,
-        /// The channel name (topic).
+        /// The channel name.
         name: String,
+        /// The room key, for a channel with rooms.
+        room: Option<Value>,
         /// Event name.
         event: String,
         /// Payload.
@@ -143,6 +147,7 @@ struct Fields {
     seq: u64,
     channel: Option<String>,
     name: Option<String>,
+    room: Option<Value>,
     event: Option<String>,
     id: Option<u64>,
     #[serde(default)]
@@ -187,6 +192,7 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, DecodeError> {
             seq,
             channel: channel_id(&f.channel)?,
             name: f.name.clone().ok_or_else(|| missing("name"))?,
+            room: f.room.clone(),
         },
         "emit" => ServerFrame::Emit {
             seq,
@@ -197,6 +203,7 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, DecodeError> {
         "broadcast" => ServerFrame::Broadcast {
             seq,
             name: f.name.clone().ok_or_else(|| missing("name"))?,
+            room: f.room.clone(),
             event: f.event.clone().ok_or_else(|| missing("event"))?,
             payload: f.payload,
         },

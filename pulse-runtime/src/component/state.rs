@@ -10,10 +10,10 @@ use tokio::sync::Notify;
 
 use super::callback::{Callback, DomEvent};
 use crate::error::OpenError;
+use crate::protocol::Topic;
 use crate::session::Session;
 use crate::session::channel::RawChannel;
 use crate::sync::lock;
-use crate::protocol::Topic;
 use crate::typed::{Channel, ChannelSpec, HandledBy, HandlerCell, WithRooms, WithoutRooms};
 
 /// Component state: implemented by `#[state]`. `Scope::init` only takes state types,

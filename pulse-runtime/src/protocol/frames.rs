@@ -194,7 +194,11 @@ struct BroadcastOut<'a, P: ?Sized> {
     payload: &'a P,
 }
 
-pub(crate) fn broadcast<P: Serialize + ?Sized>(topic: &Topic, event: &str, payload: &P) -> Result<Body, serde_json::Error> {
+pub(crate) fn broadcast<P: Serialize + ?Sized>(
+    topic: &Topic,
+    event: &str,
+    payload: &P,
+) -> Result<Body, serde_json::Error> {
     Body::encode(&BroadcastOut { t: "broadcast", name: topic.name(), room: topic.room(), event, payload })
 }
 

@@ -12,9 +12,9 @@ use crate::error::ChannelError;
 use crate::protocol::frames::{self, ClientFrame, FrameError, truncate};
 use crate::protocol::{ErrorCode, WireError};
 use crate::session::channel::{ChannelShared, CloseReason, Emitted, RawChannel, RawCx, Reply, Work};
+use crate::session::{Access, AnswerOutcome, SessionShared};
 use crate::session_core::inbox::Arrival;
 use crate::sync::lock;
-use crate::session::{Access, AnswerOutcome, SessionShared};
 
 /// Handles one text frame from the client. Never panics on any input: every bad frame
 /// gets an error frame (or a failed answer) and the session carries on.
@@ -226,9 +226,8 @@ fn execute(session: &Arc<SessionShared>, channel: &Arc<ChannelShared>, work: Wor
             None
         }
         Work::Request { id, event, payload } => {
-            let reply = channel.with_handler(|h| {
-                std::panic::catch_unwind(AssertUnwindSafe(|| h.on_request(&cx, &event, &payload)))
-            });
+            let reply = channel
+                .with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_request(&cx, &event, &payload))));
             let reply = match reply {
                 // Closed meanwhile: the client fails the request when it hears `close`.
                 None => return None,

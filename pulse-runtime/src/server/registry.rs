@@ -15,10 +15,10 @@ use crate::backplane::{Backplane, NodeId, RemoteDelivery, RemoteSink};
 use crate::config::Config;
 use crate::id::ChannelId;
 use crate::protocol::{Topic, frames};
-use crate::target::Target;
 use crate::session::host::Host;
 use crate::session::{Access, Session, SessionShared};
 use crate::sync::lock;
+use crate::target::Target;
 
 pub(super) type SessionHook = Arc<dyn Fn(Session) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 /// Sees broadcasts to a whole topic that arrive from other nodes: (topic, encoded frame).

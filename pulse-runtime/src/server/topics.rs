@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 use crate::id::ChannelId;
 use crate::protocol::Topic;
 use crate::protocol::frames::Body;
-use crate::target::Target;
 use crate::session::SessionShared;
+use crate::target::Target;
 
 struct Member {
     session: Arc<SessionShared>,

@@ -16,11 +16,11 @@ use crate::error::ChannelError;
 use crate::id::ChannelId;
 use crate::protocol::frames;
 use crate::protocol::{Topic, WireError};
-use crate::session_core::inbox::Inbox;
-use crate::target::Target;
 use crate::session::request::Request;
 use crate::session::{AnswerReceiver, Session, SessionShared};
+use crate::session_core::inbox::Inbox;
 use crate::sync::lock;
+use crate::target::Target;
 
 pub(crate) struct ChannelShared {
     pub(crate) id: ChannelId,

@@ -21,9 +21,9 @@ use crate::error::{ChannelError, OpenError};
 use crate::id::{ChannelId, SessionId};
 use crate::protocol::frames::{self, Body};
 use crate::protocol::{self, CloseCode, Topic};
-use crate::target::Target;
 use crate::session_core::{AnswerRoute, CannotResume, Limits, OpenRefused, Refused, SessionCore, StartRefused};
 use crate::sync::lock;
+use crate::target::Target;
 use channel::{ChannelShared, CloseReason, RawChannel, RawHandler};
 use host::{CallbackFn, Host, Identity};
 

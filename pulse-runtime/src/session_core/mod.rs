@@ -30,8 +30,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use crate::id::ChannelId;
-use crate::protocol::{ErrorCode, Topic};
 use crate::protocol::frames::{self, Body};
+use crate::protocol::{ErrorCode, Topic};
 use replay::Replay;
 
 /// The bounds a session keeps to (from [`Config`](crate::Config)).

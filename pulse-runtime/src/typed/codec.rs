@@ -105,13 +105,11 @@ impl<T> Codec<T> {
 
     /// The reply to a request whose async handler returned `future` (`None`: handler
     /// gone): the answer is sent when the future completes.
-    pub fn answer_later<F>(self, future: Option<F>) -> crate::Reply
-    where
-        F: std::future::Future<Output = T> + Send + 'static,
-        T: Send,
-    {
+    pub fn answer_later(self, future: Option<super::Later<T>>) -> crate::Reply {
         match future {
-            Some(future) => crate::Reply::Later(Box::pin(async move { self.encode_answer(&future.await) })),
+            Some(super::Later(future)) => {
+                crate::Reply::Later(Box::pin(async move { self.encode_answer(&future.await) }))
+            }
             None => crate::Reply::rejected(super::dispatch::handler_gone()),
         }
     }
@@ -147,14 +145,11 @@ impl<T, E> Fallible<T, E> {
     }
 
     /// Like [`Fallible::answer`], for an async handler's future.
-    pub fn answer_later<F>(self, future: Option<F>) -> crate::Reply
-    where
-        F: std::future::Future<Output = Result<T, E>> + Send + 'static,
-        T: Send,
-        E: Send,
-    {
+    pub fn answer_later(self, future: Option<super::Later<Result<T, E>>>) -> crate::Reply {
         match future {
-            Some(future) => crate::Reply::Later(Box::pin(async move { self.encode_result(&future.await) })),
+            Some(super::Later(future)) => {
+                crate::Reply::Later(Box::pin(async move { self.encode_result(&future.await) }))
+            }
             None => crate::Reply::rejected(super::dispatch::handler_gone()),
         }
     }

@@ -14,7 +14,7 @@ pub mod schema;
 pub use broadcast::Broadcaster;
 pub use channel::{Channel, ChannelCx};
 pub use codec::{Codec, Fallible, codec};
-pub use dispatch::{HandlerCell, Owned};
+pub use dispatch::{HandlerCell, Later, Owned};
 
 #[doc(hidden)]
 pub mod __private {

@@ -1,14 +1,15 @@
 //! The real server the TypeScript client runtime is tested against: every session gets
-//! a typed `lab` channel and an untyped `calc` channel (see `pulse_tests::test_handlers`),
-//! and renders the chat's `ChatRoom` next to `LabCounter`. Prints `listening on <port>`
-//! once bound. `ts-test-server [port]`.
+//! a typed `lab` channel, an untyped `calc` channel (see `pulse_tests::test_handlers`) and
+//! a `lobby` whose `join` opens `desk` rooms (room `staff` is refused), and renders the
+//! chat's `ChatRoom` next to `LabCounter`. Prints `listening on <port>` once bound.
+//! `ts-test-server [port]`.
 
 use std::time::Duration;
 
 use chat::{ChatRoom, Room};
 use pulse_runtime::prelude::{IntoNode, div};
-use pulse_runtime::{Config, Server};
-use pulse_tests::lab::{Lab, LabCounter, LabServer};
+use pulse_runtime::{Access, Config, Server};
+use pulse_tests::lab::{Lab, LabCounter, LabServer, Lobby, LobbyServer};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -24,6 +25,13 @@ async fn main() -> std::io::Result<()> {
                 return;
             }
             let _ = session.open_channel("calc", pulse_tests::test_handlers().0);
+            let _ = Lobby::open(&session, LobbyServer);
+        })
+        .authorize(|_session, access| match access {
+            Access::Open { name: "desk", .. } if access.room::<String>().as_deref() == Some("staff") => {
+                Err("staff only".into())
+            }
+            _ => Ok(()),
         })
         .build();
     let running = server.bind(("127.0.0.1", port)).await?;

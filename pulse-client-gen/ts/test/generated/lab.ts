@@ -55,11 +55,31 @@ export type Shape = { "kind": "circle",
   side: number, };
 
 /**
+ * Why a `lookup` failed: the typed error of a fallible request.
+ */
+export type LookupError = { "kind": "not_found",
+  /**
+   * The number asked for.
+   */
+  number: number, } | { "kind": "zero" };
+
+/**
+ * Why a `join` was refused.
+ */
+export type JoinError = { "kind": "forbidden",
+  /**
+   * What it said.
+   */
+  reason: string, } | { "kind": "full" };
+
+/**
  * A channel with one event of every kind, for the TypeScript tests.
  *
  * Its events, by direction (generated from `Lab`).
  */
 export type LabSchema = {
+  /** It has no rooms. */
+  room: null;
   /** Events the server sends: subscribe with `on`. */
   events: {
     posted: Note;
@@ -68,13 +88,15 @@ export type LabSchema = {
   };
   /** Events the client sends with `emit`. */
   emits: {
+    /** Post a note; everyone on the channel gets it as `posted`. */
     post: Note;
+    /** Ask the server to ask back: it requests `ask_name`, then emits `greeting`. */
     ping: null;
   };
-  /** Requests the client sends with `request`, and their answers. */
+  /** Requests the client sends with `request` (`attempt` for those with an error type), and their answers. */
   requests: {
-    area: { payload: Shape; answer: number };
-    fail: { payload: string; answer: null };
+    area: { payload: Shape; answer: number; error: never };
+    fail: { payload: string; answer: null; error: never };
   };
   /** Requests the server sends: answer them with `answer`. */
   answers: {
@@ -92,4 +114,85 @@ export type LabChannel = TypedChannel<LabSchema>;
 /** The `lab` channel with id `channelId`, typed. Stable across renders. */
 export function useLabChannel(channelId: LabChannelId): LabChannel {
   return usePulseChannel<LabSchema>(channelId);
+}
+
+/**
+ * A channel with rooms (desks named by a string), async and fallible handlers, and
+ * delivery to the others at a desk.
+ *
+ * Its events, by direction (generated from `Desk`).
+ */
+export type DeskSchema = {
+  /** Its room key type. */
+  room: string;
+  /** Events the server sends: subscribe with `on`. */
+  events: {
+    said: string;
+    someone_typing: boolean;
+    /** Sent once when the desk opens, before anything else on it. */
+    welcome: string;
+  };
+  /** Events the client sends with `emit`. */
+  emits: {
+    /** Say something at this desk: everyone at it hears `said`, the sayer included. */
+    say: string;
+    /** Typing at this desk: the others hear `someone_typing`, the typist does not. */
+    typing: boolean;
+  };
+  /** Requests the client sends with `request` (`attempt` for those with an error type), and their answers. */
+  requests: {
+    /** Looks note `n` up after a short wait (an async, fallible request). */
+    lookup: { payload: number; answer: string; error: LookupError };
+    /** Answers after `ms` milliseconds (an async request that holds up this desk only). */
+    wait: { payload: number; answer: number; error: never };
+  };
+  /** Requests the server sends: answer them with `answer`. */
+  answers: Record<never, never>;
+};
+
+/** The id of a `desk` channel, as the server hands it to a client component. */
+export type DeskChannelId = ChannelId<"desk">;
+
+/** A `desk` channel: `on`, `emit`, `request` and `answer` take only its declared events. */
+export type DeskChannel = TypedChannel<DeskSchema>;
+
+/** The `desk` channel with id `channelId`, typed. Stable across renders. */
+export function useDeskChannel(channelId: DeskChannelId): DeskChannel {
+  return usePulseChannel<DeskSchema>(channelId);
+}
+
+/**
+ * A channel without rooms whose fallible `join` opens a `desk` in a room: a refused
+ * room reaches the client as a typed error.
+ *
+ * Its events, by direction (generated from `Lobby`).
+ */
+export type LobbySchema = {
+  /** It has no rooms. */
+  room: null;
+  /** Events the server sends: subscribe with `on`. */
+  events: {
+    /** A notice for one user (all of their tabs). */
+    notice: string;
+  };
+  /** Events the client sends with `emit`. */
+  emits: Record<never, never>;
+  /** Requests the client sends with `request` (`attempt` for those with an error type), and their answers. */
+  requests: {
+    /** Joins desk `room`: answers the new desk channel's id. */
+    join: { payload: string; answer: ChannelId<"desk">; error: JoinError };
+  };
+  /** Requests the server sends: answer them with `answer`. */
+  answers: Record<never, never>;
+};
+
+/** The id of a `lobby` channel, as the server hands it to a client component. */
+export type LobbyChannelId = ChannelId<"lobby">;
+
+/** A `lobby` channel: `on`, `emit`, `request` and `answer` take only its declared events. */
+export type LobbyChannel = TypedChannel<LobbySchema>;
+
+/** The `lobby` channel with id `channelId`, typed. Stable across renders. */
+export function useLobbyChannel(channelId: LobbyChannelId): LobbyChannel {
+  return usePulseChannel<LobbySchema>(channelId);
 }
