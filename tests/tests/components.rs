@@ -234,7 +234,14 @@ struct ProbeState {
     _channel: Channel<Probe>,
 }
 
-impl ProbeHandler for ProbeState {}
+/// Why the probe's channel closed, as its handler's `on_close` heard it.
+static PROBE_CLOSED: std::sync::Mutex<Vec<CloseReason>> = std::sync::Mutex::new(Vec::new());
+
+impl ProbeHandler for ProbeState {
+    fn on_close(&mut self, reason: CloseReason) {
+        PROBE_CLOSED.lock().unwrap().push(reason);
+    }
+}
 
 #[component]
 fn ProbeView(cx: &mut Scope, outcome: Shared<Option<String>>) -> Node {
@@ -296,6 +303,7 @@ async fn unmounting_closes_the_components_channels_and_fails_their_requests_at_o
     assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
     assert_eq!(outcome.read().as_deref(), Some("Err(Closed)"));
     assert_eq!(session.channel_count(), 0);
+    assert_eq!(*PROBE_CLOSED.lock().unwrap(), [CloseReason::Unmounted]);
 }
 
 // A component that panics when told to, next to one that keeps working.
