@@ -58,6 +58,9 @@ pub use target::{Identity, Target};
 
 pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Later, Payload};
 
+#[doc(hidden)]
+pub use typed::private as __private;
+
 /// Declares a channel; see the `pulse_macros` crate for the syntax.
 pub use pulse_macros::channel;
 /// Declares a server component (on a function) or a client component's props (on a struct).

@@ -32,8 +32,11 @@ pub(crate) fn check_item(item: &Item, errors: &mut Errors) {
     }
 }
 
-/// Builds the checked model from the item and the arguments.
-pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Errors) -> Option<ChannelDecl> {
+/// Builds the model from the item and the arguments, reporting every rule broken. The
+/// model is built even then (duplicates dropped, misplaced `async` ignored), so the
+/// expansion still declares the channel's items and one mistake gives its own errors,
+/// not "cannot find trait `ChatHandler`" wherever the channel is used.
+pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Errors) -> ChannelDecl {
     let name = match args.name {
         Some((name, span)) => {
             check_name(&name, span, "channel", errors);
@@ -60,6 +63,13 @@ pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Erro
         split_result(event, errors);
     }
     check_events(&events, errors);
+    let mut seen = std::collections::HashSet::new();
+    events.retain(|e| seen.insert(upper_camel(&e.name)));
+    for event in &mut events {
+        if event.direction == Direction::ToClient {
+            event.asyncness = None;
+        }
+    }
     let mut types: Vec<syn::Type> = Vec::new();
     let used = events.iter().flat_map(|e| e.payload.iter().chain(e.response.iter()).chain(e.error.iter()));
     for ty in args.room.iter().chain(used) {
@@ -67,7 +77,7 @@ pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Erro
             types.push(ty.clone());
         }
     }
-    errors.is_empty().then(|| ChannelDecl {
+    ChannelDecl {
         attrs: item.attrs.clone(),
         vis: item.vis.clone(),
         ident: item.ident.clone(),
@@ -75,7 +85,7 @@ pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Erro
         room: args.room,
         events,
         types,
-    })
+    }
 }
 
 /// A request declared `-> Result<T, E>` is fallible: its answer is `T`, its error `E`

@@ -20,21 +20,21 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     check::check_item(&parsed, &mut errors);
     let args = parse::parse_args(attr, &mut errors);
     let decl = match &parsed {
-        syn::Item::Struct(item) => check::check(item, args, &mut errors),
+        syn::Item::Struct(item) if matches!(item.fields, syn::Fields::Unit) => {
+            Some(check::check(item, args, &mut errors))
+        }
         _ => None,
     };
+    let errors = errors.into_compile_errors();
     match decl {
+        // Rendered even with errors (the fallback skeleton, thiserror's way), so the
+        // channel's items exist and the errors are only the mistakes themselves.
         Some(decl) => {
             let rt = crate::runtime_path::runtime_path();
-            let server = render_server::render(&decl, &rt);
-            let schema = render_schema::render(&decl, &rt);
-            quote! { #server #schema }
+            let rendered = render_server::render(&decl, &rt);
+            quote! { #rendered #errors }
         }
-        // The item as written, plus every error: one mistake gives its own errors and
-        // not a cascade of "cannot find type" elsewhere in the user's code.
-        None => {
-            let errors = errors.into_compile_errors();
-            quote! { #item #errors }
-        }
+        // Not a unit struct: the item as written, plus every error.
+        None => quote! { #item #errors },
     }
 }

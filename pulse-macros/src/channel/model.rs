@@ -19,13 +19,12 @@ pub(crate) struct ChannelDecl {
 }
 
 impl ChannelDecl {
-    /// The codec constant of `ty` (which is one of `types`).
+    /// The codec constant of `ty` (which is one of `types`), in the sealed block.
     pub(crate) fn codec(&self, ty: &Type) -> TokenStream {
         let key = type_key(ty);
         let index = self.types.iter().position(|t| type_key(t) == key).unwrap_or_default();
-        let ident = &self.ident;
         let codec = quote::format_ident!("__CODEC_{}", index);
-        quote::quote!(#ident::#codec)
+        quote::quote!(#codec)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Renders the declaration as a value (`ChannelSchema`) for the TypeScript generator.
+//! Renders the declaration as a value (`ChannelSchema`) for the TypeScript generator:
+//! the body of `ChannelSpec::schema`.
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
@@ -48,17 +49,12 @@ pub(crate) fn render(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     quote! {
-        impl #ident {
-            #[doc(hidden)]
-            fn __schema() -> #schema::ChannelSchema {
-                #schema::ChannelSchema {
-                    rust_name: #rust_name,
-                    name: #name,
-                    docs: #docs,
-                    room: #room,
-                    events: ::std::vec![#(#events),*],
-                }
-            }
+        #schema::ChannelSchema {
+            rust_name: #rust_name,
+            name: #name,
+            docs: #docs,
+            room: #room,
+            events: ::std::vec![#(#events),*],
         }
     }
 }

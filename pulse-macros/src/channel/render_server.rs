@@ -7,22 +7,37 @@ use syn::spanned::Spanned;
 
 use super::model::{ChannelDecl, Direction, EventDecl};
 
+/// Renders what users name (the struct, the handler trait, the outbound and broadcast
+/// types, the wire enums) in the open, and everything else — impls, the dispatcher,
+/// the codecs — sealed inside `const _: () = { ... };`, as serde does.
 pub(crate) fn render(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
     let ChannelDecl { attrs, vis, ident, .. } = decl;
-    let pieces = [
-        handler_trait(decl, rt),
-        outbound(decl, rt),
-        broadcast(decl, rt),
-        wire_enum(decl, rt, Direction::ToServer),
-        wire_enum(decl, rt, Direction::ToClient),
+    let (outbound_decl, outbound_impls) = outbound(decl, rt);
+    let (broadcast_decl, broadcast_impls) = broadcast(decl, rt);
+    let (to_server_decl, to_server_impls) = wire_enum(decl, rt, Direction::ToServer);
+    let (to_client_decl, to_client_impls) = wire_enum(decl, rt, Direction::ToClient);
+    let handler = handler_trait(decl, rt);
+    let sealed = [
+        codecs(decl, rt),
+        outbound_impls,
+        broadcast_impls,
+        to_server_impls,
+        to_client_impls,
         dispatcher(decl, rt),
         open(decl, rt),
-        codecs(decl, rt),
     ];
     quote! {
         #(#attrs)*
         #vis struct #ident;
-        #(#pieces)*
+        #handler
+        #outbound_decl
+        #broadcast_decl
+        #to_server_decl
+        #to_client_decl
+        #[doc(hidden)]
+        const _: () = {
+            #(#sealed)*
+        };
     }
 }
 
@@ -111,7 +126,7 @@ fn handler_trait(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
     }
 }
 
-fn outbound(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
+fn outbound(decl: &ChannelDecl, rt: &TokenStream) -> (TokenStream, TokenStream) {
     let ChannelDecl { vis, ident, name, .. } = decl;
     let outbound = format_ident!("{}Outbound", ident);
     let doc = format!(
@@ -150,7 +165,7 @@ fn outbound(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                         let codec = decl.codec(ty);
                         quote!(#codec.emit(&self.raw, #event_name, &payload))
                     }
-                    None => quote!(#rt::typed::__private::emit_null(&self.raw, #event_name)),
+                    None => quote!(#rt::__private::emit_null(&self.raw, #event_name)),
                 };
                 quote! {
                     #[doc = #doc]
@@ -162,26 +177,30 @@ fn outbound(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             }
         }
     });
-    quote! {
+    let declaration = quote! {
         #[doc = #doc]
         #[derive(Clone)]
         #vis struct #outbound {
             raw: #rt::RawChannel,
         }
-
+    };
+    let impls = quote! {
+        #[automatically_derived]
         impl ::core::convert::From<#rt::RawChannel> for #outbound {
             fn from(raw: #rt::RawChannel) -> Self {
                 Self { raw }
             }
         }
 
+        #[automatically_derived]
         impl #outbound {
             #(#methods)*
         }
-    }
+    };
+    (declaration, impls)
 }
 
-fn broadcast(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
+fn broadcast(decl: &ChannelDecl, rt: &TokenStream) -> (TokenStream, TokenStream) {
     let ChannelDecl { vis, ident, name, .. } = decl;
     let broadcast = format_ident!("{}Broadcast", ident);
     let doc = format!(
@@ -208,19 +227,22 @@ fn broadcast(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             }
         }
     });
-    quote! {
+    let declaration = quote! {
         #[doc = #doc]
         #[derive(Clone)]
         #vis struct #broadcast {
             inner: #rt::Broadcaster,
         }
-
+    };
+    let impls = quote! {
+        #[automatically_derived]
         impl ::core::convert::From<#rt::Broadcaster> for #broadcast {
             fn from(inner: #rt::Broadcaster) -> Self {
                 Self { inner }
             }
         }
 
+        #[automatically_derived]
         impl #broadcast {
             /// The same broadcast, to everyone but `session` (the sender of a typing
             /// indicator: `cx.broadcast_others()` is the short form).
@@ -241,10 +263,11 @@ fn broadcast(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
 
             #(#methods)*
         }
-    }
+    };
+    (declaration, impls)
 }
 
-fn wire_enum(decl: &ChannelDecl, rt: &TokenStream, direction: Direction) -> TokenStream {
+fn wire_enum(decl: &ChannelDecl, rt: &TokenStream, direction: Direction) -> (TokenStream, TokenStream) {
     let ChannelDecl { vis, name, .. } = decl;
     let enum_ident = enum_ident(decl, direction);
     let (who, doc_dir) = match direction {
@@ -286,9 +309,9 @@ fn wire_enum(decl: &ChannelDecl, rt: &TokenStream, direction: Direction) -> Toke
                 let codec = decl.codec(ty);
                 quote!(::core::option::Option::Some((&#codec, payload)))
             }
-            None => quote!(::core::option::Option::<(&#rt::typed::Codec<()>, &())>::None),
+            None => quote!(::core::option::Option::<(&#rt::__private::Codec<()>, &())>::None),
         };
-        quote!(#pattern => #rt::typed::__private::serialize_event(serializer, #wire, #payload))
+        quote!(#pattern => #rt::__private::serialize_event(serializer, #wire, #payload))
     });
     let decode_arms = list.iter().map(|event| {
         let variant = event.variant();
@@ -306,12 +329,14 @@ fn wire_enum(decl: &ChannelDecl, rt: &TokenStream, direction: Direction) -> Toke
         if list.is_empty() { quote!(match *self {}) } else { quote!(match *self { #(#request_arms,)* }) };
     let matched_serialize =
         if list.is_empty() { quote!(match *self {}) } else { quote!(match self { #(#serialize_arms,)* }) };
-    quote! {
+    let declaration = quote! {
         #[doc = #doc]
         #vis enum #enum_ident {
             #(#variants,)*
         }
-
+    };
+    let impls = quote! {
+        #[automatically_derived]
         impl #enum_ident {
             /// The event's name on the wire.
             pub fn event(&self) -> &'static str {
@@ -337,6 +362,7 @@ fn wire_enum(decl: &ChannelDecl, rt: &TokenStream, direction: Direction) -> Toke
             }
         }
 
+        #[automatically_derived]
         impl #rt::typed::WireEvent for #enum_ident {
             fn decode(
                 event: &str,
@@ -349,6 +375,7 @@ fn wire_enum(decl: &ChannelDecl, rt: &TokenStream, direction: Direction) -> Toke
             }
         }
 
+        #[automatically_derived]
         impl #rt::serde::Serialize for #enum_ident {
             fn serialize<S: #rt::serde::Serializer>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
                 let _ = &serializer;
@@ -356,18 +383,20 @@ fn wire_enum(decl: &ChannelDecl, rt: &TokenStream, direction: Direction) -> Toke
             }
         }
 
+        #[automatically_derived]
         impl<'de> #rt::serde::Deserialize<'de> for #enum_ident {
             fn deserialize<D: #rt::serde::Deserializer<'de>>(deserializer: D) -> ::core::result::Result<Self, D::Error> {
-                let fields = <#rt::typed::__private::EventFields as #rt::serde::Deserialize>::deserialize(deserializer)?;
+                let fields = <#rt::__private::EventFields as #rt::serde::Deserialize>::deserialize(deserializer)?;
                 Self::decode(&fields.event, fields.payload())
                     .map_err(|error| <D::Error as #rt::serde::de::Error>::custom(error.message))
             }
         }
-    }
+    };
+    (declaration, impls)
 }
 
 fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
-    let ChannelDecl { vis, ident, .. } = decl;
+    let ChannelDecl { ident, .. } = decl;
     let trait_ident = handler_trait_ident(decl);
     let enum_ident = enum_ident(decl, Direction::ToServer);
     let dispatch = format_ident!("__{}Dispatch", ident);
@@ -384,25 +413,25 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
     let emit_arms = to_server.iter().map(|event| {
         let pattern = pattern(event);
         if event.is_request() {
-            quote!(#pattern => Err(#rt::typed::__private::wrong_kind(event, true)))
+            quote!(#pattern => Err(#rt::__private::wrong_kind(event, true)))
         } else if event.is_async() {
             let call = call(event);
-            quote!(#pattern => #rt::typed::__private::emit_later(#call))
+            quote!(#pattern => #rt::__private::emit_later(#call))
         } else {
             let call = call(event);
-            quote!(#pattern => #rt::typed::__private::emit_done(#call))
+            quote!(#pattern => #rt::__private::emit_done(#call))
         }
     });
     let request_arms = to_server.iter().map(|event| {
         let pattern = pattern(event);
         let Some(response) = &event.response else {
-            return quote!(#pattern => #rt::Reply::rejected(#rt::typed::__private::wrong_kind(event, false)));
+            return quote!(#pattern => #rt::Reply::rejected(#rt::__private::wrong_kind(event, false)));
         };
         let call = call(event);
         let codec = match &event.error {
             Some(error) => {
                 let (ok, error) = (decl.codec(response), decl.codec(error));
-                quote!(#rt::typed::Fallible { ok: #ok, error: #error })
+                quote!(#rt::__private::Fallible { ok: #ok, error: #error })
             }
             None => decl.codec(response),
         };
@@ -413,16 +442,16 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         }
     });
     quote! {
-        #[doc(hidden)]
-        #vis struct #dispatch<Cell>(Cell);
+        struct #dispatch<Cell>(Cell);
 
+        #[automatically_derived]
         impl<Cell> #rt::RawHandler for #dispatch<Cell>
         where
             Cell: #rt::typed::HandlerCell,
             Cell::Handler: #trait_ident,
         {
             fn on_open(&mut self, cx: &#rt::RawCx<'_>) {
-                let mut cx = #rt::ChannelCx::<#ident>::new(cx);
+                let mut cx = #rt::__private::channel_cx::<#ident>(cx);
                 let _ = self.0.with_mut_at_open(|handler| handler.on_open(&mut cx));
             }
 
@@ -438,7 +467,7 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             ) -> ::core::result::Result<#rt::Emitted, #rt::protocol::WireError> {
                 let message = #enum_ident::decode(event, payload)?;
                 #[allow(unused_mut, unused_variables)]
-                let mut cx = #rt::ChannelCx::<#ident>::new(cx);
+                let mut cx = #rt::__private::channel_cx::<#ident>(cx);
                 #[allow(unreachable_code)]
                 match message {
                     #(#emit_arms,)*
@@ -456,7 +485,7 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                     Err(error) => return #rt::Reply::rejected(error),
                 };
                 #[allow(unused_mut, unused_variables)]
-                let mut cx = #rt::ChannelCx::<#ident>::new(cx);
+                let mut cx = #rt::__private::channel_cx::<#ident>(cx);
                 #[allow(unreachable_code)]
                 match message {
                     #(#request_arms,)*
@@ -474,6 +503,7 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
     let outbound = format_ident!("{}Outbound", ident);
     let to_server = enum_ident(decl, Direction::ToServer);
     let to_client = enum_ident(decl, Direction::ToClient);
+    let schema = super::render_schema::render(decl, rt);
     let (functions, room_type, rooms_impl) = match &decl.room {
         None => {
             let open_doc = format!(
@@ -487,7 +517,7 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                     session: &#rt::Session,
                     handler: impl #trait_ident,
                 ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError> {
-                    <Self as #rt::HandledBy<_>>::open_with(session, #rt::typed::Owned(handler))
+                    <Self as #rt::HandledBy<_>>::open_with(session, #rt::__private::Owned(handler))
                 }
 
                 #[doc = #broadcast_doc]
@@ -498,7 +528,7 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                     ))
                 }
             };
-            (functions, quote!(()), quote!(impl #rt::typed::WithoutRooms for #ident {}))
+            (functions, quote!(()), quote!(#[automatically_derived] impl #rt::typed::WithoutRooms for #ident {}))
         }
         Some(room) => {
             let open_doc = format!(
@@ -515,7 +545,7 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                     room: &#room,
                     handler: impl #trait_ident,
                 ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError> {
-                    <Self as #rt::HandledBy<_>>::open_in_with(session, room, #rt::typed::Owned(handler))
+                    <Self as #rt::HandledBy<_>>::open_in_with(session, room, #rt::__private::Owned(handler))
                 }
 
                 #[doc = #room_doc]
@@ -523,14 +553,16 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                     #broadcast::from(#rt::Broadcaster::for_room::<Self>(server, room))
                 }
             };
-            (functions, quote!(#room), quote!(impl #rt::typed::WithRooms for #ident {}))
+            (functions, quote!(#room), quote!(#[automatically_derived] impl #rt::typed::WithRooms for #ident {}))
         }
     };
     quote! {
+        #[automatically_derived]
         impl #ident {
             #functions
         }
 
+        #[automatically_derived]
         impl<H: #trait_ident> #rt::HandledBy<H> for #ident {
             fn dispatcher<Cell: #rt::typed::HandlerCell<Handler = H>>(
                 cell: Cell,
@@ -541,6 +573,7 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
 
         #rooms_impl
 
+        #[automatically_derived]
         impl #rt::ChannelSpec for #ident {
             const NAME: &'static str = #name;
             type Room = #room_type;
@@ -550,7 +583,7 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             type ToClient = #to_client;
 
             fn schema() -> #rt::typed::schema::ChannelSchema {
-                Self::__schema()
+                #schema
             }
         }
     }
@@ -560,21 +593,17 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
 /// type: the only place that requires the type to be a payload, so that a type missing
 /// a derive gives one error there, not one per generated use.
 fn codecs(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
-    let ident = &decl.ident;
     let consts = decl.types.iter().enumerate().map(|(index, ty)| {
         let name = format_ident!("__CODEC_{}", index);
         // Every token of the initializer carries the type's span, so the error for a
         // type that is not a payload points at the type, not at the whole attribute.
         let rt = respan(rt, ty.span());
         quote_spanned! {ty.span()=>
-            #[doc(hidden)]
-            const #name: #rt::typed::Codec<#ty> = #rt::typed::codec::<#ty>();
+            const #name: #rt::__private::Codec<#ty> = #rt::__private::codec::<#ty>();
         }
     });
     quote! {
-        impl #ident {
-            #(#consts)*
-        }
+        #(#consts)*
     }
 }
 

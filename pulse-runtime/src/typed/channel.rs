@@ -21,8 +21,7 @@ pub struct Channel<C: ChannelSpec> {
 
 impl<C: ChannelSpec> Channel<C> {
     /// Wraps a raw channel; the generated `open` functions guarantee it is a `C`.
-    #[doc(hidden)]
-    pub fn from_raw(raw: RawChannel) -> Self {
+    pub(crate) fn from_raw(raw: RawChannel) -> Self {
         Channel { outbound: C::Outbound::from(raw.clone()), raw, _spec: PhantomData }
     }
 
@@ -101,8 +100,7 @@ pub struct ChannelCx<C: ChannelSpec> {
 }
 
 impl<C: ChannelSpec> ChannelCx<C> {
-    #[doc(hidden)]
-    pub fn new(raw: &crate::RawCx<'_>) -> Self {
+    pub(crate) fn new(raw: &crate::RawCx<'_>) -> Self {
         ChannelCx { channel: Channel::from_raw(raw.channel().clone()) }
     }
 

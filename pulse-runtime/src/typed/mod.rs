@@ -13,14 +13,19 @@ pub mod schema;
 
 pub use broadcast::Broadcaster;
 pub use channel::{Channel, ChannelCx};
-pub use codec::{Codec, Fallible, codec};
-pub use dispatch::{HandlerCell, Later, Owned};
+pub use dispatch::{HandlerCell, Later};
 
+/// What only the code `#[channel]` generates uses; re-exported as
+/// `pulse_runtime::__private`, not a stable API.
 #[doc(hidden)]
-pub mod __private {
-    //! Used by generated code only; not a stable API.
-    pub use super::codec::{EventFields, emit_null, serialize_event};
-    pub use super::dispatch::{emit_done, emit_later, handler_gone, wrong_kind};
+pub mod private {
+    pub use super::codec::{Codec, EventFields, Fallible, codec, emit_null, serialize_event};
+    pub use super::dispatch::{Owned, emit_done, emit_later, handler_gone, wrong_kind};
+
+    /// The typed context of a handler call.
+    pub fn channel_cx<C: super::ChannelSpec>(raw: &crate::RawCx<'_>) -> super::ChannelCx<C> {
+        super::ChannelCx::new(raw)
+    }
 }
 
 use crate::protocol::Topic;
