@@ -6,15 +6,10 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::{FnArg, ItemFn, Pat, ReturnType, Type};
 
+use super::model::{Prop, ServerComponent};
 use crate::errors::Errors;
 
-struct Prop {
-    attrs: Vec<syn::Attribute>,
-    ident: syn::Ident,
-    ty: Type,
-}
-
-pub(crate) fn expand(item: TokenStream) -> TokenStream {
+pub(crate) fn expand(item: TokenStream, mut errors: Errors) -> TokenStream {
     let function: ItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(_) => {
@@ -27,17 +22,15 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
             return quote! { #item #errors };
         }
     };
-    let mut errors = Errors::default();
-    let props = check(&function, &mut errors);
-    if !errors.is_empty() {
-        let errors = errors.into_compile_errors();
-        return quote! { #item #errors };
-    }
-    render(&function, &props)
+    let component = check(function, &mut errors);
+    let rendered = render(&component, errors.is_empty());
+    let errors = errors.into_compile_errors();
+    quote! { #rendered #errors }
 }
 
-fn check(function: &ItemFn, errors: &mut Errors) -> Vec<Prop> {
-    let sig = &function.sig;
+/// Reads the function into the model, reporting every rule it breaks.
+fn check(function: ItemFn, errors: &mut Errors) -> ServerComponent {
+    let ItemFn { attrs, vis, sig, block } = function;
     if let Some(asyncness) = &sig.asyncness {
         errors.at(asyncness, "a component renders synchronously; do async work in tasks or channel handlers");
     }
@@ -48,16 +41,28 @@ fn check(function: &ItemFn, errors: &mut Errors) -> Vec<Prop> {
         errors.at(&sig.ident, "a component returns what it renders: add `-> Node`");
     }
     let mut inputs = sig.inputs.iter();
-    match inputs.next() {
-        Some(FnArg::Typed(scope)) if matches!(&*scope.ty, Type::Reference(r) if r.mutability.is_some()) => {}
-        Some(other) => errors.at(other, "the first parameter of a component is its scope: `cx: &mut Scope`"),
-        None => errors.at(&sig.ident, "a component takes its scope first: `fn Name(cx: &mut Scope) -> Node`"),
-    }
+    let scope = match inputs.next() {
+        Some(FnArg::Typed(scope)) if matches!(&*scope.ty, Type::Reference(r) if r.mutability.is_some()) => {
+            Some(scope.clone())
+        }
+        Some(other) => {
+            errors.at(other, "the first parameter of a component is its scope: `cx: &mut Scope`");
+            None
+        }
+        None => {
+            errors.at(&sig.ident, "a component takes its scope first: `fn Name(cx: &mut Scope) -> Node`");
+            None
+        }
+    };
     let mut props = Vec::new();
     for input in inputs {
         match input {
             FnArg::Typed(arg) => match &*arg.pat {
                 Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                    if let Some(first) = props.iter().find(|p: &&Prop| p.ident == pat.ident) {
+                        errors.at(&pat.ident, format!("prop `{}` is given twice", first.ident));
+                        continue;
+                    }
                     props.push(Prop { attrs: arg.attrs.clone(), ident: pat.ident.clone(), ty: (*arg.ty).clone() })
                 }
                 other => errors.at(other, "a prop is a plain name: `title: String`"),
@@ -65,47 +70,62 @@ fn check(function: &ItemFn, errors: &mut Errors) -> Vec<Prop> {
             FnArg::Receiver(receiver) => errors.at(receiver, "a component is a free function, not a method"),
         }
     }
-    props
+    ServerComponent { attrs, vis, ident: sig.ident, scope, props, output: sig.output, block }
 }
 
-fn render(function: &ItemFn, props: &[Prop]) -> TokenStream {
+/// The props struct and its impls. Without `complete` (the declaration had errors) the
+/// body is left out: the struct and its traits exist, so uses of the component compile
+/// and only the declaration's own mistakes are reported.
+fn render(component: &ServerComponent, complete: bool) -> TokenStream {
     let rt = crate::runtime_path::runtime_path();
-    let ItemFn { attrs, vis, sig, block } = function;
-    let name = &sig.ident;
-    let name_text = name.to_string();
-    let inner = format_ident!("__render_{}", name);
-    let scope_arg = sig.inputs.first();
-    let output = &sig.output;
+    let ServerComponent { attrs, vis, ident, scope, props, output, block } = component;
+    let name_text = ident.to_string();
+    let inner = format_ident!("__render_{}", ident);
     let fields = props.iter().map(|Prop { attrs, ident, ty }| quote!(#(#attrs)* #vis #ident: #ty));
     let params = props.iter().map(|Prop { ident, ty, .. }| quote!(#ident: #ty));
     let idents: Vec<_> = props.iter().map(|p| &p.ident).collect();
     let doc = format!("The props of the `{name_text}` component; place it in a tree as a node.");
+    let body = if complete && component.has_body() {
+        quote! {
+            #[allow(non_snake_case, clippy::too_many_arguments)]
+            fn #inner(#scope, #(#params),*) #output #block
+            let Self { #(#idents,)* } = ::core::clone::Clone::clone(self);
+            #rt::component::IntoRendered::into_rendered(#inner(cx, #(#idents),*))
+        }
+    } else {
+        quote! {
+            let _ = cx;
+            ::core::unreachable!("the component's declaration did not compile")
+        }
+    };
     quote! {
         #(#attrs)*
         #[doc = #doc]
         #[derive(Clone)]
-        #vis struct #name {
+        #vis struct #ident {
             #(#fields,)*
         }
 
-        impl #rt::component::Component for #name {
-            const NAME: &'static str = #name_text;
+        #[doc(hidden)]
+        const _: () = {
+            #[automatically_derived]
+            impl #rt::component::Component for #ident {
+                const NAME: &'static str = #name_text;
 
-            fn render(
-                &self,
-                cx: &mut #rt::component::Scope<'_>,
-            ) -> ::core::result::Result<#rt::component::Node, ::std::string::String> {
-                #[allow(non_snake_case, clippy::too_many_arguments)]
-                fn #inner(#scope_arg, #(#params),*) #output #block
-                let Self { #(#idents,)* } = ::core::clone::Clone::clone(self);
-                #rt::component::IntoRendered::into_rendered(#inner(cx, #(#idents),*))
+                fn render(
+                    &self,
+                    cx: &mut #rt::component::Scope<'_>,
+                ) -> ::core::result::Result<#rt::component::Node, ::std::string::String> {
+                    #body
+                }
             }
-        }
 
-        impl #rt::component::IntoNode for #name {
-            fn into_node(self) -> #rt::component::Node {
-                #rt::component::Node::component(self)
+            #[automatically_derived]
+            impl #rt::component::IntoNode for #ident {
+                fn into_node(self) -> #rt::component::Node {
+                    #rt::component::Node::component(self)
+                }
             }
-        }
+        };
     }
 }
