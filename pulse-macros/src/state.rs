@@ -20,11 +20,7 @@ struct StateDecl<'a> {
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let no_arguments = |input: syn::parse::ParseStream<'_>| -> syn::Result<()> {
-        if input.is_empty() {
-            Ok(())
-        } else {
-            Err(input.error("#[state] takes no arguments: write `#[state]`"))
-        }
+        if input.is_empty() { Ok(()) } else { Err(input.error("#[state] takes no arguments: write `#[state]`")) }
     };
     if let Err(error) = no_arguments.parse2(attr) {
         errors.push(error);

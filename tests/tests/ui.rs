@@ -1,4 +1,5 @@
-//! Compile-time checks of `#[channel]`: what must compile, and what must not, with the
+//! Compile-time checks of `#[channel]`, `#[component]` and `#[state]`, and of rooms and
+//! async handlers: what must compile, and what must not, with the
 //! exact error a user sees (committed `.stderr` files).
 
 #[test]

@@ -63,8 +63,9 @@ pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Erro
         split_result(event, errors);
     }
     check_events(&events, errors);
+    // The fallback model keeps one event per name, and none named like a hook.
     let mut seen = std::collections::HashSet::new();
-    events.retain(|e| seen.insert(upper_camel(&e.name)));
+    events.retain(|e| !matches!(e.name.as_str(), "on_open" | "on_close") && seen.insert(upper_camel(&e.name)));
     for event in &mut events {
         if event.direction == Direction::ToClient {
             event.asyncness = None;

@@ -80,7 +80,11 @@ impl<S: State> StateRef<S> {
         let cell = Arc::new_cyclic(|weak| StateCell { value: Mutex::new(make(weak)), owner });
         StateRef { cell }
     }
+}
 
+// Only `Scope::init` makes a `StateRef`, for state types; its methods need no bound, so
+// a type missing `#[state]` gives that one error, not one per use.
+impl<S> StateRef<S> {
     /// Reads the state.
     pub fn read(&self) -> StateRead<'_, S> {
         StateRead { guard: lock(&self.cell.value) }
@@ -97,7 +101,10 @@ impl<S: State> StateRef<S> {
     }
 
     /// A DOM event handler that changes this state: `button("+").on_click(state.on(|s, _| s.n += 1))`.
-    pub fn on(&self, f: impl Fn(&mut S, &DomEvent) + Send + Sync + 'static) -> Callback {
+    pub fn on(&self, f: impl Fn(&mut S, &DomEvent) + Send + Sync + 'static) -> Callback
+    where
+        S: Send + 'static,
+    {
         let state = self.clone();
         Callback::new(move |event| f(&mut state.write(), event))
     }

@@ -1,0 +1,15 @@
+use pulse_runtime::prelude::*;
+
+#[channel(events(async history() -> Vec<String> => server))]
+pub struct Chat;
+
+struct Room;
+
+impl ChatHandler for Room {
+    // Declared `async`: the handler returns its work as `Later<Vec<String>>`.
+    fn history(&mut self, _cx: &mut ChannelCx<Chat>) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use pulse_runtime::prelude::*;
+
+struct Counter {
+    n: u32,
+}
+
+#[component]
+fn View(cx: &mut Scope) -> Node {
+    let state = cx.init(|_| Counter { n: 0 });
+    p(format!("{}", state.read().n))
+}
+
+fn main() {}
