@@ -80,13 +80,19 @@ after(async () => {
   if (server) await stopServer(server);
 });
 
-/** A new tab (in its own browser context, like another person) with the chat loaded. */
-async function openChat(name, init) {
+/** A new tab (in its own browser context, like another person), on the page only. */
+async function openPage(name, room, init) {
   const context = await browser.newContext();
   if (init) await context.addInitScript(init);
   const page = await context.newPage();
   page.on("pageerror", (error) => console.error(`[${name}] page error:`, error));
-  await page.goto(base);
+  await page.goto(room ? `${base}?room=${room}` : base);
+  return page;
+}
+
+/** A new tab with the chat loaded (in `room`, or the lobby). */
+async function openChat(name, init, room) {
+  const page = await openPage(name, room, init);
   await page.locator(".chat-client").waitFor();
   await page.locator(".name").fill(name);
   return page;
@@ -170,5 +176,59 @@ test("after the server restarts, the page reconnects on its own and sending work
   await send(page, "still here");
   await seeItem(page, ".server-messages", "heidi: still here", 2000);
   await seeItem(page, ".client-messages", "heidi: still here", 2000);
+  await page.context().close();
+});
+
+test("rooms: the page's link picks the room, and a message never leaves its room", async () => {
+  const lobby1 = await openChat("ivan");
+  const lobby2 = await openChat("judy");
+  const random1 = await openChat("ken");
+  // The page links to the rooms; following one puts the room in the URL.
+  await random1.getByRole("link", { name: "random" }).click();
+  await random1.waitForURL(/\?room=random$/);
+  await random1.locator("h2").getByText("Chat: random", { exact: true }).waitFor();
+  await random1.locator(".chat-client").waitFor();
+  await random1.locator(".name").fill("ken");
+  const random2 = await openChat("lena", undefined, "random");
+
+  await send(lobby1, "only for the lobby");
+  await seeItem(lobby2, ".client-messages", "ivan: only for the lobby");
+  await seeItem(lobby2, ".server-messages", "ivan: only for the lobby");
+  await send(random1, "only for random");
+  await seeItem(random2, ".client-messages", "ken: only for random");
+  await seeItem(random2, ".server-messages", "ken: only for random");
+  // Each room's tabs have their room's messages and none of the other's.
+  for (const page of [random1, random2]) {
+    assert.equal(await page.getByText("ivan: only for the lobby").count(), 0);
+  }
+  for (const page of [lobby1, lobby2]) {
+    await seeItem(page, ".client-messages", "ivan: only for the lobby");
+    assert.equal(await page.getByText("ken: only for random").count(), 0);
+  }
+  for (const page of [lobby1, lobby2, random1, random2]) await page.context().close();
+});
+
+test("typing shows in the other tab of the room, never in the typist's", async () => {
+  const room = "typing-room";
+  const a = await openChat("mallory", undefined, room);
+  const b = await openChat("nina", undefined, room);
+  await a.locator(".text").fill("hel");
+  await b.locator(".typing").getByText("mallory typing…", { exact: true }).waitFor();
+  // The other way round: by the time the typist sees nina typing, her own would be there.
+  await b.locator(".text").fill("wor");
+  await a.locator(".typing").getByText("nina typing…", { exact: true }).waitFor();
+  assert.equal(await a.locator(".typing").textContent(), "nina typing…");
+  // Sending clears the line in the other tab.
+  await send(a, "hello");
+  await seeItem(b, ".client-messages", "mallory: hello");
+  await b.locator(".typing").getByText("\u00a0", { exact: true }).waitFor();
+  await a.context().close();
+  await b.context().close();
+});
+
+test("a refused room says so and opens no chat", async () => {
+  const page = await openPage("oscar", "staff");
+  await page.locator(".refused").getByText("you may not enter staff: the staff room is for staff").waitFor();
+  assert.equal(await page.locator(".chat-client").count(), 0);
   await page.context().close();
 });

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chat::{ChatRoom, Room};
+use chat::{ChatRoom, RoomId, Rooms};
 use pulse_runtime::client::{Client, ServerFrame};
 use pulse_runtime::prelude::*;
 use pulse_runtime::protocol::ErrorCode;
@@ -39,9 +39,9 @@ async fn next_patch(client: &mut Client, tree: &mut ClientTree) -> (Value, Vec<S
 
 #[tokio::test]
 async fn the_seeds_chat_room_renders_and_updates_over_a_real_socket() {
-    let room = Room::new(Vec::new());
-    let root_room = room.clone();
-    let mut harness = Harness::with_root(move || ChatRoom { room: root_room.clone() }).await;
+    let rooms = Rooms::default();
+    let root_rooms = rooms.clone();
+    let mut harness = Harness::with_root(move || ChatRoom { rooms: root_rooms.clone() }).await;
     let (mut client, _session) = harness.connect().await;
 
     let (mut tree, before) = first_tree(&mut client).await;
@@ -58,7 +58,11 @@ async fn the_seeds_chat_room_renders_and_updates_over_a_real_socket() {
         json!([{
             "tag": "div",
             "children": [
-                { "tag": "h2", "children": ["Chat"] },
+                { "tag": "h2", "children": ["Chat: lobby"] },
+                { "tag": "nav", "props": { "className": "rooms" }, "children": [
+                    { "tag": "a", "key": "lobby", "props": { "href": "?room=lobby", "className": "current" }, "children": ["lobby"] },
+                    { "tag": "a", "key": "random", "props": { "href": "?room=random" }, "children": ["random"] }
+                ] },
                 { "tag": "ul", "props": { "className": "server-messages" } },
                 { "tag": "p", "props": { "className": "location" }, "children": ["locating…"] },
                 { "tag": "$$ChatClient", "props": { "channelId": channel.to_string() } }
@@ -72,7 +76,7 @@ async fn the_seeds_chat_room_renders_and_updates_over_a_real_socket() {
     let (ops, others) = next_patch(&mut client, &mut tree).await;
     assert_eq!(
         ops,
-        json!([{ "op": "children", "path": [0, 1], "children": [
+        json!([{ "op": "children", "path": [0, 2], "children": [
             { "node": { "tag": "li", "key": "0", "children": ["ann: hello"] } }
         ] }])
     );
@@ -94,18 +98,19 @@ async fn the_seeds_chat_room_renders_and_updates_over_a_real_socket() {
     };
     client.answer(channel, request, &json!({ "lat": 40.7, "lng": -74.0 })).unwrap();
     let (ops, _) = next_patch(&mut client, &mut tree).await;
-    assert_eq!(ops, json!([{ "op": "replace", "path": [0, 2, 0], "node": "your location: 40.7, -74.0" }]));
+    assert_eq!(ops, json!([{ "op": "replace", "path": [0, 3, 0], "node": "your location: 40.7, -74.0" }]));
 
     // A client request on the same channel: the room's history.
     assert_eq!(client.request(channel, "history", &()).await, Ok(json!([{ "user": "ann", "text": "hello" }])));
-    assert_eq!(room.read().len(), 1);
+    assert_eq!(rooms.room(&RoomId::lobby()).read().len(), 1);
 }
 
 #[tokio::test]
 async fn a_message_from_one_session_re_renders_every_chat_room() {
-    let room = Room::new(Vec::new());
-    let root_room = room.clone();
-    let mut harness = Harness::with_root(move || ChatRoom { room: root_room.clone() }).await;
+    let rooms = Rooms::default();
+    let root_rooms = rooms.clone();
+    let room = rooms.room(&RoomId::lobby());
+    let mut harness = Harness::with_root(move || ChatRoom { rooms: root_rooms.clone() }).await;
     let (mut a, _) = harness.connect().await;
     let (mut b, _) = harness.connect().await;
     let (mut a_tree, a_before) = first_tree(&mut a).await;

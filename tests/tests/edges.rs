@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use chat::Room;
+use chat::{RoomId, Rooms};
 use futures_util::{SinkExt as _, StreamExt as _};
 use pulse_runtime::prelude::*;
 use pulse_runtime::protocol::CloseCode;
@@ -67,8 +67,9 @@ async fn close_code(socket: &mut Socket) -> Option<u16> {
 /// these sessions sends both the moment `open` arrives, before `tree`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_channel_is_usable_the_moment_its_open_arrives() {
-    let room = Room::new(Vec::new());
-    let harness = Harness::with_builder(chat::server(room.clone())).await;
+    let rooms = Rooms::default();
+    let room = rooms.room(&RoomId::lobby());
+    let harness = Harness::with_builder(chat::server(rooms)).await;
     let url = url(&harness);
     let sessions = 120;
     let mut tasks = Vec::new();
@@ -120,8 +121,9 @@ async fn a_channel_is_usable_the_moment_its_open_arrives() {
 /// holds no lock, so renders and handlers cannot wait on each other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn renders_and_handlers_of_one_session_never_deadlock() {
-    let room = Room::new(Vec::new());
-    let harness = Harness::with_builder(chat::server(room.clone())).await;
+    let rooms = Rooms::default();
+    let room = rooms.room(&RoomId::lobby());
+    let harness = Harness::with_builder(chat::server(rooms)).await;
     let (sessions, messages) = (8, 40);
     let mut tasks = Vec::new();
     for s in 0..sessions {

@@ -106,8 +106,9 @@ async fn the_chat_room_follows_messages_sent_on_another_node() {
     for _ in 0..2 {
         let backplane = RedisBackplane::new(&redis.url()).unwrap();
         let stats = backplane.stats();
-        let room = chat::Room::new(Vec::new());
-        let harness = Harness::with_builder(chat::server(room.clone()).backplane(backplane)).await;
+        let rooms = chat::Rooms::default();
+        let room = rooms.room(&chat::RoomId::lobby());
+        let harness = Harness::with_builder(chat::server(rooms).backplane(backplane)).await;
         eventually("subscribed", move || stats.subscriptions.load(Ordering::Relaxed) >= 1).await;
         nodes.push((harness, room));
     }

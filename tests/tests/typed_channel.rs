@@ -10,7 +10,7 @@ use pulse_tests::{Harness, expect_open, next_frame};
 use serde_json::json;
 
 // The chat example's declaration, handled here by a plain struct instead of its state.
-use chat::{Chat, ChatHandler, ChatToClient, ChatToServer, Location, Message, Notice};
+use chat::{Chat, ChatHandler, ChatToClient, ChatToServer, Location, Message, Notice, RoomId, Typing};
 
 #[derive(Default)]
 struct Room {
@@ -23,8 +23,13 @@ impl ChatHandler for Room {
         cx.broadcast().new_message(msg);
     }
 
-    fn history(&mut self, _cx: &mut ChannelCx<Chat>) -> Vec<Message> {
-        self.messages.clone()
+    fn history(&mut self, _cx: &mut ChannelCx<Chat>) -> Later<Vec<Message>> {
+        let messages = self.messages.clone();
+        Later::new(async move { messages })
+    }
+
+    fn typing(&mut self, cx: &mut ChannelCx<Chat>, typing: Typing) {
+        cx.broadcast_others().someone_typing(typing);
     }
 }
 
@@ -36,7 +41,7 @@ fn message(user: &str, text: &str) -> Message {
 async fn typed_handlers_emits_broadcasts_and_requests() {
     let mut harness = Harness::start().await;
     let (mut client, session) = harness.connect().await;
-    let channel = Chat::open(&session, Room::default()).unwrap();
+    let channel = Chat::open_in(&session, &RoomId::lobby(), Room::default()).unwrap();
     let id = expect_open(&mut client, "chat").await;
     assert_eq!(channel.id().untyped(), id);
     assert_eq!(channel.name(), "chat");
@@ -80,7 +85,7 @@ async fn typed_handlers_emits_broadcasts_and_requests() {
     assert_eq!(ask.await.unwrap(), Ok(Location { lat: 40.7, lng: -74.0 }));
 
     // The server-wide broadcast, outside any handler.
-    assert_eq!(Chat::broadcast(harness.server()).notification(Notice { text: "all".into() }), 1);
+    assert_eq!(Chat::to_room(harness.server(), &RoomId::lobby()).notification(Notice { text: "all".into() }), 1);
     assert!(matches!(next_frame(&mut client).await, ServerFrame::Broadcast { .. }));
 }
 
@@ -88,7 +93,7 @@ async fn typed_handlers_emits_broadcasts_and_requests() {
 async fn typed_dispatch_refuses_what_the_declaration_does_not_allow() {
     let mut harness = Harness::start().await;
     let (mut client, session) = harness.connect().await;
-    Chat::open(&session, Room::default()).unwrap();
+    Chat::open_in(&session, &RoomId::lobby(), Room::default()).unwrap();
     let id = expect_open(&mut client, "chat").await;
 
     let refused = |code: ErrorCode| {
@@ -129,9 +134,15 @@ fn the_wire_enums_match_the_protocol() {
 #[test]
 fn the_schema_describes_every_event() {
     let schema = Chat::schema();
+    assert_eq!(schema.room.map(|t| t.rust), Some("RoomId"));
     assert_eq!(
         (schema.rust_name, schema.name, schema.docs),
-        ("Chat", "chat", "Every event of the chat channel, its direction and its payload, declared once.")
+        (
+            "Chat",
+            "chat",
+            "Every event of the chat channel, its direction and its payload, declared once. A\n\
+             chat channel opens in one room; its broadcasts reach that room only."
+        )
     );
     let summary: Vec<_> = schema
         .events
@@ -147,6 +158,8 @@ fn the_schema_describes_every_event() {
             ("notification", ToClient, Some("Notice"), None),
             ("get_location", ToClient, None, Some("Location")),
             ("history", ToServer, None, Some("Vec<Message>")),
+            ("typing", ToServer, Some("Typing"), None),
+            ("someone_typing", ToClient, Some("Typing"), None),
         ]
     );
 }

@@ -1,7 +1,12 @@
 //! The chat of the seed ("Chat with Channels"), as a user of Pulse for Rust writes it:
-//! the `chat` channel declared once, a server component `ChatRoom` with state, and the
-//! client component `ChatClient` implemented in TypeScript (`client/src/ChatClient.tsx`).
+//! the `chat` channel declared once, with rooms; a server component `ChatRoom` with
+//! state; and the client component `ChatClient` implemented in TypeScript
+//! (`client/src/ChatClient.tsx`), which also shows who else is typing.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use pulse_runtime::OpenError;
 use pulse_runtime::prelude::*;
 
 /// A chat message.
@@ -29,33 +34,84 @@ pub struct Location {
     pub lng: f64,
 }
 
-/// Every event of the chat channel, its direction and its payload, declared once.
-#[channel(name = "chat", events(
-    send_message(Message)       => server,  // client emits, server handles
-    new_message(Message)        => client,  // server emits, client handles
-    notification(Notice)        => client,
-    get_location() -> Location  => client,  // server asks, client answers
-    history() -> Vec<Message>   => server,  // client asks, server answers
+/// Who is typing, and whether they still are.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Typing {
+    /// Who.
+    pub user: String,
+    /// `false` once they stopped (sent, or cleared the box).
+    pub typing: bool,
+}
+
+/// A chat room's name: the `room` of the page's URL (`/?room=random`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+pub struct RoomId(pub String);
+
+impl RoomId {
+    /// The room a page without `?room=` shows.
+    pub fn lobby() -> RoomId {
+        RoomId("lobby".into())
+    }
+}
+
+/// The rooms the page links to. Any other name is a room too (`/?room=anything`), but
+/// `staff`, which the authorization hook refuses.
+pub const ROOMS: [&str; 2] = ["lobby", "random"];
+
+/// Every event of the chat channel, its direction and its payload, declared once. A
+/// chat channel opens in one room; its broadcasts reach that room only.
+#[channel(name = "chat", room = RoomId, events(
+    send_message(Message)        => server,  // client emits, server handles
+    new_message(Message)         => client,  // server emits, client handles
+    notification(Notice)         => client,
+    get_location() -> Location   => client,  // server asks, client answers
+    async history() -> Vec<Message> => server,  // client asks, an async handler answers
+    /// The client's user started or stopped typing.
+    typing(Typing)               => server,
+    /// Someone else in the room started or stopped typing (never sent to the typist).
+    someone_typing(Typing)       => client,
 ))]
 pub struct Chat;
 
-/// The room every session shares: its messages render in every `ChatRoom`.
+/// One room's messages: every `ChatRoom` showing the room renders them.
 pub type Room = Shared<Vec<Message>>;
+
+/// Every room's messages, by name (a room exists once someone opens it).
+#[derive(Clone, Default)]
+pub struct Rooms(Arc<Mutex<HashMap<RoomId, Room>>>);
+
+impl Rooms {
+    /// The messages of room `id`.
+    pub fn room(&self, id: &RoomId) -> Room {
+        let mut rooms = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        rooms.entry(id.clone()).or_insert_with(|| Room::new(Vec::new())).clone()
+    }
+}
 
 /// How long the server waits for a client's location.
 pub const LOCATION_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One session's chat state: its channel, and what its client said about where it is.
+/// One session's chat state: its room, its channel there (or why it was refused), and
+/// what its client said about where it is.
 #[state]
 pub struct ChatState {
+    id: RoomId,
     room: Room,
-    channel: Channel<Chat>,
+    channel: Result<Channel<Chat>, String>,
     location: Option<String>,
 }
 
 impl ChatState {
-    fn new(cx: &mut StateCx<Self>, room: Room) -> Self {
-        let channel = cx.channel::<Chat>();
+    fn new(cx: &mut StateCx<Self>, rooms: &Rooms) -> Self {
+        let id = cx.session().param("room").map_or_else(RoomId::lobby, RoomId);
+        let room = rooms.room(&id);
+        let channel = match cx.try_channel_in::<Chat>(&id) {
+            Ok(channel) => channel,
+            Err(OpenError::Forbidden(reason)) => {
+                return ChatState { id, room, channel: Err(reason), location: None };
+            }
+            Err(other) => return ChatState { id, room, channel: Err(other.to_string()), location: None },
+        };
         channel.broadcast().notification(Notice { text: "someone joined the chat".into() });
         // Ask the new client where it is; the answer (or its absence) shows up in the room.
         let state = cx.handle();
@@ -71,41 +127,59 @@ impl ChatState {
             };
             state.update(|s| s.location = Some(location));
         });
-        ChatState { room, channel, location: None }
+        ChatState { id, room, channel: Ok(channel), location: None }
     }
 
     /// Sends a notice to this session's client (fire-and-forget).
     pub fn send_notification(&self, text: &str) {
-        self.channel.notification(Notice { text: text.into() });
+        if let Ok(channel) = &self.channel {
+            channel.notification(Notice { text: text.into() });
+        }
     }
 }
 
 // rustc refuses to compile until every `=> server` event has a handler here.
 impl ChatHandler for ChatState {
     fn send_message(&mut self, cx: &mut ChannelCx<Chat>, msg: Message) {
-        self.room.update(|messages| messages.push(msg.clone())); // every ChatRoom re-renders
-        cx.broadcast().new_message(msg); // every session joined to "chat"
+        self.room.update(|messages| messages.push(msg.clone())); // every ChatRoom of the room re-renders
+        cx.broadcast().new_message(msg); // every session in this room
     }
 
-    fn history(&mut self, _cx: &mut ChannelCx<Chat>) -> Vec<Message> {
-        self.room.read().clone()
+    fn history(&mut self, _cx: &mut ChannelCx<Chat>) -> Later<Vec<Message>> {
+        // The work runs after this returns, on its own task (a database query would
+        // await here); it owns what it reads.
+        let room = self.room.clone();
+        Later::new(async move { room.read().clone() })
+    }
+
+    fn typing(&mut self, cx: &mut ChannelCx<Chat>, typing: Typing) {
+        cx.broadcast_others().someone_typing(typing); // the others in the room, not the typist
     }
 }
 
-/// The chat room: the messages rendered on the server, and the client component that
-/// sends them, given its channel by id.
+/// The chat room: links to the rooms, the room's messages rendered on the server, and
+/// the client component that sends them, given its channel by id.
 #[component]
-pub fn ChatRoom(cx: &mut Scope, room: Room) -> Node {
-    let state = cx.init(|cx| ChatState::new(cx, room.clone()));
+pub fn ChatRoom(cx: &mut Scope, rooms: Rooms) -> Node {
+    let state = cx.init(|cx| ChatState::new(cx, &rooms));
+    let room = state.read().room.clone();
     let messages = cx.watch(&room);
     let s = state.read();
-    div((
-        h2("Chat"),
-        ul(messages.iter().enumerate().map(|(i, m)| li(format!("{}: {}", m.user, m.text)).key(i)))
-            .class("server-messages"),
-        p(s.location.clone().unwrap_or_else(|| "locating…".into())).class("location"),
-        ChatClient { channel_id: s.channel.id() }, // a client component, typed props
-    ))
+    let links = nav(ROOMS.map(|name| {
+        let link = a(name).href(format!("?room={name}")).key(name);
+        if name == s.id.0 { link.class("current") } else { link }
+    }))
+    .class("rooms");
+    let body = match &s.channel {
+        Ok(channel) => fragment((
+            ul(messages.iter().enumerate().map(|(i, m)| li(format!("{}: {}", m.user, m.text)).key(i)))
+                .class("server-messages"),
+            p(s.location.clone().unwrap_or_else(|| "locating…".into())).class("location"),
+            ChatClient { channel_id: channel.id() }, // a client component, typed props
+        )),
+        Err(reason) => fragment((p(format!("you may not enter {}: {reason}", s.id.0)).class("refused"),)),
+    };
+    div((h2(format!("Chat: {}", s.id.0)), links, body))
 }
 
 /// Implemented in TypeScript; Rust declares its props, client-gen writes the TS props type.
@@ -115,15 +189,22 @@ pub struct ChatClient {
     pub channel_id: ChannelId<Chat>,
 }
 
-/// The chat server: `ChatRoom` for every session. With a backplane (`PULSE_REDIS_URL`),
-/// messages sent on other nodes join this node's room too.
-pub fn server(room: Room) -> pulse_runtime::ServerBuilder {
-    let remote_room = room.clone();
-    Server::builder().root(move || ChatRoom { room: room.clone() }).on_remote_broadcast::<Chat>(move |(), event| {
-        if let ChatToClient::NewMessage(message) = event {
-            remote_room.update(|messages| messages.push(message));
-        }
-    })
+/// The chat server: `ChatRoom` for every session, in the room its URL names; room
+/// `staff` is refused. With a backplane (`PULSE_REDIS_URL`), messages sent on other
+/// nodes join this node's rooms too.
+pub fn server(rooms: Rooms) -> pulse_runtime::ServerBuilder {
+    let remote_rooms = rooms.clone();
+    Server::builder()
+        .root(move || ChatRoom { rooms: rooms.clone() })
+        .authorize(|_session, access| match access.room::<RoomId>() {
+            Some(RoomId(name)) if name == "staff" => Err("the staff room is for staff".into()),
+            _ => Ok(()),
+        })
+        .on_remote_broadcast::<Chat>(move |room, event| {
+            if let ChatToClient::NewMessage(message) = event {
+                remote_rooms.room(&room).update(|messages| messages.push(message));
+            }
+        })
 }
 
 /// The generated TypeScript module of this crate.

@@ -1,5 +1,6 @@
-//! The chat server: renders `ChatRoom` for every tab and serves the page and the client
-//! bundle (`client/dist/app.js`, built by `scripts/chat.sh`).
+//! The chat server: renders `ChatRoom` for every tab (in the room its URL names,
+//! `/?room=random`) and serves the page and the client bundle (`client/dist/app.js`,
+//! built by `scripts/chat.sh`).
 //!
 //! `cargo run -p chat -- [--port 3000]`; `PULSE_LOG=debug` for more logs.
 
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use chat::Room;
+use chat::Rooms;
 use pulse_runtime::axum;
 
 const PAGE: &str = r#"<!doctype html>
@@ -20,7 +21,10 @@ const PAGE: &str = r#"<!doctype html>
   <style>
     body { font-family: system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; }
     .server-messages, .client-messages { border: 1px solid #ccc; min-height: 3rem; padding: .5rem 1.5rem; }
-    .location, .status { color: #555; }
+    .location, .status, .typing { color: #555; }
+    .rooms a { margin-right: .75rem; }
+    .rooms a.current { font-weight: bold; text-decoration: none; color: inherit; }
+    .refused { color: #b00; }
     h3 { font-size: 1rem; margin-bottom: 0; }
     .notices { color: #06c; font-size: .9rem; }
     input, button { font: inherit; padding: .25rem .5rem; }
@@ -70,7 +74,7 @@ async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).init();
 
     // Set PULSE_REDIS_URL to run several nodes behind one Redis (scripts/chat-cluster.sh).
-    let server = chat::server(Room::new(Vec::new())).build();
+    let server = chat::server(Rooms::default()).build();
     let pages = axum::Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/app.js", get(|| asset("app.js", "text/javascript; charset=utf-8")))

@@ -28,6 +28,11 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 export interface ConnectionOptions {
   /** The server's WebSocket URL; default `ws(s)://<page host>/ws?v=1`. */
   url?: string;
+  /**
+   * Query parameters added to the URL, which the server reads with `session.param(name)`
+   * (and the authentication hook with `request.query(name)`): `{ room: "lobby" }`.
+   */
+  params?: Record<string, string>;
   /** The WebSocket implementation; default `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;
   /** Timeout of client requests unless one sets its own. Default 10 000 ms. */
@@ -81,7 +86,7 @@ export class PulseConnection {
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly errorListeners = new Set<(error: ServerError) => void>();
   private readonly frameListeners = new Set<FrameListener>();
-  private readonly options: Required<Omit<ConnectionOptions, "url" | "WebSocket">> & {
+  private readonly options: Required<Omit<ConnectionOptions, "url" | "WebSocket" | "params">> & {
     url: string;
     WebSocket: WebSocketConstructor;
   };
@@ -104,7 +109,7 @@ export class PulseConnection {
   constructor(options: ConnectionOptions = {}) {
     const WebSocketImpl = options.WebSocket ?? (globalThis.WebSocket as unknown as WebSocketConstructor);
     this.options = {
-      url: options.url ?? defaultUrl(),
+      url: withParams(options.url ?? defaultUrl(), options.params ?? {}),
       WebSocket: WebSocketImpl,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       backoffMs: options.backoffMs ?? DEFAULT_BACKOFF,
@@ -401,4 +406,13 @@ export class PulseConnection {
     this.state = state;
     for (const listener of [...this.stateListeners]) listener(state);
   }
+}
+
+/** `url` with `params` appended to its query string, each percent-encoded. */
+function withParams(url: string, params: Record<string, string>): string {
+  const query = Object.entries(params)
+    .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
+    .join("&");
+  if (!query) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}${query}`;
 }

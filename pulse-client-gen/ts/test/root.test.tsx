@@ -77,7 +77,7 @@ function text(container: HTMLElement, selector: string): string {
 
 it("renders the server tree and mounts client components with their props", async () => {
   const container = await mount(<PulseRoot options={options()} components={{ ChatClient: TestChatClient }} />);
-  await until(() => text(container, "h2") === "Chat");
+  await until(() => text(container, "h2") === "Chat: lobby");
   expect(text(container, "#client")).toMatch(/^channel [0-9a-f]{32} \(0\)$/);
   expect(text(container, "#count")).toBe("count: 0");
 });
@@ -137,7 +137,7 @@ it("under StrictMode opens one connection and one subscription", async () => {
 it("closes its connection when unmounted", async () => {
   const connection = new PulseConnection(options());
   const container = await mount(<PulseRoot connection={connection} components={{ ChatClient: TestChatClient }} />);
-  await until(() => text(container, "h2") === "Chat");
+  await until(() => text(container, "h2") === "Chat: lobby");
   const { root } = mounted.pop() as { root: Root; container: HTMLElement };
   await act(async () => root.unmount());
   await until(() => connection.state === "closed");

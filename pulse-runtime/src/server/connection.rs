@@ -31,6 +31,7 @@ pub(crate) async fn run(
     version: Option<u32>,
     identity: Option<Result<super::access::Identity, String>>,
     resume: Option<(SessionId, u64)>,
+    params: Option<String>,
 ) {
     if version != Some(PROTOCOL_VERSION) {
         let asked = version.map_or_else(|| "none".to_owned(), |v| v.to_string());
@@ -50,7 +51,7 @@ pub(crate) async fn run(
         Some(Ok(identity)) => Some(identity),
         None => None,
     };
-    let mut attach = Reattach { socket, last_seq: 0, identity };
+    let mut attach = Reattach { socket, last_seq: 0, identity, params };
     if let Some((id, last_seq)) = resume {
         attach.last_seq = last_seq;
         if let Some(session) = server.find_session(id) {
@@ -68,8 +69,8 @@ pub(crate) async fn run(
 /// Starts a session on `attach`'s connection and serves it, across resumed
 /// connections, until it ends.
 async fn serve_new_session(server: Arc<ServerShared>, attach: Reattach) {
-    let Reattach { socket, identity, .. } = attach;
-    let (session, mut resumes) = server.new_session(identity);
+    let Reattach { socket, identity, params, .. } = attach;
+    let (session, mut resumes) = server.new_session(identity, params);
     tracing::debug!(session = %session.id, "session started");
     let mut tasks: Vec<_> =
         server.on_session.iter().map(|hook| tokio::spawn(hook(Session { shared: session.clone() }))).collect();

@@ -52,9 +52,10 @@ impl ServerShared {
     pub(super) fn new_session(
         self: &Arc<Self>,
         identity: Option<access::Identity>,
+        params: Option<String>,
     ) -> (Arc<SessionShared>, tokio::sync::mpsc::Receiver<Box<crate::session::Reattach>>) {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
-        let (session, resumes) = SessionShared::new(self.clone() as Arc<dyn Host>, key, identity);
+        let (session, resumes) = SessionShared::new(self.clone() as Arc<dyn Host>, key, identity, params);
         lock(&self.sessions).insert(session.id, session.clone());
         (session, resumes)
     }
@@ -66,7 +67,7 @@ impl ServerShared {
 
     #[cfg(feature = "fuzzing")]
     pub(crate) fn new_session_for_fuzzing(self: &Arc<Self>) -> Arc<SessionShared> {
-        self.new_session(None).0
+        self.new_session(None, None).0
     }
 
     #[cfg(feature = "fuzzing")]

@@ -27,6 +27,7 @@ pub(super) async fn upgrade(
     let parsed = UpgradeQuery::read(parsed);
     let version = parsed.version();
     let resume = parsed.resume();
+    let params = query.clone();
     let identity = match &server.authenticator {
         Some(authenticate) => Some(authenticate(ConnectRequest::new(headers, query)).await),
         None => None,
@@ -37,7 +38,7 @@ pub(super) async fn upgrade(
         .max_frame_size(limit)
         .read_buffer_size(config.read_buffer_bytes)
         .write_buffer_size(config.write_buffer_bytes)
-        .on_upgrade(move |socket| connection::run(server, socket, version, identity, resume))
+        .on_upgrade(move |socket| connection::run(server, socket, version, identity, resume, params))
 }
 
 /// The upgrade's query string: `v=<version>`, and `resume=<session id>&last_seq=<n>`

@@ -54,6 +54,8 @@ pub(crate) struct Reattach {
     pub socket: axum::extract::ws::WebSocket,
     pub last_seq: u64,
     pub identity: Option<Identity>,
+    /// The query string of the upgrade request.
+    pub params: Option<String>,
 }
 
 /// Where the answer to a pending server-to-client request is delivered.
@@ -88,6 +90,8 @@ pub(crate) struct SessionShared {
     callbacks: Mutex<HashMap<String, CallbackFn>>,
     /// What the authentication hook returned for this connection.
     identity: Option<Identity>,
+    /// The query string of the URL the session connected with.
+    params: Option<String>,
 }
 
 impl SessionShared {
@@ -96,6 +100,7 @@ impl SessionShared {
         host: Arc<dyn Host>,
         key: u64,
         identity: Option<Identity>,
+        params: Option<String>,
     ) -> (Arc<Self>, mpsc::Receiver<Box<Reattach>>) {
         let (resumes, resumed) = mpsc::channel(1);
         let shared = Arc::new(SessionShared {
@@ -110,6 +115,7 @@ impl SessionShared {
             resumes,
             callbacks: Mutex::new(HashMap::new()),
             identity,
+            params,
         });
         (shared, resumed)
     }
@@ -490,6 +496,14 @@ impl Session {
         host::broadcast(&*self.shared.host, &Topic::from(name), &Target::All, event, payload)
     }
 
+    /// A query parameter of the URL the session connected with (`/ws?v=1&room=lobby`:
+    /// `param("room")` is `Some("lobby")`), percent-decoded. Set it on the client with
+    /// `new PulseConnection({ params: { room } })`.
+    pub fn param(&self, name: &str) -> Option<String> {
+        let query = self.shared.params.as_deref()?;
+        query.split('&').filter_map(|pair| pair.split_once('=')).find_map(|(k, v)| (k == name).then(|| decode(v)))
+    }
+
     /// The key of this session's user (see [`Identity`](crate::Identity)), if
     /// authentication said who it is.
     pub fn user_key(&self) -> Option<&str> {
@@ -531,5 +545,44 @@ impl Session {
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session").field("id", &self.shared.id).finish()
+    }
+}
+
+/// Percent-decodes a query value (`+` is a space); bytes that do not form UTF-8 are
+/// replaced.
+fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(super::decode("lobby"), "lobby");
+        assert_eq!(super::decode("a%20b+c"), "a b c");
+        assert_eq!(super::decode("caf%C3%A9"), "café");
+        assert_eq!(super::decode("50%"), "50%");
+        assert_eq!(super::decode("%zz%4"), "%zz%4");
     }
 }

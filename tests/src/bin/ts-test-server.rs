@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use chat::{ChatRoom, Room};
+use chat::{ChatRoom, Rooms};
 use pulse_runtime::prelude::{IntoNode, div};
 use pulse_runtime::{Access, Config, Server};
 use pulse_tests::lab::{Lab, LabCounter, LabServer, Lobby, LobbyServer};
@@ -16,10 +16,10 @@ async fn main() -> std::io::Result<()> {
     pulse_tests::init_tracing();
     let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     let config = Config { heartbeat_interval: Duration::from_millis(500), ..Config::default() };
-    let room = Room::new(Vec::new());
+    let rooms = Rooms::default();
     let server = Server::builder()
         .config(config)
-        .root(move || div((ChatRoom { room: room.clone() }, LabCounter {})).into_node())
+        .root(move || div((ChatRoom { rooms: rooms.clone() }, LabCounter {})).into_node())
         .on_session(|session| async move {
             if Lab::open(&session, LabServer::default()).is_err() {
                 return;

@@ -1,5 +1,6 @@
-// The client half of the chat: it talks on the channel the server component handed it,
-// through the generated typed hook only.
+// The client half of the chat: it talks on the channel the server component handed it
+// (in the page's room), through the generated typed hook only, and shows who else in the
+// room is typing.
 
 import { useEffect, useState } from "react";
 import { type ChatClientProps, type Message, useChatChannel } from "./generated/chat";
@@ -19,11 +20,16 @@ export function ChatClient({ channelId }: ChatClientProps) {
   const [notices, setNotices] = useState<string[]>([]);
   const [text, setText] = useState("");
   const [user, setUser] = useState(defaultName);
+  const [typists, setTypists] = useState<string[]>([]);
 
   useEffect(() => {
     const offs = [
       chat.on("new_message", (m) => setMessages((prev) => [...prev, m])), // m: Message
       chat.on("notification", (n) => setNotices((prev) => [...prev, n.text])),
+      // Never the typist's own: the server sends it to the others in the room only.
+      chat.on("someone_typing", ({ user: who, typing }) =>
+        setTypists((prev) => (typing ? [...prev.filter((u) => u !== who), who] : prev.filter((u) => u !== who))),
+      ),
       chat.answer("get_location", () =>
         window.__withholdLocation ? new Promise<never>(() => {}) : { lat: 40.7, lng: -74.0 },
       ),
@@ -33,9 +39,15 @@ export function ChatClient({ channelId }: ChatClientProps) {
     return () => offs.forEach((off) => off());
   }, [chat]);
 
+  const edit = (next: string) => {
+    if ((next === "") !== (text === "")) chat.emit("typing", { user, typing: next !== "" });
+    setText(next);
+  };
+
   const send = () => {
     if (text) {
       chat.emit("send_message", { user, text });
+      chat.emit("typing", { user, typing: false });
       setText("");
     }
   };
@@ -56,10 +68,11 @@ export function ChatClient({ channelId }: ChatClientProps) {
       <input
         className="text"
         value={text}
-        onChange={(e) => setText(e.target.value)}
+        onChange={(e) => edit(e.target.value)}
         onKeyDown={(e) => e.key === "Enter" && send()}
       />
       <button onClick={send}>Send</button>
+      <p className="typing">{typists.length > 0 ? `${typists.join(", ")} typing…` : "\u00a0"}</p>
       <ul className="notices">
         {notices.map((n, i) => (
           <li key={i}>{n}</li>

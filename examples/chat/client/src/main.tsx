@@ -1,5 +1,6 @@
 // The page: PulseRoot renders the server's ChatRoom and mounts ChatClient where the
-// server places it; a status line shows the connection's state.
+// server places it; a status line shows the connection's state. The page's `?room=`
+// goes to the server as a connection parameter (`session.param("room")`).
 
 import { type ConnectionState, PulseConnection, PulseRoot } from "@pulse-rs/client";
 import { StrictMode, useEffect, useState } from "react";
@@ -10,7 +11,8 @@ import type { ClientComponents } from "./generated/chat";
 
 // Typed by the generated module: a component with the wrong props would not compile.
 const components: ClientComponents = { ChatClient };
-const connection = new PulseConnection();
+const room = new URLSearchParams(window.location.search).get("room") ?? "lobby";
+const connection = new PulseConnection({ params: { room } });
 
 function ConnectionStatus() {
   const [state, setState] = useState<ConnectionState>(connection.state);

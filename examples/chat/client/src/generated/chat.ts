@@ -5,6 +5,11 @@ import type { ComponentType } from "react";
 import { usePulseChannel, type ChannelId, type TypedChannel } from "@pulse-rs/client";
 
 /**
+ * A chat room's name: the `room` of the page's URL (`/?room=random`).
+ */
+export type RoomId = string;
+
+/**
  * A chat message.
  */
 export type Message = {
@@ -40,6 +45,19 @@ export type Location = {
   lng: number, };
 
 /**
+ * Who is typing, and whether they still are.
+ */
+export type Typing = {
+  /**
+   * Who.
+   */
+  user: string,
+  /**
+   * `false` once they stopped (sent, or cleared the box).
+   */
+  typing: boolean, };
+
+/**
  * Implemented in TypeScript; Rust declares its props, client-gen writes the TS props type.
  */
 export type ChatClientProps = {
@@ -49,23 +67,30 @@ export type ChatClientProps = {
   channelId: ChannelId<"chat">, };
 
 /**
- * Every event of the chat channel, its direction and its payload, declared once.
+ * Every event of the chat channel, its direction and its payload, declared once. A
+ * chat channel opens in one room; its broadcasts reach that room only.
  *
  * Its events, by direction (generated from `Chat`).
  */
 export type ChatSchema = {
+  /** Its room key type. */
+  room: RoomId;
   /** Events the server sends: subscribe with `on`. */
   events: {
     new_message: Message;
     notification: Notice;
+    /** Someone else in the room started or stopped typing (never sent to the typist). */
+    someone_typing: Typing;
   };
   /** Events the client sends with `emit`. */
   emits: {
     send_message: Message;
+    /** The client's user started or stopped typing. */
+    typing: Typing;
   };
-  /** Requests the client sends with `request`, and their answers. */
+  /** Requests the client sends with `request` (`attempt` for those with an error type), and their answers. */
   requests: {
-    history: { payload: null; answer: Array<Message> };
+    history: { payload: null; answer: Array<Message>; error: never };
   };
   /** Requests the server sends: answer them with `answer`. */
   answers: {
