@@ -271,3 +271,28 @@ async fn typed_errors_travel_as_failed_and_a_panic_stays_handler_failed() {
     let error = result.unwrap_err();
     assert_eq!((error.code, error.data), (ErrorCode::Failed, Some(json!({ "kind": "by_zero" }))));
 }
+
+#[tokio::test]
+async fn frames_waiting_behind_a_busy_handler_are_bounded_and_dropped_at_close() {
+    let config = pulse_runtime::Config { max_pending_requests: 4, ..Default::default() };
+    let mut harness = Harness::with_config(config).await;
+    let (mut client, _session, [job, other], [log, _]) = two_jobs(&mut harness).await;
+    let waiting = tokio::spawn(client.request(job, "run", &60_000).into_future());
+    eventually("the handler's future is awaiting", || log.alive() == 1).await;
+    // Four frames may wait behind it; the fifth is refused, and says why.
+    for n in 0..5 {
+        client.emit(job, "mark", &n).unwrap();
+    }
+    match next_frame(&mut client).await {
+        ServerFrame::Error { error, channel, event, .. } => {
+            assert_eq!(error.code, ErrorCode::TooManyRequests, "{}", error.message);
+            assert_eq!((channel.as_deref(), event.as_deref()), (Some(job.to_string().as_str()), Some("mark")));
+        }
+        other => panic!("expected too_many_requests, got {other:?}"),
+    }
+    // Closing drops the four: none of them ever runs.
+    client.close_channel(job).unwrap();
+    assert_eq!(waiting.await.unwrap(), Err(ChannelError::Closed));
+    assert_eq!(client.request(other, "run", &0).await, Ok(json!(0)));
+    assert_eq!(log.entries(), ["open", "close Client"]);
+}
