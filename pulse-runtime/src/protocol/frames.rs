@@ -221,9 +221,9 @@ pub(crate) fn request<P: Serialize + ?Sized>(
 }
 
 #[derive(Serialize)]
-struct AnswerOut<'a> {
+struct AnswerOut<'a, C: Serialize> {
     t: &'static str,
-    channel: &'a str,
+    channel: C,
     id: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     ok: Option<&'a RawValue>,
@@ -233,6 +233,15 @@ struct AnswerOut<'a> {
 
 /// An answer to a client request. `channel` is echoed as the client sent it.
 pub(crate) fn answer(channel: &str, id: u64, result: Result<&RawValue, &WireError>) -> Body {
+    answer_with(channel, id, result)
+}
+
+/// An answer to a request on open channel `channel` (its id, as the client sent it).
+pub(crate) fn answer_on(channel: ChannelId, id: u64, result: Result<&RawValue, &WireError>) -> Body {
+    answer_with(channel, id, result)
+}
+
+fn answer_with<C: Serialize>(channel: C, id: u64, result: Result<&RawValue, &WireError>) -> Body {
     let (ok, error) = match result {
         Ok(value) => (Some(value), None),
         Err(error) => (None, Some(error)),

@@ -174,7 +174,6 @@ enum Later {
 
 impl Later {
     async fn complete(self, session: &SessionShared, channel: &ChannelShared) {
-        let channel_id = channel.id.to_string();
         match self {
             Later::Emit { event, future } => {
                 let outcome = AssertUnwindSafe(future).catch_unwind().await;
@@ -187,7 +186,7 @@ impl Later {
                     }
                 };
                 if !channel.is_closed() {
-                    report(session, &error, Some(&channel_id), Some(&event));
+                    report(session, &error, Some(&channel.id.to_string()), Some(&event));
                 }
             }
             Later::Request { id, event, future } => {
@@ -208,21 +207,21 @@ impl Later {
 fn execute(session: &Arc<SessionShared>, channel: &Arc<ChannelShared>, work: Work) -> Option<Later> {
     let handle = RawChannel::new(session.clone(), channel.clone());
     let cx = RawCx { channel: &handle };
-    let channel_id = channel.id.to_string();
     match work {
         Work::Emit { event, payload } => {
             let outcome = channel
                 .with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_emit(&cx, &event, &payload))));
-            match outcome {
-                None => report(session, &unknown_channel(&channel_id), Some(&channel_id), Some(&event)),
-                Some(Ok(Ok(Emitted::Done))) => {}
+            let error = match outcome {
+                Some(Ok(Ok(Emitted::Done))) => return None,
                 Some(Ok(Ok(Emitted::Later(future)))) => return Some(Later::Emit { event, future }),
-                Some(Ok(Err(error))) => report(session, &error, Some(&channel_id), Some(&event)),
+                None => unknown_channel(&channel.id.to_string()),
+                Some(Ok(Err(error))) => error,
                 Some(Err(_panic)) => {
                     tracing::error!(session = %session.id, channel = %channel.topic, %event, "emit handler panicked");
-                    report(session, &handler_panicked(&event), Some(&channel_id), Some(&event));
+                    handler_panicked(&event)
                 }
-            }
+            };
+            report(session, &error, Some(&channel.id.to_string()), Some(&event));
             None
         }
         Work::Request { id, event, payload } => {
@@ -249,10 +248,9 @@ fn execute(session: &Arc<SessionShared>, channel: &Arc<ChannelShared>, work: Wor
 fn finish_request(session: &SessionShared, channel: &ChannelShared, id: u64, result: Result<Box<RawValue>, WireError>) {
     // A closed channel's requests were already failed on the client when it heard
     // `close`; the session queues no answer naming a channel the client has forgotten.
-    let channel_id = channel.id.to_string();
     let body = match &result {
-        Ok(value) => frames::answer(&channel_id, id, Ok(value)),
-        Err(error) => frames::answer(&channel_id, id, Err(error)),
+        Ok(value) => frames::answer_on(channel.id, id, Ok(value)),
+        Err(error) => frames::answer_on(channel.id, id, Err(error)),
     };
     session.finish_inbound(id, channel.id, body);
 }
