@@ -1,7 +1,7 @@
 // The client runtime against the real Rust server: typed emit, on, request, answer,
 // the error classes, close, and the backlog for events that arrive before a listener.
 
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   ClosedError,
   PulseConnection,
@@ -11,7 +11,7 @@ import {
   type TypedChannel,
 } from "../src/index";
 import type { LabSchema, Note } from "./generated/lab";
-import { NodeWebSocket, connect, next, until, url } from "./helpers";
+import { NodeWebSocket, connectClosingAfterEach, next, until, url } from "./helpers";
 
 const note: Note = {
   authorName: "ann",
@@ -33,14 +33,10 @@ type Calc = {
   answers: Record<never, never>;
 };
 
-const open: PulseConnection[] = [];
-afterEach(() => {
-  for (const connection of open.splice(0)) connection.close();
-});
+const connect = connectClosingAfterEach();
 
 async function session() {
   const s = await connect();
-  open.push(s.connection);
   const lab = s.connection.channel(s.lab) as unknown as TypedChannel<LabSchema>;
   const calc = s.connection.channel(s.calc) as unknown as TypedChannel<Calc>;
   return { ...s, labChannel: lab, calcChannel: calc };
@@ -136,9 +132,9 @@ describe("typed channel against the Rust server", () => {
 describe("connection", () => {
   it("is refused for good on an unsupported protocol version", async () => {
     const connection = new PulseConnection({ url: url(undefined, 9), WebSocket: NodeWebSocket }).start();
-    open.push(connection);
     await until(() => connection.state === "closed");
     expect(connection.lastClose?.code).toBe(4500);
     expect(connection.lastClose?.reason).toContain("this server speaks v=1");
+    connection.close();
   });
 });

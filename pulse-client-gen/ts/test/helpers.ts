@@ -1,7 +1,7 @@
 // Helpers shared by the client runtime's tests.
 
 import WebSocket from "ws";
-import { inject } from "vitest";
+import { afterEach, inject } from "vitest";
 import { type ConnectionOptions, PulseConnection, type WebSocketConstructor } from "../src/index";
 
 export const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
@@ -53,4 +53,17 @@ export async function until(predicate: () => boolean, ms = 5000): Promise<void> 
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** `connect`, with every connection it makes closed after each test of the calling file. */
+export function connectClosingAfterEach(): typeof connect {
+  const open: PulseConnection[] = [];
+  afterEach(() => {
+    for (const connection of open.splice(0)) connection.close();
+  });
+  return async (options) => {
+    const s = await connect(options);
+    open.push(s.connection);
+    return s;
+  };
 }

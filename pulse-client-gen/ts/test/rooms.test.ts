@@ -2,19 +2,15 @@
 // against the real Rust server (`ts-test-server`: a `lobby` whose `join` opens `desk`
 // rooms; room `staff` is refused by the authorization hook).
 
-import { afterEach, describe, expect, it } from "vitest";
-import { FailedError, PulseConnection, type TypedChannel } from "../src/index";
+import { describe, expect, it } from "vitest";
+import { FailedError, type TypedChannel } from "../src/index";
 import type { DeskSchema, LobbySchema } from "./generated/lab";
-import { connect, next } from "./helpers";
+import { connectClosingAfterEach, next } from "./helpers";
 
-const open: PulseConnection[] = [];
-afterEach(() => {
-  for (const connection of open.splice(0)) connection.close();
-});
+const connect = connectClosingAfterEach();
 
 async function session() {
   const s = await connect();
-  open.push(s.connection);
   const lobby = s.connection.channel(s.lobby) as unknown as TypedChannel<LobbySchema>;
   /** Joins desk `room`; resolves with the desk and its welcome. */
   const join = async (room: string) => {
