@@ -422,3 +422,57 @@ async fn a_render_that_changes_its_own_state_is_stopped_by_the_loop_guard() {
     expect_silence(&mut client, Duration::from_millis(200)).await;
     assert!(session.is_connected());
 }
+
+// A state that closes its own channel from one of its DOM callbacks: the callback holds
+// the state while the channel's `on_close` needs it. The hook runs once the state is
+// free, and re-renders what it changed; nothing waits on itself.
+
+#[channel(events(ping() => server))]
+struct Bell;
+
+#[state]
+struct BellState {
+    bell: Channel<Bell>,
+    closed: Vec<CloseReason>,
+}
+
+impl BellHandler for BellState {
+    fn ping(&mut self, _cx: &mut ChannelCx<Bell>) {}
+
+    fn on_close(&mut self, reason: CloseReason) {
+        self.closed.push(reason);
+    }
+}
+
+#[component]
+fn BellView(cx: &mut Scope) -> Node {
+    let state = cx.init(|cx| BellState { bell: cx.channel::<Bell>(), closed: Vec::new() });
+    let closed = format!("closed: {:?}", state.read().closed);
+    div((button("close").on_click(state.on(|s, _| s.bell.close())), p(closed)))
+}
+
+#[tokio::test]
+async fn a_state_closing_its_own_channel_from_a_callback_hears_on_close() {
+    let mut harness = Harness::with_root(|| BellView {}).await;
+    let (mut client, session) = harness.connect().await;
+    let (mut tree, before) = first_tree(&mut client).await;
+    let bell = before
+        .iter()
+        .find_map(|f| match f {
+            ServerFrame::Open { channel, name, .. } if name == "bell" => Some(*channel),
+            _ => None,
+        })
+        .expect("the bell channel was opened before the tree");
+    assert_eq!(tree.texts("p"), vec!["closed: []"]);
+    let close = tree.callback("button", "close", "onClick");
+    client.callback(&close, &json!({ "type": "click" })).unwrap();
+    let mut frames = Vec::new();
+    while tree.texts("p") != vec!["closed: [Server]"] {
+        let (_, others) = next_patch(&mut client, &mut tree).await;
+        frames.extend(others);
+    }
+    while !frames.iter().any(|f| matches!(f, ServerFrame::Close { channel, .. } if *channel == bell)) {
+        frames.push(next_frame(&mut client).await);
+    }
+    assert_eq!(session.channel_count(), 0);
+}

@@ -63,9 +63,9 @@ pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Erro
         split_result(event, errors);
     }
     check_events(&events, errors);
-    // The fallback model keeps one event per name, and none named like a hook.
+    // The fallback model keeps one event per name, and none whose name is taken.
     let mut seen = std::collections::HashSet::new();
-    events.retain(|e| !matches!(e.name.as_str(), "on_open" | "on_close") && seen.insert(upper_camel(&e.name)));
+    events.retain(|e| taken_by(e).is_none() && seen.insert(upper_camel(&e.name)));
     for event in &mut events {
         if event.direction == Direction::ToClient {
             event.asyncness = None;
@@ -132,14 +132,8 @@ fn check_events(events: &[EventDecl], errors: &mut Errors) {
     let mut by_variant: HashMap<String, &EventDecl> = HashMap::new();
     for event in events {
         check_name(&event.name, event.ident.span(), "event", errors);
-        if matches!(event.name.as_str(), "on_open" | "on_close") {
-            errors.at(
-                &event.ident,
-                format!(
-                    "event name `{}` is taken by the handler's lifecycle hook of that name; rename the event",
-                    event.name
-                ),
-            );
+        if let Some(taken) = taken_by(event) {
+            errors.at(&event.ident, format!("event name `{}` is taken by {taken}; rename the event", event.name));
         }
         if let (Some(token), Direction::ToClient) = (&event.asyncness, event.direction) {
             errors.at(
@@ -182,5 +176,30 @@ fn check_name(name: &str, span: Span, what: &str, errors: &mut Errors) {
         )));
     } else if name.len() > MAX_NAME_LEN {
         errors.push(error(format!("{what} name `{name}` is longer than {MAX_NAME_LEN} bytes")));
+    }
+}
+
+/// Methods of `Channel<C>` and `ChannelCx<C>`, which a `=> client` event (a method of the
+/// outbound type they deref to) would be hidden behind.
+const CHANNEL_METHODS: [&str; 10] =
+    ["id", "name", "room", "broadcast", "broadcast_others", "session", "close", "is_closed", "raw", "channel"];
+
+/// Methods of a generated broadcast type besides the events.
+const BROADCAST_METHODS: [&str; 3] = ["except", "to_user", "to_session"];
+
+/// What already has an event's name, where the event's generated method would go.
+fn taken_by(event: &EventDecl) -> Option<String> {
+    let name = event.name.as_str();
+    match event.direction {
+        Direction::ToServer if matches!(name, "on_open" | "on_close") => {
+            Some(format!("the handler's lifecycle hook `{name}`"))
+        }
+        Direction::ToClient if CHANNEL_METHODS.contains(&name) => Some(format!(
+            "`Channel::{name}` (a `=> client` event becomes a method of the channel, which would be hidden)"
+        )),
+        Direction::ToClient if !event.is_request() && BROADCAST_METHODS.contains(&name) => {
+            Some(format!("the broadcast's `{name}` (a `=> client` event is also a broadcast method)"))
+        }
+        _ => None,
     }
 }

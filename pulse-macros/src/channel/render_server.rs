@@ -109,8 +109,8 @@ fn handler_trait(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             #(#methods)*
 
             /// Called once when the channel opens, before the client can send on it: what
-            /// it emits reaches the client right after `open` (a late subscriber's first
-            /// value). Does nothing unless implemented.
+            /// it emits follows the channel's `open` (a late subscriber's first value).
+            /// Does nothing unless implemented.
             fn on_open(&mut self, cx: &mut #rt::ChannelCx<#ident>) {
                 let _ = cx;
             }
@@ -456,7 +456,7 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             }
 
             fn on_close(&mut self, reason: #rt::CloseReason) {
-                let _ = self.0.with_mut(|handler| handler.on_close(reason));
+                self.0.at_close(move |handler| handler.on_close(reason));
             }
 
             fn on_emit(

@@ -78,8 +78,9 @@ const TARGET_USER: u8 = 2;
 const TARGET_SESSION: u8 = 3;
 
 /// A broadcast as it travels between nodes: version, origin node, topic, target, and
-/// the encoded frame. Lengths are big-endian `u16`s.
-pub(crate) fn encode_message(node: NodeId, topic: &Topic, target: &Target, body: &Body) -> Bytes {
+/// the encoded frame. Lengths are big-endian `u16`s; `None` when the topic or a user
+/// key is longer than one can say (64 KiB), which is never cut short.
+pub(crate) fn encode_message(node: NodeId, topic: &Topic, target: &Target, body: &Body) -> Option<Bytes> {
     let frame = body.bytes();
     let (tag, detail) = match target {
         Target::All => (TARGET_ALL, String::new()),
@@ -88,22 +89,18 @@ pub(crate) fn encode_message(node: NodeId, topic: &Topic, target: &Target, body:
         Target::Session(session) => (TARGET_SESSION, session.to_string()),
     };
     let topic = topic.as_str();
+    let topic_len = u16::try_from(topic.len()).ok()?;
+    let detail_len = u16::try_from(detail.len()).ok()?;
     let mut out = BytesMut::with_capacity(1 + 16 + 2 + topic.len() + 3 + detail.len() + frame.len());
     out.put_u8(MESSAGE_VERSION);
     out.put_slice(&node.0);
-    // Topics (name and room key) and user keys are bounded well below 64 KiB when a
-    // channel opens (`protocol::MAX_ROOM_LEN`) and when a session authenticates.
-    put_text(&mut out, topic);
+    out.put_u16(topic_len);
+    out.put_slice(topic.as_bytes());
     out.put_u8(tag);
-    put_text(&mut out, &detail);
+    out.put_u16(detail_len);
+    out.put_slice(detail.as_bytes());
     out.put_slice(frame);
-    out.freeze()
-}
-
-fn put_text(out: &mut BytesMut, text: &str) {
-    let len = text.len().min(usize::from(u16::MAX));
-    out.put_u16(len as u16);
-    out.put_slice(&text.as_bytes()[..len]);
+    Some(out.freeze())
 }
 
 fn take_text(message: &mut Bytes) -> Result<String, MessageError> {
@@ -197,7 +194,7 @@ mod tests {
             Target::Session(SessionId::generate()),
         ];
         for target in targets {
-            let message = decode_message(encode_message(node, &topic, &target, &body)).unwrap();
+            let message = decode_message(encode_message(node, &topic, &target, &body).unwrap()).unwrap();
             assert_eq!(message.node, node);
             assert_eq!(message.topic, topic);
             assert_eq!(message.target, target);
@@ -216,6 +213,10 @@ mod tests {
         };
         assert_eq!(decode_message(Bytes::from_static(b"")).err(), Some(MessageError::Malformed));
         assert_eq!(decode_message(Bytes::from(vec![9; 40])).err(), Some(MessageError::Malformed));
+        // A user key too long to say is not sent at all, never cut short.
+        let body = crate::protocol::frames::broadcast(&Topic::from("chat"), "e", &1).unwrap();
+        let long = Target::User("x".repeat(70_000).into());
+        assert!(encode_message(NodeId::generate(), &Topic::from("chat"), &long, &body).is_none());
         let mut short = vec![MESSAGE_VERSION];
         short.extend([0; 16]);
         short.extend(200u16.to_be_bytes());

@@ -165,6 +165,31 @@ impl<S: State> HandlerCell for StateHandler<S> {
         let result = f(&mut lock(&cell.value));
         Some(result)
     }
+
+    fn at_close(&mut self, f: impl FnOnce(&mut S) + Send + 'static) {
+        let Some(cell) = self.state.cell.upgrade() else { return };
+        let busy = match cell.value.try_lock() {
+            Ok(mut state) => {
+                f(&mut state);
+                None
+            }
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                f(&mut poisoned.into_inner());
+                None
+            }
+            Err(std::sync::TryLockError::WouldBlock) => Some(f),
+        };
+        match busy {
+            None => cell.owner.mark(),
+            Some(f) => {
+                let state = self.state.clone();
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => drop(runtime.spawn(async move { state.update(f) })),
+                    Err(_) => tracing::warn!("on_close skipped: its state was busy and no runtime is running"),
+                }
+            }
+        }
+    }
 }
 
 /// What state construction can reach: the session, and channels whose handler is the

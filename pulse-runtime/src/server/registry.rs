@@ -120,7 +120,10 @@ impl Host for ServerShared {
         let local_session = matches!(target, Target::Session(id) if lock(&self.sessions).contains_key(id));
         if let Some(backplane) = &self.backplane {
             if !local_session {
-                backplane.publish(crate::backplane::encode_message(self.node, topic, target, body));
+                match crate::backplane::encode_message(self.node, topic, target, body) {
+                    Some(message) => backplane.publish(message),
+                    None => tracing::warn!(%topic, "broadcast not sent to other nodes: its user key is over 64 KiB"),
+                }
             }
         }
         reached

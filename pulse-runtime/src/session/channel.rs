@@ -87,22 +87,29 @@ impl ChannelShared {
         }
     }
 
-    /// Runs `f` with the handler, unless the channel has closed. The handler may close
-    /// its own channel from inside `f`: the handler is then dropped right after.
+    /// Runs `f` with the handler, unless the channel has closed: no handler code runs
+    /// once `close` is decided. The handler may close its own channel from inside `f`.
     pub(crate) fn with_handler<R>(&self, f: impl FnOnce(&mut dyn RawHandler) -> R) -> Option<R> {
-        let mut slot = lock(&self.handler);
-        let handler = slot.as_mut()?;
-        let result = f(handler.as_mut());
         if self.is_closed() {
-            if let Some(handler) = slot.take() {
-                self.tell_closed(handler);
-            }
+            return None;
+        }
+        let result = {
+            let mut slot = lock(&self.handler);
+            let handler = slot.as_mut()?;
+            f(handler.as_mut())
+        };
+        // A close while `f` ran (from inside it, or from another thread that found the
+        // handler busy and left it) is finished here: whoever holds the handler last
+        // releases it, exactly once.
+        if self.is_closed() {
+            self.release_handler();
         }
         Some(result)
     }
 
     /// Drops the handler of a closed channel, after telling it. If the handler is busy
-    /// (the close came from inside it), `with_handler` drops it when it returns.
+    /// (the close came from inside it, or raced with it), `with_handler` releases it
+    /// when it returns.
     pub(crate) fn release_handler(&self) {
         let handler = match self.handler.try_lock() {
             Ok(mut slot) => slot.take(),
@@ -209,8 +216,8 @@ pub trait RawHandler: Send + 'static {
     /// A client requested `event`; the reply is sent back as its answer.
     fn on_request(&mut self, cx: &RawCx<'_>, event: &str, payload: &RawValue) -> Reply;
 
-    /// The channel is open: called once, before the client can send on it (what it
-    /// emits reaches the client right after `open`).
+    /// The channel is open: called once, before the client can send on it. What it
+    /// emits follows the channel's `open` (a late subscriber's first value).
     fn on_open(&mut self, cx: &RawCx<'_>) {
         let _ = cx;
     }

@@ -276,6 +276,10 @@ impl SessionShared {
         if !protocol::is_valid_name(name) {
             return Err(OpenError::InvalidName(name.to_owned()));
         }
+        if let Some(room) = topic.room().filter(|room| room.get().len() > protocol::MAX_ROOM_LEN) {
+            let len = room.get().len();
+            return Err(OpenError::InvalidRoom(format!("{len} bytes of JSON, more than {}", protocol::MAX_ROOM_LEN)));
+        }
         let session = Session { shared: self.clone() };
         self.host.authorize(&session, &Access::Open { name, room: topic.room() }).map_err(OpenError::Forbidden)?;
         let backlog = self.host.config().max_pending_requests;

@@ -16,6 +16,14 @@ pub trait HandlerCell: Send + 'static {
     fn with_mut_at_open<R>(&mut self, f: impl FnOnce(&mut Self::Handler) -> R) -> Option<R> {
         self.with_mut(f)
     }
+
+    /// Runs the handler's `on_close`. Component state may be locked by the very code
+    /// that closed the channel (a DOM callback of the state closing it, a handler of the
+    /// state closing another of its channels); then `f` runs on a task once the state
+    /// is free, instead of waiting for a lock its own thread holds.
+    fn at_close(&mut self, f: impl FnOnce(&mut Self::Handler) + Send + 'static) {
+        let _ = self.with_mut(f);
+    }
 }
 
 /// A handler owned by its channel.
