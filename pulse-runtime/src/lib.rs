@@ -28,6 +28,7 @@ pub mod backplane;
 pub mod component;
 mod config;
 mod error;
+mod history;
 mod id;
 pub mod protocol;
 mod server;
@@ -46,6 +47,7 @@ pub mod client;
 
 pub use config::{Config, Origins};
 pub use error::{ChannelError, OpenError};
+pub use history::{History, Position};
 pub use id::{ChannelId, InvalidId, SessionId, Untyped};
 pub use server::{ConnectRequest, REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats, serve, serve_with};
 pub use session::channel::{

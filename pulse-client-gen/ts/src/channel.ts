@@ -71,8 +71,33 @@ export interface TypedChannel<S extends ChannelShape> {
       payload: S["answers"][E]["payload"],
     ) => S["answers"][E]["answer"] | Promise<S["answers"][E]["answer"]>,
   ): () => void;
+  /**
+   * For a channel that keeps history: how the replay of its room's history started
+   * (`null` before it has). See `onHistory`.
+   */
+  readonly history: HistoryStart | null;
+  /**
+   * Calls `listener` when the server starts replaying the room's history to this channel
+   * (right after it opens, before the replayed events), and again if it ever has to start
+   * over. `recovered: false` means the events that follow are all the room keeps, not
+   * exactly what this client missed: drop what you showed of the room and rebuild it from
+   * them. A listener registered after the replay started is called at once.
+   */
+  onHistory(listener: (start: HistoryStart) => void): () => void;
   /** Releases the channel: the server closes it, pending requests fail on both sides. */
   close(): void;
+}
+
+/** How a replay of a room's history starts (the `history` frame). */
+export interface HistoryStart {
+  /** The events that follow are exactly what came after the client's last position. */
+  recovered: boolean;
+  /** The history's epoch. */
+  epoch: string;
+  /** The offset the client stands at before the events that follow. */
+  offset: number;
+  /** The offset of the last event replayed (`offset` when none is). */
+  top: number;
 }
 
 type Listener = (payload: unknown) => void;
@@ -102,6 +127,9 @@ export class ClientChannel {
   private backlog: { event: string; payload: unknown }[] = [];
   private waiting: Waiting[] = [];
   private readonly closeListeners = new Set<() => void>();
+  private readonly historyListeners = new Set<(start: HistoryStart) => void>();
+  /** How the replay of the room's history last started, if it has. */
+  history: HistoryStart | null = null;
 
   constructor(
     readonly id: string,
@@ -180,7 +208,25 @@ export class ClientChannel {
     return () => this.closeListeners.delete(listener);
   }
 
+  onHistory(listener: (start: HistoryStart) => void): () => void {
+    this.historyListeners.add(listener);
+    if (this.history !== null) listener(this.history);
+    return () => this.historyListeners.delete(listener);
+  }
+
   // ---- called by the connection ----
+
+  /** @internal */
+  historyStarts(start: HistoryStart): void {
+    this.history = start;
+    for (const listener of [...this.historyListeners]) {
+      try {
+        listener(start);
+      } catch (error) {
+        console.error("pulse: history listener threw", error);
+      }
+    }
+  }
 
   /** @internal */
   markOpen(name: string, room: unknown): void {

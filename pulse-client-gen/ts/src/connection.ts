@@ -8,6 +8,7 @@ import {
   type ClientFrame,
   type DomEventData,
   type HelloFrame,
+  type HistoryPosition,
   type ServerFrame,
   defaultUrl,
   mustNotReconnect,
@@ -70,6 +71,8 @@ const DEFAULT_BACKOFF = [100, 250, 500, 1000, 2000, 5000] as const;
 const MAX_OUTBOX = 256;
 /** Closed channels remembered (so a late hook sees "closed", not "pending"). */
 const MAX_CLOSED_CHANNELS = 256;
+/** Rooms whose history position is remembered (the most recent); the server reads as many. */
+const MAX_POSITIONS = 64;
 
 type FrameListener = (frame: ServerFrame) => void;
 
@@ -86,6 +89,8 @@ export class PulseConnection {
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly errorListeners = new Set<(error: ServerError) => void>();
   private readonly frameListeners = new Set<FrameListener>();
+  /** Where this client stands in each room's history it has seen, by topic; kept across sessions. */
+  private readonly positions = new Map<string, HistoryPosition>();
   private readonly options: Required<Omit<ConnectionOptions, "url" | "WebSocket" | "params">> & {
     url: string;
     WebSocket: WebSocketConstructor;
@@ -237,11 +242,15 @@ export class PulseConnection {
 
   private open(): void {
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
-    // A session this client had is asked back, with the last frame it saw.
-    const url =
+    // A session this client had is asked back, with the last frame it saw; and where
+    // it stands in each room's history, for a new session if that one is gone.
+    let url =
       this.sessionId === null
         ? this.options.url
         : `${this.options.url}&resume=${this.sessionId}&last_seq=${this.lastSeq}`;
+    if (this.positions.size > 0) {
+      url += `&since=${encodeURIComponent(JSON.stringify([...this.positions.values()]))}`;
+    }
     let socket: WebSocketLike;
     try {
       socket = new this.options.WebSocket(url);
@@ -320,7 +329,20 @@ export class PulseConnection {
       case "emit":
         this.channels.get(frame.channel)?.deliver(frame.event, frame.payload);
         break;
+      case "history": {
+        this.remember(frame.name, frame.room, frame.epoch, frame.offset);
+        const roomKey = frame.room === undefined ? "" : JSON.stringify(frame.room);
+        for (const channel of this.channels.values()) {
+          if (channel.name === frame.name && channel.roomKey === roomKey && channel.state === "open") {
+            channel.historyStarts({ recovered: frame.recovered, epoch: frame.epoch, offset: frame.offset, top: frame.top });
+          }
+        }
+        break;
+      }
       case "broadcast": {
+        if (frame.epoch !== undefined && frame.offset !== undefined) {
+          this.remember(frame.name, frame.room, frame.epoch, frame.offset);
+        }
         const roomKey = frame.room === undefined ? "" : JSON.stringify(frame.room);
         for (const channel of this.channels.values()) {
           if (channel.name === frame.name && channel.roomKey === roomKey && channel.state === "open") {
@@ -362,6 +384,21 @@ export class PulseConnection {
       }
     }
     for (const listener of [...this.frameListeners]) listener(frame);
+  }
+
+  /** Where this client stands in the history of channel `name`'s room `room`, if it has seen it. */
+  position(name: string, room?: unknown): HistoryPosition | null {
+    return this.positions.get(topicKey(name, room)) ?? null;
+  }
+
+  private remember(name: string, room: unknown, epoch: string, offset: number): void {
+    const key = topicKey(name, room);
+    this.positions.delete(key);
+    this.positions.set(key, room === undefined ? { name, epoch, offset } : { name, room, epoch, offset });
+    if (this.positions.size > MAX_POSITIONS) {
+      const oldest = this.positions.keys().next().value;
+      if (oldest !== undefined) this.positions.delete(oldest);
+    }
   }
 
   /** The session is gone (ended, or could not be resumed): its channels and requests with it. */
@@ -406,6 +443,11 @@ export class PulseConnection {
     this.state = state;
     for (const listener of [...this.stateListeners]) listener(state);
   }
+}
+
+/** A room's topic as the server spells it: `name`, or `name:<room as JSON>`. */
+function topicKey(name: string, room: unknown): string {
+  return room === undefined ? name : `${name}:${JSON.stringify(room)}`;
 }
 
 /** `url` with `params` appended to its query string, each percent-encoded. */

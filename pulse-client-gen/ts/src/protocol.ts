@@ -46,13 +46,48 @@ export type ServerFrame =
   | { t: "open"; seq: number; channel: ChannelId; name: string; room?: unknown }
   | { t: "close"; seq: number; channel: string; reason: string }
   | { t: "emit"; seq: number; channel: string; event: string; payload: unknown }
-  | { t: "broadcast"; seq: number; name: string; room?: unknown; event: string; payload: unknown }
+  | {
+      t: "broadcast";
+      seq: number;
+      name: string;
+      room?: unknown;
+      /** For a channel that keeps history: the broadcast's place in its room's history. */
+      epoch?: string;
+      offset?: number;
+      event: string;
+      payload: unknown;
+    }
+  | HistoryFrame
   | { t: "request"; seq: number; channel: string; id: number; event: string; payload: unknown }
   | { t: "answer"; seq: number; channel: string; id: number; ok?: unknown; error?: WireError }
   | { t: "error"; seq: number; code: ErrorCode; message: string; channel?: string; event?: string }
   | { t: "tree"; seq: number; tree: VNode[] }
   | { t: "patch"; seq: number; ops: Op[] }
   | { t: "render_error"; seq: number; component: string; message: string };
+
+/**
+ * Comes before a joining channel's replay of its room's history: the client stands at
+ * `epoch`/`offset` before the broadcasts that follow, which run to `top`; `recovered`
+ * says they are exactly what came after the position the client sent in `since`.
+ */
+export interface HistoryFrame {
+  t: "history";
+  seq: number;
+  name: string;
+  room?: unknown;
+  epoch: string;
+  offset: number;
+  top: number;
+  recovered: boolean;
+}
+
+/** Where a client stands in one room's history, as it sends it in `since`. */
+export interface HistoryPosition {
+  name: string;
+  room?: unknown;
+  epoch: string;
+  offset: number;
+}
 
 export type ClientFrame =
   | { t: "emit"; channel: string; event: string; payload: unknown }

@@ -4,17 +4,24 @@
 //! backplane once, which publishes it to the other nodes; each of them delivers it to
 //! its own sessions. A node ignores its own publications, so no session gets a
 //! broadcast twice. Without a backplane (the default) broadcast stays on this node.
+//!
+//! A backplane may also keep histories ([`Backplane::keeps_history`]): then a broadcast
+//! to a whole room of a channel with history goes through it first, to be numbered in
+//! the room's one order, and comes back to every node, its own included.
 
 #[cfg(feature = "redis")]
 mod redis;
 
-use std::sync::Weak;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 #[cfg(feature = "redis")]
 pub use self::redis::{DEFAULT_CHANNEL, RedisBackplane, RedisStats};
 
+use crate::history::History;
 use crate::id::SessionId;
 use crate::protocol::Topic;
 use crate::protocol::frames::Body;
@@ -28,6 +35,74 @@ pub trait Backplane: Send + Sync + 'static {
 
     /// Publishes a broadcast made on this node (already encoded) to the other nodes.
     fn publish(&self, message: Bytes);
+
+    /// Whether this backplane keeps the histories of channels that have one, so that
+    /// every node hands out the same positions. If not, a channel's history is kept by
+    /// each node in memory, for its own sessions.
+    fn keeps_history(&self) -> bool {
+        false
+    }
+
+    /// Appends a broadcast to its room's history (trimmed to `history`), numbering it,
+    /// and delivers it, numbered, to every node (this one too) in offset order: the
+    /// message is [`KeptMessage::head`], the epoch and offset (each a length byte and
+    /// text), then [`KeptMessage::frame`]. Must not block. Called only when
+    /// [`Backplane::keeps_history`].
+    fn publish_kept(&self, message: KeptMessage) {
+        let _ = message;
+    }
+
+    /// Reads the last `history.size()` broadcasts kept for `topic`, starting the room's
+    /// history (with `new_epoch`) if it has none.
+    fn read_history(&self, topic: &Topic, history: History, new_epoch: &str) -> HistoryRead {
+        let _ = (topic, history, new_epoch);
+        Box::pin(async { Err(HistoryError::Unsupported) })
+    }
+}
+
+/// A pending [`Backplane::read_history`].
+pub type HistoryRead = Pin<Box<dyn Future<Output = Result<StoredHistory, HistoryError>> + Send>>;
+
+/// A broadcast to keep in its room's history and publish: see [`Backplane::publish_kept`].
+#[derive(Debug, Clone)]
+pub struct KeptMessage {
+    /// The room.
+    pub topic: Topic,
+    /// How much its history keeps.
+    pub history: History,
+    /// The epoch to start the room's history with, if it has none.
+    pub new_epoch: Arc<str>,
+    /// The start of the message to publish (version, node, topic).
+    pub head: Bytes,
+    /// The encoded frame, without its position; also what the history keeps.
+    pub frame: Bytes,
+}
+
+/// A room's history as a backplane keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct StoredHistory {
+    /// The history's epoch.
+    pub epoch: String,
+    /// The offset of the newest broadcast ever made in it (0 before the first).
+    pub top: u64,
+    /// The broadcasts kept, oldest first: offset, time kept (milliseconds since the
+    /// Unix epoch) and the frame without its position.
+    pub entries: Vec<(u64, u64, Bytes)>,
+}
+
+/// Why a room's history could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// This backplane keeps no history.
+    #[error("this backplane keeps no history")]
+    Unsupported,
+    /// The store answered something that is not a history.
+    #[error("the stored history is malformed: {0}")]
+    Malformed(String),
+    /// The store could not be reached.
+    #[error("the history store is unreachable")]
+    Unreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Delivers broadcasts that arrived from other nodes to this node's sessions.
@@ -43,6 +118,10 @@ pub(crate) trait RemoteSink: Send + Sync + 'static {
     /// Delivers a broadcast on `topic` to this node's sessions `target` admits; returns
     /// how many.
     fn deliver_remote(&self, topic: &Topic, target: &Target, body: &Body) -> usize;
+
+    /// Delivers broadcast `offset` of `epoch` in `topic`'s history (`frame` without its
+    /// position), made by node `from` (maybe this one), to this node's members.
+    fn deliver_kept(&self, from: NodeId, topic: &Topic, epoch: &str, offset: u64, frame: &Body);
 }
 
 /// Identifies one server node (random per process), so a node can skip its own
@@ -71,6 +150,8 @@ pub enum MessageError {
 }
 
 const MESSAGE_VERSION: u8 = 2;
+/// A broadcast numbered in its room's history (to everyone in the room).
+const KEPT_VERSION: u8 = 3;
 
 const TARGET_ALL: u8 = 0;
 const TARGET_EXCEPT: u8 = 1;
@@ -103,6 +184,44 @@ pub(crate) fn encode_message(node: NodeId, topic: &Topic, target: &Target, body:
     Some(out.freeze())
 }
 
+/// The start of a kept broadcast's message (version, node, topic); `None` when the topic
+/// is longer than one can say.
+pub(crate) fn kept_head(node: NodeId, topic: &Topic) -> Option<Bytes> {
+    let topic = topic.as_str();
+    let topic_len = u16::try_from(topic.len()).ok()?;
+    let mut out = BytesMut::with_capacity(1 + 16 + 2 + topic.len());
+    out.put_u8(KEPT_VERSION);
+    out.put_slice(&node.0);
+    out.put_u16(topic_len);
+    out.put_slice(topic.as_bytes());
+    Some(out.freeze())
+}
+
+/// A whole kept broadcast's message, as a backplane that keeps history composes it.
+pub fn kept_message(head: &[u8], epoch: &str, offset: u64, frame: &[u8]) -> Option<Bytes> {
+    let offset = offset.to_string();
+    let epoch_len = u8::try_from(epoch.len()).ok()?;
+    let mut out = BytesMut::with_capacity(head.len() + 2 + epoch.len() + offset.len() + frame.len());
+    out.put_slice(head);
+    out.put_u8(epoch_len);
+    out.put_slice(epoch.as_bytes());
+    out.put_u8(offset.len() as u8);
+    out.put_slice(offset.as_bytes());
+    out.put_slice(frame);
+    Some(out.freeze())
+}
+
+fn take_short_text(message: &mut Bytes) -> Result<String, MessageError> {
+    if message.is_empty() {
+        return Err(MessageError::Malformed);
+    }
+    let len = usize::from(message.get_u8());
+    if message.len() < len {
+        return Err(MessageError::Malformed);
+    }
+    String::from_utf8(message.split_to(len).to_vec()).map_err(|_| MessageError::NotUtf8)
+}
+
 fn take_text(message: &mut Bytes) -> Result<String, MessageError> {
     if message.len() < 2 {
         return Err(MessageError::Malformed);
@@ -120,15 +239,28 @@ pub(crate) struct Message {
     pub topic: Topic,
     pub target: Target,
     pub body: Body,
+    /// For a broadcast kept in its room's history: its epoch and offset.
+    pub position: Option<(String, u64)>,
 }
 
 pub(crate) fn decode_message(mut message: Bytes) -> Result<Message, MessageError> {
-    if message.len() < 19 || message.get_u8() != MESSAGE_VERSION {
+    if message.len() < 19 {
+        return Err(MessageError::Malformed);
+    }
+    let version = message.get_u8();
+    if version != MESSAGE_VERSION && version != KEPT_VERSION {
         return Err(MessageError::Malformed);
     }
     let mut node = [0u8; 16];
     message.copy_to_slice(&mut node);
     let topic = Topic::parse(&take_text(&mut message)?).ok_or(MessageError::Malformed)?;
+    if version == KEPT_VERSION {
+        let epoch = take_short_text(&mut message)?;
+        let offset = take_short_text(&mut message)?.parse().map_err(|_| MessageError::Malformed)?;
+        let body = Body::from_bytes(message).ok_or(MessageError::NotUtf8)?;
+        let position = Some((epoch, offset));
+        return Ok(Message { node: NodeId(node), topic, target: Target::All, body, position });
+    }
     if message.is_empty() {
         return Err(MessageError::Malformed);
     }
@@ -143,7 +275,7 @@ pub(crate) fn decode_message(mut message: Bytes) -> Result<Message, MessageError
         _ => return Err(MessageError::Malformed),
     };
     let body = Body::from_bytes(message).ok_or(MessageError::NotUtf8)?;
-    Ok(Message { node: NodeId(node), topic, target, body })
+    Ok(Message { node: NodeId(node), topic, target, body, position: None })
 }
 
 impl RemoteDelivery {
@@ -158,10 +290,15 @@ impl RemoteDelivery {
 
     /// Delivers a message another node published; returns how many local sessions got
     /// it. This node's own messages, malformed ones, and messages for a server that is
-    /// gone deliver to nobody.
+    /// gone deliver to nobody. Kept broadcasts (numbered in a room's history) are
+    /// delivered whichever node made them, this one included, and count 0 here.
     pub fn deliver(&self, message: Bytes) -> usize {
         let Some(server) = self.server.upgrade() else { return 0 };
         match decode_message(message) {
+            Ok(Message { node, topic, body, position: Some((epoch, offset)), .. }) => {
+                server.deliver_kept(node, &topic, &epoch, offset, &body);
+                0
+            }
             Ok(message) if message.node == self.node => 0,
             Ok(message) => server.deliver_remote(&message.topic, &message.target, &message.body),
             Err(error) => {
@@ -200,6 +337,26 @@ mod tests {
             assert_eq!(message.target, target);
             assert_eq!(message.body.bytes(), body.bytes());
         }
+    }
+
+    #[test]
+    fn kept_messages_round_trip_and_truncated_ones_are_refused() {
+        let node = NodeId::generate();
+        let room = serde_json::value::to_raw_value(&"lobby").unwrap();
+        let topic = Topic::new("chat", Some(&room));
+        let body = crate::protocol::frames::broadcast(&topic, "said", &"hi").unwrap();
+        let head = kept_head(node, &topic).unwrap();
+        let whole = kept_message(&head, "0a1b", 42, body.bytes()).unwrap();
+        let message = decode_message(whole.clone()).unwrap();
+        assert_eq!((message.node, &message.topic, &message.target), (node, &topic, &Target::All));
+        assert_eq!(message.position, Some(("0a1b".to_owned(), 42)));
+        assert_eq!(message.body.bytes(), body.bytes());
+        for cut in [head.len(), head.len() + 3, head.len() + 6] {
+            assert!(decode_message(whole.slice(..cut)).is_err(), "{cut}");
+        }
+        let mut not_number = head.to_vec();
+        not_number.extend([1, b'e', 2, b'4', b'x']);
+        assert_eq!(decode_message(Bytes::from(not_number)).err(), Some(MessageError::Malformed));
     }
 
     #[test]

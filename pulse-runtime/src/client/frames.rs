@@ -63,6 +63,27 @@ pub enum ServerFrame {
         event: String,
         /// Payload.
         payload: Value,
+        /// For a channel that keeps history: the broadcast's epoch and offset.
+        position: Option<(String, u64)>,
+    },
+    /// A replay of a room's history starts: the client stands at `epoch`/`offset`
+    /// before the broadcasts that follow, which are exactly what it missed if
+    /// `recovered`.
+    History {
+        /// Sequence number.
+        seq: u64,
+        /// The channel name.
+        name: String,
+        /// The room key, for a channel with rooms.
+        room: Option<Value>,
+        /// The history's epoch.
+        epoch: String,
+        /// The offset before the replayed broadcasts.
+        offset: u64,
+        /// The offset of the last replayed broadcast (`offset` if none is replayed).
+        top: u64,
+        /// Whether they are exactly what came after the client's `since`.
+        recovered: bool,
     },
     /// The server asks for an answer; reply with [`Client::answer`](super::Client::answer).
     Request {
@@ -163,6 +184,10 @@ struct Fields {
     #[serde(default)]
     ops: Value,
     component: Option<String>,
+    epoch: Option<String>,
+    offset: Option<u64>,
+    top: Option<u64>,
+    recovered: Option<bool>,
 }
 
 /// A frame the client could not make sense of.
@@ -206,6 +231,16 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, DecodeError> {
             room: f.room.clone(),
             event: f.event.clone().ok_or_else(|| missing("event"))?,
             payload: f.payload,
+            position: f.epoch.clone().zip(f.offset),
+        },
+        "history" => ServerFrame::History {
+            seq,
+            name: f.name.clone().ok_or_else(|| missing("name"))?,
+            room: f.room.clone(),
+            epoch: f.epoch.clone().ok_or_else(|| missing("epoch"))?,
+            offset: f.offset.ok_or_else(|| missing("offset"))?,
+            top: f.top.ok_or_else(|| missing("top"))?,
+            recovered: f.recovered.ok_or_else(|| missing("recovered"))?,
         },
         "request" => ServerFrame::Request {
             seq,

@@ -89,6 +89,20 @@ impl Body {
         Body(Arc::from(text))
     }
 
+    /// A broadcast body with its place in its room's history (`epoch`, `offset`) spliced
+    /// in after its type.
+    pub(crate) fn with_position(&self, epoch: &str, offset: u64) -> Body {
+        const TYPE: &str = "\"t\":\"broadcast\",";
+        let rest = self.0.strip_prefix(TYPE).unwrap_or(&self.0);
+        let mut text = String::with_capacity(self.0.len() + epoch.len() + 40);
+        text.push_str(TYPE);
+        // Writing into a String cannot fail; an epoch is made of hex digits, or came
+        // from JSON-safe text checked by whoever read it.
+        let _ = write!(text, "\"epoch\":{},\"offset\":{offset},", serde_json::Value::from(epoch));
+        text.push_str(rest);
+        Body(Arc::from(text))
+    }
+
     /// The complete frame text with `seq` spliced in front.
     pub(crate) fn with_seq(&self, seq: u64) -> String {
         let mut text = String::with_capacity(self.0.len() + 28);
@@ -182,6 +196,27 @@ pub(crate) fn emit<P: Serialize + ?Sized>(
     payload: &P,
 ) -> Result<Body, serde_json::Error> {
     Body::encode(&EmitOut { t: "emit", channel, event, payload })
+}
+
+#[derive(Serialize)]
+struct HistoryOut<'a> {
+    t: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    room: Option<&'a RawValue>,
+    epoch: &'a str,
+    offset: u64,
+    top: u64,
+    recovered: bool,
+}
+
+/// The `history` frame that comes before a joining session's replay of a room's
+/// history: the client stands at `epoch`/`offset` before the broadcasts that follow,
+/// which run to `top`; `recovered` says they are exactly what came after the position
+/// it asked for.
+pub(crate) fn history(topic: &Topic, epoch: &str, offset: u64, top: u64, recovered: bool) -> Body {
+    let frame = HistoryOut { t: "history", name: topic.name(), room: topic.room(), epoch, offset, top, recovered };
+    Body::encode(&frame).unwrap_or_else(|_| unreachable_encode())
 }
 
 #[derive(Serialize)]
@@ -807,6 +842,7 @@ mod tests {
             open(channel, &Topic::from("n")),
             emit(channel, "e", &1).unwrap(),
             broadcast(&Topic::from("n"), "e", &1).unwrap(),
+            history(&Topic::from("n"), "e0", 0, 0, false),
             request(channel, 1, "e", &1).unwrap(),
             answer("c", 1, Err(&error)),
             error_frame_for_test(&error),

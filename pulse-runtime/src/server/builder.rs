@@ -12,6 +12,7 @@ use super::registry::{RemoteHook, ServerShared, SessionHook};
 use super::{ConnectRequest, Server, access, topics};
 use crate::backplane::{Backplane, NodeId};
 use crate::config::Config;
+use crate::history::History;
 #[cfg(doc)]
 use crate::protocol::CloseCode;
 use crate::session::Access;
@@ -27,9 +28,21 @@ pub struct ServerBuilder {
     pub(super) remote_hooks: Vec<RemoteHook>,
     pub(super) authenticator: Option<access::Authenticator>,
     pub(super) authorizer: Option<access::Authorizer>,
+    pub(super) histories: HashMap<Arc<str>, History>,
 }
 
 impl ServerBuilder {
+    /// Keeps the history of each room of channel `C` (its broadcasts to the whole
+    /// room): a session that joins a room gets what it keeps, in order, before the live
+    /// broadcasts, and a client that comes back (after the grace period, or on another
+    /// node) gets exactly what it missed, or is told it cannot. With a backplane that
+    /// keeps history (Redis) every node serves the same history; otherwise each node
+    /// keeps its own, in memory. See docs/guide.md, "History".
+    pub fn history<C: crate::ChannelSpec>(mut self, history: History) -> Self {
+        self.histories.insert(Arc::from(C::NAME), history);
+        self
+    }
+
     /// Uses `config` for limits and timings.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -128,8 +141,13 @@ impl ServerBuilder {
     /// The server, ready to be mounted with [`Server::router`] or run with [`Server::bind`].
     pub fn build(self) -> Server {
         let backplane = self.backplane.or_else(backplane_from_env);
+        if let Some(backplane) = &backplane {
+            if !self.histories.is_empty() && !backplane.keeps_history() {
+                tracing::warn!("the backplane keeps no history: each node keeps its own channels' histories");
+            }
+        }
         Server {
-            shared: Arc::new(ServerShared {
+            shared: Arc::new_cyclic(|this| ServerShared {
                 config: self.config,
                 topics: topics::Topics::default(),
                 started: Instant::now(),
@@ -145,6 +163,9 @@ impl ServerBuilder {
                 sessions_changed: Notify::new(),
                 next_key: AtomicU64::new(1),
                 shutting_down: AtomicBool::new(false),
+                histories: self.histories,
+                memory_histories: crate::history::memory::MemoryHistories::default(),
+                this: this.clone(),
             }),
         }
     }

@@ -11,8 +11,10 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use super::{access, topics};
-use crate::backplane::{Backplane, NodeId, RemoteDelivery, RemoteSink};
+use crate::backplane::{Backplane, KeptMessage, NodeId, RemoteDelivery, RemoteSink, StoredHistory};
 use crate::config::Config;
+use crate::history::memory::MemoryHistories;
+use crate::history::{History, Kept, Position, plan};
 use crate::id::ChannelId;
 use crate::protocol::{Topic, frames};
 use crate::session::host::Host;
@@ -42,6 +44,12 @@ pub(crate) struct ServerShared {
     pub(super) sessions_changed: Notify,
     pub(super) next_key: AtomicU64,
     pub(super) shutting_down: AtomicBool,
+    /// The channels that keep history, by name, and how much.
+    pub(super) histories: HashMap<Arc<str>, History>,
+    /// Their rooms' histories, when no backplane keeps them.
+    pub(super) memory_histories: MemoryHistories,
+    /// This server, for the tasks that read histories.
+    pub(super) this: Weak<ServerShared>,
 }
 
 impl ServerShared {
@@ -82,6 +90,70 @@ impl ServerShared {
         }
     }
 
+    /// How much `topic`'s channel keeps, if it keeps history.
+    fn history_of(&self, topic: &Topic) -> Option<History> {
+        self.histories.get(topic.name()).copied()
+    }
+
+    /// The backplane, if it keeps the histories.
+    fn history_backplane(&self) -> Option<&Arc<dyn Backplane>> {
+        self.backplane.as_ref().filter(|backplane| backplane.keeps_history())
+    }
+
+    /// Joins a room whose history is in memory: under the room's lock, the session gets
+    /// the `history` frame and its replay, then becomes a member, so the next broadcast
+    /// (made under the same lock) follows the replay with nothing missed or repeated.
+    fn join_memory(&self, topic: &Topic, history: History, session: &Arc<SessionShared>, channel: ChannelId) {
+        let room = self.memory_histories.room(topic, history);
+        let mut room = lock(&room);
+        if self.topics.is_member(topic, session.key) {
+            // Another channel of the same room: the replay went to the first.
+            self.topics.join(topic, session, channel);
+            return;
+        }
+        let kept = room.kept(Instant::now());
+        let since = session.since_for(topic);
+        let replay = plan(&kept, since.as_ref());
+        let _ = session.enqueue(replay.start_frame(topic));
+        for (_, body) in replay.entries {
+            let _ = session.enqueue(body.clone());
+        }
+        self.topics.join_live(topic, session, channel, Position { epoch: kept.epoch.clone(), offset: kept.top });
+    }
+
+    /// Reads `topic`'s history from the backplane for a member that is recovering, and
+    /// hands it over; retried with backoff while Redis is unreachable and the member
+    /// still waits for it.
+    fn recover(&self, topic: &Topic, history: History, refetch: topics::Refetch) {
+        let (Some(server), Some(backplane)) = (self.this.upgrade(), self.history_backplane().cloned()) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(%topic, "a history read needs a Tokio runtime");
+            return;
+        };
+        let topic = topic.clone();
+        runtime.spawn(async move {
+            let mut delay = std::time::Duration::from_millis(50);
+            while server.topics.is_recovering(&topic, refetch.session_key, refetch.token) {
+                match backplane.read_history(&topic, history, &crate::history::new_epoch()).await {
+                    Ok(stored) => {
+                        let kept = kept_from_store(stored, history);
+                        for again in server.topics.recovered(&topic, refetch.session_key, refetch.token, &kept) {
+                            server.recover(&topic, history, again);
+                        }
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%topic, %error, "reading a room's history failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(std::time::Duration::from_secs(2));
+                    }
+                }
+            }
+        });
+    }
+
     pub(crate) fn remove_session(&self, session: &SessionShared) {
         lock(&self.sessions).remove(&session.id);
         self.sessions_changed.notify_waiters();
@@ -105,7 +177,21 @@ impl Host for ServerShared {
     }
 
     fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) {
-        self.topics.join(topic, session, channel);
+        let Some(history) = self.history_of(topic) else {
+            self.topics.join(topic, session, channel);
+            return;
+        };
+        if self.history_backplane().is_none() {
+            return self.join_memory(topic, history, session, channel);
+        }
+        if self.topics.is_member(topic, session.key) {
+            self.topics.join(topic, session, channel);
+            return;
+        }
+        let since = session.since_for(topic);
+        if let Some(refetch) = self.topics.join_recovering(topic, session, channel, since) {
+            self.recover(topic, history, refetch);
+        }
     }
 
     fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId) {
@@ -115,7 +201,33 @@ impl Host for ServerShared {
     /// Queues the frame (shared, not copied) for every member session of this node that
     /// `target` admits, and hands it to the backplane once for the other nodes (unless
     /// it was for one session of this node, which needs no other node).
+    ///
+    /// A broadcast to a whole room of a channel that keeps history is numbered first: in
+    /// memory, here, delivered under the room's lock; with a backplane that keeps
+    /// history, by the backplane, which brings it back to every node (this one too), so
+    /// it counts 0 here.
     fn publish(&self, topic: &Topic, target: &Target, body: &frames::Body) -> usize {
+        if let (Target::All, Some(history)) = (target, self.history_of(topic)) {
+            if let Some(backplane) = self.history_backplane() {
+                let Some(head) = crate::backplane::kept_head(self.node, topic) else { return 0 };
+                let frame = bytes::Bytes::copy_from_slice(body.bytes());
+                let new_epoch = crate::history::new_epoch();
+                backplane.publish_kept(KeptMessage { topic: topic.clone(), history, new_epoch, head, frame });
+                return 0;
+            }
+            let room = self.memory_histories.room(topic, history);
+            let mut room = lock(&room);
+            let (offset, numbered) = room.append(body, Instant::now());
+            let reached = self.topics.deliver_kept(topic, &room.epoch().clone(), offset, &numbered).reached;
+            drop(room);
+            if let Some(backplane) = &self.backplane {
+                // A backplane that keeps no history: other nodes get it unnumbered.
+                if let Some(message) = crate::backplane::encode_message(self.node, topic, target, body) {
+                    backplane.publish(message);
+                }
+            }
+            return reached;
+        }
         let reached = self.topics.deliver(topic.as_str(), target, body);
         let local_session = matches!(target, Target::Session(id) if lock(&self.sessions).contains_key(id));
         if let Some(backplane) = &self.backplane {
@@ -141,4 +253,40 @@ impl RemoteSink for ServerShared {
         }
         self.topics.deliver(topic.as_str(), target, body)
     }
+
+    fn deliver_kept(&self, from: NodeId, topic: &Topic, epoch: &str, offset: u64, frame: &frames::Body) {
+        if from != self.node {
+            for hook in &self.remote_hooks {
+                hook(topic, frame);
+            }
+        }
+        let Some(history) = self.history_of(topic) else { return };
+        let epoch: Arc<str> = Arc::from(epoch);
+        let numbered = frame.with_position(&epoch, offset);
+        for refetch in self.topics.deliver_kept(topic, &epoch, offset, &numbered).refetch {
+            self.recover(topic, history, refetch);
+        }
+    }
+}
+
+/// A history as the backplane stored it, as sessions get it: broadcasts older than
+/// the history keeps left out, and only the run that ends at `top` with no hole.
+fn kept_from_store(stored: StoredHistory, history: History) -> Kept {
+    let epoch: Arc<str> = Arc::from(stored.epoch);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
+    let oldest_ms = now_ms.saturating_sub(u64::try_from(history.ttl().as_millis()).unwrap_or(u64::MAX));
+    let mut entries = Vec::new();
+    let mut expected = stored.top;
+    for (offset, at_ms, frame) in stored.entries.into_iter().rev() {
+        if offset != expected || at_ms < oldest_ms {
+            break;
+        }
+        let Some(body) = frames::Body::from_bytes(frame) else { break };
+        entries.push((offset, body.with_position(&epoch, offset)));
+        expected = expected.saturating_sub(1);
+    }
+    entries.reverse();
+    Kept { epoch, top: stored.top, entries }
 }

@@ -40,6 +40,7 @@ impl Server {
             remote_hooks: Vec::new(),
             authenticator: None,
             authorizer: None,
+            histories: Default::default(),
         }
     }
 

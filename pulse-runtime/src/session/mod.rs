@@ -92,7 +92,12 @@ pub(crate) struct SessionShared {
     identity: Option<Identity>,
     /// The query string of the URL the session connected with.
     params: Option<String>,
+    /// The rooms whose position from `since` a join has used (each is used once).
+    since_used: Mutex<std::collections::HashSet<Arc<str>>>,
 }
+
+/// Positions a client may send in `since`, at most; the rest are ignored.
+pub(crate) const MAX_SINCE_POSITIONS: usize = 64;
 
 impl SessionShared {
     /// A new session, and the receiving end of its resumes (for the session's task).
@@ -116,8 +121,52 @@ impl SessionShared {
             callbacks: Mutex::new(HashMap::new()),
             identity,
             params,
+            since_used: Mutex::default(),
         });
         (shared, resumed)
+    }
+
+    /// The frames queued for the client, taken as a writer would (tests without sockets).
+    #[cfg(test)]
+    pub(crate) fn take_queued(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        lock(&self.core).take_batch(usize::MAX, &mut out);
+        out.into_iter().map(|(seq, body)| body.with_seq(seq)).collect()
+    }
+
+    /// Frames that may wait in the outbound queue.
+    pub(crate) fn queue_limit(&self) -> usize {
+        self.host.config().outbound_queue_frames
+    }
+
+    /// Where the client stood in `topic`'s history when it connected (the `since`
+    /// parameter: a JSON array of `{"name", "room"?, "epoch", "offset"}`), the first time
+    /// the session joins that room; `None` after that, or if it sent none. A `since` that
+    /// cannot be read is ignored.
+    pub(crate) fn since_for(&self, topic: &Topic) -> Option<crate::history::Position> {
+        #[derive(serde::Deserialize)]
+        struct At {
+            name: String,
+            #[serde(default)]
+            room: Option<Box<serde_json::value::RawValue>>,
+            epoch: String,
+            offset: u64,
+        }
+        if !lock(&self.since_used).insert(topic.shared().clone()) {
+            return None;
+        }
+        let since = query_param(self.params.as_deref()?, "since")?;
+        let positions: Vec<At> = match serde_json::from_str(&since) {
+            Ok(positions) => positions,
+            Err(error) => {
+                tracing::debug!(session = %self.id, %error, "unreadable `since`; ignored");
+                return None;
+            }
+        };
+        positions.into_iter().take(MAX_SINCE_POSITIONS).find_map(|at| {
+            (Topic::new(&at.name, at.room.as_deref()) == *topic)
+                .then(|| crate::history::Position { epoch: Arc::from(at.epoch), offset: at.offset })
+        })
     }
 
     /// Watches for the session's end.
@@ -504,8 +553,7 @@ impl Session {
     /// `param("room")` is `Some("lobby")`), percent-decoded. Set it on the client with
     /// `new PulseConnection({ params: { room } })`.
     pub fn param(&self, name: &str) -> Option<String> {
-        let query = self.shared.params.as_deref()?;
-        query.split('&').filter_map(|pair| pair.split_once('=')).find_map(|(k, v)| (k == name).then(|| decode(v)))
+        query_param(self.shared.params.as_deref()?, name)
     }
 
     /// The key of this session's user (see [`Identity`](crate::Identity)), if
@@ -554,6 +602,11 @@ impl std::fmt::Debug for Session {
 
 /// Percent-decodes a query value (`+` is a space); bytes that do not form UTF-8 are
 /// replaced.
+/// The value of parameter `name` in a query string, percent-decoded.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').filter_map(|pair| pair.split_once('=')).find_map(|(k, v)| (k == name).then(|| decode(v)))
+}
+
 fn decode(value: &str) -> String {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

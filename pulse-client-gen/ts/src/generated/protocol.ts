@@ -97,6 +97,7 @@ export type ServerFrameType =
   | "open"
   | "emit"
   | "broadcast"
+  | "history"
   | "request"
   | "answer"
   | "error"
