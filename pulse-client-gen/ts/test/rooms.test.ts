@@ -2,19 +2,27 @@
 // against the real Rust server (`ts-test-server`: a `lobby` whose `join` opens `desk`
 // rooms; room `staff` is refused by the authorization hook).
 
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { FailedError, type TypedChannel } from "../src/index";
 import type { DeskSchema, LobbySchema } from "./generated/lab";
 import { connectClosingAfterEach, next } from "./helpers";
 
 const connect = connectClosingAfterEach();
 
+// Desks keep history on the test server: each test uses rooms of its own ("a#3"), so
+// that none hears what an earlier test said.
+let test = 0;
+beforeEach(() => {
+  test += 1;
+});
+const own = (room: string) => (room === "staff" ? room : `${room}#${test}`);
+
 async function session() {
   const s = await connect();
   const lobby = s.connection.channel(s.lobby) as unknown as TypedChannel<LobbySchema>;
   /** Joins desk `room`; resolves with the desk and its welcome. */
   const join = async (room: string) => {
-    const joined = await lobby.attempt("join", room);
+    const joined = await lobby.attempt("join", own(room));
     if (!joined.ok) throw new Error(`join ${room} refused: ${JSON.stringify(joined.error)}`);
     const desk = s.connection.channel(joined.value) as unknown as TypedChannel<DeskSchema>;
     // The welcome came before anything else, likely before this listener: the channel
@@ -36,8 +44,8 @@ describe("rooms", () => {
   it("a joined desk knows its room and hears its welcome first", async () => {
     const { join } = await session();
     const { desk, welcome } = await join("a");
-    expect(desk.room).toBe("a");
-    expect(welcome).toBe("welcome to desk a");
+    expect(desk.room).toBe(own("a"));
+    expect(welcome).toBe(`welcome to desk ${own("a")}`);
   });
 
   it("a broadcast reaches its room only, in every session and every room of one session", async () => {

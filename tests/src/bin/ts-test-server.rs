@@ -1,6 +1,7 @@
 //! The real server the TypeScript client runtime is tested against: every session gets
 //! a typed `lab` channel, an untyped `calc` channel (see `pulse_tests::test_handlers`) and
-//! a `lobby` whose `join` opens `desk` rooms (room `staff` is refused), and renders the
+//! a `lobby` whose `join` opens `desk` rooms (room `staff` is refused; each desk keeps its
+//! last 5 broadcasts), and renders the
 //! chat's `ChatRoom` next to `LabCounter`. Prints `listening on <port>` once bound.
 //! `ts-test-server [port]`.
 
@@ -8,8 +9,8 @@ use std::time::Duration;
 
 use chat::{ChatRoom, Rooms};
 use pulse_runtime::prelude::{IntoNode, div};
-use pulse_runtime::{Access, Config, Server};
-use pulse_tests::lab::{Lab, LabCounter, LabServer, Lobby, LobbyServer};
+use pulse_runtime::{Access, Config, History, Server};
+use pulse_tests::lab::{Desk, Lab, LabCounter, LabServer, Lobby, LobbyServer};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -19,6 +20,7 @@ async fn main() -> std::io::Result<()> {
     let rooms = Rooms::default();
     let server = Server::builder()
         .config(config)
+        .history::<Desk>(History::last(5))
         .root(move || div((ChatRoom { rooms: rooms.clone() }, LabCounter {})).into_node())
         .on_session(|session| async move {
             if Lab::open(&session, LabServer::default()).is_err() {
