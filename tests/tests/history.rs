@@ -227,7 +227,7 @@ async fn joins_meet_a_steady_stream(nodes: &mut [Harness]) {
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 Desk::to_room(&server, &"a".to_owned()).said(format!("s{n}"));
-                if n % 8 == 0 {
+                if n.is_multiple_of(8) {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }
@@ -336,4 +336,90 @@ async fn a_history_redis_lost_starts_a_new_epoch_and_clients_are_told() {
     let back = Tab::open(&mut one, "a", Some(old)).await;
     assert_eq!(back.seen.starts, [(new_epoch, 0, false)]);
     assert_eq!(back.said(), ["new"]);
+}
+
+/// A client written from docs/protocol.md alone: it sends `since` as the doc shows, and
+/// the `history` frame and the numbered broadcast it gets have exactly the fields of the
+/// doc's examples, in the order it says (`epoch` and `offset` right after `t`).
+#[tokio::test]
+async fn the_documented_history_frames_are_what_the_server_sends() {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let doc = include_str!("../../docs/protocol.md");
+    let example = |start: &str| -> Value {
+        let at = doc.find(start).unwrap_or_else(|| panic!("protocol.md shows {start}"));
+        let end = at + doc[at..].find('\n').unwrap();
+        serde_json::from_str(&doc[at..end]).expect("the example is JSON")
+    };
+    let documented_history = example(r#"{"seq":5,"t":"history""#);
+    let documented_broadcast = example(r#"{"seq":9,"t":"broadcast","epoch""#);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+
+    let mut harness = Harness::with_builder(builder()).await;
+    let mut ann = Tab::open(&mut harness, "lobby", None).await;
+    ann.client.emit(ann.desk, "say", &"hi").unwrap();
+    ann.read_until_said("hi").await;
+    let epoch = ann.seen.starts[0].0.clone();
+    let since = json!([{ "name": "desk", "room": "lobby", "epoch": epoch, "offset": 0 }]);
+    let url = format!("{}&room=lobby&since={}", harness.running.ws_url(), percent(&since.to_string()));
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut texts = Vec::new();
+    while texts.len() < 4 {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => texts.push(text.to_string()),
+            other => panic!("expected frames, got {other:?}"),
+        }
+    }
+    // hello, open, history, the replayed broadcast (then the welcome).
+    let history: Value = serde_json::from_str(&texts[2]).unwrap();
+    assert!(texts[2].starts_with(r#"{"seq":2,"t":"history","name":"desk","room":"lobby","epoch":"#), "{}", texts[2]);
+    let mut expected = keys(&documented_history);
+    expected.sort();
+    let mut sent = keys(&history);
+    sent.sort();
+    assert_eq!(sent, expected);
+    assert_eq!((&history["offset"], &history["top"], &history["recovered"]), (&json!(0), &json!(1), &json!(true)));
+    let broadcast: Value = serde_json::from_str(&texts[3]).unwrap();
+    assert!(
+        texts[3].starts_with(&format!(r#"{{"seq":3,"t":"broadcast","epoch":"{epoch}","offset":1,"#)),
+        "{}",
+        texts[3]
+    );
+    let mut expected = keys(&documented_broadcast);
+    expected.sort();
+    let mut sent = keys(&broadcast);
+    sent.sort();
+    assert_eq!(sent, expected);
+}
+
+/// Broadcasts published while a node's subscription is down never reach it through
+/// pub/sub; when it subscribes again, its sessions read them from the history, though no
+/// later broadcast comes to reveal the gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_lost_its_subscription_fills_the_gap_from_the_history() {
+    let redis = RedisServer::start().await;
+    let backplane = RedisBackplane::new(&redis.url()).unwrap().channel("history-gap");
+    let stats = backplane.stats();
+    let mut one = Harness::with_builder(builder().backplane(backplane)).await;
+    let subscribed = stats.clone();
+    eventually("node one subscribed", move || subscribed.subscriptions.load(Ordering::Relaxed) >= 1).await;
+    let [_, two] = two_nodes(&redis, "history-gap").await;
+    let mut ann = Tab::open(&mut one, "a", None).await;
+    Desk::to_room(two.server(), &"a".to_owned()).said("first".into());
+    ann.read_until_said("first").await;
+
+    // Every subscription is cut; node two (whose publishing connection is untouched)
+    // makes three broadcasts before anyone can subscribe again (after 50 ms at least).
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let _: redis::Value =
+        redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut connection).await.unwrap();
+    for text in ["during 1", "during 2", "during 3"] {
+        Desk::to_room(two.server(), &"a".to_owned()).said(text.into());
+    }
+    ann.read_until_said("during 3").await;
+    ann.assert_contiguous();
+    assert_eq!(ann.said(), ["first", "during 1", "during 2", "during 3"]);
+    assert!(stats.subscriptions.load(Ordering::Relaxed) >= 2, "node one subscribed again");
 }

@@ -112,7 +112,9 @@ impl ChatState {
             }
             Err(other) => return ChatState { id, room, channel: Err(other.to_string()), location: None },
         };
-        channel.broadcast().notification(Notice { text: "someone joined the chat".into() });
+        // To the others: a notice to the whole room would be kept in its history.
+        let me = cx.session().id();
+        channel.broadcast().except(me).notification(Notice { text: "someone joined the chat".into() });
         // Ask the new client where it is; the answer (or its absence) shows up in the room.
         let state = cx.handle();
         let asking = channel.clone();
@@ -189,12 +191,17 @@ pub struct ChatClient {
     pub channel_id: ChannelId<Chat>,
 }
 
+/// How many messages each room keeps for the tabs that join it (its history).
+pub const HISTORY: usize = 100;
+
 /// The chat server: `ChatRoom` for every session, in the room its URL names; room
-/// `staff` is refused. With a backplane (`PULSE_REDIS_URL`), messages sent on other
-/// nodes join this node's rooms too.
+/// `staff` is refused; each room keeps its last [`HISTORY`] messages for the tabs that
+/// join it. With a backplane (`PULSE_REDIS_URL`), messages sent on other nodes join this
+/// node's rooms too, and the history lives in Redis.
 pub fn server(rooms: Rooms) -> pulse_runtime::ServerBuilder {
     let remote_rooms = rooms.clone();
     Server::builder()
+        .history::<Chat>(History::last(HISTORY))
         .root(move || ChatRoom { rooms: rooms.clone() })
         .authorize(|_session, access| match access.room::<RoomId>() {
             Some(RoomId(name)) if name == "staff" => Err("the staff room is for staff".into()),

@@ -119,6 +119,10 @@ pub(crate) trait RemoteSink: Send + Sync + 'static {
     /// how many.
     fn deliver_remote(&self, topic: &Topic, target: &Target, body: &Body) -> usize;
 
+    /// The node may have missed broadcasts (its subscription was lost): every member of
+    /// a room with history reads what it missed.
+    fn resync_kept(&self);
+
     /// Delivers broadcast `offset` of `epoch` in `topic`'s history (`frame` without its
     /// position), made by node `from` (maybe this one), to this node's members.
     fn deliver_kept(&self, from: NodeId, topic: &Topic, epoch: &str, offset: u64, frame: &Body);
@@ -305,6 +309,14 @@ impl RemoteDelivery {
                 tracing::warn!(%error, "dropped a backplane message");
                 0
             }
+        }
+    }
+
+    /// Tells the server its subscription was re-established after being lost: sessions
+    /// in rooms with history read what they may have missed meanwhile.
+    pub fn resubscribed(&self) {
+        if let Some(server) = self.server.upgrade() {
+            server.resync_kept();
         }
     }
 

@@ -301,7 +301,9 @@ async fn publish_loop(
         }
         let Some(conn) = connection.as_mut() else { continue };
         let published: redis::RedisResult<()> = match &message {
-            Outgoing::Plain(message) => redis::cmd("PUBLISH").arg(&channel).arg(message.as_ref()).query_async(conn).await,
+            Outgoing::Plain(message) => {
+                redis::cmd("PUBLISH").arg(&channel).arg(message.as_ref()).query_async(conn).await
+            }
             Outgoing::Kept(message) => publish_kept(conn, &channel, message).await.map(drop),
         };
         match published {
@@ -323,7 +325,10 @@ async fn subscribe_loop(client: redis::Client, channel: String, remote: RemoteDe
         match subscribe(&client, &channel).await {
             Ok(pubsub) => {
                 attempt = 0;
-                stats.subscriptions.fetch_add(1, Ordering::Relaxed);
+                if stats.subscriptions.fetch_add(1, Ordering::Relaxed) > 0 {
+                    // Whatever was published while the subscription was down never came.
+                    remote.resubscribed();
+                }
                 tracing::info!(channel, "subscribed to the Redis backplane");
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {

@@ -254,6 +254,14 @@ impl RemoteSink for ServerShared {
         self.topics.deliver(topic.as_str(), target, body)
     }
 
+    fn resync_kept(&self) {
+        for (topic, refetch) in self.topics.resync() {
+            if let Some(history) = self.history_of(&topic) {
+                self.recover(&topic, history, refetch);
+            }
+        }
+    }
+
     fn deliver_kept(&self, from: NodeId, topic: &Topic, epoch: &str, offset: u64, frame: &frames::Body) {
         if from != self.node {
             for hook in &self.remote_hooks {

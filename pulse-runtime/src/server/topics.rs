@@ -189,13 +189,7 @@ impl Topics {
                 let token = self.tokens.fetch_add(1, Ordering::Relaxed);
                 let since = Some(Position { epoch: current.clone(), offset: *last });
                 let waiting = vec![(epoch.clone(), offset, body.clone())];
-                *flow = Some(Flow::Recovering(Recovery {
-                    token,
-                    since,
-                    announce: false,
-                    waiting,
-                    overflowed: false,
-                }));
+                *flow = Some(Flow::Recovering(Recovery { token, since, announce: false, waiting, overflowed: false }));
                 Step::Refetch(Refetch { session_key: member.session.key, token })
             }
             Some(Flow::Recovering(recovery)) => {
@@ -258,6 +252,28 @@ impl Topics {
     pub(crate) fn is_member(&self, topic: &Topic, session_key: u64) -> bool {
         let by_name = self.by_name.read().unwrap_or_else(|p| p.into_inner());
         by_name.get(topic.as_str()).is_some_and(|members| members.contains_key(&session_key))
+    }
+
+    /// Every member of a topic with history reads it again from where it stands (after
+    /// the node lost its subscription for a while: what was published meanwhile never
+    /// arrived, and no later broadcast may come to reveal it).
+    pub(crate) fn resync(&self) -> Vec<(Topic, Refetch)> {
+        let by_name = self.by_name.read().unwrap_or_else(|p| p.into_inner());
+        let mut refetch = Vec::new();
+        for (name, members) in by_name.iter() {
+            let Some(topic) = Topic::parse(name) else { continue };
+            for (key, member) in members {
+                let mut flow = lock(&member.flow);
+                if let Some(Flow::Live { epoch, last }) = &*flow {
+                    let token = self.tokens.fetch_add(1, Ordering::Relaxed);
+                    let since = Some(Position { epoch: epoch.clone(), offset: *last });
+                    let recovery = Recovery { token, since, announce: false, waiting: Vec::new(), overflowed: false };
+                    *flow = Some(Flow::Recovering(recovery));
+                    refetch.push((topic.clone(), Refetch { session_key: *key, token }));
+                }
+            }
+        }
+        refetch
     }
 
     /// Whether `session_key` is a member of `topic` still recovering with `token`.

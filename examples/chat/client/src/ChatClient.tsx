@@ -24,6 +24,9 @@ export function ChatClient({ channelId }: ChatClientProps) {
 
   useEffect(() => {
     const offs = [
+      // The room's history comes first, as `new_message` events: after a start-over
+      // (`recovered: false`) they are the whole list; after a recovery, what was missed.
+      chat.onHistory(({ recovered }) => recovered || setMessages([])),
       chat.on("new_message", (m) => setMessages((prev) => [...prev, m])), // m: Message
       chat.on("notification", (n) => setNotices((prev) => [...prev, n.text])),
       // Never the typist's own: the server sends it to the others in the room only.
@@ -34,8 +37,6 @@ export function ChatClient({ channelId }: ChatClientProps) {
         window.__withholdLocation ? new Promise<never>(() => {}) : { lat: 40.7, lng: -74.0 },
       ),
     ];
-    // A tab opened later gets the room's earlier messages.
-    chat.request("history").then(setMessages, (error: unknown) => console.warn("history failed", error));
     return () => offs.forEach((off) => off());
   }, [chat]);
 
