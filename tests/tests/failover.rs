@@ -75,11 +75,9 @@ impl Reader {
             url.push_str(&format!("&since={}", percent(&since.to_string())));
         }
         let mut client = Client::connect(&url).await.expect("connect");
-        loop {
-            match next(&mut client).await {
-                ServerFrame::Open { channel, name, .. } if name == "desk" => return (client, channel),
-                other => panic!("expected the desk's open, got {other:?}"),
-            }
+        match next(&mut client).await {
+            ServerFrame::Open { channel, name, .. } if name == "desk" => (client, channel),
+            other => panic!("expected the desk's open, got {other:?}"),
         }
     }
 
