@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use pulse_runtime::backplane::RedisBackplane;
+use pulse_runtime::backplane::{RedisBackplane, RedisStats};
 use pulse_runtime::client::{Client, ServerFrame};
 use pulse_runtime::protocol::ErrorCode;
 use pulse_runtime::{Access, ChannelError, ChannelId, Identity, Server, ServerBuilder, Session};
@@ -219,13 +219,20 @@ async fn expect_notices(tab: &mut Tab, want: &[&str]) {
 
 /// Two nodes behind one Redis.
 async fn two_nodes(redis: &RedisServer) -> (Harness, Harness) {
+    let ((one, _), (two, _)) = two_nodes_with_stats(redis).await;
+    (one, two)
+}
+
+/// Two nodes behind one Redis, with their backplanes' counters.
+async fn two_nodes_with_stats(redis: &RedisServer) -> ((Harness, Arc<RedisStats>), (Harness, Arc<RedisStats>)) {
     let mut nodes = Vec::new();
     for _ in 0..2 {
         let backplane = RedisBackplane::new(&redis.url()).unwrap();
         let stats: Arc<_> = backplane.stats();
         let harness = Harness::with_builder(builder().backplane(backplane)).await;
-        eventually("the node subscribed to Redis", move || stats.subscriptions.load(Ordering::Relaxed) >= 1).await;
-        nodes.push(harness);
+        let subscribed = stats.clone();
+        eventually("the node subscribed to Redis", move || subscribed.subscriptions.load(Ordering::Relaxed) >= 1).await;
+        nodes.push((harness, stats));
     }
     let two = nodes.pop().unwrap();
     (nodes.pop().unwrap(), two)
@@ -261,4 +268,40 @@ async fn rooms_and_users_reach_across_nodes() {
     assert_eq!(bob_there.next_broadcast().await, notice("hi bob"));
     // Bob got neither "across" nor "from two" nor "hi ann": all were queued before this.
     bob_there.nothing_before_marker(bob_b, "b", "bob's marker").await;
+}
+
+/// A node receives from Redis only the broadcasts of rooms it has sessions in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_receives_nothing_of_a_room_it_has_no_session_in() {
+    let redis = RedisServer::start().await;
+    let ((mut one, _), (mut two, two_stats)) = two_nodes_with_stats(&redis).await;
+    let mut ann = Tab::open(&mut one, "ann").await;
+    let mut bob = Tab::open(&mut two, "bob").await;
+    ann.join("a").await;
+    bob.join("b").await;
+    let before = two_stats.received.load(Ordering::Relaxed);
+    for n in 0..50 {
+        Desk::to_room(one.server(), &"a".to_owned()).said(format!("a{n}"));
+    }
+    // Then one to room b: node two gets it, after anything of room a it would have got.
+    Desk::to_room(one.server(), &"b".to_owned()).said("b".into());
+    assert_eq!(bob.next_broadcast().await, said("b", "b"));
+    assert_eq!(two_stats.received.load(Ordering::Relaxed) - before, 1, "node two received room a's broadcasts");
+    for n in 0..50 {
+        assert_eq!(ann.next_broadcast().await, said("a", &format!("a{n}")));
+    }
+}
+
+/// A room new to a node: its `open` waits until the node receives the room's broadcasts,
+/// so one made on another node the moment the client hears `open` reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_new_to_a_node_hears_the_other_nodes_from_its_open_on() {
+    let redis = RedisServer::start().await;
+    let (one, mut two) = two_nodes(&redis).await;
+    let mut bob = Tab::open(&mut two, "bob").await;
+    for room in ["c", "d", "e", "f", "g"] {
+        bob.join(room).await; // returns once the desk's open and welcome arrived
+        Desk::to_room(one.server(), &room.to_owned()).said("right away".into());
+        assert_eq!(bob.next_broadcast().await, said(room, "right away"));
+    }
 }

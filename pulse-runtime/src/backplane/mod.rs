@@ -33,8 +33,29 @@ pub trait Backplane: Send + Sync + 'static {
     /// Starts the backplane; broadcasts from other nodes go to `remote`.
     fn start(&self, remote: RemoteDelivery);
 
-    /// Publishes a broadcast made on this node (already encoded) to the other nodes.
-    fn publish(&self, message: Bytes);
+    /// Publishes a broadcast on `topic` made on this node (already encoded) to the other
+    /// nodes.
+    fn publish(&self, topic: &Topic, message: Bytes);
+
+    /// A session of this node joined `topic`, in which it had none: deliver the topic's
+    /// broadcasts from now on. Returns, while the backplane is not receiving them yet, a
+    /// [`Gate`] that completes once it is (the joining channel's `open` waits for it).
+    /// Backplanes that deliver every topic to every node keep the default, `None`.
+    fn join_topic(&self, topic: &Topic) -> Option<Gate> {
+        let _ = topic;
+        None
+    }
+
+    /// The last session of this node in `topic` left it.
+    fn leave_topic(&self, topic: &Topic) {
+        let _ = topic;
+    }
+
+    /// Delivers the broadcasts of every room of channel `name`, whether or not this node
+    /// has sessions there (an `on_remote_broadcast` hook follows them).
+    fn follow_channel(&self, name: &str) {
+        let _ = name;
+    }
 
     /// Whether this backplane keeps the histories of channels that have one, so that
     /// every node hands out the same positions. If not, a channel's history is kept by
@@ -59,6 +80,9 @@ pub trait Backplane: Send + Sync + 'static {
         Box::pin(async { Err(HistoryError::Unsupported) })
     }
 }
+
+/// Completes once a backplane delivers a topic's broadcasts ([`Backplane::join_topic`]).
+pub type Gate = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A pending [`Backplane::read_history`].
 pub type HistoryRead = Pin<Box<dyn Future<Output = Result<StoredHistory, HistoryError>> + Send>>;

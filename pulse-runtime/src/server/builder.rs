@@ -26,6 +26,7 @@ pub struct ServerBuilder {
     pub(super) root: Option<crate::component::RootFn>,
     pub(super) backplane: Option<Arc<dyn Backplane>>,
     pub(super) remote_hooks: Vec<RemoteHook>,
+    pub(super) followed: Vec<Arc<str>>,
     pub(super) authenticator: Option<access::Authenticator>,
     pub(super) authorizer: Option<access::Authorizer>,
     pub(super) histories: HashMap<Arc<str>, History>,
@@ -108,11 +109,13 @@ impl ServerBuilder {
     /// Calls `hook` with each broadcast to a room (or to a whole channel without rooms)
     /// of a `C` channel that another node made, and its room, so server-side state can
     /// follow it (sessions on this node already get it). Broadcasts to one user or one
-    /// session are not shown. For a channel without rooms the room is `()`.
+    /// session are not shown. For a channel without rooms the room is `()`. This node
+    /// then receives every room's broadcasts of `C`, even rooms none of its sessions is in.
     pub fn on_remote_broadcast<C: crate::ChannelSpec>(
         mut self,
         hook: impl Fn(C::Room, C::ToClient) + Send + Sync + 'static,
     ) -> Self {
+        self.followed.push(Arc::from(C::NAME));
         self.remote_hooks.push(Arc::new(move |topic, body| {
             if topic.name() != C::NAME {
                 return;
@@ -157,6 +160,7 @@ impl ServerBuilder {
                 backplane,
                 backplane_started: std::sync::Once::new(),
                 remote_hooks: self.remote_hooks,
+                followed: self.followed,
                 authenticator: self.authenticator,
                 authorizer: self.authorizer,
                 sessions: Mutex::new(HashMap::new()),

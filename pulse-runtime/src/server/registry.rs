@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use super::{access, topics};
-use crate::backplane::{Backplane, KeptMessage, NodeId, RemoteDelivery, RemoteSink, StoredHistory};
+use crate::backplane::{Backplane, Gate, KeptMessage, NodeId, RemoteDelivery, RemoteSink, StoredHistory};
 use crate::config::Config;
 use crate::history::memory::MemoryHistories;
 use crate::history::{History, Kept, Position, plan};
@@ -37,6 +37,8 @@ pub(crate) struct ServerShared {
     pub(super) backplane: Option<Arc<dyn Backplane>>,
     pub(super) backplane_started: std::sync::Once,
     pub(super) remote_hooks: Vec<RemoteHook>,
+    /// The channels whose every room's broadcasts the hooks follow.
+    pub(super) followed: Vec<Arc<str>>,
     pub(super) authenticator: Option<access::Authenticator>,
     pub(crate) authorizer: Option<access::Authorizer>,
     /// Every live session (attached or waiting to be resumed), by id.
@@ -86,7 +88,12 @@ impl ServerShared {
     pub(super) fn start_backplane(self: &Arc<Self>) {
         if let Some(backplane) = &self.backplane {
             let sink: Weak<dyn RemoteSink> = Arc::downgrade(self) as Weak<dyn RemoteSink>;
-            self.backplane_started.call_once(|| backplane.start(RemoteDelivery::new(sink, self.node)));
+            self.backplane_started.call_once(|| {
+                for name in &self.followed {
+                    backplane.follow_channel(name);
+                }
+                backplane.start(RemoteDelivery::new(sink, self.node));
+            });
         }
     }
 
@@ -103,13 +110,12 @@ impl ServerShared {
     /// Joins a room whose history is in memory: under the room's lock, the session gets
     /// the `history` frame and its replay, then becomes a member, so the next broadcast
     /// (made under the same lock) follows the replay with nothing missed or repeated.
-    fn join_memory(&self, topic: &Topic, history: History, session: &Arc<SessionShared>, channel: ChannelId) {
+    fn join_memory(&self, topic: &Topic, history: History, session: &Arc<SessionShared>, channel: ChannelId) -> bool {
         let room = self.memory_histories.room(topic, history);
         let mut room = lock(&room);
         if self.topics.is_member(topic, session.key) {
             // Another channel of the same room: the replay went to the first.
-            self.topics.join(topic, session, channel);
-            return;
+            return self.topics.join(topic, session, channel);
         }
         let kept = room.kept(Instant::now());
         let since = session.since_for(topic);
@@ -118,13 +124,36 @@ impl ServerShared {
         for (_, body) in replay.entries {
             let _ = session.enqueue(body.clone());
         }
-        self.topics.join_live(topic, session, channel, Position { epoch: kept.epoch.clone(), offset: kept.top });
+        self.topics.join_live(topic, session, channel, Position { epoch: kept.epoch.clone(), offset: kept.top })
+    }
+
+    /// A session became a member of `topic`: the backplane delivers the topic's
+    /// broadcasts to this node from now on. While it is not yet receiving them, the
+    /// channel's `open` is held back, and the returned gate (awaited by whoever runs
+    /// it) releases it once it is.
+    fn subscribe(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) -> Option<Gate> {
+        let gate = self.backplane.as_ref()?.join_topic(topic)?;
+        session.hold_open(channel);
+        let session = session.clone();
+        Some(Box::pin(async move {
+            gate.await;
+            session.release_open(channel);
+        }))
+    }
+
+    /// Runs `gate` on its own task.
+    fn spawn_gate(gate: Option<Gate>) {
+        let Some(gate) = gate else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(gate)),
+            Err(_) => tracing::error!("joining a topic needs a Tokio runtime"),
+        }
     }
 
     /// Reads `topic`'s history from the backplane for a member that is recovering, and
     /// hands it over; retried with backoff while Redis is unreachable and the member
     /// still waits for it.
-    fn recover(&self, topic: &Topic, history: History, refetch: topics::Refetch) {
+    fn recover(&self, topic: &Topic, history: History, refetch: topics::Refetch, gate: Option<Gate>) {
         let (Some(server), Some(backplane)) = (self.this.upgrade(), self.history_backplane().cloned()) else {
             return;
         };
@@ -134,13 +163,18 @@ impl ServerShared {
         };
         let topic = topic.clone();
         runtime.spawn(async move {
+            // The history is read once this node receives the room's broadcasts, so that
+            // every broadcast is in the history read or arrives after it.
+            if let Some(gate) = gate {
+                gate.await;
+            }
             let mut delay = std::time::Duration::from_millis(50);
             while server.topics.is_recovering(&topic, refetch.session_key, refetch.token) {
                 match backplane.read_history(&topic, history, &crate::history::new_epoch()).await {
                     Ok(stored) => {
                         let kept = kept_from_store(stored, history);
                         for again in server.topics.recovered(&topic, refetch.session_key, refetch.token, &kept) {
-                            server.recover(&topic, history, again);
+                            server.recover(&topic, history, again, None);
                         }
                         return;
                     }
@@ -178,11 +212,16 @@ impl Host for ServerShared {
 
     fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) {
         let Some(history) = self.history_of(topic) else {
-            self.topics.join(topic, session, channel);
+            if self.topics.join(topic, session, channel) {
+                Self::spawn_gate(self.subscribe(topic, session, channel));
+            }
             return;
         };
         if self.history_backplane().is_none() {
-            return self.join_memory(topic, history, session, channel);
+            if self.join_memory(topic, history, session, channel) {
+                Self::spawn_gate(self.subscribe(topic, session, channel));
+            }
+            return;
         }
         if self.topics.is_member(topic, session.key) {
             self.topics.join(topic, session, channel);
@@ -190,12 +229,17 @@ impl Host for ServerShared {
         }
         let since = session.since_for(topic);
         if let Some(refetch) = self.topics.join_recovering(topic, session, channel, since) {
-            self.recover(topic, history, refetch);
+            let gate = self.subscribe(topic, session, channel);
+            self.recover(topic, history, refetch, gate);
         }
     }
 
     fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId) {
-        self.topics.leave(topic, session_key, channel);
+        if self.topics.leave(topic, session_key, channel) {
+            if let Some(backplane) = &self.backplane {
+                backplane.leave_topic(topic);
+            }
+        }
     }
 
     /// Queues the frame (shared, not copied) for every member session of this node that
@@ -223,7 +267,7 @@ impl Host for ServerShared {
             if let Some(backplane) = &self.backplane {
                 // A backplane that keeps no history: other nodes get it unnumbered.
                 if let Some(message) = crate::backplane::encode_message(self.node, topic, target, body) {
-                    backplane.publish(message);
+                    backplane.publish(topic, message);
                 }
             }
             return reached;
@@ -233,7 +277,7 @@ impl Host for ServerShared {
         if let Some(backplane) = &self.backplane {
             if !local_session {
                 match crate::backplane::encode_message(self.node, topic, target, body) {
-                    Some(message) => backplane.publish(message),
+                    Some(message) => backplane.publish(topic, message),
                     None => tracing::warn!(%topic, "broadcast not sent to other nodes: its user key is over 64 KiB"),
                 }
             }
@@ -257,7 +301,7 @@ impl RemoteSink for ServerShared {
     fn resync_kept(&self) {
         for (topic, refetch) in self.topics.resync() {
             if let Some(history) = self.history_of(&topic) {
-                self.recover(&topic, history, refetch);
+                self.recover(&topic, history, refetch, None);
             }
         }
     }
@@ -272,7 +316,7 @@ impl RemoteSink for ServerShared {
         let epoch: Arc<str> = Arc::from(epoch);
         let numbered = frame.with_position(&epoch, offset);
         for refetch in self.topics.deliver_kept(topic, &epoch, offset, &numbered).refetch {
-            self.recover(topic, history, refetch);
+            self.recover(topic, history, refetch, None);
         }
     }
 }

@@ -38,6 +38,7 @@ impl Server {
             root: None,
             backplane: None,
             remote_hooks: Vec::new(),
+            followed: Vec::new(),
             authenticator: None,
             authorizer: None,
             histories: Default::default(),

@@ -73,14 +73,21 @@ pub(crate) struct Topics {
 }
 
 impl Topics {
-    pub(crate) fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) {
-        self.join_with(topic, session, channel, || None);
+    /// Returns whether the session became a member (its first channel of the topic).
+    pub(crate) fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) -> bool {
+        self.join_with(topic, session, channel, || None)
     }
 
     /// Joins a topic whose history was just replayed to the session (under the room's
     /// lock): it has every broadcast up to `at`.
-    pub(crate) fn join_live(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId, at: Position) {
-        self.join_with(topic, session, channel, || Some(Flow::Live { epoch: at.epoch, last: at.offset }));
+    pub(crate) fn join_live(
+        &self,
+        topic: &Topic,
+        session: &Arc<SessionShared>,
+        channel: ChannelId,
+        at: Position,
+    ) -> bool {
+        self.join_with(topic, session, channel, || Some(Flow::Live { epoch: at.epoch, last: at.offset }))
     }
 
     /// Joins a topic whose history must first be read: broadcasts wait until
@@ -120,19 +127,23 @@ impl Topics {
         created
     }
 
-    pub(crate) fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId) {
+    /// Returns whether the session stopped being a member (its last channel left).
+    pub(crate) fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId) -> bool {
         let name = topic.as_str();
         let mut by_name = self.by_name.write().unwrap_or_else(|p| p.into_inner());
-        let Some(members) = by_name.get_mut(name) else { return };
+        let Some(members) = by_name.get_mut(name) else { return false };
+        let mut removed = false;
         if let Some(member) = members.get_mut(&session_key) {
             member.channels.retain(|c| *c != channel);
             if member.channels.is_empty() {
                 members.remove(&session_key);
+                removed = true;
             }
         }
         if members.is_empty() {
             by_name.remove(name);
         }
+        removed
     }
 
     /// Queues `body` once for every member session `target` admits; returns how many

@@ -364,6 +364,18 @@ impl SessionShared {
         self.wake.notify_one();
     }
 
+    /// Holds channel `channel`'s `open` back until [`SessionShared::release_open`] (its
+    /// node subscribes to its room first). Only while the channel is joining its topic.
+    pub(crate) fn hold_open(&self, channel: ChannelId) {
+        lock(&self.core).hold(channel);
+    }
+
+    /// Releases what [`SessionShared::hold_open`] held.
+    pub(crate) fn release_open(&self, channel: ChannelId) {
+        lock(&self.core).ready(channel);
+        self.wake.notify_one();
+    }
+
     /// The channel a client frame names, if it is open (and announced) in this session.
     pub(crate) fn find_channel(&self, id: &str) -> Option<Arc<ChannelShared>> {
         let id: ChannelId = id.parse().ok()?;

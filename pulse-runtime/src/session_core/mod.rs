@@ -149,7 +149,9 @@ enum Queued {
 struct ChannelEntry<H> {
     topic: Topic,
     handler: H,
-    ready: bool,
+    /// What its `open` still waits for (its handler, its node's subscription to its
+    /// room); ready at 0.
+    gates: u8,
 }
 
 struct OutRequest<A> {
@@ -267,7 +269,7 @@ impl<H, A> SessionCore<H, A> {
     /// a channel that is not ready).
     fn front_is_ready(&self) -> bool {
         match self.queue.front() {
-            Some(Queued::Open(channel, _)) => self.channels.get(channel).is_none_or(|c| c.ready),
+            Some(Queued::Open(channel, _)) => self.channels.get(channel).is_none_or(|c| c.gates == 0),
             _ => true,
         }
     }
@@ -338,26 +340,38 @@ impl<H, A> SessionCore<H, A> {
         let open = frames::open(id, &topic);
         // An `open` lost to a full queue leaves a gap like any other frame.
         let _ = self.push_queued(Queued::Open(id, open));
-        self.channels.insert(id, ChannelEntry { topic, handler, ready });
+        self.channels.insert(id, ChannelEntry { topic, handler, gates: u8::from(!ready) });
         if !ready {
             self.unready += 1;
         }
         Ok(())
     }
 
-    /// The handler of channel `id` exists: its `open` may go out.
+    /// One thing channel `id`'s `open` waited for is done (its handler exists, its
+    /// room's subscription is in place): once nothing is left, it may go out.
     pub(crate) fn ready(&mut self, id: ChannelId) {
         if let Some(channel) = self.channels.get_mut(&id) {
-            if !channel.ready {
-                channel.ready = true;
-                self.unready -= 1;
+            if channel.gates > 0 {
+                channel.gates -= 1;
+                if channel.gates == 0 {
+                    self.unready -= 1;
+                }
             }
+        }
+    }
+
+    /// Channel `id`'s `open` waits for one more thing, released by [`SessionCore::ready`].
+    /// Only for a channel that is not ready yet: one whose `open` may have gone out
+    /// cannot be held back.
+    pub(crate) fn hold(&mut self, id: ChannelId) {
+        if let Some(channel) = self.channels.get_mut(&id).filter(|c| c.gates > 0) {
+            channel.gates = channel.gates.saturating_add(1);
         }
     }
 
     /// The handler for a frame on channel `id`, if it is open and ready.
     pub(crate) fn route(&self, id: ChannelId) -> Option<&H> {
-        self.channels.get(&id).filter(|c| c.ready).map(|c| &c.handler)
+        self.channels.get(&id).filter(|c| c.gates == 0).map(|c| &c.handler)
     }
 
     /// Whether channel `id` is open (ready or not).
@@ -370,7 +384,7 @@ impl<H, A> SessionCore<H, A> {
     /// heard `close`). `None` if it was not open.
     pub(crate) fn close_channel(&mut self, id: ChannelId, reason: &str) -> Option<Closed<H, A>> {
         let channel = self.channels.remove(&id)?;
-        if !channel.ready {
+        if channel.gates > 0 {
             self.unready -= 1;
         }
         let _ = self.push(frames::close(id, reason));
