@@ -80,8 +80,8 @@ fn check_channels(channels: &[ChannelSchema]) -> Result<(), RenderError> {
 fn collect_decls(module: &Module, cfg: ts_rs::Config) -> Result<Vec<TypeDecl>, RenderError> {
     let mut collector = TypeCollector::new(cfg);
     for channel in &module.channels {
-        if let Some(room) = &channel.room {
-            room.collect(&mut collector);
+        for ty in channel.room.iter().chain(channel.presence.iter()) {
+            ty.collect(&mut collector);
         }
         for event in &channel.events {
             for ty in event.payload.iter().chain(event.response.iter()).chain(event.error.iter()) {
@@ -156,6 +156,14 @@ fn render_channel(out: &mut String, channel: &ChannelSchema, cfg: &ts_rs::Config
     let room_doc = if channel.room.is_some() { "Its room key type." } else { "It has no rooms." };
     let _ = writeln!(out, "  /** {room_doc} */");
     let _ = writeln!(out, "  room: {room};");
+    let presence = channel.presence.map_or_else(|| "null".to_owned(), |t| t.ts_name(cfg));
+    let presence_doc = if channel.presence.is_some() {
+        "The metadata of a session's presence in a room: see `usePresence`."
+    } else {
+        "It does not track presence."
+    };
+    let _ = writeln!(out, "  /** {presence_doc} */");
+    let _ = writeln!(out, "  presence: {presence};");
     let section = |out: &mut String, title: &str, key: &str, pick: &dyn Fn(&EventSchema) -> bool, request: bool| {
         let _ = writeln!(out, "  /** {title} */");
         let events: Vec<&EventSchema> = channel.events.iter().filter(|e| pick(e)).collect();

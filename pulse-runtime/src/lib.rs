@@ -30,6 +30,7 @@ mod config;
 mod error;
 mod history;
 mod id;
+mod presence;
 pub mod protocol;
 mod server;
 mod session;

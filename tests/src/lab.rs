@@ -257,3 +257,49 @@ impl LobbyHandler for LobbyServer {
         }
     }
 }
+
+/// Where someone sits at a table: what the table's presence list shows of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Seat {
+    /// The name they sit down with.
+    pub name: String,
+    /// Whether they are dealing.
+    pub dealing: bool,
+}
+
+/// A channel with rooms that tracks presence: who sits at each table.
+#[channel(name = "table", room = String, presence = Seat, events(
+    /// Sits down (or changes seat) with a name: this session is listed at the table.
+    sit(String)   => server,
+    /// Starts or stops dealing: the listed seat changes.
+    deal(bool)    => server,
+    /// Stands up: this session leaves the list (it stays at the table).
+    stand()       => server,
+))]
+pub struct Table;
+
+/// The server side of `table`.
+#[derive(Default)]
+pub struct TableServer {
+    seat: Option<Seat>,
+}
+
+impl TableHandler for TableServer {
+    fn sit(&mut self, cx: &mut ChannelCx<Table>, name: String) {
+        let seat = Seat { name, dealing: false };
+        cx.track(&seat);
+        self.seat = Some(seat);
+    }
+
+    fn deal(&mut self, cx: &mut ChannelCx<Table>, dealing: bool) {
+        if let Some(seat) = &mut self.seat {
+            seat.dealing = dealing;
+            cx.track(seat);
+        }
+    }
+
+    fn stand(&mut self, cx: &mut ChannelCx<Table>) {
+        cx.untrack();
+        self.seat = None;
+    }
+}

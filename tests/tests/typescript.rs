@@ -2,13 +2,18 @@
 //! tsc and the client runtime's tests use is current.
 
 use pulse_client_gen::{Module, RenderError};
-use pulse_tests::lab::{Desk, Lab, Lobby};
+use pulse_tests::lab::{Desk, Lab, Lobby, Table};
 
 /// Where the client runtime's tests import the fixture from.
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pulse-client-gen/ts/test/generated/lab.ts");
 
 fn lab_module() -> Module {
-    Module::new().channel::<Lab>().channel::<Desk>().channel::<Lobby>().runtime_import("../../src/index")
+    Module::new()
+        .channel::<Lab>()
+        .channel::<Desk>()
+        .channel::<Lobby>()
+        .channel::<Table>()
+        .runtime_import("../../src/index")
 }
 
 #[test]

@@ -13,12 +13,26 @@ export interface RequestOptions {
 export type ChannelShape = {
   /** The room key type (`null` for a channel without rooms). */
   room: unknown;
+  /** The presence metadata type (`null` for a channel that does not track presence). */
+  presence: unknown;
   events: Record<string, unknown>;
   emits: Record<string, unknown>;
   /** `error` is the declared error type of a fallible request, `never` otherwise. */
   requests: Record<string, { payload: unknown; answer: unknown; error: unknown }>;
   answers: Record<string, { payload: unknown; answer: unknown }>;
 };
+
+/** One session in a room's presence list: its id and the metadata the server tracks it with. */
+export interface PresenceEntry<M> {
+  id: string;
+  meta: M;
+}
+
+/** One user in a room's presence list, with each of their sessions (tabs). */
+export interface Present<M> {
+  user: string;
+  sessions: PresenceEntry<M>[];
+}
 
 /** What a fallible request settles to: its answer, or the error its handler declared. */
 export type Outcome<A, E> = { ok: true; value: A } | { ok: false; error: E };
@@ -84,6 +98,16 @@ export interface TypedChannel<S extends ChannelShape> {
    * them. A listener registered after the replay started is called at once.
    */
   onHistory(listener: (start: HistoryStart) => void): () => void;
+  /**
+   * Who is in the channel's room, for a channel that tracks presence: one entry per
+   * user, with each of their sessions. Empty until the server sent the list.
+   */
+  readonly presence: Present<S["presence"]>[];
+  /**
+   * Calls `listener` with the room's presence list whenever it changes (at once if it is
+   * known); returns the unsubscribe function.
+   */
+  onPresence(listener: (present: Present<S["presence"]>[]) => void): () => void;
   /** Releases the channel: the server closes it, pending requests fail on both sides. */
   close(): void;
 }
@@ -128,6 +152,9 @@ export class ClientChannel {
   private waiting: Waiting[] = [];
   private readonly closeListeners = new Set<() => void>();
   private readonly historyListeners = new Set<(start: HistoryStart) => void>();
+  private readonly presenceListeners = new Set<(present: Present<unknown>[]) => void>();
+  /** The room's presence list by session id, once the server sent it. */
+  private present: Map<string, { user: string; meta: unknown }> | null = null;
   /** How the replay of the room's history last started, if it has. */
   history: HistoryStart | null = null;
 
@@ -206,6 +233,46 @@ export class ClientChannel {
   onClose(listener: () => void): () => void {
     this.closeListeners.add(listener);
     return () => this.closeListeners.delete(listener);
+  }
+
+  get presence(): Present<unknown>[] {
+    const byUser = new Map<string, Present<unknown>>();
+    for (const [id, { user, meta }] of this.present ?? []) {
+      let present = byUser.get(user);
+      if (!present) {
+        present = { user, sessions: [] };
+        byUser.set(user, present);
+      }
+      present.sessions.push({ id, meta });
+    }
+    return [...byUser.values()];
+  }
+
+  onPresence(listener: (present: Present<unknown>[]) => void): () => void {
+    this.presenceListeners.add(listener);
+    if (this.present !== null) listener(this.presence);
+    return () => this.presenceListeners.delete(listener);
+  }
+
+  /** @internal The server sent the room's list (`state`) or a change to it. */
+  presenceChanged(frame: {
+    state: boolean;
+    joins: Record<string, { id: string; meta: unknown }[]>;
+    leaves: Record<string, { id: string; meta: unknown }[]>;
+  }): void {
+    if (frame.state || this.present === null) this.present = new Map();
+    for (const entries of Object.values(frame.leaves)) for (const { id } of entries) this.present.delete(id);
+    for (const [user, entries] of Object.entries(frame.joins)) {
+      for (const { id, meta } of entries) this.present.set(id, { user, meta });
+    }
+    const present = this.presence;
+    for (const listener of [...this.presenceListeners]) {
+      try {
+        listener(present);
+      } catch (error) {
+        console.error("pulse: presence listener threw", error);
+      }
+    }
   }
 
   onHistory(listener: (start: HistoryStart) => void): () => void {

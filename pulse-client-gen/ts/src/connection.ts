@@ -339,6 +339,15 @@ export class PulseConnection {
         }
         break;
       }
+      case "presence": {
+        const roomKey = frame.room === undefined ? "" : JSON.stringify(frame.room);
+        for (const channel of this.channels.values()) {
+          if (channel.name === frame.name && channel.roomKey === roomKey && channel.state === "open") {
+            channel.presenceChanged(frame);
+          }
+        }
+        break;
+      }
       case "broadcast": {
         if (frame.epoch !== undefined && frame.offset !== undefined) {
           this.remember(frame.name, frame.room, frame.epoch, frame.offset);

@@ -6,6 +6,8 @@ export {
   type FallibleRequest,
   type HistoryStart,
   type Outcome,
+  type PresenceEntry,
+  type Present,
   type RequestOptions,
   type TypedChannel,
 } from "./channel";
@@ -39,6 +41,7 @@ export {
   type DomEventData,
   type HistoryFrame,
   type HistoryPosition,
+  type PresenceFrame,
   MAX_JSON_DEPTH,
   type Op,
   PROTOCOL_VERSION,
@@ -50,4 +53,4 @@ export {
 } from "./protocol";
 export { PulseRoot, type PulseRootProps, describeEvent } from "./root";
 export { TreeStore, applyOps } from "./tree";
-export { PulseProvider, useConnectionState, usePulseChannel, usePulseConnection } from "./react";
+export { PulseProvider, useConnectionState, usePresence, usePulseChannel, usePulseConnection } from "./react";

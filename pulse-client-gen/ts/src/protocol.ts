@@ -58,6 +58,7 @@ export type ServerFrame =
       payload: unknown;
     }
   | HistoryFrame
+  | PresenceFrame
   | { t: "request"; seq: number; channel: string; id: number; event: string; payload: unknown }
   | { t: "answer"; seq: number; channel: string; id: number; ok?: unknown; error?: WireError }
   | { t: "error"; seq: number; code: ErrorCode; message: string; channel?: string; event?: string }
@@ -79,6 +80,20 @@ export interface HistoryFrame {
   offset: number;
   top: number;
   recovered: boolean;
+}
+
+/**
+ * A room's presence list (`state: true`: the whole list, in `joins`) or a change to it
+ * (who left, then who joined; an update is both), grouped by user key.
+ */
+export interface PresenceFrame {
+  t: "presence";
+  seq: number;
+  name: string;
+  room?: unknown;
+  state: boolean;
+  joins: Record<string, { id: string; meta: unknown }[]>;
+  leaves: Record<string, { id: string; meta: unknown }[]>;
 }
 
 /** Where a client stands in one room's history, as it sends it in `since`. */

@@ -2,7 +2,7 @@
 
 import { type ReactNode, createContext, useContext, useEffect, useMemo, useState } from "react";
 
-import type { ChannelShape, TypedChannel } from "./channel";
+import type { ChannelShape, Present, TypedChannel } from "./channel";
 import type { ConnectionState, PulseConnection } from "./connection";
 import type { ChannelId } from "./protocol";
 
@@ -32,6 +32,16 @@ export function usePulseConnection(): PulseConnection {
 export function usePulseChannel<S extends ChannelShape>(channelId: ChannelId): TypedChannel<S> {
   const connection = usePulseConnection();
   return useMemo(() => connection.channel(channelId) as unknown as TypedChannel<S>, [connection, channelId]);
+}
+
+/** Who is in `channel`'s room (a channel that tracks presence), re-rendering when it changes. */
+export function usePresence<S extends ChannelShape>(channel: TypedChannel<S>): Present<S["presence"]>[] {
+  const [present, setPresent] = useState(channel.presence);
+  useEffect(() => {
+    setPresent(channel.presence);
+    return channel.onPresence(setPresent);
+  }, [channel]);
+  return present;
 }
 
 /** The connection's state, re-rendering when it changes. */

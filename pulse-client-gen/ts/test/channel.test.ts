@@ -23,6 +23,7 @@ const note: Note = {
 
 type Calc = {
   room: null;
+  presence: null;
   events: Record<never, never>;
   emits: { note: unknown };
   requests: {

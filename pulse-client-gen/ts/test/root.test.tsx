@@ -55,6 +55,7 @@ let lastChannel: ClientChannel | null = null;
 function TestChatClient({ channelId }: { channelId: ChannelId<"chat"> }) {
   const chat = usePulseChannel<{
     room: null;
+    presence: null;
     events: { new_message: { user: string; text: string } };
     emits: Record<never, never>;
     requests: Record<never, never>;

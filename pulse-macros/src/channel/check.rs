@@ -73,7 +73,7 @@ pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Erro
     }
     let mut types: Vec<syn::Type> = Vec::new();
     let used = events.iter().flat_map(|e| e.payload.iter().chain(e.response.iter()).chain(e.error.iter()));
-    for ty in args.room.iter().chain(used) {
+    for ty in args.room.iter().chain(args.presence.iter()).chain(used) {
         if !types.iter().any(|t| type_key(t) == type_key(ty)) {
             types.push(ty.clone());
         }
@@ -84,6 +84,7 @@ pub(crate) fn check(item: &syn::ItemStruct, args: ChannelArgs, errors: &mut Erro
         ident: item.ident.clone(),
         name,
         room: args.room,
+        presence: args.presence,
         events,
         types,
     }
@@ -181,8 +182,20 @@ fn check_name(name: &str, span: Span, what: &str, errors: &mut Errors) {
 
 /// Methods of `Channel<C>` and `ChannelCx<C>`, which a `=> client` event (a method of the
 /// outbound type they deref to) would be hidden behind.
-const CHANNEL_METHODS: [&str; 10] =
-    ["id", "name", "room", "broadcast", "broadcast_others", "session", "close", "is_closed", "raw", "channel"];
+const CHANNEL_METHODS: [&str; 12] = [
+    "id",
+    "name",
+    "room",
+    "broadcast",
+    "broadcast_others",
+    "session",
+    "close",
+    "is_closed",
+    "raw",
+    "channel",
+    "track",
+    "untrack",
+];
 
 /// Methods of a generated broadcast type besides the events.
 const BROADCAST_METHODS: [&str; 3] = ["except", "to_user", "to_session"];

@@ -12,6 +12,9 @@ pub(crate) struct ChannelDecl {
     pub name: String,
     /// The room key type (`room = RoomId`), for a channel with rooms.
     pub room: Option<Type>,
+    /// The metadata of a session's presence (`presence = Online`), for a channel that
+    /// tracks who is in each room.
+    pub presence: Option<Type>,
     pub events: Vec<EventDecl>,
     /// Each distinct payload and response type, in first-use order; its index names
     /// the codec constant (`__CODEC_0`) that the rendered code goes through.
@@ -88,5 +91,6 @@ impl EventDecl {
 pub(crate) struct ChannelArgs {
     pub name: Option<(String, Span)>,
     pub room: Option<Type>,
+    pub presence: Option<Type>,
     pub events: Option<(Vec<EventDecl>, Span)>,
 }

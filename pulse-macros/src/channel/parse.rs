@@ -9,7 +9,7 @@ use super::model::{ChannelArgs, Direction, EventDecl};
 use crate::errors::Errors;
 use crate::naming::did_you_mean;
 
-const KEYS: [&str; 3] = ["name", "room", "events"];
+const KEYS: [&str; 4] = ["name", "room", "presence", "events"];
 const DIRECTIONS: [&str; 2] = ["server", "client"];
 
 pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> ChannelArgs {
@@ -55,6 +55,14 @@ fn parse_arg(input: ParseStream<'_>, args: &mut ChannelArgs, errors: &mut Errors
             }
             args.room = Some(ty);
         }
+        "presence" => {
+            input.parse::<Token![=]>()?;
+            let ty: Type = input.parse()?;
+            if args.presence.is_some() {
+                errors.at(&key, "`presence` is given twice");
+            }
+            args.presence = Some(ty);
+        }
         "events" => {
             let content;
             syn::parenthesized!(content in input);
@@ -79,7 +87,7 @@ fn parse_arg(input: ParseStream<'_>, args: &mut ChannelArgs, errors: &mut Errors
             return Err(syn::Error::new(
                 key.span(),
                 format!(
-                    "unknown key `{other}` in #[channel]: expected `name = \"...\"`, `room = Type` or `events(...)`{hint}"
+                    "unknown key `{other}` in #[channel]: expected `name = \"...\"`, `room = Type`, `presence = Type` or `events(...)`{hint}"
                 ),
             ));
         }

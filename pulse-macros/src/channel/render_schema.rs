@@ -48,12 +48,21 @@ pub(crate) fn render(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
+    let presence = match &decl.presence {
+        Some(ty) => {
+            let written = tidy_type(&ty.to_token_stream().to_string());
+            let codec = decl.codec(ty);
+            quote!(::core::option::Option::Some(#codec.type_ref(#written)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #schema::ChannelSchema {
             rust_name: #rust_name,
             name: #name,
             docs: #docs,
             room: #room,
+            presence: #presence,
             events: ::std::vec![#(#events),*],
         }
     }

@@ -556,11 +556,17 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             (functions, quote!(#room), quote!(#[automatically_derived] impl #rt::typed::WithRooms for #ident {}))
         }
     };
+    let (presence_type, presence_impl, tracks) = match &decl.presence {
+        Some(ty) => (quote!(#ty), quote!(#[automatically_derived] impl #rt::typed::WithPresence for #ident {}), true),
+        None => (quote!(()), quote!(), false),
+    };
     quote! {
         #[automatically_derived]
         impl #ident {
             #functions
         }
+
+        #presence_impl
 
         #[automatically_derived]
         impl<H: #trait_ident> #rt::HandledBy<H> for #ident {
@@ -576,7 +582,9 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         #[automatically_derived]
         impl #rt::ChannelSpec for #ident {
             const NAME: &'static str = #name;
+            const PRESENCE: bool = #tracks;
             type Room = #room_type;
+            type Presence = #presence_type;
             type Outbound = #outbound;
             type Broadcast = #broadcast;
             type ToServer = #to_server;

@@ -79,6 +79,65 @@ pub trait Backplane: Send + Sync + 'static {
         let _ = (topic, history, new_epoch);
         Box::pin(async { Err(HistoryError::Unsupported) })
     }
+
+    /// Whether this backplane keeps the presence lists of rooms, so that every node
+    /// shows the same. If not, each node lists its own sessions only.
+    fn keeps_presence(&self) -> bool {
+        false
+    }
+
+    /// Applies a change to a room's presence list and delivers it, numbered, to every
+    /// node (this one too) in version order: the message is [`PresenceMessage::head`],
+    /// the version (a length byte and text), then `{"id": …, "entry": … or null}`. A
+    /// change that changes nothing is not delivered. Must not block.
+    fn publish_presence(&self, message: PresenceMessage) {
+        let _ = message;
+    }
+
+    /// Reads a room's presence list and its version.
+    fn read_presence(&self, topic: &Topic) -> PresenceRead {
+        let _ = topic;
+        Box::pin(async { Err(HistoryError::Unsupported) })
+    }
+
+    /// How long a node that stopped answering stays listed: its sessions' presences are
+    /// taken off every list within one and a half times this.
+    fn presence_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Which of `nodes` are alive (have announced themselves within the presence timeout).
+    fn nodes_alive(&self, nodes: Vec<NodeId>) -> NodesAlive {
+        Box::pin(async move { Ok(vec![true; nodes.len()]) })
+    }
+}
+
+/// A pending [`Backplane::read_presence`].
+pub type PresenceRead = Pin<Box<dyn Future<Output = Result<StoredPresence, HistoryError>> + Send>>;
+
+/// A pending [`Backplane::nodes_alive`].
+pub type NodesAlive = Pin<Box<dyn Future<Output = Result<Vec<bool>, HistoryError>> + Send>>;
+
+/// A change to a room's presence list: see [`Backplane::publish_presence`].
+#[derive(Debug, Clone)]
+pub struct PresenceMessage {
+    /// The room.
+    pub topic: Topic,
+    /// The session it is about.
+    pub id: Arc<str>,
+    /// Its entry as JSON (`{"user", "meta", "node"}`), or `None` for a leave.
+    pub entry: Option<String>,
+    /// The start of the message to publish (version, node, topic).
+    pub head: Bytes,
+}
+
+/// A room's presence list as a backplane keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct StoredPresence {
+    /// The version of the last change.
+    pub version: u64,
+    /// Session id and entry JSON of each session listed.
+    pub entries: Vec<(String, String)>,
 }
 
 /// Completes once a backplane delivers a topic's broadcasts ([`Backplane::join_topic`]).
@@ -147,6 +206,10 @@ pub(crate) trait RemoteSink: Send + Sync + 'static {
     /// a room with history reads what it missed.
     fn resync_kept(&self);
 
+    /// Applies change `version` of `topic`'s presence list (`change`:
+    /// `{"id": …, "entry": … or null}`), made on node `from`.
+    fn deliver_presence(&self, from: NodeId, topic: &Topic, version: u64, change: &[u8]);
+
     /// Delivers broadcast `offset` of `epoch` in `topic`'s history (`frame` without its
     /// position), made by node `from` (maybe this one), to this node's members.
     fn deliver_kept(&self, from: NodeId, topic: &Topic, epoch: &str, offset: u64, frame: &Body);
@@ -154,10 +217,27 @@ pub(crate) trait RemoteSink: Send + Sync + 'static {
 
 /// Identifies one server node (random per process), so a node can skip its own
 /// publications when the backplane echoes them back.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct NodeId(pub [u8; 16]);
 
 impl NodeId {
+    /// The id as 32 hex digits.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Reads an id written by [`NodeId::to_hex`].
+    pub fn from_hex(text: &str) -> Option<NodeId> {
+        if text.len() != 32 || !text.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(NodeId(bytes))
+    }
+
     pub(crate) fn generate() -> Self {
         let mut bytes = [0u8; 16];
         // See `id::RandomId::generate`: without an OS random source nothing is safe.
@@ -180,6 +260,8 @@ pub enum MessageError {
 const MESSAGE_VERSION: u8 = 2;
 /// A broadcast numbered in its room's history (to everyone in the room).
 const KEPT_VERSION: u8 = 3;
+/// A numbered change to a room's presence list.
+const PRESENCE_VERSION: u8 = 4;
 
 const TARGET_ALL: u8 = 0;
 const TARGET_EXCEPT: u8 = 1;
@@ -219,6 +301,19 @@ pub(crate) fn kept_head(node: NodeId, topic: &Topic) -> Option<Bytes> {
     let topic_len = u16::try_from(topic.len()).ok()?;
     let mut out = BytesMut::with_capacity(1 + 16 + 2 + topic.len());
     out.put_u8(KEPT_VERSION);
+    out.put_slice(&node.0);
+    out.put_u16(topic_len);
+    out.put_slice(topic.as_bytes());
+    Some(out.freeze())
+}
+
+/// The start of a presence change's message (version, node, topic); `None` when the
+/// topic is longer than one can say.
+pub(crate) fn presence_head(node: NodeId, topic: &Topic) -> Option<Bytes> {
+    let topic = topic.as_str();
+    let topic_len = u16::try_from(topic.len()).ok()?;
+    let mut out = BytesMut::with_capacity(1 + 16 + 2 + topic.len());
+    out.put_u8(PRESENCE_VERSION);
     out.put_slice(&node.0);
     out.put_u16(topic_len);
     out.put_slice(topic.as_bytes());
@@ -269,6 +364,8 @@ pub(crate) struct Message {
     pub body: Body,
     /// For a broadcast kept in its room's history: its epoch and offset.
     pub position: Option<(String, u64)>,
+    /// For a presence change: its version (the change is in `body`).
+    pub presence: Option<u64>,
 }
 
 pub(crate) fn decode_message(mut message: Bytes) -> Result<Message, MessageError> {
@@ -276,7 +373,7 @@ pub(crate) fn decode_message(mut message: Bytes) -> Result<Message, MessageError
         return Err(MessageError::Malformed);
     }
     let version = message.get_u8();
-    if version != MESSAGE_VERSION && version != KEPT_VERSION {
+    if version != MESSAGE_VERSION && version != KEPT_VERSION && version != PRESENCE_VERSION {
         return Err(MessageError::Malformed);
     }
     let mut node = [0u8; 16];
@@ -287,7 +384,13 @@ pub(crate) fn decode_message(mut message: Bytes) -> Result<Message, MessageError
         let offset = take_short_text(&mut message)?.parse().map_err(|_| MessageError::Malformed)?;
         let body = Body::from_bytes(message).ok_or(MessageError::NotUtf8)?;
         let position = Some((epoch, offset));
-        return Ok(Message { node: NodeId(node), topic, target: Target::All, body, position });
+        return Ok(Message { node: NodeId(node), topic, target: Target::All, body, position, presence: None });
+    }
+    if version == PRESENCE_VERSION {
+        let change_version = take_short_text(&mut message)?.parse().map_err(|_| MessageError::Malformed)?;
+        let body = Body::from_bytes(message).ok_or(MessageError::NotUtf8)?;
+        let presence = Some(change_version);
+        return Ok(Message { node: NodeId(node), topic, target: Target::All, body, position: None, presence });
     }
     if message.is_empty() {
         return Err(MessageError::Malformed);
@@ -303,7 +406,7 @@ pub(crate) fn decode_message(mut message: Bytes) -> Result<Message, MessageError
         _ => return Err(MessageError::Malformed),
     };
     let body = Body::from_bytes(message).ok_or(MessageError::NotUtf8)?;
-    Ok(Message { node: NodeId(node), topic, target, body, position: None })
+    Ok(Message { node: NodeId(node), topic, target, body, position: None, presence: None })
 }
 
 impl RemoteDelivery {
@@ -325,6 +428,10 @@ impl RemoteDelivery {
         match decode_message(message) {
             Ok(Message { node, topic, body, position: Some((epoch, offset)), .. }) => {
                 server.deliver_kept(node, &topic, &epoch, offset, &body);
+                0
+            }
+            Ok(Message { node, topic, body, presence: Some(version), .. }) => {
+                server.deliver_presence(node, &topic, version, body.bytes());
                 0
             }
             Ok(message) if message.node == self.node => 0,

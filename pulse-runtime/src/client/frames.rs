@@ -85,6 +85,22 @@ pub enum ServerFrame {
         /// Whether they are exactly what came after the client's `since`.
         recovered: bool,
     },
+    /// A room's presence list (`state`) or a change to it, grouped by user key:
+    /// `{"ann": [{"id": <session>, "meta": …}]}`.
+    Presence {
+        /// Sequence number.
+        seq: u64,
+        /// The channel name.
+        name: String,
+        /// The room key, for a channel with rooms.
+        room: Option<Value>,
+        /// Whether `joins` is the whole list.
+        state: bool,
+        /// Who joined (or is there, with `state`).
+        joins: Value,
+        /// Who left.
+        leaves: Value,
+    },
     /// The server asks for an answer; reply with [`Client::answer`](super::Client::answer).
     Request {
         /// Sequence number.
@@ -188,6 +204,11 @@ struct Fields {
     offset: Option<u64>,
     top: Option<u64>,
     recovered: Option<bool>,
+    state: Option<bool>,
+    #[serde(default)]
+    joins: Value,
+    #[serde(default)]
+    leaves: Value,
 }
 
 /// A frame the client could not make sense of.
@@ -241,6 +262,14 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, DecodeError> {
             offset: f.offset.ok_or_else(|| missing("offset"))?,
             top: f.top.ok_or_else(|| missing("top"))?,
             recovered: f.recovered.ok_or_else(|| missing("recovered"))?,
+        },
+        "presence" => ServerFrame::Presence {
+            seq,
+            name: f.name.clone().ok_or_else(|| missing("name"))?,
+            room: f.room.clone(),
+            state: f.state.ok_or_else(|| missing("state"))?,
+            joins: f.joins,
+            leaves: f.leaves,
         },
         "request" => ServerFrame::Request {
             seq,

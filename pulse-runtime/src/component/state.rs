@@ -254,6 +254,7 @@ impl<S: State> StateCx<'_, S> {
         // opened gated: its `open` reaches the client only once `Scope::init` has the
         // state (a client cannot send on a channel whose handler is not there yet).
         let handler = C::dispatcher(StateHandler { state: self.handle() });
+        self.session.shared.declare::<C>();
         let raw = self.session.shared.open_channel(topic, handler, false)?;
         self.owned.push(raw.clone());
         Ok(Channel::from_raw(raw))

@@ -58,6 +58,12 @@ impl Body {
         Ok(Body(Arc::from(json.get(1..).unwrap_or_default())))
     }
 
+    /// `frame` encoded; an empty object if it cannot be (never, for frames made of
+    /// strings, numbers and JSON already checked).
+    pub(crate) fn encode_or_empty(frame: &impl Serialize) -> Body {
+        Body::encode(frame).unwrap_or_else(|_| Body(Arc::from("}")))
+    }
+
     /// The encoded bytes (a JSON object without its opening brace).
     pub(crate) fn bytes(&self) -> &[u8] {
         self.0.as_bytes()
@@ -843,6 +849,7 @@ mod tests {
             emit(channel, "e", &1).unwrap(),
             broadcast(&Topic::from("n"), "e", &1).unwrap(),
             history(&Topic::from("n"), "e0", 0, 0, false),
+            crate::presence::state_frame(&Topic::from("n"), &crate::presence::Replica::synced()),
             request(channel, 1, "e", &1).unwrap(),
             answer("c", 1, Err(&error)),
             error_frame_for_test(&error),

@@ -26,13 +26,14 @@ pub const MAX_JSON_DEPTH: usize = 64;
 pub const MAX_ROOM_LEN: usize = 256;
 
 /// The frame types (`t`) the server sends, in the order of docs/protocol.md.
-pub const SERVER_FRAME_TYPES: [&str; 13] = [
+pub const SERVER_FRAME_TYPES: [&str; 14] = [
     "hello",
     "ping",
     "open",
     "emit",
     "broadcast",
     "history",
+    "presence",
     "request",
     "answer",
     "error",

@@ -169,6 +169,7 @@ impl ServerBuilder {
                 shutting_down: AtomicBool::new(false),
                 histories: self.histories,
                 memory_histories: crate::history::memory::MemoryHistories::default(),
+                presences: Default::default(),
                 this: this.clone(),
             }),
         }

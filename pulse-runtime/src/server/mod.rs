@@ -4,6 +4,7 @@ mod access;
 mod builder;
 mod connection;
 mod dispatch;
+mod presence;
 mod registry;
 mod running;
 mod topics;

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use super::{access, topics};
+use super::{access, presence, topics};
 use crate::backplane::{Backplane, Gate, KeptMessage, NodeId, RemoteDelivery, RemoteSink, StoredHistory};
 use crate::config::Config;
 use crate::history::memory::MemoryHistories;
@@ -50,9 +50,14 @@ pub(crate) struct ServerShared {
     pub(super) histories: HashMap<Arc<str>, History>,
     /// Their rooms' histories, when no backplane keeps them.
     pub(super) memory_histories: MemoryHistories,
+    /// Who is in each room of the channels that track presence.
+    pub(super) presences: presence::Presences,
     /// This server, for the tasks that read histories.
     pub(super) this: Weak<ServerShared>,
 }
+
+/// A backplane [`Gate`] that several may await; already running on its own task.
+pub(super) type SharedGate = futures_util::future::Shared<Gate>;
 
 impl ServerShared {
     pub(super) fn is_shutting_down(&self) -> bool {
@@ -93,6 +98,7 @@ impl ServerShared {
                     backplane.follow_channel(name);
                 }
                 backplane.start(RemoteDelivery::new(sink, self.node));
+                self.start_presence_sweeper();
             });
         }
     }
@@ -131,29 +137,58 @@ impl ServerShared {
     /// broadcasts to this node from now on. While it is not yet receiving them, the
     /// channel's `open` is held back, and the returned gate (awaited by whoever runs
     /// it) releases it once it is.
-    fn subscribe(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) -> Option<Gate> {
+    fn subscribe(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) -> Option<SharedGate> {
+        use futures_util::FutureExt as _;
         let gate = self.backplane.as_ref()?.join_topic(topic)?;
         session.hold_open(channel);
         let session = session.clone();
-        Some(Box::pin(async move {
+        let gate: Gate = Box::pin(async move {
             gate.await;
             session.release_open(channel);
-        }))
+        });
+        let gate = gate.shared();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(gate.clone())),
+            Err(_) => tracing::error!("joining a topic needs a Tokio runtime"),
+        }
+        Some(gate)
     }
 
-    /// Runs `gate` on its own task.
-    fn spawn_gate(gate: Option<Gate>) {
-        let Some(gate) = gate else { return };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(gate)),
-            Err(_) => tracing::error!("joining a topic needs a Tokio runtime"),
+    /// Joins `topic` (with its history, if its channel keeps one); returns whether the
+    /// session became a member, and the gate of the node's subscription to the topic,
+    /// if it must be awaited.
+    pub(super) fn join_topic(
+        &self,
+        topic: &Topic,
+        session: &Arc<SessionShared>,
+        channel: ChannelId,
+    ) -> (bool, Option<SharedGate>) {
+        let Some(history) = self.history_of(topic) else {
+            let created = self.topics.join(topic, session, channel);
+            return (created, created.then(|| self.subscribe(topic, session, channel)).flatten());
+        };
+        if self.history_backplane().is_none() {
+            let created = self.join_memory(topic, history, session, channel);
+            return (created, created.then(|| self.subscribe(topic, session, channel)).flatten());
+        }
+        if self.topics.is_member(topic, session.key) {
+            return (self.topics.join(topic, session, channel), None);
+        }
+        let since = session.since_for(topic);
+        match self.topics.join_recovering(topic, session, channel, since) {
+            Some(refetch) => {
+                let gate = self.subscribe(topic, session, channel);
+                self.recover(topic, history, refetch, gate.clone());
+                (true, gate)
+            }
+            None => (false, None),
         }
     }
 
     /// Reads `topic`'s history from the backplane for a member that is recovering, and
     /// hands it over; retried with backoff while Redis is unreachable and the member
     /// still waits for it.
-    fn recover(&self, topic: &Topic, history: History, refetch: topics::Refetch, gate: Option<Gate>) {
+    fn recover(&self, topic: &Topic, history: History, refetch: topics::Refetch, gate: Option<SharedGate>) {
         let (Some(server), Some(backplane)) = (self.this.upgrade(), self.history_backplane().cloned()) else {
             return;
         };
@@ -211,35 +246,34 @@ impl Host for ServerShared {
     }
 
     fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) {
-        let Some(history) = self.history_of(topic) else {
-            if self.topics.join(topic, session, channel) {
-                Self::spawn_gate(self.subscribe(topic, session, channel));
-            }
-            return;
-        };
-        if self.history_backplane().is_none() {
-            if self.join_memory(topic, history, session, channel) {
-                Self::spawn_gate(self.subscribe(topic, session, channel));
-            }
-            return;
-        }
-        if self.topics.is_member(topic, session.key) {
-            self.topics.join(topic, session, channel);
-            return;
-        }
-        let since = session.since_for(topic);
-        if let Some(refetch) = self.topics.join_recovering(topic, session, channel, since) {
-            let gate = self.subscribe(topic, session, channel);
-            self.recover(topic, history, refetch, gate);
+        if self.presences.tracks(topic) {
+            self.join_with_presence(topic, session, channel);
+        } else {
+            self.join_topic(topic, session, channel);
         }
     }
 
     fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId) {
         if self.topics.leave(topic, session_key, channel) {
+            if self.presences.tracks(topic) {
+                self.left_presence(topic, session_key);
+            }
             if let Some(backplane) = &self.backplane {
                 backplane.leave_topic(topic);
             }
         }
+    }
+
+    fn declare_presence(&self, name: &'static str) {
+        self.presences.declare(name);
+    }
+
+    fn track(&self, topic: &Topic, session: &Arc<SessionShared>, meta: Box<serde_json::value::RawValue>) {
+        self.track_presence(topic, session, meta);
+    }
+
+    fn untrack(&self, topic: &Topic, session: &SessionShared) {
+        self.untrack_presence(topic, session);
     }
 
     /// Queues the frame (shared, not copied) for every member session of this node that
@@ -298,7 +332,12 @@ impl RemoteSink for ServerShared {
         self.topics.deliver(topic.as_str(), target, body)
     }
 
+    fn deliver_presence(&self, _from: NodeId, topic: &Topic, version: u64, change: &[u8]) {
+        self.presence_arrived(topic, version, change);
+    }
+
     fn resync_kept(&self) {
+        self.resync_presence();
         for (topic, refetch) in self.topics.resync() {
             if let Some(history) = self.history_of(&topic) {
                 self.recover(&topic, history, refetch, None);

@@ -259,6 +259,11 @@ impl Topics {
         refetch
     }
 
+    /// Whether any session has a channel of `topic` open.
+    pub(crate) fn has_members(&self, topic: &Topic) -> bool {
+        self.by_name.read().unwrap_or_else(|p| p.into_inner()).contains_key(topic.as_str())
+    }
+
     /// Whether session `session_key` has a channel of `topic` open.
     pub(crate) fn is_member(&self, topic: &Topic, session_key: u64) -> bool {
         let by_name = self.by_name.read().unwrap_or_else(|p| p.into_inner());
@@ -327,6 +332,9 @@ mod tests {
             Ok(())
         }
         fn join(&self, _: &Topic, _: &Arc<SessionShared>, _: ChannelId) {}
+        fn declare_presence(&self, _: &'static str) {}
+        fn track(&self, _: &Topic, _: &Arc<SessionShared>, _: Box<serde_json::value::RawValue>) {}
+        fn untrack(&self, _: &Topic, _: &SessionShared) {}
         fn leave(&self, _: &Topic, _: u64, _: ChannelId) {}
         fn publish(&self, _: &Topic, _: &Target, _: &Body) -> usize {
             0

@@ -371,6 +371,10 @@ impl RawChannel {
         self.session.host.clone()
     }
 
+    pub(crate) fn session_shared(&self) -> &Arc<SessionShared> {
+        &self.session
+    }
+
     pub(crate) fn default_timeout(&self) -> std::time::Duration {
         self.session.host.config().request_timeout
     }

@@ -29,6 +29,13 @@ pub(crate) trait Host: Send + Sync + 'static {
     fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId);
     /// The channel no longer receives them. Idempotent.
     fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId);
+    /// Channels named `name` track presence (learnt when the first one opens).
+    fn declare_presence(&self, name: &'static str);
+    /// `session`'s presence in `topic` is now `meta` (JSON); it is listed under its user
+    /// key until it leaves the topic or is untracked.
+    fn track(&self, topic: &Topic, session: &Arc<SessionShared>, meta: Box<RawValue>);
+    /// `session` is no longer listed in `topic`.
+    fn untrack(&self, topic: &Topic, session: &SessionShared);
     /// Delivers an encoded broadcast on `topic` to the member sessions `target` admits,
     /// on this node and the others; returns how many sessions of this node it was
     /// queued for.

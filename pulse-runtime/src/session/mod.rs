@@ -134,6 +134,24 @@ impl SessionShared {
         out.into_iter().map(|(seq, body)| body.with_seq(seq)).collect()
     }
 
+    /// Tells the server what it needs to know of channel declaration `C` before one opens
+    /// (whether it tracks presence).
+    pub(crate) fn declare<C: crate::ChannelSpec>(&self) {
+        if C::PRESENCE {
+            self.host.declare_presence(C::NAME);
+        }
+    }
+
+    /// Lists this session in `topic` with `meta` (see [`Host::track`]).
+    pub(crate) fn track(self: &Arc<Self>, topic: &Topic, meta: Box<RawValue>) {
+        self.host.track(topic, self, meta);
+    }
+
+    /// Takes this session off `topic`'s list.
+    pub(crate) fn untrack(&self, topic: &Topic) {
+        self.host.untrack(topic, self);
+    }
+
     /// Frames that may wait in the outbound queue.
     pub(crate) fn queue_limit(&self) -> usize {
         self.host.config().outbound_queue_frames

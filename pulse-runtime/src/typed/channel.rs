@@ -58,6 +58,29 @@ impl<C: ChannelSpec> Channel<C> {
         self.raw.session()
     }
 
+    /// Lists this session in the channel's room with `meta` (again: updates it), for
+    /// every client in the room to see; it stays listed until [`Channel::untrack`] or
+    /// until it leaves the room (its last channel there closes, or the session ends).
+    /// Listed under its user key (see [`Identity`](crate::Identity)), or its session id
+    /// without authentication. A `meta` that does not encode is logged and ignored.
+    pub fn track(&self, meta: &C::Presence)
+    where
+        C: super::WithPresence,
+    {
+        match serde_json::value::to_raw_value(meta) {
+            Ok(meta) => self.raw.session_shared().track(self.raw.topic(), meta),
+            Err(error) => tracing::warn!(channel = C::NAME, %error, "presence metadata could not be encoded"),
+        }
+    }
+
+    /// Takes this session off the channel's room list.
+    pub fn untrack(&self)
+    where
+        C: super::WithPresence,
+    {
+        self.raw.session_shared().untrack(self.raw.topic());
+    }
+
     /// Closes the channel; pending requests on it fail with `Closed` on both sides.
     pub fn close(&self) {
         self.raw.close();
@@ -107,6 +130,22 @@ impl<C: ChannelSpec> ChannelCx<C> {
     /// The channel the event arrived on.
     pub fn channel(&self) -> &Channel<C> {
         &self.channel
+    }
+
+    /// Lists this session in the channel's room with `meta`: see [`Channel::track`].
+    pub fn track(&self, meta: &C::Presence)
+    where
+        C: super::WithPresence,
+    {
+        self.channel.track(meta);
+    }
+
+    /// Takes this session off the channel's room list: see [`Channel::untrack`].
+    pub fn untrack(&self)
+    where
+        C: super::WithPresence,
+    {
+        self.channel.untrack();
     }
 
     /// Every session in this channel's room (or with a `C` channel open, for a channel

@@ -35,9 +35,14 @@ use crate::session::channel::RawChannel;
 pub trait ChannelSpec: Sized + Send + Sync + 'static {
     /// The channel name: its broadcast topic and what the client sees in `open`.
     const NAME: &'static str;
+    /// Whether it tracks presence (`presence = Meta` in the declaration).
+    const PRESENCE: bool = false;
     /// The type of its room keys (`room = RoomId` in the declaration); `()` for a
     /// channel without rooms.
     type Room: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static;
+    /// The metadata of a session's presence in a room (`presence = Online` in the
+    /// declaration); `()` for a channel that does not track presence.
+    type Presence: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static;
     /// Emit and request methods for the server-to-client events (generated).
     type Outbound: From<RawChannel> + Clone + Send + Sync + 'static;
     /// Broadcast methods for the server-to-client events (generated).
@@ -73,6 +78,7 @@ pub trait HandledBy<H>: ChannelSpec {
         session: &crate::Session,
         cell: Cell,
     ) -> Result<Channel<Self>, crate::OpenError> {
+        session.shared.declare::<Self>();
         session.shared.open_channel(Topic::from(Self::NAME), Self::dispatcher(cell), true).map(Channel::from_raw)
     }
 
@@ -84,6 +90,7 @@ pub trait HandledBy<H>: ChannelSpec {
         cell: Cell,
     ) -> Result<Channel<Self>, crate::OpenError> {
         let topic = room_topic::<Self>(room)?;
+        session.shared.declare::<Self>();
         session.shared.open_channel(topic, Self::dispatcher(cell), true).map(Channel::from_raw)
     }
 }
@@ -119,6 +126,15 @@ pub trait WithoutRooms: ChannelSpec {}
     note = "open it with `cx.channel::<{Self}>()`, or declare its room type: `#[channel(room = RoomId, ...)]`"
 )]
 pub trait WithRooms: ChannelSpec {}
+
+/// A channel declared with `presence = Meta`: each session may be tracked in its room
+/// with a `Meta` ([`Channel::track`]), and every client in the room sees who is there.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not track presence",
+    label = "this channel is declared without `presence = ...`",
+    note = "declare its presence metadata type: `#[channel(presence = Online, ...)]`"
+)]
+pub trait WithPresence: ChannelSpec {}
 
 /// A payload or response type of a channel event: what `#[channel]` requires of each
 /// type it names.

@@ -16,6 +16,8 @@ pub struct ChannelSchema {
     pub docs: &'static str,
     /// The room key type, for a channel with rooms.
     pub room: Option<TypeRef>,
+    /// The presence metadata type, for a channel that tracks presence.
+    pub presence: Option<TypeRef>,
     /// Every event, in declaration order.
     pub events: Vec<EventSchema>,
 }

@@ -1,8 +1,8 @@
 //! The real server the TypeScript client runtime is tested against: every session gets
 //! a typed `lab` channel, an untyped `calc` channel (see `pulse_tests::test_handlers`) and
 //! a `lobby` whose `join` opens `desk` rooms (room `staff` is refused; each desk keeps its
-//! last 5 broadcasts), and renders the
-//! chat's `ChatRoom` next to `LabCounter`. Prints `listening on <port>` once bound.
+//! last 5 broadcasts), a `table` in room `<t>` for `?table=<t>` (it tracks presence),
+//! and renders the chat's `ChatRoom` next to `LabCounter`. Prints `listening on <port>` once bound.
 //! `ts-test-server [port]`.
 
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use chat::{ChatRoom, Rooms};
 use pulse_runtime::prelude::{IntoNode, div};
 use pulse_runtime::{Access, Config, History, Server};
-use pulse_tests::lab::{Desk, Lab, LabCounter, LabServer, Lobby, LobbyServer};
+use pulse_tests::lab::{Desk, Lab, LabCounter, LabServer, Lobby, LobbyServer, Table, TableServer};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -28,6 +28,9 @@ async fn main() -> std::io::Result<()> {
             }
             let _ = session.open_channel("calc", pulse_tests::test_handlers().0);
             let _ = Lobby::open(&session, LobbyServer);
+            if let Some(table) = session.param("table") {
+                let _ = Table::open_in(&session, &table, TableServer::default());
+            }
         })
         .authorize(|_session, access| match access {
             Access::Open { name: "desk", .. } if access.room::<String>().as_deref() == Some("staff") => {

@@ -98,6 +98,7 @@ export type ServerFrameType =
   | "emit"
   | "broadcast"
   | "history"
+  | "presence"
   | "request"
   | "answer"
   | "error"

@@ -73,6 +73,19 @@ export type JoinError = { "kind": "forbidden",
   reason: string, } | { "kind": "full" };
 
 /**
+ * Where someone sits at a table: what the table's presence list shows of them.
+ */
+export type Seat = {
+  /**
+   * The name they sit down with.
+   */
+  name: string,
+  /**
+   * Whether they are dealing.
+   */
+  dealing: boolean, };
+
+/**
  * A channel with one event of every kind, for the TypeScript tests.
  *
  * Its events, by direction (generated from `Lab`).
@@ -80,6 +93,8 @@ export type JoinError = { "kind": "forbidden",
 export type LabSchema = {
   /** It has no rooms. */
   room: null;
+  /** It does not track presence. */
+  presence: null;
   /** Events the server sends: subscribe with `on`. */
   events: {
     posted: Note;
@@ -125,6 +140,8 @@ export function useLabChannel(channelId: LabChannelId): LabChannel {
 export type DeskSchema = {
   /** Its room key type. */
   room: string;
+  /** It does not track presence. */
+  presence: null;
   /** Events the server sends: subscribe with `on`. */
   events: {
     said: string;
@@ -170,6 +187,8 @@ export function useDeskChannel(channelId: DeskChannelId): DeskChannel {
 export type LobbySchema = {
   /** It has no rooms. */
   room: null;
+  /** It does not track presence. */
+  presence: null;
   /** Events the server sends: subscribe with `on`. */
   events: {
     /** A notice for one user (all of their tabs). */
@@ -195,4 +214,42 @@ export type LobbyChannel = TypedChannel<LobbySchema>;
 /** The `lobby` channel with id `channelId`, typed. Stable across renders. */
 export function useLobbyChannel(channelId: LobbyChannelId): LobbyChannel {
   return usePulseChannel<LobbySchema>(channelId);
+}
+
+/**
+ * A channel with rooms that tracks presence: who sits at each table.
+ *
+ * Its events, by direction (generated from `Table`).
+ */
+export type TableSchema = {
+  /** Its room key type. */
+  room: string;
+  /** The metadata of a session's presence in a room: see `usePresence`. */
+  presence: Seat;
+  /** Events the server sends: subscribe with `on`. */
+  events: Record<never, never>;
+  /** Events the client sends with `emit`. */
+  emits: {
+    /** Sits down (or changes seat) with a name: this session is listed at the table. */
+    sit: string;
+    /** Starts or stops dealing: the listed seat changes. */
+    deal: boolean;
+    /** Stands up: this session leaves the list (it stays at the table). */
+    stand: null;
+  };
+  /** Requests the client sends with `request` (`attempt` for those with an error type), and their answers. */
+  requests: Record<never, never>;
+  /** Requests the server sends: answer them with `answer`. */
+  answers: Record<never, never>;
+};
+
+/** The id of a `table` channel, as the server hands it to a client component. */
+export type TableChannelId = ChannelId<"table">;
+
+/** A `table` channel: `on`, `emit`, `request` and `answer` take only its declared events. */
+export type TableChannel = TypedChannel<TableSchema>;
+
+/** The `table` channel with id `channelId`, typed. Stable across renders. */
+export function useTableChannel(channelId: TableChannelId): TableChannel {
+  return usePulseChannel<TableSchema>(channelId);
 }

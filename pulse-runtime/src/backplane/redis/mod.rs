@@ -13,6 +13,7 @@
 //! Redis is unreachable it is lost (counted in [`RedisStats::lost`]) on every node alike.
 
 mod history;
+mod presence;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -24,7 +25,10 @@ use tokio::sync::mpsc;
 
 use self::history::{READ_HISTORY, history_keys, parse_history, publish_kept};
 use self::subscriptions::{Subscriptions, topic_channel};
-use super::{Backplane, Gate, HistoryError, HistoryRead, KeptMessage, RemoteDelivery};
+use super::{
+    Backplane, Gate, HistoryError, HistoryRead, KeptMessage, NodeId, NodesAlive, PresenceMessage, PresenceRead,
+    RemoteDelivery,
+};
 use crate::history::History;
 use crate::protocol::Topic;
 
@@ -37,6 +41,8 @@ enum Outgoing {
     Plain(String, Bytes),
     /// A broadcast to number, keep, and publish to every node.
     Kept(KeptMessage),
+    /// A change to a room's presence list.
+    Presence(PresenceMessage),
 }
 
 /// Broadcasts waiting to be published before new ones are dropped.
@@ -72,11 +78,16 @@ pub struct RedisBackplane {
     queue: mpsc::Sender<Outgoing>,
     pending: std::sync::Mutex<Option<mpsc::Receiver<Outgoing>>>,
     stats: Arc<RedisStats>,
-    /// The connection history reads share (multiplexed), once made.
-    reader: Arc<tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>>,
+    /// The connection reads share.
+    reader: Reader,
     /// The topics this node receives.
     subscriptions: Subscriptions,
+    /// How long a silent node stays listed (see [`RedisBackplane::presence_timeout`]).
+    presence_timeout: Duration,
 }
+
+/// How long a node that stopped announcing itself stays in presence lists by default.
+pub const DEFAULT_PRESENCE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl RedisBackplane {
     /// A backplane on the Redis at `url` (`redis://127.0.0.1:6379`). Nothing connects
@@ -85,13 +96,14 @@ impl RedisBackplane {
         let client = redis::Client::open(url)?;
         let (queue, pending) = mpsc::channel(PUBLISH_QUEUE);
         Ok(RedisBackplane {
-            client,
+            client: client.clone(),
             channel: DEFAULT_CHANNEL.to_owned(),
             queue,
             pending: std::sync::Mutex::new(Some(pending)),
             stats: Arc::default(),
-            reader: Arc::default(),
+            reader: Reader { client: client.clone(), cached: Arc::default() },
             subscriptions: Subscriptions::default(),
+            presence_timeout: DEFAULT_PRESENCE_TIMEOUT,
         })
     }
 
@@ -99,6 +111,14 @@ impl RedisBackplane {
     /// `pulse:broadcast` (to run several independent clusters on one Redis).
     pub fn channel(mut self, channel: impl Into<String>) -> Self {
         self.channel = channel.into();
+        self
+    }
+
+    /// A node announces itself every third of `timeout` (at least 100 ms); one silent
+    /// for `timeout` (10 s by default) is dead, and the others take its sessions off
+    /// the presence lists within half a `timeout` more.
+    pub fn presence_timeout(mut self, timeout: Duration) -> Self {
+        self.presence_timeout = timeout.max(Duration::from_millis(300));
         self
     }
 
@@ -115,7 +135,14 @@ impl Backplane for RedisBackplane {
             return;
         };
         tokio::spawn(publish_loop(self.client.clone(), self.channel.clone(), pending, self.stats.clone()));
-        tokio::spawn(self.subscriptions.clone().run(self.client.clone(), remote, self.stats.clone()));
+        let node = remote.node();
+        tokio::spawn(self.subscriptions.clone().run(self.client.clone(), remote.clone(), self.stats.clone()));
+        tokio::spawn(announce(
+            self.client.clone(),
+            presence::node_key(&self.channel, node),
+            self.presence_timeout,
+            remote,
+        ));
     }
 
     fn publish(&self, topic: &Topic, message: Bytes) {
@@ -141,6 +168,53 @@ impl Backplane for RedisBackplane {
         true
     }
 
+    fn keeps_presence(&self) -> bool {
+        true
+    }
+
+    fn publish_presence(&self, message: PresenceMessage) {
+        if self.queue.try_send(Outgoing::Presence(message)).is_err() {
+            self.stats.lost.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("backplane publish queue full; a presence change was lost");
+        }
+    }
+
+    fn read_presence(&self, topic: &Topic) -> PresenceRead {
+        let reader = self.reader.clone();
+        let (list, version) = presence::keys(&self.channel, topic);
+        Box::pin(async move {
+            let mut connection = reader.connection().await?;
+            let reply: redis::RedisResult<redis::Value> =
+                redis::Script::new(presence::READ).key(list).key(version).invoke_async(&mut connection).await;
+            match reply {
+                Ok(value) => presence::parse(value),
+                Err(error) => Err(reader.failed(error).await),
+            }
+        })
+    }
+
+    fn presence_timeout(&self) -> Option<Duration> {
+        Some(self.presence_timeout)
+    }
+
+    fn nodes_alive(&self, nodes: Vec<NodeId>) -> NodesAlive {
+        let reader = self.reader.clone();
+        let keys: Vec<String> = nodes.iter().map(|node| presence::node_key(&self.channel, *node)).collect();
+        Box::pin(async move {
+            let mut connection = reader.connection().await?;
+            let mut alive = Vec::with_capacity(keys.len());
+            for key in keys {
+                let exists: redis::RedisResult<bool> =
+                    redis::cmd("EXISTS").arg(&key).query_async(&mut connection).await;
+                match exists {
+                    Ok(exists) => alive.push(exists),
+                    Err(error) => return Err(reader.failed(error).await),
+                }
+            }
+            Ok(alive)
+        })
+    }
+
     fn publish_kept(&self, message: KeptMessage) {
         if self.queue.try_send(Outgoing::Kept(message)).is_err() {
             self.stats.lost.fetch_add(1, Ordering::Relaxed);
@@ -149,25 +223,11 @@ impl Backplane for RedisBackplane {
     }
 
     fn read_history(&self, topic: &Topic, history: History, new_epoch: &str) -> HistoryRead {
-        let client = self.client.clone();
         let reader = self.reader.clone();
         let keys = history_keys(&self.channel, topic);
         let new_epoch = new_epoch.to_owned();
         Box::pin(async move {
-            let mut connection = {
-                let mut cached = reader.lock().await;
-                match &*cached {
-                    Some(connection) => connection.clone(),
-                    None => {
-                        let connection = client
-                            .get_multiplexed_async_connection()
-                            .await
-                            .map_err(|e| HistoryError::Unreachable(Box::new(e)))?;
-                        *cached = Some(connection.clone());
-                        connection
-                    }
-                }
-            };
+            let mut connection = reader.connection().await?;
             let reply: redis::RedisResult<redis::Value> = redis::Script::new(READ_HISTORY)
                 .key(&keys.0)
                 .key(&keys.1)
@@ -178,13 +238,60 @@ impl Backplane for RedisBackplane {
                 .await;
             match reply {
                 Ok(value) => parse_history(value),
-                Err(error) => {
-                    // The next read makes a new connection.
-                    reader.lock().await.take();
-                    Err(HistoryError::Unreachable(Box::new(error)))
-                }
+                Err(error) => Err(reader.failed(error).await),
             }
         })
+    }
+}
+
+/// A multiplexed connection that reads share, made on first use and again after a failure.
+#[derive(Clone)]
+struct Reader {
+    client: redis::Client,
+    cached: Arc<tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>>,
+}
+
+impl Reader {
+    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, HistoryError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(connection) = &*cached {
+            return Ok(connection.clone());
+        }
+        let connection =
+            self.client.get_multiplexed_async_connection().await.map_err(|e| HistoryError::Unreachable(Box::new(e)))?;
+        *cached = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// A read failed: the next one makes a new connection.
+    async fn failed(&self, error: redis::RedisError) -> HistoryError {
+        self.cached.lock().await.take();
+        HistoryError::Unreachable(Box::new(error))
+    }
+}
+
+/// Says every third of `timeout` that this node is alive (a key that expires after
+/// `timeout`), until the server is gone; then takes the key away.
+async fn announce(client: redis::Client, key: String, timeout: Duration, remote: RemoteDelivery) {
+    let every = (timeout / 3).max(Duration::from_millis(100));
+    let ttl_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    let mut connection: Option<redis::aio::MultiplexedConnection> = None;
+    while remote.is_alive() {
+        if connection.is_none() {
+            connection = client.get_multiplexed_async_connection().await.ok();
+        }
+        if let Some(conn) = connection.as_mut() {
+            let said: redis::RedisResult<()> =
+                redis::cmd("SET").arg(&key).arg(1).arg("PX").arg(ttl_ms).query_async(conn).await;
+            if let Err(error) = said {
+                tracing::debug!(%error, "announcing this node to Redis failed");
+                connection = None;
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+    if let Some(conn) = connection.as_mut() {
+        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&key).query_async(conn).await;
     }
 }
 
@@ -220,6 +327,7 @@ async fn publish_loop(
                 redis::cmd("PUBLISH").arg(topic).arg(message.as_ref()).query_async(conn).await
             }
             Outgoing::Kept(message) => publish_kept(conn, &channel, message).await.map(drop),
+            Outgoing::Presence(message) => presence::publish(conn, &channel, message).await,
         };
         match published {
             Ok(()) => {

@@ -75,6 +75,8 @@ export type ChatClientProps = {
 export type ChatSchema = {
   /** Its room key type. */
   room: RoomId;
+  /** It does not track presence. */
+  presence: null;
   /** Events the server sends: subscribe with `on`. */
   events: {
     new_message: Message;
