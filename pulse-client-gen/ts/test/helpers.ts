@@ -16,13 +16,16 @@ export async function connect(options: ConnectionOptions = {}): Promise<{
   lab: string;
   calc: string;
   lobby: string;
+  /** The `table` channel, with `params: { table }`. */
+  table: string;
 }> {
   const connection = new PulseConnection({ url: url(), WebSocket: NodeWebSocket, ...options }).start();
   const opened = new Map<string, string>();
+  const wanted = options.params?.table === undefined ? ["lab", "calc", "lobby"] : ["lab", "calc", "lobby", "table"];
   await new Promise<void>((resolve) => {
     const off = connection.onFrame((frame) => {
       if (frame.t === "open") opened.set(frame.name, frame.channel);
-      if (opened.has("lab") && opened.has("calc") && opened.has("lobby")) {
+      if (wanted.every((name) => opened.has(name))) {
         off();
         resolve();
       }
@@ -33,6 +36,7 @@ export async function connect(options: ConnectionOptions = {}): Promise<{
     lab: opened.get("lab") ?? "",
     calc: opened.get("calc") ?? "",
     lobby: opened.get("lobby") ?? "",
+    table: opened.get("table") ?? "",
   };
 }
 

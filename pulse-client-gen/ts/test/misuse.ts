@@ -3,7 +3,8 @@
 // compiles, the type check fails.
 
 import type { ChannelId } from "../src/index";
-import type { DeskChannel, LabChannel, LabChannelId, LobbyChannel } from "./generated/lab";
+import { usePresence } from "../src/index";
+import type { DeskChannel, LabChannel, LabChannelId, LobbyChannel, TableChannel } from "./generated/lab";
 import { useDeskChannel, useLabChannel } from "./generated/lab";
 
 export function misuse(lab: LabChannel, otherId: ChannelId<"chat">, plain: string) {
@@ -83,4 +84,22 @@ export async function roomsCorrectUse(desk: DeskChannel, lobby: LobbyChannel) {
   const waited: number = await desk.request("wait", 1);
   desk.emit("typing", true);
   return [room, text, waited];
+}
+
+export function presenceMisuse(table: TableChannel) {
+  const seated = table.presence[0]?.sessions[0]?.meta;
+  // @ts-expect-error: a field the presence metadata does not have
+  void seated?.nme;
+  // @ts-expect-error: the metadata's fields keep their types
+  const dealing: string | undefined = seated?.dealing;
+  void dealing;
+  table.onPresence((present) => {
+    // @ts-expect-error: a user is listed by key, with sessions, not a name
+    void present[0]?.name;
+  });
+}
+
+export function presenceUse(table: TableChannel): string[] {
+  const present = usePresence(table);
+  return present.map(({ user, sessions }) => `${user}: ${sessions.map((s) => s.meta.name).join(", ")}`);
 }

@@ -66,6 +66,7 @@ impl<C: ChannelSpec> Channel<C> {
     pub fn track(&self, meta: &C::Presence)
     where
         C: super::WithPresence,
+        C::Presence: Serialize,
     {
         match serde_json::value::to_raw_value(meta) {
             Ok(meta) => self.raw.session_shared().track(self.raw.topic(), meta),
@@ -136,6 +137,7 @@ impl<C: ChannelSpec> ChannelCx<C> {
     pub fn track(&self, meta: &C::Presence)
     where
         C: super::WithPresence,
+        C::Presence: Serialize,
     {
         self.channel.track(meta);
     }

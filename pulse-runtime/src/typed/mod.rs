@@ -42,7 +42,8 @@ pub trait ChannelSpec: Sized + Send + Sync + 'static {
     type Room: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static;
     /// The metadata of a session's presence in a room (`presence = Online` in the
     /// declaration); `()` for a channel that does not track presence.
-    type Presence: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static;
+    /// (`#[channel]` requires it to be a [`Payload`].)
+    type Presence: Send + Sync + 'static;
     /// Emit and request methods for the server-to-client events (generated).
     type Outbound: From<RawChannel> + Clone + Send + Sync + 'static;
     /// Broadcast methods for the server-to-client events (generated).
