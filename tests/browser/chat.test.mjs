@@ -135,6 +135,24 @@ test("a message typed in one tab appears in both tabs, server list and client li
   for (const page of [a, b, c]) await page.context().close();
 });
 
+test("each tab shows who is online in its room, and a closed tab goes off the list", async () => {
+  const room = `online-${Date.now()}`;
+  const a = await openChat("ann", undefined, room);
+  const b = await openChat("ben", undefined, room);
+  const elsewhere = await openChat("eve", undefined, `${room}-other`);
+  const online = (page) => page.locator(".online");
+  for (const page of [a, b]) {
+    await online(page).getByText("online: ann, ben", { exact: true }).waitFor({ timeout: 5000 });
+  }
+  await online(elsewhere).getByText("online: eve", { exact: true }).waitFor({ timeout: 5000 });
+  // A new name shows at once in the other tab.
+  await b.locator(".name").fill("benedict");
+  await online(a).getByText("online: ann, benedict", { exact: true }).waitFor({ timeout: 5000 });
+  await b.context().close();
+  await online(a).getByText("online: ann", { exact: true }).waitFor({ timeout: 5000 });
+  for (const page of [a, elsewhere]) await page.context().close();
+});
+
 test("the server asks each new tab for its location and shows the answer", async () => {
   const page = await openChat("dave");
   await page.locator(".location").getByText("your location: 40.7, -74.0").waitFor();

@@ -10,7 +10,7 @@ use pulse_tests::{Harness, expect_open, next_frame};
 use serde_json::json;
 
 // The chat example's declaration, handled here by a plain struct instead of its state.
-use chat::{Chat, ChatHandler, ChatToClient, ChatToServer, Location, Message, Notice, RoomId, Typing};
+use chat::{Chat, ChatHandler, ChatToClient, ChatToServer, Location, Message, Notice, Online, RoomId, Typing};
 
 #[derive(Default)]
 struct Room {
@@ -31,6 +31,10 @@ impl ChatHandler for Room {
     fn typing(&mut self, cx: &mut ChannelCx<Chat>, typing: Typing) {
         cx.broadcast_others().someone_typing(typing);
     }
+
+    fn set_name(&mut self, cx: &mut ChannelCx<Chat>, name: String) {
+        cx.track(&Online { name });
+    }
 }
 
 fn message(user: &str, text: &str) -> Message {
@@ -45,6 +49,20 @@ async fn typed_handlers_emits_broadcasts_and_requests() {
     let id = expect_open(&mut client, "chat").await;
     assert_eq!(channel.id().untyped(), id);
     assert_eq!(channel.name(), "chat");
+    // The chat tracks presence: the room's list (empty) follows `open`.
+    match next_frame(&mut client).await {
+        ServerFrame::Presence { state: true, joins, .. } => assert_eq!(joins, json!({})),
+        other => panic!("expected the room's presence list, got {other:?}"),
+    }
+    // Listed under a name, typed by the declaration: the change comes back.
+    client.emit(id, "set_name", &"Ann").unwrap();
+    match next_frame(&mut client).await {
+        ServerFrame::Presence { state: false, joins, .. } => {
+            let session = session.id().to_string();
+            assert_eq!(joins, json!({ session.clone(): [{ "id": session, "meta": { "name": "Ann" } }] }));
+        }
+        other => panic!("expected a presence change, got {other:?}"),
+    }
 
     // Client → server event, typed handler, typed broadcast back.
     client.emit(id, "send_message", &message("ann", "hello")).unwrap();
@@ -95,6 +113,7 @@ async fn typed_dispatch_refuses_what_the_declaration_does_not_allow() {
     let (mut client, session) = harness.connect().await;
     Chat::open_in(&session, &RoomId::lobby(), Room::default()).unwrap();
     let id = expect_open(&mut client, "chat").await;
+    assert!(matches!(next_frame(&mut client).await, ServerFrame::Presence { state: true, .. }));
 
     let refused = |code: ErrorCode| {
         move |frame: ServerFrame| match frame {
@@ -160,6 +179,7 @@ fn the_schema_describes_every_event() {
             ("history", ToServer, None, Some("Vec<Message>")),
             ("typing", ToServer, Some("Typing"), None),
             ("someone_typing", ToClient, Some("Typing"), None),
+            ("set_name", ToServer, Some("String"), None),
         ]
     );
 }

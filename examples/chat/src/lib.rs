@@ -43,6 +43,13 @@ pub struct Typing {
     pub typing: bool,
 }
 
+/// Who is online in a room: what the room's presence list shows of each tab.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Online {
+    /// The name the tab chats under.
+    pub name: String,
+}
+
 /// A chat room's name: the `room` of the page's URL (`/?room=random`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 pub struct RoomId(pub String);
@@ -60,7 +67,7 @@ pub const ROOMS: [&str; 2] = ["lobby", "random"];
 
 /// Every event of the chat channel, its direction and its payload, declared once. A
 /// chat channel opens in one room; its broadcasts reach that room only.
-#[channel(name = "chat", room = RoomId, events(
+#[channel(name = "chat", room = RoomId, presence = Online, events(
     send_message(Message)        => server,  // client emits, server handles
     new_message(Message)         => client,  // server emits, client handles
     notification(Notice)         => client,
@@ -70,6 +77,8 @@ pub const ROOMS: [&str; 2] = ["lobby", "random"];
     typing(Typing)               => server,
     /// Someone else in the room started or stopped typing (never sent to the typist).
     someone_typing(Typing)       => client,
+    /// The tab chats under this name from now on: it is listed as online with it.
+    set_name(String)             => server,
 ))]
 pub struct Chat;
 
@@ -156,6 +165,10 @@ impl ChatHandler for ChatState {
 
     fn typing(&mut self, cx: &mut ChannelCx<Chat>, typing: Typing) {
         cx.broadcast_others().someone_typing(typing); // the others in the room, not the typist
+    }
+
+    fn set_name(&mut self, cx: &mut ChannelCx<Chat>, name: String) {
+        cx.track(&Online { name }); // every tab in the room sees who is online
     }
 }
 

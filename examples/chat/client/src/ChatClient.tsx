@@ -3,6 +3,7 @@
 // room is typing.
 
 import { useEffect, useState } from "react";
+import { usePresence } from "@pulse-rs/client";
 import { type ChatClientProps, type Message, useChatChannel } from "./generated/chat";
 
 /** Tests set `window.__withholdLocation = true` to see the server's timeout. */
@@ -21,6 +22,10 @@ export function ChatClient({ channelId }: ChatClientProps) {
   const [text, setText] = useState("");
   const [user, setUser] = useState(defaultName);
   const [typists, setTypists] = useState<string[]>([]);
+  const online = usePresence(chat); // who is in this room, one entry per tab's user
+
+  // Listed as online under the current name (again whenever it changes).
+  useEffect(() => chat.emit("set_name", user), [chat, user]);
 
   useEffect(() => {
     const offs = [
@@ -73,6 +78,9 @@ export function ChatClient({ channelId }: ChatClientProps) {
         onKeyDown={(e) => e.key === "Enter" && send()}
       />
       <button onClick={send}>Send</button>
+      <p className="online">
+        online: {online.flatMap(({ sessions }) => sessions.map((s) => s.meta.name)).sort().join(", ")}
+      </p>
       <p className="typing">{typists.length > 0 ? `${typists.join(", ")} typing…` : "\u00a0"}</p>
       <ul className="notices">
         {notices.map((n, i) => (

@@ -10,6 +10,15 @@ import { usePulseChannel, type ChannelId, type TypedChannel } from "@pulse-rs/cl
 export type RoomId = string;
 
 /**
+ * Who is online in a room: what the room's presence list shows of each tab.
+ */
+export type Online = {
+  /**
+   * The name the tab chats under.
+   */
+  name: string, };
+
+/**
  * A chat message.
  */
 export type Message = {
@@ -75,8 +84,8 @@ export type ChatClientProps = {
 export type ChatSchema = {
   /** Its room key type. */
   room: RoomId;
-  /** It does not track presence. */
-  presence: null;
+  /** The metadata of a session's presence in a room: see `usePresence`. */
+  presence: Online;
   /** Events the server sends: subscribe with `on`. */
   events: {
     new_message: Message;
@@ -89,6 +98,8 @@ export type ChatSchema = {
     send_message: Message;
     /** The client's user started or stopped typing. */
     typing: Typing;
+    /** The tab chats under this name from now on: it is listed as online with it. */
+    set_name: string;
   };
   /** Requests the client sends with `request` (`attempt` for those with an error type), and their answers. */
   requests: {
