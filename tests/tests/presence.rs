@@ -294,3 +294,41 @@ async fn a_killed_nodes_sessions_leave_every_list_within_the_bound() {
     println!("presence: a killed node's 3 sessions left the list {took:?} after SIGKILL (timeout {timeout:?})");
     assert!(took <= bound, "took {took:?}, more than {bound:?}");
 }
+
+/// A client written from docs/protocol.md alone: the `presence` frames it gets have
+/// exactly the fields of the doc's examples, in the doc's order.
+#[tokio::test]
+async fn the_documented_presence_frames_are_what_the_server_sends() {
+    let doc = include_str!("../../docs/protocol.md");
+    let example = |start: &str| -> Value {
+        let at = doc.find(start).unwrap_or_else(|| panic!("protocol.md shows {start}"));
+        let end = at + doc[at..].find('\n').unwrap();
+        serde_json::from_str(&doc[at..end]).expect("the example is JSON")
+    };
+    let documented_state = example(r#"{"seq":6,"t":"presence""#);
+    let documented_change = example(r#"{"seq":8,"t":"presence""#);
+    let shape = |v: &Value| {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+
+    let harness = Harness::with_builder(builder()).await;
+    let base = harness.running.ws_url();
+    let mut ann = Raw::connect(&format!("{base}&user=ann&table=lobby")).await;
+    let hello = ann.frame().await;
+    let open = ann.frame().await;
+    let state = ann.frame().await;
+    assert_eq!(shape(&state), shape(&documented_state));
+    assert_eq!(
+        (&state["t"], &state["name"], &state["room"], &state["state"]),
+        (&json!("presence"), &json!("table"), &json!("lobby"), &json!(true))
+    );
+    let emit = json!({"t": "emit", "channel": open["channel"], "event": "sit", "payload": "Ann"});
+    ann.socket.send(Message::text(emit.to_string())).await.unwrap();
+    let change = ann.frame().await;
+    assert_eq!(shape(&change), shape(&documented_change));
+    let session = hello["session"].as_str().unwrap();
+    assert_eq!(change["joins"], json!({ "ann": [{ "id": session, "meta": { "name": "Ann", "dealing": false } }] }));
+    assert_eq!(change["leaves"], json!({}));
+}
