@@ -27,8 +27,13 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export interface ConnectionOptions {
-  /** The server's WebSocket URL; default `ws(s)://<page host>/ws?v=1`. */
-  url?: string;
+  /**
+   * The server's WebSocket URL; default `ws(s)://<page host>/ws?v=1`. Several URLs (the
+   * nodes of a cluster): the connection uses one until connecting to it fails, then the
+   * next. On another node the session cannot be resumed: the client gets a new one, and
+   * each room with history replays what it missed.
+   */
+  url?: string | readonly string[];
   /**
    * Query parameters added to the URL, which the server reads with `session.param(name)`
    * (and the authentication hook with `request.query(name)`): `{ room: "lobby" }`.
@@ -92,9 +97,11 @@ export class PulseConnection {
   /** Where this client stands in each room's history it has seen, by topic; kept across sessions. */
   private readonly positions = new Map<string, HistoryPosition>();
   private readonly options: Required<Omit<ConnectionOptions, "url" | "WebSocket" | "params">> & {
-    url: string;
+    urls: string[];
     WebSocket: WebSocketConstructor;
   };
+  /** Which of the URLs the connection uses. */
+  private urlIndex = 0;
 
   state: ConnectionState = "connecting";
   /** The current session id (from `hello`). */
@@ -114,7 +121,9 @@ export class PulseConnection {
   constructor(options: ConnectionOptions = {}) {
     const WebSocketImpl = options.WebSocket ?? (globalThis.WebSocket as unknown as WebSocketConstructor);
     this.options = {
-      url: withParams(options.url ?? defaultUrl(), options.params ?? {}),
+      urls: (typeof options.url === "string" ? [options.url] : [...(options.url ?? [defaultUrl()])]).map((url) =>
+        withParams(url, options.params ?? {}),
+      ),
       WebSocket: WebSocketImpl,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       backoffMs: options.backoffMs ?? DEFAULT_BACKOFF,
@@ -244,10 +253,8 @@ export class PulseConnection {
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
     // A session this client had is asked back, with the last frame it saw; and where
     // it stands in each room's history, for a new session if that one is gone.
-    let url =
-      this.sessionId === null
-        ? this.options.url
-        : `${this.options.url}&resume=${this.sessionId}&last_seq=${this.lastSeq}`;
+    const base = this.options.urls[this.urlIndex % this.options.urls.length] ?? defaultUrl();
+    let url = this.sessionId === null ? base : `${base}&resume=${this.sessionId}&last_seq=${this.lastSeq}`;
     if (this.positions.size > 0) {
       url += `&since=${encodeURIComponent(JSON.stringify([...this.positions.values()]))}`;
     }
@@ -256,10 +263,13 @@ export class PulseConnection {
       socket = new this.options.WebSocket(url);
     } catch (error) {
       console.error("pulse: cannot open WebSocket", error);
+      this.urlIndex += 1;
       this.scheduleReconnect();
       return;
     }
     this.socket = socket;
+    // A server that never said hello is tried no more: the next attempt goes to the next URL.
+    let greeted = false;
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
       this.armWatchdog();
@@ -272,6 +282,7 @@ export class PulseConnection {
         console.warn("pulse: undecodable frame dropped");
         return;
       }
+      if (frame.t === "hello") greeted = true;
       this.handle(frame);
     };
     socket.onclose = (event) => {
@@ -279,6 +290,7 @@ export class PulseConnection {
       this.socket = null;
       if (this.watchdog) clearTimeout(this.watchdog);
       this.lastClose = { code: event.code, reason: event.reason };
+      if (!greeted) this.urlIndex += 1;
       if (this.stopped) return;
       if (mustNotReconnect(event.code)) {
         this.sessionLost();
