@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -27,9 +27,12 @@ function freePort() {
   });
 }
 
-/** Starts the chat server on `port` and resolves once it listens. */
-function startServer(port) {
-  const child = spawn(serverBinary, ["--port", String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+/** Starts the chat server on `port` (with `env` added) and resolves once it listens. */
+function startServer(port, env = {}) {
+  const child = spawn(serverBinary, ["--port", String(port)], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
+  });
   return new Promise((resolve, reject) => {
     let output = "";
     child.once("exit", (code) => reject(new Error(`chat server exited with ${code}: ${output}`)));
@@ -43,9 +46,28 @@ function startServer(port) {
   });
 }
 
+/** A redis-server on `port`, resolved once it accepts connections. */
+async function startRedis(port) {
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (let tries = 0; tries < 200; tries += 1) {
+    const up = await new Promise((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (up) return child;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error("redis-server did not start (apt-get install redis-server)");
+}
+
 function stopServer(child) {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once("exit", () => resolve());
     child.kill("SIGKILL");
   });
@@ -151,6 +173,41 @@ test("each tab shows who is online in its room, and a closed tab goes off the li
   await b.context().close();
   await online(a).getByText("online: ann", { exact: true }).waitFor({ timeout: 5000 });
   for (const page of [a, elsewhere]) await page.context().close();
+});
+
+test("on two nodes behind one Redis, both show the same room and the same people online", async () => {
+  const redisPort = await freePort();
+  const redis = await startRedis(redisPort);
+  const env = { PULSE_REDIS_URL: `redis://127.0.0.1:${redisPort}` };
+  const ports = [await freePort(), await freePort()];
+  const nodes = [await startServer(ports[0], env), await startServer(ports[1], env)];
+  try {
+    const room = `cluster-${Date.now()}`;
+    const open = async (name, node) => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      page.on("pageerror", (error) => console.error(`[${name}] page error:`, error));
+      await page.goto(`http://127.0.0.1:${ports[node]}/?room=${room}`);
+      await page.locator(".chat-client").waitFor();
+      await page.locator(".name").fill(name);
+      return page;
+    };
+    const a = await open("ann", 0);
+    const b = await open("ben", 1);
+    for (const page of [a, b]) {
+      await page.locator(".online").getByText("online: ann, ben", { exact: true }).waitFor({ timeout: 5000 });
+    }
+    await send(a, "across the nodes");
+    await seeItem(b, ".client-messages", "ann: across the nodes");
+    await seeItem(b, ".server-messages", "ann: across the nodes");
+    // A tab opened later on the other node gets the room's history from Redis.
+    const c = await open("cat", 1);
+    await seeItem(c, ".client-messages", "ann: across the nodes");
+    for (const page of [a, b, c]) await page.context().close();
+  } finally {
+    for (const node of nodes) await stopServer(node);
+    await stopServer(redis);
+  }
 });
 
 test("the server asks each new tab for its location and shows the answer", async () => {
