@@ -125,6 +125,8 @@ pub struct PresenceMessage {
     pub topic: Topic,
     /// The session it is about.
     pub id: Arc<str>,
+    /// The node that makes the change: listing a session says this node is alive.
+    pub node: NodeId,
     /// Its entry as JSON (`{"user", "meta", "node"}`), or `None` for a leave.
     pub entry: Option<String>,
     /// The start of the message to publish (version, node, topic).

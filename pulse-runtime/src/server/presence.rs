@@ -186,7 +186,7 @@ impl ServerShared {
         if let Some(backplane) = self.presence_backplane() {
             let Some(head) = crate::backplane::presence_head(self.node, topic) else { return };
             let entry = entry.as_ref().map(entry_json);
-            backplane.publish_presence(PresenceMessage { topic: topic.clone(), id, entry, head });
+            backplane.publish_presence(PresenceMessage { topic: topic.clone(), id, node: self.node, entry, head });
             return;
         }
         let Some(room) = self.presences.find(topic) else { return };

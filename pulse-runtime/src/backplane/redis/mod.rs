@@ -134,7 +134,8 @@ impl Backplane for RedisBackplane {
             tracing::warn!("a RedisBackplane can serve one server; it was started twice");
             return;
         };
-        tokio::spawn(publish_loop(self.client.clone(), self.channel.clone(), pending, self.stats.clone()));
+        let publisher = Publisher { channel: self.channel.clone(), presence_timeout: self.presence_timeout };
+        tokio::spawn(publish_loop(self.client.clone(), publisher, pending, self.stats.clone()));
         let node = remote.node();
         tokio::spawn(self.subscriptions.clone().run(self.client.clone(), remote.clone(), self.stats.clone()));
         tokio::spawn(announce(
@@ -295,9 +296,16 @@ async fn announce(client: redis::Client, key: String, timeout: Duration, remote:
     }
 }
 
+/// What the publishing task needs to know.
+struct Publisher {
+    /// The prefix of the Redis channels and keys.
+    channel: String,
+    presence_timeout: Duration,
+}
+
 async fn publish_loop(
     client: redis::Client,
-    channel: String,
+    publisher: Publisher,
     mut queue: mpsc::Receiver<Outgoing>,
     stats: Arc<RedisStats>,
 ) {
@@ -326,8 +334,10 @@ async fn publish_loop(
             Outgoing::Plain(topic, message) => {
                 redis::cmd("PUBLISH").arg(topic).arg(message.as_ref()).query_async(conn).await
             }
-            Outgoing::Kept(message) => publish_kept(conn, &channel, message).await.map(drop),
-            Outgoing::Presence(message) => presence::publish(conn, &channel, message).await,
+            Outgoing::Kept(message) => publish_kept(conn, &publisher.channel, message).await.map(drop),
+            Outgoing::Presence(message) => {
+                presence::publish(conn, &publisher.channel, publisher.presence_timeout, message).await
+            }
         };
         match published {
             Ok(()) => {

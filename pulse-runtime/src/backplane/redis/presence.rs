@@ -10,12 +10,15 @@ use crate::backplane::NodeId;
 use crate::protocol::Topic;
 
 /// Applies, numbers and publishes a change; publishes nothing if nothing changed.
-/// KEYS: list, version. ARGV: session id, entry JSON (empty for a leave), the topic's
-/// Redis channel, message head.
+/// Listing a session also announces its node, so no node's sweep can find an entry of a
+/// node that has not announced itself yet.
+/// KEYS: list, version, the changing node's key. ARGV: session id, entry JSON (empty for
+/// a leave), the topic's Redis channel, message head, presence timeout (ms).
 pub(super) const CHANGE: &str = r#"
 if ARGV[2] == '' then
   if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 else
+  redis.call('SET', KEYS[3], 1, 'PX', ARGV[5])
   if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 0 end
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 end
@@ -44,16 +47,19 @@ pub(super) fn node_key(prefix: &str, node: NodeId) -> String {
 pub(super) async fn publish(
     connection: &mut redis::aio::MultiplexedConnection,
     prefix: &str,
+    timeout: std::time::Duration,
     message: &PresenceMessage,
 ) -> redis::RedisResult<()> {
     let (list, version) = keys(prefix, &message.topic);
     let _: i64 = redis::Script::new(CHANGE)
         .key(list)
         .key(version)
+        .key(node_key(prefix, message.node))
         .arg(&*message.id)
         .arg(message.entry.as_deref().unwrap_or(""))
         .arg(super::subscriptions::topic_channel(prefix, &message.topic))
         .arg(message.head.as_ref())
+        .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
         .invoke_async(connection)
         .await?;
     Ok(())
