@@ -20,11 +20,12 @@ use pulse_tests::{Harness, eventually, next_frame};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-/// Users from `?user=`; each session sits at the table `?table=` names.
+/// Users from `?user=` (`%22` and `%5C` decoded); each session sits at the table
+/// `?table=` names.
 fn builder() -> ServerBuilder {
     Server::builder()
         .authenticate(|request| {
-            let user = request.query("user").unwrap_or("anonymous").to_owned();
+            let user = request.query("user").unwrap_or("anonymous").replace("%22", "\"").replace("%5C", "\\");
             async move { Ok::<_, String>(user) }
         })
         .on_session(|session| async move {
@@ -331,4 +332,17 @@ async fn the_documented_presence_frames_are_what_the_server_sends() {
     let session = hello["session"].as_str().unwrap();
     assert_eq!(change["joins"], json!({ "ann": [{ "id": session, "meta": { "name": "Ann", "dealing": false } }] }));
     assert_eq!(change["leaves"], json!({}));
+}
+
+/// A user key that JSON escapes (a quote, a backslash) is listed like any other, also
+/// when the list goes through Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_key_that_needs_escaping_is_listed_through_redis() {
+    let redis = RedisServer::start().await;
+    let one = node(&redis, Duration::from_secs(10)).await;
+    let two = node(&redis, Duration::from_secs(10)).await;
+    let quoted = Guest::open(&one.running.ws_url(), "a%22b%5Cc", "t").await;
+    quoted.sit("Quoted");
+    let mut watcher = Guest::open(&two.running.ws_url(), "watcher", "t").await;
+    watcher.until_seated(&[("a\"b\\c", "Quoted")]).await;
 }

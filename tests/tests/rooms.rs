@@ -305,3 +305,35 @@ async fn a_room_new_to_a_node_hears_the_other_nodes_from_its_open_on() {
         assert_eq!(bob.next_broadcast().await, said(room, "right away"));
     }
 }
+
+/// A node whose hook follows a whole channel, with a session in one of its rooms, hears
+/// each broadcast of that room once: the room is not subscribed a second time beside
+/// the channel's pattern.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_followed_channel_delivers_each_broadcast_once() {
+    let redis = RedisServer::start().await;
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook = heard.clone();
+    let backplane = RedisBackplane::new(&redis.url()).unwrap();
+    let stats = backplane.stats();
+    let following = builder().backplane(backplane).on_remote_broadcast::<Desk>(move |room, event| {
+        hook.lock().unwrap().push((room, pulse_runtime::typed::WireEvent::event(&event)));
+    });
+    let mut one = Harness::with_builder(following).await;
+    eventually("node one subscribed", move || stats.subscriptions.load(Ordering::Relaxed) >= 1).await;
+    let (_, (two, _)) = two_nodes_with_stats(&redis).await;
+    let mut ann = Tab::open(&mut one, "ann").await;
+    ann.join("a").await;
+    for n in 0..3 {
+        Desk::to_room(two.server(), &"a".to_owned()).said(format!("s{n}"));
+    }
+    // Last, a room node one has no session in: Redis delivers in order, so once the hook
+    // heard it, it heard whatever came before it, twice or not.
+    Desk::to_room(two.server(), &"elsewhere".to_owned()).said("last".into());
+    for n in 0..3 {
+        assert_eq!(ann.next_broadcast().await, said("a", &format!("s{n}")));
+    }
+    eventually("the hook heard the last", || heard.lock().unwrap().iter().any(|(room, _)| room == "elsewhere")).await;
+    let heard = heard.lock().unwrap().clone();
+    assert_eq!(heard.len(), 4, "each broadcast once: {heard:?}");
+}

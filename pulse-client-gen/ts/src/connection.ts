@@ -76,6 +76,8 @@ const DEFAULT_BACKOFF = [100, 250, 500, 1000, 2000, 5000] as const;
 const MAX_OUTBOX = 256;
 /** Closed channels remembered (so a late hook sees "closed", not "pending"). */
 const MAX_CLOSED_CHANNELS = 256;
+/** How long a connection may take to say hello before the next URL is tried. */
+const CONNECT_TIMEOUT_MS = 10_000;
 /** Rooms whose history position is remembered (the most recent); the server reads as many. */
 const MAX_POSITIONS = 64;
 
@@ -269,7 +271,11 @@ export class PulseConnection {
     }
     this.socket = socket;
     // A server that never said hello is tried no more: the next attempt goes to the next URL.
+    // One that does not answer at all (a host that is down) is given up after a while.
     let greeted = false;
+    const giveUp = setTimeout(() => {
+      if (!greeted && this.socket === socket) socket.close();
+    }, CONNECT_TIMEOUT_MS);
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
       this.armWatchdog();
@@ -282,7 +288,10 @@ export class PulseConnection {
         console.warn("pulse: undecodable frame dropped");
         return;
       }
-      if (frame.t === "hello") greeted = true;
+      if (frame.t === "hello") {
+        greeted = true;
+        clearTimeout(giveUp);
+      }
       this.handle(frame);
     };
     socket.onclose = (event) => {
@@ -290,6 +299,7 @@ export class PulseConnection {
       this.socket = null;
       if (this.watchdog) clearTimeout(this.watchdog);
       this.lastClose = { code: event.code, reason: event.reason };
+      clearTimeout(giveUp);
       if (!greeted) this.urlIndex += 1;
       if (this.stopped) return;
       if (mustNotReconnect(event.code)) {

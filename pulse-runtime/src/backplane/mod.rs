@@ -445,8 +445,9 @@ impl RemoteDelivery {
         }
     }
 
-    /// Tells the server its subscription was re-established after being lost: sessions
-    /// in rooms with history read what they may have missed meanwhile.
+    /// Tells the server its subscription is (again) in place: sessions in rooms with
+    /// history read what they may have missed while there was none, presence lists are
+    /// read again, and this node's sessions are listed again.
     pub fn resubscribed(&self) {
         if let Some(server) = self.server.upgrade() {
             server.resync_kept();

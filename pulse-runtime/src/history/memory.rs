@@ -87,8 +87,15 @@ impl MemoryHistories {
         let now = Instant::now();
         let mut rooms = lock(&self.rooms);
         if self.lookups.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            // A room someone holds (to append or join) is never swept from under them.
-            rooms.retain(|_, room| Arc::strong_count(room) > 1 || !lock(room).expired(now));
+            // A room someone holds (to append or join) is never swept from under them. One
+            // never broadcast to is swept at once: its members hold no offset of it, and
+            // the first broadcast of a new epoch (offset 1) reaches them all the same.
+            rooms.retain(|_, room| {
+                Arc::strong_count(room) > 1 || {
+                    let room = lock(room);
+                    room.top > 0 && !room.expired(now)
+                }
+            });
         }
         rooms.entry(topic.shared().clone()).or_insert_with(|| Arc::new(Mutex::new(Room::new(history, now)))).clone()
     }

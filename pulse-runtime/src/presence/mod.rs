@@ -143,6 +143,9 @@ impl Replica {
     /// after it are applied; `Resync` if one is still missing. The caller then sends the
     /// whole list to the room's sessions.
     pub(crate) fn snapshot(&mut self, version: u64, entries: BTreeMap<Arc<str>, Entry>) -> Step {
+        if self.syncing.is_none() && version <= self.version {
+            return Step::Nothing; // an older read that completed late: the list is newer
+        }
         let waiting = self.syncing.take().unwrap_or_default();
         self.version = version;
         self.entries = entries;

@@ -81,7 +81,8 @@ impl Presences {
 /// An entry as Redis keeps it and changes carry it.
 #[derive(Serialize, Deserialize)]
 struct StoredEntry<'a> {
-    user: &'a str,
+    #[serde(borrow)]
+    user: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
     meta: &'a RawValue,
     node: String,
@@ -89,19 +90,21 @@ struct StoredEntry<'a> {
 
 #[derive(Deserialize)]
 struct StoredChange<'a> {
-    id: &'a str,
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
     entry: Option<StoredEntry<'a>>,
 }
 
 fn entry_json(entry: &Entry) -> String {
-    let stored = StoredEntry { user: &entry.user, meta: &entry.meta, node: entry.node.to_hex() };
+    let stored =
+        StoredEntry { user: std::borrow::Cow::Borrowed(&entry.user), meta: &entry.meta, node: entry.node.to_hex() };
     serde_json::to_string(&stored).unwrap_or_default()
 }
 
 fn entry_from(stored: &StoredEntry<'_>) -> Option<Entry> {
     Some(Entry {
-        user: Arc::from(stored.user),
+        user: Arc::from(&*stored.user),
         meta: Arc::from(stored.meta.to_owned()),
         node: NodeId::from_hex(&stored.node)?,
     })
@@ -123,8 +126,10 @@ impl ServerShared {
             if room_guard.retired {
                 continue;
             }
-            let (created, gate) = self.join_topic(topic, session, channel);
-            if created && room_guard.replica.is_synced() {
+            let (_, gate) = self.join_topic(topic, session, channel);
+            // Every channel that joins gets the list (a session's second channel in the
+            // room too: the client keeps the list per channel).
+            if room_guard.replica.is_synced() {
                 let _ = session.enqueue(state_frame(topic, &room_guard.replica));
             }
             drop(room_guard);
@@ -138,9 +143,12 @@ impl ServerShared {
     /// A session left the room (its last channel there closed): it is untracked, and
     /// the room's list is dropped if no session of this node is left in it.
     pub(super) fn left_presence(&self, topic: &Topic, session_key: u64) {
-        let tracked = lock(&self.presences.local).get_mut(topic.as_str()).and_then(|room| room.remove(&session_key));
-        if let Some((topic, id, _)) = tracked {
-            self.change_presence(&topic, id, None);
+        {
+            // Held while the leave is made, so a `track` cannot slip in between.
+            let mut local = lock(&self.presences.local);
+            if let Some((topic, id, _)) = local.get_mut(topic.as_str()).and_then(|room| room.remove(&session_key)) {
+                self.change_presence(&topic, id, None);
+            }
         }
         if self.topics.has_members(topic) {
             return;
@@ -165,7 +173,13 @@ impl ServerShared {
         let id: Arc<str> = Arc::from(session.id.to_string());
         let user = session.user().map_or_else(|| id.clone(), Arc::from);
         let entry = Entry { user, meta: Arc::from(meta), node: self.node };
-        lock(&self.presences.local)
+        // The membership is checked again under the lock that leaving takes: a session
+        // that left meanwhile is not listed (nothing would ever take it off).
+        let mut local = lock(&self.presences.local);
+        if !self.topics.is_member(topic, session.key) {
+            return;
+        }
+        local
             .entry(topic.shared().clone())
             .or_default()
             .insert(session.key, (topic.clone(), id.clone(), entry.clone()));
@@ -174,8 +188,8 @@ impl ServerShared {
 
     /// Takes `session` off `topic`'s list.
     pub(super) fn untrack_presence(&self, topic: &Topic, session: &SessionShared) {
-        let tracked = lock(&self.presences.local).get_mut(topic.as_str()).and_then(|room| room.remove(&session.key));
-        if let Some((topic, id, _)) = tracked {
+        let mut local = lock(&self.presences.local);
+        if let Some((topic, id, _)) = local.get_mut(topic.as_str()).and_then(|room| room.remove(&session.key)) {
             self.change_presence(&topic, id, None);
         }
     }
@@ -220,12 +234,25 @@ impl ServerShared {
             },
             None => None,
         };
+        let id: Arc<str> = Arc::from(&*change.id);
+        let left = entry.is_none();
         let Some(room) = self.presences.find(topic) else { return };
         let mut room = lock(&room);
-        let change = Change { version, id: Arc::from(change.id), entry };
-        if self.apply_presence(topic, &mut room.replica, change) {
-            drop(room);
+        let change = Change { version, id: id.clone(), entry };
+        let resync = self.apply_presence(topic, &mut room.replica, change);
+        drop(room);
+        if resync {
             self.read_presence(topic.clone(), None);
+        }
+        if left {
+            // A session of this node taken off the list while it is still tracked: another
+            // node's sweep found this one silent (stalled, or cut off from Redis). It is
+            // alive: list it again.
+            let local = lock(&self.presences.local);
+            let mine = local.get(topic.as_str()).and_then(|room| room.values().find(|(_, tracked, _)| *tracked == id));
+            if let Some((topic, id, entry)) = mine {
+                self.change_presence(topic, id.clone(), Some(entry.clone()));
+            }
         }
     }
 

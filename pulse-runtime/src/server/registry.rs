@@ -338,6 +338,9 @@ impl RemoteSink for ServerShared {
 
     fn resync_kept(&self) {
         self.resync_presence();
+        if self.history_backplane().is_none() {
+            return; // histories in memory miss nothing
+        }
         for (topic, refetch) in self.topics.resync() {
             if let Some(history) = self.history_of(&topic) {
                 self.recover(&topic, history, refetch, None);

@@ -174,17 +174,23 @@ impl SessionShared {
             return None;
         }
         let since = query_param(self.params.as_deref()?, "since")?;
-        let positions: Vec<At> = match serde_json::from_str(&since) {
-            Ok(positions) => positions,
+        // The list is read entry by entry, the first 64 only: one unreadable entry, or
+        // what comes after them, does not cost the others.
+        let entries: Vec<&RawValue> = match serde_json::from_str(&since) {
+            Ok(entries) => entries,
             Err(error) => {
                 tracing::debug!(session = %self.id, %error, "unreadable `since`; ignored");
                 return None;
             }
         };
-        positions.into_iter().take(MAX_SINCE_POSITIONS).find_map(|at| {
-            (Topic::new(&at.name, at.room.as_deref()) == *topic)
-                .then(|| crate::history::Position { epoch: Arc::from(at.epoch), offset: at.offset })
-        })
+        entries
+            .into_iter()
+            .take(MAX_SINCE_POSITIONS)
+            .filter_map(|entry| serde_json::from_str::<At>(entry.get()).ok())
+            .find_map(|at| {
+                (Topic::new(&at.name, at.room.as_deref()) == *topic)
+                    .then(|| crate::history::Position { epoch: Arc::from(at.epoch), offset: at.offset })
+            })
     }
 
     /// Watches for the session's end.

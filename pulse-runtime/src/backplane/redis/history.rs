@@ -28,14 +28,15 @@ return offset
 ";
 
 /// Reads a room's history: epoch, top, and the newest entries (starting the history if
-/// there is none). KEYS: stream, meta. ARGV: new epoch, ttl (s), size.
+/// there is none, for a minute at most unless a broadcast comes: joins alone cannot fill
+/// Redis with rooms). KEYS: stream, meta. ARGV: new epoch, ttl (s), size.
 pub(super) const READ_HISTORY: &str = r"
 local epoch = redis.call('HGET', KEYS[2], 'epoch')
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[2], 'epoch', epoch, 'top', 0)
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
+  redis.call('EXPIRE', KEYS[2], math.min(tonumber(ARGV[2]), 60))
 end
 local top = redis.call('HGET', KEYS[2], 'top')
 return {epoch, top, redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[3])}

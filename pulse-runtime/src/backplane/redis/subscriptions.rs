@@ -32,7 +32,10 @@ pub(super) struct Wanted {
     /// Topic channels: how many sessions of this node are in the topic, and whether the
     /// subscription is in place (what the topic's gates wait for).
     topics: HashMap<String, (usize, watch::Sender<bool>)>,
-    /// Followed channels: exact Redis channels and patterns.
+    /// Followed channels: their names, and the exact Redis channels and patterns that
+    /// bring every room of them (subscribed with the connection, never per topic: a
+    /// topic they cover must not be subscribed twice, or its broadcasts would come twice).
+    followed_names: HashSet<String>,
     followed: Vec<String>,
     patterns: Vec<String>,
     /// Whether the subscription connection is up and in step with `topics`.
@@ -52,6 +55,9 @@ impl Subscriptions {
     pub(super) fn join(&self, prefix: &str, topic: &Topic) -> Option<Gate> {
         let channel = topic_channel(prefix, topic);
         let mut wanted = lock(&self.wanted);
+        if wanted.followed_names.contains(topic.name()) {
+            return None; // the channel's every room arrives already
+        }
         let connected = wanted.connected;
         let (count, ready) = wanted.topics.entry(channel).or_insert_with(|| (0, watch::Sender::new(false)));
         *count += 1;
@@ -71,6 +77,9 @@ impl Subscriptions {
     pub(super) fn leave(&self, prefix: &str, topic: &Topic) {
         let channel = topic_channel(prefix, topic);
         let mut wanted = lock(&self.wanted);
+        if wanted.followed_names.contains(topic.name()) {
+            return;
+        }
         if let Some((count, _)) = wanted.topics.get_mut(&channel) {
             *count -= 1;
             if *count == 0 {
@@ -88,6 +97,7 @@ impl Subscriptions {
             .flat_map(|c| if matches!(c, '*' | '?' | '[' | ']' | '\\') { vec!['\\', c] } else { vec![c] })
             .collect();
         let mut wanted = lock(&self.wanted);
+        wanted.followed_names.insert(name.to_owned());
         wanted.followed.push(format!("{prefix}:t:{name}"));
         wanted.patterns.push(format!("{escaped}:t:{name}:*"));
     }
@@ -143,10 +153,11 @@ impl Subscriptions {
                     } else {
                         attempt = 0;
                         self.set_connected(true);
-                        if stats.subscriptions.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0 {
-                            // Whatever was published while the subscription was down never came.
-                            remote.resubscribed();
-                        }
+                        stats.subscriptions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        // Whatever was published while there was no subscription (it was
+                        // down, or not made yet) never came: rooms with history and
+                        // presence lists read it.
+                        remote.resubscribed();
                         tracing::info!("subscribed to the Redis backplane");
                         loop {
                             tokio::select! {
@@ -214,6 +225,18 @@ mod tests {
         // While Redis is unreachable nothing waits.
         subscriptions.set_connected(false);
         assert!(subscriptions.join("p", &topic).is_none());
+    }
+
+    #[test]
+    fn a_followed_channels_rooms_are_never_subscribed_one_by_one() {
+        let subscriptions = Subscriptions::default();
+        subscriptions.set_connected(true);
+        subscriptions.follow("p", "chat");
+        let room = serde_json::value::to_raw_value(&"lobby").unwrap();
+        assert!(subscriptions.join("p", &Topic::new("chat", Some(&room))).is_none());
+        assert!(lock(&subscriptions.wanted).topics.is_empty(), "the pattern brings it");
+        subscriptions.leave("p", &Topic::new("chat", Some(&room)));
+        assert!(subscriptions.join("p", &Topic::from("news")).is_some());
     }
 
     #[test]
