@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 REDIS_PORT=${REDIS_PORT:-6390}
 npm ci --no-audit --no-fund --loglevel=error
+npm run build -w @pulse-rs/client
 (cd examples/chat/client && node build.mjs)
 cargo build -q -p chat --bin chat
 

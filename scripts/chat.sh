@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm ci --no-audit --no-fund --loglevel=error
+npm run build -w @pulse-rs/client
 (cd examples/chat/client && node build.mjs)
 exec cargo run -p chat --bin chat -- "$@"

@@ -27,8 +27,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-step "npm packages"
+step "npm packages, and the client runtime built (the chat client imports its dist/)"
 npm ci --no-audit --no-fund --loglevel=error
+npm run build -w @pulse-rs/client
 
 step "cargo test (the session core's property tests with 10,000 cases)"
 PULSE_CORE_CASES=10000 cargo test --workspace --all-targets

@@ -1,26 +1,76 @@
 //! # Pulse for Rust — the runtime
 //!
-//! Typed, bidirectional channels between a Rust server and a browser client, over one
-//! WebSocket per session. This crate holds the server (on axum), sessions, channels,
-//! request/answer with timeouts, broadcast, and a Rust client.
+//! Typed, bidirectional channels between a Rust server and a React client, over one
+//! WebSocket per session, on tokio and axum: sessions that resume without loss,
+//! requests with timeouts in both directions, broadcast to rooms, users and sessions
+//! (across nodes through Redis with the `redis` feature), history and presence, and
+//! server components whose state re-renders into the browser's React tree. The
+//! browser side is the npm package `@pulse-rs/client`; `pulse-client-gen` writes the
+//! TypeScript module that types it from these declarations.
 //!
-//! The protocol is described in `docs/protocol.md`; [`protocol`] implements it.
+//! ## A channel, end to end
 //!
-//! ```no_run
-//! use pulse_runtime::{Handlers, Server};
+//! [`channel`] declares every event once, with its direction and payload; rustc then
+//! refuses a missing handler, a misspelt event or a wrong payload. Here a server
+//! answers a Rust [`client`] (the browser does the same through the generated hook):
 //!
-//! # async fn run() -> std::io::Result<()> {
+//! ```
+//! use pulse_runtime::client::{Client, ServerFrame};
+//! use pulse_runtime::prelude::*;
+//!
+//! #[channel(name = "echo", events(
+//!     say(String)      => server,  // the client emits, a handler takes it
+//!     said(String)     => client,  // the server emits or broadcasts
+//!     count() -> usize => server,  // the client asks, the handler answers
+//! ))]
+//! pub struct Echo;
+//!
+//! struct Counter(usize);
+//!
+//! impl EchoHandler for Counter {
+//!     fn say(&mut self, cx: &mut ChannelCx<Echo>, text: String) {
+//!         self.0 += 1;
+//!         cx.broadcast().said(text.to_uppercase());  // every session with an `echo`
+//!     }
+//!     fn count(&mut self, _cx: &mut ChannelCx<Echo>) -> usize {
+//!         self.0
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let server = Server::builder()
 //!     .on_session(|session| async move {
-//!         let handlers = Handlers::new().on("say", |cx, text: String| {
-//!             let _ = cx.channel().broadcast("said", &text);
-//!         });
-//!         let _ = session.open_channel("room", handlers);
+//!         let _ = Echo::open(&session, Counter(0));  // `Echo::open_in(.., &room, ..)` with rooms
 //!     })
 //!     .build();
-//! pulse_runtime::serve("127.0.0.1:3000", server).await
+//! let running = server.bind("127.0.0.1:0").await?;  // or `pulse_runtime::serve(addr, server)`
+//!
+//! let mut client = Client::connect(&running.ws_url()).await?;
+//! let Some(ServerFrame::Open { channel, .. }) = client.next_frame().await else { panic!() };
+//! client.emit(channel, "say", "hi")?;
+//! match client.next_frame().await {
+//!     Some(ServerFrame::Broadcast { event, payload, .. }) => assert_eq!((event.as_str(), payload), ("said", "HI".into())),
+//!     other => panic!("{other:?}"),
+//! }
+//! assert_eq!(client.request(channel, "count", &()).await?, 1);
+//! running.shutdown().await;
+//! # Ok(())
 //! # }
 //! ```
+//!
+//! ## Where to go next
+//!
+//! - [`ServerBuilder`]: the root component ([`ServerBuilder::root`]), history
+//!   ([`ServerBuilder::history`]), authentication and authorization, a backplane, the
+//!   built client's files ([`ServerBuilder::assets`]) and metrics.
+//! - [`Server::router`] to mount it in your own axum app, [`Server::bind_with`] /
+//!   [`serve_with`] to serve it beside your own routes.
+//! - [`component`]: `#[component]`, `#[state]`, [`Shared`](component::Shared) state and the
+//!   HTML builders.
+//! - [`Channel`] and [`ChannelCx`]: emit, broadcast to a room, a user or the others,
+//!   requests with timeouts, presence.
+//! - `docs/guide.md` for the whole tour, `docs/protocol.md` for the wire format.
 
 #![warn(clippy::unwrap_used)]
 
@@ -37,6 +87,7 @@ mod session;
 mod session_core;
 mod sync;
 mod target;
+mod telemetry;
 pub mod typed;
 
 #[cfg(feature = "fuzzing")]

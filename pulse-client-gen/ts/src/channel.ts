@@ -1,7 +1,7 @@
 // One channel on the client: listeners, answerers, and the typed view over them.
 
-import type { PulseConnection } from "./connection";
-import { ClosedError, DisconnectedError, FailedError } from "./errors";
+import type { PulseConnection } from "./connection.js";
+import { ClosedError, DisconnectedError, FailedError } from "./errors.js";
 
 /** Options of one request. */
 export interface RequestOptions {

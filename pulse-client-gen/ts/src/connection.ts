@@ -1,8 +1,8 @@
 // The connection: one WebSocket per session, reconnect with backoff, request
 // correlation with timeouts, and routing of server frames to channels.
 
-import { ClientChannel } from "./channel";
-import { type ChannelError, DisconnectedError, TimeoutError, type WireError, errorFromWire } from "./errors";
+import { ClientChannel } from "./channel.js";
+import { type ChannelError, DisconnectedError, TimeoutError, type WireError, errorFromWire } from "./errors.js";
 import {
   CLOSE_CODES,
   type ClientFrame,
@@ -12,7 +12,7 @@ import {
   type ServerFrame,
   defaultUrl,
   mustNotReconnect,
-} from "./protocol";
+} from "./protocol.js";
 
 /** What `new WebSocket(url)` needs to be: the browser's, or `ws` in Node. */
 export interface WebSocketLike {

@@ -1,6 +1,6 @@
 // Typed request errors, one class per failure mode, matching the Rust `ChannelError`.
 
-import type { ErrorCode as KnownErrorCode } from "./generated/protocol";
+import type { ErrorCode as KnownErrorCode } from "./generated/protocol.js";
 
 export type { KnownErrorCode };
 

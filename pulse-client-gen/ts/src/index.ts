@@ -10,7 +10,7 @@ export {
   type Present,
   type RequestOptions,
   type TypedChannel,
-} from "./channel";
+} from "./channel.js";
 export {
   type CloseInfo,
   type ConnectionOptions,
@@ -19,7 +19,7 @@ export {
   type ServerError,
   type WebSocketConstructor,
   type WebSocketLike,
-} from "./connection";
+} from "./connection.js";
 export {
   ChannelError,
   ClosedError,
@@ -31,7 +31,7 @@ export {
   RemoteError,
   TimeoutError,
   type WireError,
-} from "./errors";
+} from "./errors.js";
 export {
   type AnnouncedLimits,
   CLOSE_CODES,
@@ -50,7 +50,7 @@ export {
   type VNode,
   mustNotReconnect,
   shouldReconnect,
-} from "./protocol";
-export { PulseRoot, type PulseRootProps, describeEvent } from "./root";
-export { TreeStore, applyOps } from "./tree";
-export { PulseProvider, useConnectionState, usePresence, usePulseChannel, usePulseConnection } from "./react";
+} from "./protocol.js";
+export { PulseRoot, type PulseRootProps, describeEvent } from "./root.js";
+export { TreeStore, applyOps } from "./tree.js";
+export { PulseProvider, useConnectionState, usePresence, usePulseChannel, usePulseConnection } from "./react.js";

@@ -2,13 +2,13 @@
 // and close codes, frame types, the limits in `hello`) are generated from the Rust side
 // into ./generated/protocol.ts; the frame shapes below are checked against its frame types.
 
-import type { ErrorCode, KnownErrorCode, WireError } from "./errors";
+import type { ErrorCode, KnownErrorCode, WireError } from "./errors.js";
 import {
   type AnnouncedLimits,
   type ClientFrameType,
   PROTOCOL_VERSION,
   type ServerFrameType,
-} from "./generated/protocol";
+} from "./generated/protocol.js";
 
 export {
   type AnnouncedLimits,
@@ -20,7 +20,7 @@ export {
   type ServerFrameType,
   mustNotReconnect,
   shouldReconnect,
-} from "./generated/protocol";
+} from "./generated/protocol.js";
 
 /**
  * A channel id of the channel named `N`, as the server hands it to a client component.

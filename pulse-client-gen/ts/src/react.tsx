@@ -2,9 +2,9 @@
 
 import { type ReactNode, createContext, useContext, useEffect, useMemo, useState } from "react";
 
-import type { ChannelShape, Present, TypedChannel } from "./channel";
-import type { ConnectionState, PulseConnection } from "./connection";
-import type { ChannelId } from "./protocol";
+import type { ChannelShape, Present, TypedChannel } from "./channel.js";
+import type { ConnectionState, PulseConnection } from "./connection.js";
+import type { ChannelId } from "./protocol.js";
 
 const ConnectionContext = createContext<PulseConnection | null>(null);
 

@@ -10,10 +10,10 @@ import {
   useSyncExternalStore,
 } from "react";
 
-import { PulseConnection, type ConnectionOptions } from "./connection";
-import type { DomEventData, VNode } from "./protocol";
-import { PulseProvider } from "./react";
-import { TreeStore } from "./tree";
+import { PulseConnection, type ConnectionOptions } from "./connection.js";
+import type { DomEventData, VNode } from "./protocol.js";
+import { PulseProvider } from "./react.js";
+import { TreeStore } from "./tree.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: client components take any props.
 type AnyComponent = ComponentType<any>;

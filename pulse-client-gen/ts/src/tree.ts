@@ -2,7 +2,7 @@
 // copies only the nodes on the changed paths, so React sees new objects exactly where
 // something changed.
 
-import type { Op, VElement, VNode } from "./protocol";
+import type { Op, VElement, VNode } from "./protocol.js";
 
 /** Applies `ops` in order to `root`; returns the new root list (the old one is untouched). */
 export function applyOps(root: readonly VNode[], ops: readonly Op[]): VNode[] {

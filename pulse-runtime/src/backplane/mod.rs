@@ -110,6 +110,12 @@ pub trait Backplane: Send + Sync + 'static {
     fn nodes_alive(&self, nodes: Vec<NodeId>) -> NodesAlive {
         Box::pin(async move { Ok(vec![true; nodes.len()]) })
     }
+
+    /// Counters for the server's metrics endpoint: each a Prometheus name (ending in
+    /// `_total`), its help text, and its value since the backplane started.
+    fn counters(&self) -> Vec<(&'static str, &'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// A pending [`Backplane::read_presence`].

@@ -491,6 +491,20 @@ pub(crate) enum ClientFrame<'a> {
     Pong,
 }
 
+impl ClientFrame<'_> {
+    /// The frame's `t`, as listed in [`CLIENT_FRAME_TYPES`](super::CLIENT_FRAME_TYPES).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            ClientFrame::Emit { .. } => "emit",
+            ClientFrame::Request { .. } => "request",
+            ClientFrame::Answer { .. } | ClientFrame::MalformedAnswer { .. } => "answer",
+            ClientFrame::Close { .. } => "close",
+            ClientFrame::Callback { .. } => "callback",
+            ClientFrame::Pong => "pong",
+        }
+    }
+}
+
 /// A frame that could not be decoded. When the frame was a request whose id could still
 /// be read, `request` holds the channel to echo (the client's string, or `""` when its
 /// `channel` was missing or not a string) and the id, so the error goes back as an answer

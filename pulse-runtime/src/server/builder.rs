@@ -30,6 +30,8 @@ pub struct ServerBuilder {
     pub(super) authenticator: Option<access::Authenticator>,
     pub(super) authorizer: Option<access::Authorizer>,
     pub(super) histories: HashMap<Arc<str>, History>,
+    pub(super) metrics_path: Option<String>,
+    pub(super) assets: Option<std::path::PathBuf>,
 }
 
 impl ServerBuilder {
@@ -41,6 +43,42 @@ impl ServerBuilder {
     /// keeps its own, in memory. See docs/guide.md, "History".
     pub fn history<C: crate::ChannelSpec>(mut self, history: History) -> Self {
         self.histories.insert(Arc::from(C::NAME), history);
+        self
+    }
+
+    /// Serves the built browser client (the output of `vite build`: `index.html` and
+    /// its assets) from `dir`, beside the WebSocket endpoint: files by path, and
+    /// `index.html` for any other path that is not a route of the app, so a client-side
+    /// router's URLs load the app too. Read from disk on each request (tower-http's
+    /// `ServeDir`), so a rebuilt client is served without a restart.
+    ///
+    /// ```no_run
+    /// # use pulse_runtime::Server;
+    /// # async fn run() -> std::io::Result<()> {
+    /// let server = Server::builder().assets("client/dist").build();
+    /// pulse_runtime::serve("127.0.0.1:3000", server).await
+    /// # }
+    /// ```
+    pub fn assets(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.assets = Some(dir.into());
+        self
+    }
+
+    /// Serves the server's metrics at `path` (such as `"/metrics"`) in Prometheus'
+    /// text format: sessions, channels, rooms and pending requests; frames received and
+    /// sent by type; broadcasts and their deliveries; the request latency histogram;
+    /// sessions started, resumes and failed resumes; closes by code, rate-limit closes;
+    /// and the backplane's counters. Put it behind your proxy's access rules, or serve
+    /// [`Server::metrics`] yourself on another port. Feature `metrics` (on by default).
+    ///
+    /// ```
+    /// # use pulse_runtime::Server;
+    /// let server = Server::builder().metrics("/metrics").build();
+    /// assert!(server.metrics().unwrap().contains("pulse_sessions 0"));
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, path: impl Into<String>) -> Self {
+        self.metrics_path = Some(path.into());
         self
     }
 
@@ -171,7 +209,7 @@ impl ServerBuilder {
                 root: self.root,
                 node: NodeId::generate(),
                 backplane,
-                backplane_started: std::sync::Once::new(),
+                started_background: std::sync::Once::new(),
                 remote_hooks: self.remote_hooks,
                 followed: self.followed,
                 authenticator: self.authenticator,
@@ -184,6 +222,12 @@ impl ServerBuilder {
                 memory_histories: crate::history::memory::MemoryHistories::default(),
                 presences: Default::default(),
                 this: this.clone(),
+                #[cfg(feature = "metrics")]
+                telemetry: self.metrics_path.is_some().then(crate::telemetry::Telemetry::new),
+                #[cfg(not(feature = "metrics"))]
+                telemetry: None,
+                metrics_path: self.metrics_path,
+                assets: self.assets,
             }),
         }
     }

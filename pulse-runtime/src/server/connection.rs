@@ -7,12 +7,14 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 use super::ServerShared;
 use crate::id::SessionId;
 use crate::protocol::frames::{self, AnnouncedLimits, Body, truncate_to};
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
 use crate::session::{Ending, Reattach, Session, SessionShared};
+use crate::telemetry::Closed;
 
 /// Most frames written before one flush, so a burst goes out in few syscalls without
 /// starving the heartbeat.
@@ -36,16 +38,16 @@ pub(crate) async fn run(
     if version != Some(PROTOCOL_VERSION) {
         let asked = version.map_or_else(|| "none".to_owned(), |v| v.to_string());
         let reason = format!("unsupported_version: asked for v={asked}, this server speaks v={PROTOCOL_VERSION}");
-        close_socket(&mut socket, CloseCode::UnsupportedVersion, &reason).await;
+        close_socket(&server, &mut socket, CloseCode::UnsupportedVersion, &reason).await;
         return;
     }
     if server.is_shutting_down() {
-        close_socket(&mut socket, CloseCode::GoingAway, "going_away: server shutting down").await;
+        close_socket(&server, &mut socket, CloseCode::GoingAway, "going_away: server shutting down").await;
         return;
     }
     let identity = match identity {
         Some(Err(reason)) => {
-            close_socket(&mut socket, CloseCode::Forbidden, &format!("forbidden: {reason}")).await;
+            close_socket(&server, &mut socket, CloseCode::Forbidden, &format!("forbidden: {reason}")).await;
             return;
         }
         Some(Ok(identity)) => Some(identity),
@@ -62,6 +64,9 @@ pub(crate) async fn run(
             }
         }
         tracing::debug!(session = %id, "session cannot be resumed; starting a fresh one");
+        if let Some(telemetry) = &server.telemetry {
+            telemetry.resumed(false);
+        }
     }
     serve_new_session(server, attach).await;
 }
@@ -70,12 +75,31 @@ pub(crate) async fn run(
 /// connections, until it ends.
 async fn serve_new_session(server: Arc<ServerShared>, attach: Reattach) {
     let Reattach { socket, identity, params, .. } = attach;
-    let (session, mut resumes) = server.new_session(identity, params);
+    let (session, resumes) = server.new_session(identity, params);
+    // Everything the session does is logged inside this span (its handlers, hooks and
+    // renderer too), so `PULSE_LOG='info,[session{id=…}]=debug'` follows one session.
+    let span = tracing::info_span!("session", id = %session.id, user = session.user());
+    serve_session(server, session, socket, resumes).instrument(span).await;
+}
+
+async fn serve_session(
+    server: Arc<ServerShared>,
+    session: Arc<SessionShared>,
+    socket: WebSocket,
+    mut resumes: mpsc::Receiver<Box<Reattach>>,
+) {
     tracing::debug!(session = %session.id, "session started");
-    let mut tasks: Vec<_> =
-        server.on_session.iter().map(|hook| tokio::spawn(hook(Session { shared: session.clone() }))).collect();
+    if let Some(telemetry) = &server.telemetry {
+        telemetry.session_started();
+    }
+    let mut tasks: Vec<_> = server
+        .on_session
+        .iter()
+        .map(|hook| tokio::spawn(hook(Session { shared: session.clone() }).in_current_span()))
+        .collect();
     if let Some(root) = server.root.clone() {
-        tasks.push(tokio::spawn(crate::component::run_renderer(Session { shared: session.clone() }, root)));
+        let renderer = crate::component::run_renderer(Session { shared: session.clone() }, root);
+        tasks.push(tokio::spawn(renderer.in_current_span()));
     }
     let mut fresh = serve_connections(&server, &session, socket, &mut resumes).await;
     for task in tasks {
@@ -121,10 +145,13 @@ async fn serve_connections(
             // The connection's loops run on a task of their own: this task is woken only
             // when they end or a resume arrives, not for every frame they carry.
             let served = session.clone();
-            let mut serve = tokio::spawn(async move {
-                let (sink, stream) = socket.split();
-                tokio::join!(read_loop(&served, stream), write_loop(&served, sink));
-            });
+            let mut serve = tokio::spawn(
+                async move {
+                    let (sink, stream) = socket.split();
+                    tokio::join!(read_loop(&served, stream), write_loop(&served, sink));
+                }
+                .in_current_span(),
+            );
             loop {
                 tokio::select! {
                     _ = &mut serve => break,
@@ -138,6 +165,9 @@ async fn serve_connections(
             }
         } else {
             session.signal_end(Ending::ClientGone);
+            if let Some(telemetry) = &server.telemetry {
+                telemetry.closed(Closed::Lost);
+            }
         }
         // The writer has stopped: frames queue up for the next connection.
         session.detach();
@@ -161,11 +191,17 @@ async fn serve_connections(
         match session.resume(attach.last_seq) {
             Ok(frames) => {
                 tracing::debug!(session = %session.id, last_seq = attach.last_seq, "session resumed");
+                if let Some(telemetry) = &server.telemetry {
+                    telemetry.resumed(true);
+                }
                 missed = Some(frames);
                 socket = attach.socket;
             }
             Err(why) => {
                 tracing::debug!(session = %session.id, last_seq = attach.last_seq, ?why, "cannot resume; ending the session");
+                if let Some(telemetry) = &server.telemetry {
+                    telemetry.resumed(false);
+                }
                 return vec![attach];
             }
         }
@@ -206,10 +242,18 @@ async fn greet(
         },
         missed.is_some(),
     );
+    let telemetry = session.host.telemetry();
+    if let Some(telemetry) = telemetry {
+        telemetry.frame_out(&hello);
+    }
     socket.send(Message::Text(hello.into())).await?;
     if let Some(missed) = missed {
         for (seq, body) in missed {
-            socket.feed(Message::Text(body.with_seq(seq).into())).await?;
+            let text = body.with_seq(seq);
+            if let Some(telemetry) = telemetry {
+                telemetry.frame_out(&text);
+            }
+            socket.feed(Message::Text(text.into())).await?;
         }
         socket.flush().await?;
     }
@@ -219,7 +263,10 @@ async fn greet(
 /// Closes a connection that has no session (refused at connect), completing the close
 /// handshake: what the client sent meanwhile is read and ignored until it answers the
 /// close, so it gets the code rather than a reset.
-async fn close_socket(socket: &mut WebSocket, code: CloseCode, reason: &str) {
+async fn close_socket(server: &ServerShared, socket: &mut WebSocket, code: CloseCode, reason: &str) {
+    if let Some(telemetry) = &server.telemetry {
+        telemetry.closed(Closed::Code(code));
+    }
     let frame = close_frame(code, reason);
     let handshake = async {
         socket.send(frame).await?;
@@ -306,6 +353,7 @@ async fn write_loop(session: &Arc<SessionShared>, mut sink: SplitSink<WebSocket,
     let ended = end_watch.wait_for(Option::is_some);
     tokio::pin!(ended);
     let config = session.host.config();
+    let telemetry = session.host.telemetry();
     let mut next_beat = tokio::time::Instant::now() + config.heartbeat_interval;
     // One timer for the whole loop, reset once per beat: a timer made per wait showed
     // in W1's profile (a timer-wheel insert and removal per delivery).
@@ -342,12 +390,19 @@ async fn write_loop(session: &Arc<SessionShared>, mut sink: SplitSink<WebSocket,
         // writer stuck in a full socket once the session is over.
         let write = async {
             if std::mem::take(&mut ping) {
+                if let Some(telemetry) = telemetry {
+                    telemetry.frame_out(frames::PING);
+                }
                 sink.feed(Message::Text(Utf8Bytes::from_static(frames::PING))).await?;
             }
             // The frames are numbered and kept already; each gets its text here, outside
             // the session's lock.
             for (seq, body) in batch.drain(..) {
-                sink.feed(Message::Text(body.with_seq(seq).into())).await?;
+                let text = body.with_seq(seq);
+                if let Some(telemetry) = telemetry {
+                    telemetry.frame_out(&text);
+                }
+                sink.feed(Message::Text(text.into())).await?;
             }
             sink.flush().await
         };
@@ -362,6 +417,13 @@ async fn write_loop(session: &Arc<SessionShared>, mut sink: SplitSink<WebSocket,
         }
     }
     let end = session.ending().borrow().clone();
+    if let Some(telemetry) = telemetry {
+        telemetry.closed(match &end {
+            Some(Ending::Close(code, _) | Ending::Detach(code, _)) => Closed::Code(*code),
+            Some(Ending::ClientClosed) => Closed::ByClient,
+            Some(Ending::ClientGone) | None => Closed::Lost,
+        });
+    }
     let goodbye = async {
         match end {
             Some(Ending::Close(code, reason) | Ending::Detach(code, reason)) => {

@@ -4,9 +4,11 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::FutureExt as _;
 use serde_json::value::RawValue;
+use tracing::Instrument as _;
 
 use crate::error::ChannelError;
 use crate::protocol::frames::{self, ClientFrame, FrameError, truncate};
@@ -19,7 +21,11 @@ use crate::sync::lock;
 /// Handles one text frame from the client. Never panics on any input: every bad frame
 /// gets an error frame (or a failed answer) and the session carries on.
 pub(crate) fn text_frame(session: &Arc<SessionShared>, text: &str) {
-    match frames::decode_client_frame(text) {
+    let frame = frames::decode_client_frame(text);
+    if let Some(telemetry) = session.host.telemetry() {
+        telemetry.frame_in(frame.as_ref().ok().map(ClientFrame::kind));
+    }
+    match frame {
         Err(FrameError { error, request: Some((channel, id)) }) => answer(session, &channel, id, Err(&error)),
         Err(FrameError { error, request: None }) => report(session, &error, None, None),
         Ok(ClientFrame::Emit { channel, event, payload }) => emit(session, &channel, &event, payload),
@@ -40,6 +46,9 @@ pub(crate) fn text_frame(session: &Arc<SessionShared>, text: &str) {
 
 /// A binary message: the protocol speaks JSON text only.
 pub(crate) fn binary_frame(session: &Arc<SessionShared>) {
+    if let Some(telemetry) = session.host.telemetry() {
+        telemetry.frame_in(None);
+    }
     let error = WireError::new(ErrorCode::UnsupportedFrame, "binary frames are not supported; send JSON text frames");
     report(session, &error, None, None);
 }
@@ -96,7 +105,8 @@ fn request(session: &Arc<SessionShared>, channel_id: &str, id: u64, event: &str,
         };
         return answer(session, channel_id, id, Err(&error));
     }
-    arrive(session, channel, Work::Request { id, event: event.into(), payload: payload.to_owned() });
+    let received = std::time::Instant::now();
+    arrive(session, channel, Work::Request { id, event: event.into(), payload: payload.to_owned(), received });
 }
 
 /// Inbound work reached its channel: it runs now if the channel is idle, or waits for
@@ -128,7 +138,7 @@ fn refuse(session: &SessionShared, channel: &ChannelShared, work: Work, error: &
     let channel_id = channel.id.to_string();
     match work {
         Work::Emit { event, .. } => report(session, error, Some(&channel_id), Some(&event)),
-        Work::Request { id, .. } => finish_request(session, channel, id, Err(error.clone())),
+        Work::Request { id, received, .. } => finish_request(session, channel, id, received, Err(error.clone())),
     }
 }
 
@@ -136,9 +146,12 @@ fn refuse(session: &SessionShared, channel: &ChannelShared, work: Work, error: &
 /// that leaves a future to await moves the rest of the run to a task of its own, so the
 /// read loop (and the session's other channels) never wait for it.
 fn run(session: &Arc<SessionShared>, channel: Arc<ChannelShared>, mut work: Work) {
+    // Handlers log inside this span (and the session's), so their lines name the channel.
+    let span = tracing::info_span!("channel", topic = %channel.topic, id = %channel.id);
+    let _entered = span.enter();
     loop {
         if let Some(later) = execute(session, &channel, work) {
-            let task = tokio::spawn(run_later(session.clone(), channel.clone(), later));
+            let task = tokio::spawn(run_later(session.clone(), channel.clone(), later).in_current_span());
             *lock(&channel.task) = Some(task.abort_handle());
             // A close that ran before the handle was stored could not abort the task.
             if channel.is_closed() {
@@ -168,8 +181,16 @@ async fn run_later(session: Arc<SessionShared>, channel: Arc<ChannelShared>, mut
 
 /// A handler's future, and what to do with its output.
 enum Later {
-    Emit { event: Box<str>, future: Pin<Box<dyn Future<Output = Result<(), WireError>> + Send>> },
-    Request { id: u64, event: Box<str>, future: Pin<Box<dyn Future<Output = Result<Box<RawValue>, WireError>> + Send>> },
+    Emit {
+        event: Box<str>,
+        future: Pin<Box<dyn Future<Output = Result<(), WireError>> + Send>>,
+    },
+    Request {
+        id: u64,
+        event: Box<str>,
+        received: Instant,
+        future: Pin<Box<dyn Future<Output = Result<Box<RawValue>, WireError>> + Send>>,
+    },
 }
 
 impl Later {
@@ -189,7 +210,7 @@ impl Later {
                     report(session, &error, Some(&channel.id.to_string()), Some(&event));
                 }
             }
-            Later::Request { id, event, future } => {
+            Later::Request { id, event, received, future } => {
                 let result = match AssertUnwindSafe(future).catch_unwind().await {
                     Ok(result) => result,
                     Err(_panic) => {
@@ -197,7 +218,7 @@ impl Later {
                         Err(handler_panicked(&event))
                     }
                 };
-                finish_request(session, channel, id, result);
+                finish_request(session, channel, id, received, result);
             }
         }
     }
@@ -224,7 +245,7 @@ fn execute(session: &Arc<SessionShared>, channel: &Arc<ChannelShared>, work: Wor
             report(session, &error, Some(&channel.id.to_string()), Some(&event));
             None
         }
-        Work::Request { id, event, payload } => {
+        Work::Request { id, event, payload, received } => {
             let reply = channel
                 .with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_request(&cx, &event, &payload))));
             let reply = match reply {
@@ -237,15 +258,24 @@ fn execute(session: &Arc<SessionShared>, channel: &Arc<ChannelShared>, work: Wor
                 }
             };
             match reply {
-                Reply::Ready(result) => finish_request(session, channel, id, result),
-                Reply::Later(future) => return Some(Later::Request { id, event, future }),
+                Reply::Ready(result) => finish_request(session, channel, id, received, result),
+                Reply::Later(future) => return Some(Later::Request { id, event, received, future }),
             }
             None
         }
     }
 }
 
-fn finish_request(session: &SessionShared, channel: &ChannelShared, id: u64, result: Result<Box<RawValue>, WireError>) {
+fn finish_request(
+    session: &SessionShared,
+    channel: &ChannelShared,
+    id: u64,
+    received: Instant,
+    result: Result<Box<RawValue>, WireError>,
+) {
+    if let Some(telemetry) = session.host.telemetry() {
+        telemetry.request_answered(crate::telemetry::since(received));
+    }
     // A closed channel's requests were already failed on the client when it heard
     // `close`; the session queues no answer naming a channel the client has forgotten.
     let body = match &result {

@@ -35,7 +35,7 @@ pub(crate) struct ServerShared {
     pub(super) root: Option<crate::component::RootFn>,
     pub(crate) node: NodeId,
     pub(super) backplane: Option<Arc<dyn Backplane>>,
-    pub(super) backplane_started: std::sync::Once,
+    pub(super) started_background: std::sync::Once,
     pub(super) remote_hooks: Vec<RemoteHook>,
     /// The channels whose every room's broadcasts the hooks follow.
     pub(super) followed: Vec<Arc<str>>,
@@ -54,6 +54,12 @@ pub(crate) struct ServerShared {
     pub(super) presences: presence::Presences,
     /// This server, for the tasks that read histories.
     pub(super) this: Weak<ServerShared>,
+    /// Its metrics, and where they are served ([`crate::ServerBuilder::metrics`]).
+    pub(crate) telemetry: Option<crate::telemetry::Telemetry>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(super) metrics_path: Option<String>,
+    /// The built client's folder ([`crate::ServerBuilder::assets`]).
+    pub(super) assets: Option<std::path::PathBuf>,
 }
 
 /// A backplane [`Gate`] that several may await; already running on its own task.
@@ -90,16 +96,56 @@ impl ServerShared {
         self.topics.topic_count()
     }
 
-    pub(super) fn start_backplane(self: &Arc<Self>) {
-        if let Some(backplane) = &self.backplane {
-            let sink: Weak<dyn RemoteSink> = Arc::downgrade(self) as Weak<dyn RemoteSink>;
-            self.backplane_started.call_once(|| {
+    /// Starts the server's background work once: the backplane (and the presence
+    /// sweeper that goes with it) and the metrics' upkeep.
+    pub(super) fn start_background(self: &Arc<Self>) {
+        self.started_background.call_once(|| {
+            if let Some(backplane) = &self.backplane {
+                let sink: Weak<dyn RemoteSink> = Arc::downgrade(self) as Weak<dyn RemoteSink>;
                 for name in &self.followed {
                     backplane.follow_channel(name);
                 }
                 backplane.start(RemoteDelivery::new(sink, self.node));
                 self.start_presence_sweeper();
-            });
+            }
+            #[cfg(feature = "metrics")]
+            if self.telemetry.is_some() {
+                let this = self.this.clone();
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return tracing::warn!(
+                        "the server's router was made outside a tokio runtime: metrics upkeep not started"
+                    );
+                };
+                runtime.spawn(async move {
+                    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+                    loop {
+                        every.tick().await;
+                        let Some(server) = this.upgrade() else { return };
+                        if let Some(telemetry) = &server.telemetry {
+                            telemetry.upkeep();
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// The metrics in Prometheus' text format, with the gauges read now.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn render_metrics(&self) -> Option<String> {
+        let telemetry = self.telemetry.as_ref()?;
+        let counters = self.backplane.as_ref().map(|b| b.counters()).unwrap_or_default();
+        Some(telemetry.render(self.stats(), &counters))
+    }
+
+    /// Counts of what the server holds now.
+    pub(crate) fn stats(&self) -> crate::ServerStats {
+        let sessions: Vec<_> = lock(&self.sessions).values().cloned().collect();
+        crate::ServerStats {
+            sessions: sessions.len(),
+            channels: sessions.iter().map(|s| s.channel_count()).sum(),
+            topics: self.topics.topic_count(),
+            pending_requests: sessions.iter().map(|s| s.pending_count()).sum(),
         }
     }
 
@@ -276,6 +322,10 @@ impl Host for ServerShared {
         self.untrack_presence(topic, session);
     }
 
+    fn telemetry(&self) -> Option<&crate::telemetry::Telemetry> {
+        self.telemetry.as_ref()
+    }
+
     /// Queues the frame (shared, not copied) for every member session of this node that
     /// `target` admits, and hands it to the backplane once for the other nodes (unless
     /// it was for one session of this node, which needs no other node).
@@ -285,6 +335,16 @@ impl Host for ServerShared {
     /// history, by the backplane, which brings it back to every node (this one too), so
     /// it counts 0 here.
     fn publish(&self, topic: &Topic, target: &Target, body: &frames::Body) -> usize {
+        let reached = self.publish_here_and_there(topic, target, body);
+        if let Some(telemetry) = &self.telemetry {
+            telemetry.broadcast(reached);
+        }
+        reached
+    }
+}
+
+impl ServerShared {
+    fn publish_here_and_there(&self, topic: &Topic, target: &Target, body: &frames::Body) -> usize {
         if let (Target::All, Some(history)) = (target, self.history_of(topic)) {
             if let Some(backplane) = self.history_backplane() {
                 let Some(head) = crate::backplane::kept_head(self.node, topic) else { return 0 };

@@ -42,6 +42,8 @@ impl Server {
             authenticator: None,
             authorizer: None,
             histories: Default::default(),
+            metrics_path: None,
+            assets: None,
         }
     }
 
@@ -57,9 +59,29 @@ impl Server {
 
     /// An axum router serving the WebSocket endpoint at `GET /ws?v=1`. Merge it into
     /// your own router (`app.merge(server.router())`).
+    /// With [`ServerBuilder::metrics`] it serves the metrics too, and with
+    /// [`ServerBuilder::assets`] the built client (as the router's fallback).
     pub fn router(&self) -> Router {
-        self.shared.start_backplane();
-        Router::new().route("/ws", get(upgrade)).with_state(self.shared.clone())
+        self.shared.start_background();
+        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
+        let mut router = Router::new().route("/ws", get(upgrade));
+        #[cfg(feature = "metrics")]
+        if let Some(path) = &self.shared.metrics_path {
+            router = router.route(path, get(metrics));
+        }
+        let mut router = router.with_state(self.shared.clone());
+        if let Some(dir) = &self.shared.assets {
+            let index = tower_http::services::ServeFile::new(dir.join("index.html"));
+            router = router.fallback_service(tower_http::services::ServeDir::new(dir).fallback(index));
+        }
+        router
+    }
+
+    /// The metrics in Prometheus' text format, if the server has them
+    /// ([`ServerBuilder::metrics`]); to serve them yourself, elsewhere.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(&self) -> Option<String> {
+        self.shared.render_metrics()
     }
 
     /// Sends `event` on every open channel named `name`, in every session. Returns how
@@ -81,13 +103,7 @@ impl Server {
 
     /// Counts of what the server holds now.
     pub fn stats(&self) -> ServerStats {
-        let sessions: Vec<_> = lock(&self.shared.sessions).values().cloned().collect();
-        ServerStats {
-            sessions: sessions.len(),
-            channels: sessions.iter().map(|s| s.channel_count()).sum(),
-            topics: self.shared.topics.topic_count(),
-            pending_requests: sessions.iter().map(|s| s.pending_count()).sum(),
-        }
+        self.shared.stats()
     }
 
     /// Closes every session with [`CloseCode::GoingAway`] and refuses new ones; waits
@@ -208,6 +224,14 @@ pub async fn serve_with(addr: impl ToSocketAddrs, server: Server, app: Router) -
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+/// `GET` on the metrics path.
+#[cfg(feature = "metrics")]
+async fn metrics(axum::extract::State(server): axum::extract::State<Arc<ServerShared>>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let text = server.render_metrics().unwrap_or_default();
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 impl crate::Broadcaster {

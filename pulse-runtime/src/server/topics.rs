@@ -339,6 +339,9 @@ mod tests {
         fn publish(&self, _: &Topic, _: &Target, _: &Body) -> usize {
             0
         }
+        fn telemetry(&self) -> Option<&crate::telemetry::Telemetry> {
+            None
+        }
     }
 
     fn session(key: u64) -> Arc<SessionShared> {

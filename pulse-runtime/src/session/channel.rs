@@ -42,7 +42,7 @@ pub(crate) enum Work {
     /// An `emit` frame.
     Emit { event: Box<str>, payload: Box<RawValue> },
     /// A `request` frame (its id already recorded as pending).
-    Request { id: u64, event: Box<str>, payload: Box<RawValue> },
+    Request { id: u64, event: Box<str>, payload: Box<RawValue>, received: std::time::Instant },
 }
 
 impl ChannelShared {

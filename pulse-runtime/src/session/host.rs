@@ -40,6 +40,8 @@ pub(crate) trait Host: Send + Sync + 'static {
     /// on this node and the others; returns how many sessions of this node it was
     /// queued for.
     fn publish(&self, topic: &Topic, target: &Target, body: &Body) -> usize;
+    /// The server's metrics, when it has them.
+    fn telemetry(&self) -> Option<&crate::telemetry::Telemetry>;
 }
 
 /// Encodes `event` once and publishes it on `topic`, to `target`, through `host`.

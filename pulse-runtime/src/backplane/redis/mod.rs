@@ -129,6 +129,28 @@ impl RedisBackplane {
 }
 
 impl Backplane for RedisBackplane {
+    fn counters(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let stats = &self.stats;
+        vec![
+            (
+                "pulse_backplane_published_total",
+                "Messages published to Redis.",
+                stats.published.load(Ordering::Relaxed),
+            ),
+            (
+                "pulse_backplane_lost_total",
+                "Messages that could not be published (Redis unreachable, queue full).",
+                stats.lost.load(Ordering::Relaxed),
+            ),
+            ("pulse_backplane_received_total", "Messages received from Redis.", stats.received.load(Ordering::Relaxed)),
+            (
+                "pulse_backplane_subscriptions_total",
+                "Times the Redis subscription connection was (re)established.",
+                stats.subscriptions.load(Ordering::Relaxed),
+            ),
+        ]
+    }
+
     fn start(&self, remote: RemoteDelivery) {
         let Some(pending) = crate::sync::lock(&self.pending).take() else {
             tracing::warn!("a RedisBackplane can serve one server; it was started twice");
