@@ -1,0 +1,29 @@
+//! `cargo run`: serves the app on http://127.0.0.1:3000 (`PORT` to change it) — the
+//! client built by `npm run build` in `client/`, the WebSocket, and `/metrics`.
+//! A debug build first rewrites the TypeScript module if the declarations changed, so
+//! the dev loop (`npm run dev` in `client/`) never needs a separate command.
+
+use pulse_runtime::tracing;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).init();
+
+    if cfg!(debug_assertions) {
+        match starter::typescript().write(starter::TYPESCRIPT) {
+            Ok(true) => tracing::info!(path = starter::TYPESCRIPT, "TypeScript module rewritten"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "could not write the TypeScript module"),
+        }
+    }
+
+    let client = concat!(env!("CARGO_MANIFEST_DIR"), "/client/dist");
+    let server = starter::server().assets(client).metrics("/metrics").build();
+    let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let running = server.bind(("127.0.0.1", port)).await?;
+    println!("starter on http://{}", running.local_addr());
+    let _ = tokio::signal::ctrl_c().await;
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,67 @@
+// Drives the starter's page in headless Chromium (Debian's, through playwright-core):
+// two tabs, the client component's +1 and −1 and the server component's Reset, each
+// seen in both tabs, in the server-rendered line and the client component alike.
+//
+//   node tests/browser/starter-page.mjs http://127.0.0.1:3000/
+//
+// Used by scripts/getting-started-test.sh, on the production build and through Vite's
+// dev server. Exits non-zero, saying what it waited for, if the page does not work.
+
+import { chromium } from "playwright-core";
+
+const url = process.argv[2];
+if (!url) {
+  console.error("usage: node starter-page.mjs <url of the starter's page>");
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+});
+const errors = [];
+
+async function openTab(name) {
+  const page = await (await browser.newContext()).newPage();
+  page.on("pageerror", (error) => errors.push(`[${name}] ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(`[${name}] console: ${message.text()}`);
+  });
+  await page.goto(url);
+  await page.locator(".client-count").waitFor({ timeout: 15_000 });
+  return page;
+}
+
+/** Waits until both counts of `page` show `count`. */
+async function expectCount(page, count, what) {
+  try {
+    await page.locator(".server-count", { hasText: `the count is ${count}.` }).waitFor({ timeout: 5_000 });
+    await page.locator(".client-count", { hasText: new RegExp(`^\\s*${count}\\s*$`) }).waitFor({ timeout: 5_000 });
+  } catch (error) {
+    const shown = await page.locator("body").innerText();
+    throw new Error(`${what}: expected the count ${count}, the page shows:\n${shown}\n${error.message}`);
+  }
+}
+
+try {
+  const a = await openTab("a");
+  const b = await openTab("b");
+  // Start from a known count (the server may have served other tabs before).
+  await b.getByRole("button", { name: /Reset/ }).click();
+  await expectCount(a, 0, "after Reset in tab b, tab a");
+  await a.getByRole("button", { name: "+1" }).click();
+  await a.getByRole("button", { name: "+1" }).click();
+  await b.getByRole("button", { name: "−1" }).click();
+  for (const [page, name] of [[a, "tab a"], [b, "tab b"]]) await expectCount(page, 1, name);
+  // A tab that opens now gets the count at once (its first state).
+  const c = await openTab("c");
+  await expectCount(c, 1, "a tab opened later");
+  if (errors.length > 0) throw new Error(`the page reported errors:\n${errors.join("\n")}`);
+  console.log(`starter page at ${url}: counts agree in three tabs`);
+} catch (error) {
+  console.error(error.message);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
