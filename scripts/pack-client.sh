@@ -22,6 +22,11 @@ out_dir=target/npm
 step() { printf '\n== %s\n' "$*" >&2; }
 fail() { printf 'pack-client: %s\n' "$*" >&2; exit 1; }
 
+if [ ! -x node_modules/.bin/tsc ]; then
+  step "npm packages of this checkout (first run)"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
 step "build @pulse-rs/client (a clean dist/)"
 rm -rf "$pkg_dir/dist"
 npm run build -w @pulse-rs/client >&2

@@ -7,6 +7,9 @@
 #   TypeScript:  the generated chat module is current, tsc --strict (with the misuse
 #                files), vitest against the real server (runtime and DOM renderer)
 #   Browser:     the chat in headless Chromium, two tabs and more
+#   Adoption:    docs/getting-started.md followed on a fresh copy of the starter (the
+#                packed npm package, Vite, the dev loop, the page in Chromium), and
+#                `cargo package` of the three published crates
 #
 # Usage: ./scripts/test-all.sh
 set -euo pipefail
@@ -41,6 +44,7 @@ cargo run -q -p chat --bin chat-ts -- --check examples/chat/client/src/generated
 step "tsc --strict"
 (cd pulse-client-gen/ts && npx tsc --noEmit -p tsconfig.json)
 (cd examples/chat/client && npx tsc --noEmit -p tsconfig.json)
+(cd examples/starter/client && npm run -s typecheck)
 
 step "vitest: the client runtime and renderer against the real server"
 cargo build -q -p pulse-tests --bin ts-test-server
@@ -54,3 +58,9 @@ step "browser: the chat in headless Chromium"
 cargo build -q -p chat --bin chat
 (cd examples/chat/client && node build.mjs)
 (cd tests/browser && node --test --test-concurrency=1 chat.test.mjs)
+
+step "getting started: docs/getting-started.md on a fresh copy, in headless Chromium"
+./scripts/getting-started-test.sh
+
+step "crates: cargo package for pulse-macros, pulse-runtime, pulse-client-gen"
+./scripts/package-crates.sh --allow-dirty

@@ -5,13 +5,29 @@
 //! direction, and a typed React hook per channel, `useChatChannel(channelId)`, over the
 //! hand-written client runtime in `ts/` (the npm package `@pulse-rs/client`).
 //!
-//! The user lists what goes in a module and calls [`Module::run_cli`] from a small
-//! binary of their own crate:
+//! The user lists what goes in a module, and writes it from a small binary of their own
+//! crate ([`Module::run_cli`]), from the server itself at start in debug builds (the
+//! starter does: the dev loop then never needs a separate command), and checks it in a
+//! test ([`Module::check`]):
 //!
-//! ```ignore
-//! fn main() -> std::process::ExitCode {
-//!     pulse_client_gen::Module::new().channel::<Chat>().run_cli()
-//! }
+//! ```
+//! use pulse_runtime::prelude::*;
+//!
+//! #[channel(name = "counter", events(
+//!     /// Adds to the count.
+//!     add(i64) => server,
+//!     count(i64) => client,
+//! ))]
+//! pub struct Counter;
+//!
+//! let module = pulse_client_gen::Module::new().channel::<Counter>();
+//! let typescript = module.render().unwrap();
+//! assert!(typescript.contains("export function useCounterChannel(channelId: CounterChannelId): CounterChannel"));
+//! assert!(typescript.contains("/** Adds to the count. */"));
+//! # let path = std::env::temp_dir().join(format!("counter-{}.ts", std::process::id()));
+//! module.write(&path).unwrap();  // true: written; false: it was current
+//! module.check(&path).unwrap();  // Err when the file differs (a stale module)
+//! # std::fs::remove_file(path).unwrap();
 //! ```
 //!
 //! `gen-ts client/src/generated/chat.ts` writes the module; `gen-ts --check ...` exits

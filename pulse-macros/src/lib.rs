@@ -16,7 +16,15 @@ use proc_macro::TokenStream;
 
 /// Declares a channel: its name and every event with direction and payload type.
 ///
-/// ```ignore
+/// ```
+/// use pulse_runtime::prelude::*;
+///
+/// #[derive(Clone, Debug, Serialize, Deserialize, TS)]
+/// pub struct Message { pub user: String, pub text: String }
+///
+/// #[derive(Clone, Debug, Serialize, Deserialize, TS)]
+/// pub struct Location { pub lat: f64, pub lng: f64 }
+///
 /// #[channel(name = "chat", events(
 ///     send_message(Message)       => server,  // client emits, server handles
 ///     new_message(Message)        => client,  // server emits, client handles
@@ -24,7 +32,26 @@ use proc_macro::TokenStream;
 ///     history() -> Vec<Message>   => server,  // client asks, server answers
 /// ))]
 /// pub struct Chat;
+///
+/// struct Room(Vec<Message>);
+///
+/// impl ChatHandler for Room {  // leave one out and it does not compile
+///     fn send_message(&mut self, cx: &mut ChannelCx<Chat>, msg: Message) {
+///         self.0.push(msg.clone());
+///         cx.broadcast().new_message(msg);
+///     }
+///     fn history(&mut self, _cx: &mut ChannelCx<Chat>) -> Vec<Message> {
+///         self.0.clone()
+///     }
+/// }
+/// assert_eq!(Chat::NAME, "chat");
 /// ```
+///
+/// Options beside `events(..)`: `room = Type` (the channel is opened in a room:
+/// `Chat::open_in(&session, &room, handler)`, broadcasts reach that room), `presence =
+/// Type` (`cx.track(&meta)` lists the session in its room); per event, `async` before
+/// it (its handler returns `Later<T>`, run on a task of its own) and `-> Result<T, E>`
+/// for a request that can fail with a typed error. See the repository's docs/guide.md.
 ///
 /// Generates, next to `Chat`: `ChatHandler` (one method per `=> server` event, so a
 /// missing handler does not compile), `ChatOutbound` (the `=> client` events as
@@ -36,11 +63,31 @@ pub fn channel(attr: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand(attr.into(), item.into()).into()
 }
 
-/// Marks a struct as component state, which `Scope::init` makes once and keeps:
+/// Marks a struct as component state, which `Scope::init` makes once per session and
+/// keeps across renders; a state holding a channel is its handler.
 ///
-/// ```ignore
+/// ```
+/// use pulse_runtime::prelude::*;
+///
+/// #[channel(name = "counter", events(add(i64) => server, count(i64) => client))]
+/// pub struct Counter;
+///
 /// #[state]
-/// pub struct ChatState { messages: Vec<Message>, channel: Channel<Chat> }
+/// pub struct Tab { count: i64, channel: Channel<Counter> }
+///
+/// impl CounterHandler for Tab {
+///     fn add(&mut self, cx: &mut ChannelCx<Counter>, by: i64) {
+///         self.count += by;
+///         cx.channel().count(self.count);  // back to this tab's client
+///     }
+/// }
+///
+/// #[component]
+/// pub fn Home(cx: &mut Scope) -> Node {
+///     let tab = cx.init(|cx| Tab { count: 0, channel: cx.channel() });
+///     let tab = tab.read();
+///     p(format!("count: {}", tab.count))
+/// }
 /// ```
 #[proc_macro_attribute]
 pub fn state(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -51,6 +98,28 @@ pub fn state(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// component: a props struct `Name { prop }` (missing props do not compile) that can
 /// be placed in a tree. `#[component(client)]` on a struct declares a component
 /// implemented in TypeScript, with these props (camelCase on the wire).
+///
+/// ```
+/// use pulse_runtime::prelude::*;
+///
+/// #[component]
+/// pub fn Greeting(cx: &mut Scope, name: String, visits: Shared<u32>) -> Node {
+///     let visits = *cx.watch(&visits);  // re-renders when it changes
+///     div((
+///         h1(format!("Hello, {name}")),
+///         p(format!("{visits} visits")),
+///         Avatar { user: name.clone(), size: 48 },  // rendered by the browser
+///     ))
+/// }
+///
+/// /// Implemented in TypeScript: `AvatarProps` is `{ user: string; size: number }`.
+/// #[component(client)]
+/// pub struct Avatar { pub user: String, pub size: u32 }
+///
+/// let server = Server::builder()
+///     .root(|| Greeting { name: "Ann".into(), visits: Shared::new(0) })
+///     .build();
+/// ```
 #[proc_macro_attribute]
 pub fn component(attr: TokenStream, item: TokenStream) -> TokenStream {
     component::expand(attr.into(), item.into()).into()

@@ -5,10 +5,13 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
 /// The path of `pulse-runtime` as the calling crate sees it: `::pulse_runtime`, or
-/// `::my_name` after `my_name = { package = "pulse-runtime" }`, or `crate` inside it.
+/// `::my_name` after `my_name = { package = "pulse-runtime" }`. Inside the runtime's own
+/// package, `::pulse_runtime` too: the library names itself so (`extern crate self`), and
+/// its doc tests, which cargo builds with the same package name, are separate crates
+/// that depend on it.
 pub(crate) fn runtime_path() -> TokenStream {
     match crate_name("pulse-runtime") {
-        Ok(FoundCrate::Itself) => quote!(crate),
+        Ok(FoundCrate::Itself) => quote!(::pulse_runtime),
         Ok(FoundCrate::Name(name)) => {
             let ident = syn::Ident::new(&name, Span::call_site());
             quote!(::#ident)

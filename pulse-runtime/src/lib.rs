@@ -74,6 +74,9 @@
 
 #![warn(clippy::unwrap_used)]
 
+// The macros name this crate `::pulse_runtime`, in its own tests and doc tests too.
+extern crate self as pulse_runtime;
+
 pub mod backplane;
 pub mod component;
 mod config;

@@ -49,10 +49,10 @@ async fn the_metrics_endpoint_counts_what_the_chat_does() {
     ann.send_raw_text("not json").unwrap();
     // Bob hears the message: it has been broadcast and written by then.
     loop {
-        if let ServerFrame::Broadcast { event, .. } = next_frame(&mut bob).await {
-            if event == "new_message" {
-                break;
-            }
+        if let ServerFrame::Broadcast { event, .. } = next_frame(&mut bob).await
+            && event == "new_message"
+        {
+            break;
         }
     }
     bob.close().await;
@@ -187,4 +187,45 @@ fn log_lines_name_their_session_and_channel() {
     let expected = format!("session{{id={session_id}}}:channel{{topic=noisy id={channel_id}}}: ");
     assert!(line.contains(&expected), "expected `{expected}` in `{line}`");
     assert!(line.contains("text=hello"), "{line}");
+}
+
+/// The filter docs/guide.md ("Operations") gives to follow one user: only that user's
+/// session logs at the raised level.
+#[test]
+fn the_documented_filter_follows_one_user() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("warn,[session{user=ann}]=info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let server = Server::builder()
+            .authenticate(|request| {
+                let user = request.query("user").unwrap_or("nobody").to_owned();
+                async move { Ok::<String, String>(user) }
+            })
+            .on_session(|session| async move {
+                let _ = Noisy::open(&session, Logs);
+            })
+            .build();
+        let running = server.bind("127.0.0.1:0").await.unwrap();
+        for user in ["bob", "ann"] {
+            let mut client = Client::connect(&format!("{}&user={user}", running.ws_url())).await.unwrap();
+            let Some(ServerFrame::Open { channel, .. }) = client.next_frame().await else { panic!("expected open") };
+            client.emit(channel, "shout", &format!("from {user}")).unwrap();
+            assert_eq!(
+                client.request(channel, "nothing", &()).await.map_err(|e| e.rejection_code()).err().flatten(),
+                Some(pulse_runtime::protocol::ErrorCode::UnknownEvent)
+            );
+            client.close().await;
+        }
+        running.shutdown().await;
+    });
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("text=from ann"), "ann's line is missing:\n{logs}");
+    assert!(!logs.contains("text=from bob"), "bob's line should be filtered out:\n{logs}");
 }

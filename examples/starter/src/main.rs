@@ -1,5 +1,6 @@
 //! `cargo run`: serves the app on http://127.0.0.1:3000 (`PORT` to change it) — the
-//! client built by `npm run build` in `client/`, the WebSocket, and `/metrics`.
+//! client built by `npm run build` in `client/` (or the folder `ASSETS` names), the
+//! WebSocket, and `/metrics`.
 //! A debug build first rewrites the TypeScript module if the declarations changed, so
 //! the dev loop (`npm run dev` in `client/`) never needs a separate command.
 
@@ -18,7 +19,8 @@ async fn main() -> std::io::Result<()> {
         }
     }
 
-    let client = concat!(env!("CARGO_MANIFEST_DIR"), "/client/dist");
+    // The built client: `ASSETS` where it is deployed, else this crate's client/dist.
+    let client = std::env::var("ASSETS").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/client/dist").into());
     let server = starter::server().assets(client).metrics("/metrics").build();
     let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let running = server.bind(("127.0.0.1", port)).await?;

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Follows docs/getting-started.md on a fresh copy, as a reader would: runs each `sh`
+# block of the page in order in an empty folder (with PULSE set to this checkout), and
+# for each block that runs "until Ctrl-C" (the server, the dev loop), starts it in the
+# background, waits for its URL and drives the page in headless Chromium
+# (tests/browser/starter-page.mjs). In the dev loop it also edits src/lib.rs and waits
+# for the generated TypeScript to follow, with no command run by hand.
+#
+# Needs cargo, node/npm, the npm registry, and /usr/bin/chromium.
+# Usage: ./scripts/getting-started-test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+work=$(mktemp -d /tmp/pulse-getting-started.XXXXXX)
+background=()
+cleanup() {
+  for pid in "${background[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The copy builds on its own (its features differ from the workspace's), in a target
+# folder of its own that later runs reuse.
+export PULSE=$repo
+export CARGO_TARGET_DIR=$repo/target/getting-started
+# Free ports, so a server already running here does not get in the way.
+free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
+export PORT PULSE_PORT
+PORT=$(free_port)
+PULSE_PORT=$(free_port)
+
+# The blocks, as a script: foreground blocks as they are, background ones through
+# `in_background` (below).
+steps=$work/steps.sh
+python3 - "$repo/docs/getting-started.md" > "$steps" <<'PY'
+import re, shlex, sys
+text = open(sys.argv[1]).read()
+blocks = re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M)
+if not blocks:
+    sys.exit("docs/getting-started.md has no sh blocks")
+for i, block in enumerate(blocks, 1):
+    print(f"echo '== getting-started.md, block {i}' >&2")
+    if "until Ctrl-C" in block:
+        print(f"in_background {shlex.quote(block)}")
+    else:
+        print(block)
+PY
+
+# Starts `$1` in a process group of its own, waits for the page's URL in its output,
+# checks the page, and stops it.
+in_background() {
+  local log=$work/background-${#background[@]}.log
+  setsid bash -c "$1" > "$log" 2>&1 &
+  local pid=$!
+  background+=("$pid")
+  local url="" dev=false
+  [[ "$1" == *"npm run dev"* ]] && dev=true
+  for _ in $(seq 1 900); do
+    if $dev; then
+      # Both Vite and the Rust server behind it.
+      if grep -q "starter on http://" "$log"; then url=$(grep -o 'http://localhost:[0-9]*/' "$log" | head -n 1 || true); fi
+    else
+      url=$(grep -o 'starter on http://[0-9.:]*' "$log" | head -n 1 | sed 's/^starter on //' || true)
+    fi
+    [ -n "$url" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "'$1' exited before serving" >&2; return 1; }
+    sleep 1
+  done
+  [ -n "$url" ] || { cat "$log" >&2; echo "'$1' served nothing in 15 minutes" >&2; return 1; }
+  echo "   serving $url" >&2
+  node "$repo/tests/browser/starter-page.mjs" "$url" || { cat "$log" >&2; return 1; }
+  if $dev; then
+    echo "   the dev loop: a Rust declaration changes, the TypeScript follows" >&2
+    local generated=client/src/generated/starter.ts
+    sed -i.orig 's|/// Adds to the count (from|/// Adds one or more to the count (from|' src/lib.rs && rm src/lib.rs.orig
+    for _ in $(seq 1 600); do
+      grep -q "Adds one or more to the count" "$generated" && break
+      sleep 1
+    done
+    grep -q "Adds one or more to the count" "$generated" || { cat "$log" >&2; echo "$generated was not rewritten" >&2; return 1; }
+    echo "   rewritten; the page still works after the restart" >&2
+    node "$repo/tests/browser/starter-page.mjs" "$url" || { cat "$log" >&2; return 1; }
+  fi
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cd "$work"
+set +u
+# shellcheck disable=SC1090
+source "$steps"
+echo "getting started: every step of docs/getting-started.md works on a fresh copy"
