@@ -18,6 +18,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 # The copy builds on its own (its features differ from the workspace's), in a target
 # folder of its own that later runs reuse.
@@ -50,23 +51,26 @@ PY
 # checks the page, and stops it.
 in_background() {
   local log=$work/background-${#background[@]}.log
-  setsid bash -c "$1" > "$log" 2>&1 &
+  # No colours: Vite colours its output when CI is set, which splits the URL.
+  NO_COLOR=1 setsid bash -c "$1" > "$log" 2>&1 &
   local pid=$!
   background+=("$pid")
   local url="" dev=false
   [[ "$1" == *"npm run dev"* ]] && dev=true
-  for _ in $(seq 1 900); do
+  for _ in $(seq 1 600); do
+    # (and should colours come anyway, the URL is read from the text without them)
+    sed 's/\x1b\[[0-9;]*m//g' "$log" > "$log.plain"
     if $dev; then
       # Both Vite and the Rust server behind it.
-      if grep -q "starter on http://" "$log"; then url=$(grep -o 'http://localhost:[0-9]*/' "$log" | head -n 1 || true); fi
+      if grep -q "starter on http://" "$log.plain"; then url=$(grep -o 'http://localhost:[0-9]*/' "$log.plain" | head -n 1 || true); fi
     else
-      url=$(grep -o 'starter on http://[0-9.:]*' "$log" | head -n 1 | sed 's/^starter on //' || true)
+      url=$(grep -o 'starter on http://[0-9.:]*' "$log.plain" | head -n 1 | sed 's/^starter on //' || true)
     fi
     [ -n "$url" ] && break
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "'$1' exited before serving" >&2; return 1; }
     sleep 1
   done
-  [ -n "$url" ] || { cat "$log" >&2; echo "'$1' served nothing in 15 minutes" >&2; return 1; }
+  [ -n "$url" ] || { cat "$log" >&2; echo "'$1' served nothing in 10 minutes" >&2; return 1; }
   echo "   serving $url" >&2
   node "$repo/tests/browser/starter-page.mjs" "$url" || { cat "$log" >&2; return 1; }
   if $dev; then
