@@ -191,6 +191,12 @@ mod enabled {
             self.deliveries.increment(reached as u64);
         }
 
+        /// A broadcast made here reached `reached` more sessions of this node (a kept
+        /// broadcast, delivered when the backplane brings it back numbered).
+        pub(crate) fn delivered(&self, reached: usize) {
+            self.deliveries.increment(reached as u64);
+        }
+
         pub(crate) fn request_answered(&self, took: Duration) {
             self.requests.record(took.as_secs_f64());
         }
@@ -314,6 +320,9 @@ mod disabled {
             match *self {}
         }
         pub(crate) fn request_answered(&self, _: Duration) {
+            match *self {}
+        }
+        pub(crate) fn delivered(&self, _: usize) {
             match *self {}
         }
         pub(crate) fn session_started(&self) {

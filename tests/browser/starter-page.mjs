@@ -2,16 +2,20 @@
 // two tabs, the client component's +1 and −1 and the server component's Reset, each
 // seen in both tabs, in the server-rendered line and the client component alike.
 //
-//   node tests/browser/starter-page.mjs http://127.0.0.1:3000/
+//   node tests/browser/starter-page.mjs http://127.0.0.1:3000/ [--during '<command>']
 //
+// With --during, the first tab stays open while the shell command runs (the dev loop's
+// test edits a Rust file there, and the server restarts), then must work again by itself.
 // Used by scripts/getting-started-test.sh, on the production build and through Vite's
 // dev server. Exits non-zero, saying what it waited for, if the page does not work.
 
+import { execSync } from "node:child_process";
 import { chromium } from "playwright-core";
 
 const url = process.argv[2];
-if (!url) {
-  console.error("usage: node starter-page.mjs <url of the starter's page>");
+const during = process.argv[3] === "--during" ? process.argv[4] : null;
+if (!url || (process.argv[3] && !during)) {
+  console.error("usage: node starter-page.mjs <url of the starter's page> [--during '<command>']");
   process.exit(2);
 }
 
@@ -59,6 +63,19 @@ try {
   await expectCount(c, 1, "a tab opened later");
   if (errors.length > 0) throw new Error(`the page reported errors:\n${errors.join("\n")}`);
   console.log(`starter page at ${url}: counts agree in three tabs`);
+  if (during) {
+    execSync(during, { stdio: "inherit" });
+    // The tab that stayed open reconnects to the new server by itself and works again
+    // (the new process starts its count afresh). Its errors while the server was down
+    // (a failed connection) are expected.
+    errors.length = 0;
+    await a.getByRole("button", { name: /Reset/ }).click({ timeout: 60_000 });
+    await expectCount(a, 0, "the tab left open, after the restart");
+    await a.getByRole("button", { name: "+1" }).click();
+    const d = await openTab("d");
+    for (const [page, name] of [[a, "the tab left open"], [d, "a tab opened after the restart"]]) await expectCount(page, 1, name);
+    console.log(`starter page at ${url}: the open tab came back by itself after the server restarted`);
+  }
 } catch (error) {
   console.error(error.message);
   process.exitCode = 1;

@@ -423,3 +423,35 @@ async fn a_node_that_lost_its_subscription_fills_the_gap_from_the_history() {
     assert_eq!(ann.said(), ["first", "during 1", "during 2", "during 3"]);
     assert!(stats.subscriptions.load(Ordering::Relaxed) >= 2, "node one subscribed again");
 }
+
+/// The value of the sample `name` in a Prometheus scrape.
+fn sample(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no sample `{name}` in\n{scrape}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_broadcasts_count_their_deliveries_on_the_node_that_made_them() {
+    let redis = RedisServer::start().await;
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let backplane = RedisBackplane::new(&redis.url()).unwrap().channel("history-metrics");
+        let stats = backplane.stats();
+        nodes.push(Harness::with_builder(builder().backplane(backplane).metrics_unserved()).await);
+        eventually("the node subscribed to Redis", move || stats.subscriptions.load(Ordering::Relaxed) >= 1).await;
+    }
+    let mut ann = Tab::open(&mut nodes[0], "a", None).await;
+    let mut bob = Tab::open(&mut nodes[1], "a", None).await;
+    ann.client.emit(ann.desk, "say", &"m1").unwrap();
+    ann.read_until_said("m1").await;
+    bob.read_until_said("m1").await;
+    let [one, two] = [0, 1].map(|i| nodes[i].server().metrics().expect("metrics recorded"));
+    assert_eq!(sample(&one, "pulse_broadcasts_total"), 1.0);
+    assert_eq!(sample(&one, "pulse_broadcast_deliveries_total"), 1.0, "ann, on node one");
+    assert_eq!(sample(&two, "pulse_broadcast_deliveries_total"), 0.0, "node two made no broadcast");
+    assert!(sample(&one, "pulse_backplane_published_total") >= 1.0);
+    assert!(sample(&two, "pulse_backplane_received_total") >= 1.0);
+}

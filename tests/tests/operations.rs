@@ -97,6 +97,11 @@ async fn without_the_builder_call_there_is_no_endpoint() {
     assert!(running.server().metrics().is_none());
     assert_eq!(http_get(running.local_addr(), "/metrics").await.0, 404);
     running.shutdown().await;
+    // Recorded but not served: the app serves `Server::metrics` where it wants.
+    let running = Server::builder().metrics_unserved().build().bind("127.0.0.1:0").await.unwrap();
+    assert!(running.server().metrics().unwrap().contains("pulse_sessions 0"));
+    assert_eq!(http_get(running.local_addr(), "/metrics").await.0, 404);
+    running.shutdown().await;
 }
 
 #[tokio::test]
@@ -111,6 +116,8 @@ async fn assets_serve_the_built_client_with_index_html_for_other_paths() {
     let (status, head, body) = http_get(addr, "/").await;
     assert_eq!((status, body.as_str()), (200, "<!doctype html><div id=root></div>"));
     assert!(head.contains("content-type: text/html"), "{head}");
+    // Revalidated after a deploy, never an old index.html naming bundles that are gone.
+    assert!(head.contains("cache-control: no-cache"), "{head}");
     let (status, head, body) = http_get(addr, "/assets/app-1a2b.js").await;
     assert_eq!((status, body.as_str()), (200, "console.log(1)"));
     assert!(head.contains("content-type: text/javascript"), "{head}");
@@ -122,6 +129,19 @@ async fn assets_serve_the_built_client_with_index_html_for_other_paths() {
     // Nothing outside the folder is served.
     let (status, _, body) = http_get(addr, "/../Cargo.toml").await;
     assert!(status == 400 || body.starts_with("<!doctype html>"), "{status} {body}");
+    running.shutdown().await;
+
+    // Beside the app's own routes, and in place of its fallback (axum would refuse to
+    // merge two fallbacks).
+    let app = pulse_runtime::axum::Router::new()
+        .route("/api/hello", pulse_runtime::axum::routing::get(|| async { "hello" }))
+        .fallback(|| async { "the app's fallback" });
+    let running =
+        Server::builder().assets(&dir).metrics("metrics").build().bind_with("127.0.0.1:0", app).await.unwrap();
+    let addr = running.local_addr();
+    assert_eq!(http_get(addr, "/api/hello").await.2, "hello");
+    assert_eq!(http_get(addr, "/rooms/lobby").await.2, "<!doctype html><div id=root></div>");
+    assert!(http_get(addr, "/metrics").await.2.contains("pulse_sessions 0"), "a path without its slash is given one");
     running.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -146,6 +166,10 @@ struct Noisy;
 struct Logs;
 
 impl NoisyHandler for Logs {
+    fn on_open(&mut self, _cx: &mut ChannelCx<Noisy>) {
+        tracing::info!("opened, says the handler");
+    }
+
     fn shout(&mut self, _cx: &mut ChannelCx<Noisy>, text: String) {
         tracing::info!(%text, "a handler's own line");
     }
@@ -187,6 +211,9 @@ fn log_lines_name_their_session_and_channel() {
     let expected = format!("session{{id={session_id}}}:channel{{topic=noisy id={channel_id}}}: ");
     assert!(line.contains(&expected), "expected `{expected}` in `{line}`");
     assert!(line.contains("text=hello"), "{line}");
+    // `on_open` runs in the channel's span too.
+    let opened = logs.lines().find(|l| l.contains("opened, says the handler")).unwrap();
+    assert!(opened.contains(&expected), "expected `{expected}` in `{opened}`");
 }
 
 /// The filter docs/guide.md ("Operations") gives to follow one user: only that user's

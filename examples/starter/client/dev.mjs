@@ -12,20 +12,33 @@ import { fileURLToPath } from "node:url";
 const crate = fileURLToPath(new URL("..", import.meta.url));
 const vite = join(dirname(createRequire(import.meta.url).resolve("vite/package.json")), "bin/vite.js");
 const port = process.env.PULSE_PORT ?? "3000";
+const children = new Set();
+
+/** Signals a child's process group (it and what it started); gone already is fine. */
+function signal(child, name) {
+  try {
+    process.kill(-child.pid, name);
+  } catch {
+    // The group has exited.
+  }
+}
 
 /** Runs a command in a process group of its own, so stopping it stops its children. */
 function run(command, args, options) {
   const child = spawn(command, args, { stdio: "inherit", detached: true, ...options });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
   child.stop = () =>
     new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once("exit", resolve);
-      process.kill(-child.pid, "SIGTERM");
+      signal(child, "SIGTERM");
     });
   return child;
 }
 
-let server = run("cargo", ["run"], { cwd: crate, env: { ...process.env, PORT: port } });
+const startServer = () => run("cargo", ["run"], { cwd: crate, env: { ...process.env, PORT: port } });
+let server = startServer();
 let restart = Promise.resolve();
 let pending = null;
 
@@ -34,37 +47,48 @@ function changed(file) {
   if (!file?.endsWith(".rs")) return;
   clearTimeout(pending);
   pending = setTimeout(() => {
-    restart = restart.then(async () => {
-      console.error("[dev] Rust sources changed: rebuilding and restarting the server");
-      await server.stop();
-      server = run("cargo", ["run"], { cwd: crate, env: { ...process.env, PORT: port } });
-    });
+    restart = restart
+      .then(async () => {
+        console.error("[dev] Rust sources changed: rebuilding and restarting the server");
+        await server.stop();
+        server = startServer();
+      })
+      .catch((error) => console.error("[dev] restarting the server failed:", error));
   }, 200);
 }
 
 // One watcher per folder of src/ (a folder's watcher sees its files replaced, as editors
 // and `sed -i` do, which a recursive watcher on Linux loses track of).
 const watched = new Map();
+function subfolders(dir) {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
+  } catch {
+    return []; // removed meanwhile
+  }
+}
 function watchTree(dir) {
   if (watched.has(dir)) return;
-  watched.set(dir, watch(dir, (_event, file) => {
-    changed(file);
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) watchTree(join(dir, entry.name));
-    }
-  }));
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) watchTree(join(dir, entry.name));
+  try {
+    const watcher = watch(dir, (_event, file) => {
+      changed(file);
+      subfolders(dir).forEach(watchTree);
+    });
+    watcher.on("error", () => {
+      watcher.close();
+      watched.delete(dir);
+    });
+    watched.set(dir, watcher);
+  } catch {
+    return; // removed meanwhile
   }
+  subfolders(dir).forEach(watchTree);
 }
 watchTree(join(crate, "src"));
 
 const client = run(process.execPath, [vite, ...process.argv.slice(2)], { env: { ...process.env, PULSE_PORT: port } });
 
-async function stop() {
-  await Promise.all([server.stop(), client.stop()]);
-  process.exit(0);
-}
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
-client.on("exit", stop);
+// The children run in groups of their own: whatever ends this process ends them too.
+process.on("exit", () => children.forEach((child) => signal(child, "SIGTERM")));
+for (const name of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(name, () => process.exit(0));
+client.on("exit", (code) => process.exit(code ?? 0));

@@ -1,4 +1,4 @@
-//! `cargo run`: serves the app on http://127.0.0.1:3000 (`PORT` to change it) — the
+//! `cargo run`: serves the app on http://127.0.0.1:3000 (`HOST`, `PORT` to change it) — the
 //! client built by `npm run build` in `client/` (or the folder `ASSETS` names), the
 //! WebSocket, and `/metrics`.
 //! A debug build first rewrites the TypeScript module if the declarations changed, so
@@ -22,8 +22,10 @@ async fn main() -> std::io::Result<()> {
     // The built client: `ASSETS` where it is deployed, else this crate's client/dist.
     let client = std::env::var("ASSETS").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/client/dist").into());
     let server = starter::server().assets(client).metrics("/metrics").build();
+    // `HOST=0.0.0.0` to be reached from outside this machine (a container, a proxy elsewhere).
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    let running = server.bind(("127.0.0.1", port)).await?;
+    let running = server.bind((host.as_str(), port)).await?;
     println!("starter on http://{}", running.local_addr());
     let _ = tokio::signal::ctrl_c().await;
     running.shutdown().await;

@@ -30,6 +30,8 @@ pub struct ServerBuilder {
     pub(super) authenticator: Option<access::Authenticator>,
     pub(super) authorizer: Option<access::Authorizer>,
     pub(super) histories: HashMap<Arc<str>, History>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(super) metrics: bool,
     pub(super) metrics_path: Option<String>,
     pub(super) assets: Option<std::path::PathBuf>,
 }
@@ -68,8 +70,10 @@ impl ServerBuilder {
     /// text format: sessions, channels, rooms and pending requests; frames received and
     /// sent by type; broadcasts and their deliveries; the request latency histogram;
     /// sessions started, resumes and failed resumes; closes by code, rate-limit closes;
-    /// and the backplane's counters. Put it behind your proxy's access rules, or serve
-    /// [`Server::metrics`] yourself on another port. Feature `metrics` (on by default).
+    /// and the backplane's counters. The endpoint is public on the server's port: put
+    /// it behind your proxy's access rules, or use [`ServerBuilder::metrics_unserved`]
+    /// and serve [`Server::metrics`] yourself, on another port. Feature `metrics` (on
+    /// by default).
     ///
     /// ```
     /// # use pulse_runtime::Server;
@@ -78,7 +82,18 @@ impl ServerBuilder {
     /// ```
     #[cfg(feature = "metrics")]
     pub fn metrics(mut self, path: impl Into<String>) -> Self {
-        self.metrics_path = Some(path.into());
+        let path = path.into();
+        self.metrics_path = Some(if path.starts_with('/') { path } else { format!("/{path}") });
+        self.metrics = true;
+        self
+    }
+
+    /// Records the same metrics as [`ServerBuilder::metrics`] without a route on the
+    /// server's port: [`Server::metrics`] returns them, for an endpoint of your own.
+    #[cfg(feature = "metrics")]
+    pub fn metrics_unserved(mut self) -> Self {
+        self.metrics_path = None;
+        self.metrics = true;
         self
     }
 
@@ -223,7 +238,7 @@ impl ServerBuilder {
                 presences: Default::default(),
                 this: this.clone(),
                 #[cfg(feature = "metrics")]
-                telemetry: self.metrics_path.is_some().then(crate::telemetry::Telemetry::new),
+                telemetry: self.metrics.then(crate::telemetry::Telemetry::new),
                 #[cfg(not(feature = "metrics"))]
                 telemetry: None,
                 metrics_path: self.metrics_path,

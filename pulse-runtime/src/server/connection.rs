@@ -76,9 +76,7 @@ pub(crate) async fn run(
 async fn serve_new_session(server: Arc<ServerShared>, attach: Reattach) {
     let Reattach { socket, identity, params, .. } = attach;
     let (session, resumes) = server.new_session(identity, params);
-    // Everything the session does is logged inside this span (its handlers, hooks and
-    // renderer too), so `PULSE_LOG='info,[session{id=…}]=debug'` follows one session.
-    let span = tracing::info_span!("session", id = %session.id, user = session.user());
+    let span = session.span.clone();
     serve_session(server, session, socket, resumes).instrument(span).await;
 }
 

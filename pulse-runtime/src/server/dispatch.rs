@@ -146,8 +146,8 @@ fn refuse(session: &SessionShared, channel: &ChannelShared, work: Work, error: &
 /// that leaves a future to await moves the rest of the run to a task of its own, so the
 /// read loop (and the session's other channels) never wait for it.
 fn run(session: &Arc<SessionShared>, channel: Arc<ChannelShared>, mut work: Work) {
-    // Handlers log inside this span (and the session's), so their lines name the channel.
-    let span = tracing::info_span!("channel", topic = %channel.topic, id = %channel.id);
+    // Handlers log inside the channel's span (inside the session's): their lines name both.
+    let span = channel.span.clone();
     let _entered = span.enter();
     loop {
         if let Some(later) = execute(session, &channel, work) {

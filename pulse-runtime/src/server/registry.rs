@@ -417,7 +417,14 @@ impl RemoteSink for ServerShared {
         let Some(history) = self.history_of(topic) else { return };
         let epoch: Arc<str> = Arc::from(epoch);
         let numbered = frame.with_position(&epoch, offset);
-        for refetch in self.topics.deliver_kept(topic, &epoch, offset, &numbered).refetch {
+        let delivered = self.topics.deliver_kept(topic, &epoch, offset, &numbered);
+        if let Some(telemetry) = &self.telemetry {
+            // Counted once per broadcast, on the node that made it (its `publish` counted 0).
+            if from == self.node {
+                telemetry.delivered(delivered.reached);
+            }
+        }
+        for refetch in delivered.refetch {
             self.recover(topic, history, refetch, None);
         }
     }

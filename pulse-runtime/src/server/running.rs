@@ -42,6 +42,7 @@ impl Server {
             authenticator: None,
             authorizer: None,
             histories: Default::default(),
+            metrics: false,
             metrics_path: None,
             assets: None,
         }
@@ -60,8 +61,15 @@ impl Server {
     /// An axum router serving the WebSocket endpoint at `GET /ws?v=1`. Merge it into
     /// your own router (`app.merge(server.router())`).
     /// With [`ServerBuilder::metrics`] it serves the metrics too, and with
-    /// [`ServerBuilder::assets`] the built client (as the router's fallback).
+    /// [`ServerBuilder::assets`] the built client, as the router's fallback: axum
+    /// refuses to merge two routers that both have one, so to add routes of your own
+    /// beside the assets, pass them to [`Server::bind_with`] or [`serve_with`].
     pub fn router(&self) -> Router {
+        self.with_assets(self.routes())
+    }
+
+    /// The server's own routes: the WebSocket endpoint and the metrics.
+    fn routes(&self) -> Router {
         self.shared.start_background();
         #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
         let mut router = Router::new().route("/ws", get(upgrade));
@@ -69,12 +77,23 @@ impl Server {
         if let Some(path) = &self.shared.metrics_path {
             router = router.route(path, get(metrics));
         }
-        let mut router = router.with_state(self.shared.clone());
-        if let Some(dir) = &self.shared.assets {
-            let index = tower_http::services::ServeFile::new(dir.join("index.html"));
-            router = router.fallback_service(tower_http::services::ServeDir::new(dir).fallback(index));
-        }
-        router
+        router.with_state(self.shared.clone())
+    }
+
+    /// `router` answering every path it has no route for with the built client's files
+    /// (and `index.html` for paths that are no file), each `Cache-Control: no-cache` so
+    /// a browser revalidates after a deploy instead of keeping an old `index.html`
+    /// that names bundles no longer there.
+    fn with_assets(&self, router: Router) -> Router {
+        let Some(dir) = &self.shared.assets else { return router };
+        let index = tower_http::services::ServeFile::new(dir.join("index.html"));
+        let files = tower_http::services::ServeDir::new(dir).fallback(index);
+        let files = tower_http::set_header::SetResponseHeader::overriding(
+            files,
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-cache"),
+        );
+        router.fallback_service(files)
     }
 
     /// The metrics in Prometheus' text format, if the server has them
@@ -134,12 +153,14 @@ impl Server {
         self.bind_with(addr, Router::new()).await
     }
 
-    /// Like [`Server::bind`], serving `app` merged with the WebSocket route.
+    /// Like [`Server::bind`], serving `app` merged with the server's routes. With
+    /// [`ServerBuilder::assets`], the built client answers what no route takes (in place
+    /// of a fallback `app` may have).
     pub async fn bind_with(self, addr: impl ToSocketAddrs, app: Router) -> std::io::Result<RunningServer> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let router = app.merge(self.router());
+        let router = self.with_assets(app.merge(self.routes()));
         // Small frames must go out at once: Nagle's algorithm would hold the second of two
         // back-to-back frames until the peer's delayed ACK (tens of milliseconds).
         let listener = listener.tap_io(|tcp| {

@@ -35,6 +35,8 @@ pub(crate) struct ChannelShared {
     pub(crate) task: Mutex<Option<tokio::task::AbortHandle>>,
     /// Why the channel closed, for the handler's `on_close`.
     reason: Mutex<CloseReason>,
+    /// Where its handler's logs go: `channel{topic, id}` inside its session's span.
+    pub(crate) span: tracing::Span,
 }
 
 /// One piece of the client's inbound work on a channel, waiting its turn.
@@ -46,8 +48,16 @@ pub(crate) enum Work {
 }
 
 impl ChannelShared {
-    pub(crate) fn new(id: ChannelId, topic: Topic, handler: Box<dyn RawHandler>, backlog: usize) -> Self {
+    pub(crate) fn new(
+        id: ChannelId,
+        topic: Topic,
+        handler: Box<dyn RawHandler>,
+        backlog: usize,
+        session: &tracing::Span,
+    ) -> Self {
+        let span = tracing::info_span!(parent: session, "channel", topic = %topic, id = %id);
         ChannelShared {
+            span,
             id,
             topic,
             closed: AtomicBool::new(false),
@@ -81,6 +91,7 @@ impl ChannelShared {
     /// Tells the handler its channel is open (before the client can send on it).
     pub(crate) fn opened(&self, channel: &RawChannel) {
         let cx = RawCx { channel };
+        let _entered = self.span.enter();
         let outcome = self.with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_open(&cx))));
         if let Some(Err(_panic)) = outcome {
             tracing::error!(channel = %self.topic, "on_open panicked");
@@ -123,6 +134,7 @@ impl ChannelShared {
 
     fn tell_closed(&self, mut handler: Box<dyn RawHandler>) {
         let reason = *lock(&self.reason);
+        let _entered = self.span.enter();
         if std::panic::catch_unwind(AssertUnwindSafe(|| handler.on_close(reason))).is_err() {
             tracing::error!(channel = %self.topic, "on_close panicked");
         }
@@ -291,7 +303,8 @@ impl RawChannel {
     /// A channel that is closed from the start (an open that failed): emits are
     /// dropped and requests fail with `Closed`.
     pub(crate) fn closed(session: &Session, name: &str) -> Self {
-        let channel = ChannelShared::new(ChannelId::generate(), Topic::from(name), Box::new(PushOnly), 0);
+        let span = &session.shared.span;
+        let channel = ChannelShared::new(ChannelId::generate(), Topic::from(name), Box::new(PushOnly), 0, span);
         channel.mark_closed(CloseReason::Server);
         RawChannel { session: session.shared.clone(), channel: Arc::new(channel) }
     }

@@ -70,6 +70,8 @@ type Core = SessionCore<Arc<ChannelShared>, AnswerSender>;
 /// connection's writer, and the effects the core asks for (handlers told, requests
 /// failed, topics joined and left).
 pub(crate) struct SessionShared {
+    /// The span its work is logged in: `session{id, user}`.
+    pub(crate) span: tracing::Span,
     pub(crate) id: SessionId,
     /// Small unique number, used as the key in server-wide tables.
     pub(crate) key: u64,
@@ -108,8 +110,13 @@ impl SessionShared {
         params: Option<String>,
     ) -> (Arc<Self>, mpsc::Receiver<Box<Reattach>>) {
         let (resumes, resumed) = mpsc::channel(1);
+        let id = SessionId::generate();
+        // Everything the session does is logged inside this span (its handlers, hooks and
+        // renderer too), so `RUST_LOG='info,[session{id=…}]=debug'` follows one session.
+        let span = tracing::info_span!(parent: None, "session", id = %id, user = identity.as_ref().map(|i| &*i.user));
         let shared = Arc::new(SessionShared {
-            id: SessionId::generate(),
+            span,
+            id,
             key,
             last_inbound_ms: AtomicU64::new(elapsed_ms(host.started(), Instant::now())),
             core: Mutex::new(SessionCore::new(Limits::from_config(host.config()))),
@@ -356,7 +363,7 @@ impl SessionShared {
         let session = Session { shared: self.clone() };
         self.host.authorize(&session, &Access::Open { name, room: topic.room() }).map_err(OpenError::Forbidden)?;
         let backlog = self.host.config().max_pending_requests;
-        let channel = Arc::new(ChannelShared::new(ChannelId::generate(), topic, handler, backlog));
+        let channel = Arc::new(ChannelShared::new(ChannelId::generate(), topic, handler, backlog, &self.span));
         let (opened, gap) = {
             let mut core = lock(&self.core);
             (core.open_channel(channel.id, channel.topic.clone(), channel.clone(), false), core.has_gap())

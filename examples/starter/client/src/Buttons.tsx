@@ -9,9 +9,13 @@ export function Buttons({ channelId }: ButtonsProps) {
   const counter = useCounterChannel(channelId);
   const [count, setCount] = useState<number | null>(null);
   useEffect(() => {
-    const off = counter.on("count", setCount); // count: number
-    // The first state: ask for the count now, then follow the broadcasts.
-    counter.request("current", null).then(setCount, () => {});
+    let heard = false;
+    const off = counter.on("count", (now) => {
+      heard = true;
+      setCount(now); // now: number
+    });
+    // The first state: the count now, unless a change arrived first (it is newer).
+    counter.request("current", null).then((now) => heard || setCount(now), () => {});
     return off;
   }, [counter]);
   // counter.emit("ad", 1) or counter.emit("add", "1") would not compile.
