@@ -6,6 +6,7 @@ mode it checks every run delivered everything and fails otherwise."""
 import datetime
 import json
 import platform
+import statistics
 import subprocess
 import sys
 
@@ -28,6 +29,14 @@ def ratio(value, base, lower_is_better=False):
     if not base or not value:
         return "—"
     return f"{value / base:.2f}×"
+
+
+def client_cpu(r):
+    """The load client's own CPU over the run, flagged where it is the ceiling."""
+    pct = r.get("client_cpu_pct")
+    if pct is None:
+        return "—"
+    return f"{pct:.0f}%" + (" ⚠ client-bound" if pct >= 90 else "")
 
 
 def main():
@@ -61,8 +70,10 @@ def main():
     out.append("## W1 fan-out: one publisher, N subscribed sessions, ~100-byte payloads\n")
     out.append("The publisher keeps at most 16 messages ahead of full delivery. Latency is from "
                "the publisher's send to each subscriber's receipt.\n")
-    out.append("| server | sessions | deliveries/s | vs raw | server CPU per delivery | vs raw | p50 | p99 | p99 vs raw | delivered |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("The last column is the load client's own CPU (of the one core it runs on): near "
+               "100%, the row shows the client's ceiling rather than the server's.\n")
+    out.append("| server | sessions | deliveries/s | vs raw | server CPU per delivery | vs raw | p50 | p99 | p99 vs raw | delivered | load client CPU |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in sorted({r["sessions"] for r in by("W1")}):
         group = [r for r in by("W1") if r["sessions"] == n]
         raw = next((r for r in group if r["kind"] == RAW), None)
@@ -71,7 +82,7 @@ def main():
                 f"| {r['kind']} | {n:,} | {r['deliveries_per_s']:,} | {ratio(r['deliveries_per_s'], raw and raw['deliveries_per_s'])} "
                 f"| {r['server_ns_per_delivery']:,} ns | {ratio(r['server_ns_per_delivery'], raw and raw['server_ns_per_delivery'])} "
                 f"| {r['p50_us'] / 1000:.1f} ms | {r['p99_us'] / 1000:.1f} ms | {ratio(r['p99_us'], raw and raw['p99_us'])} "
-                f"| {r['delivered']:,}/{r['expected']:,} |"
+                f"| {r['delivered']:,}/{r['expected']:,} | {client_cpu(r)} |"
             )
     out.append("")
 
@@ -86,17 +97,55 @@ def main():
     out.append("")
 
     out.append("## W3 request/answer: client → server request, answer back\n")
-    out.append("Raw: an echo; Pulse: a `request` frame and its `answer`; Socket.IO: an event with an ack.\n")
-    out.append("| server | concurrency | round trips/s | p50 | p50 vs raw | p99 |")
-    out.append("|---|---:|---:|---:|---:|---:|")
+    out.append("Raw: an echo; Pulse: a `request` frame and its `answer`; Socket.IO: an event with an ack. "
+               "Each server is run in turn, raw, Pulse, socketioxide, Socket.IO, then again; a row gives "
+               "the median of its runs and, in brackets, the lowest and highest. The ratio is of the medians.\n")
+    out.append("| server | concurrency | runs | round trips/s | p50 | p50 vs raw | p99 | load client CPU |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    w3 = {}
     for c in sorted({r["concurrency"] for r in by("W3")}):
-        group = [r for r in by("W3") if r["concurrency"] == c]
-        raw = next((r for r in group if r["kind"] == RAW), None)
-        for r in group:
+        runs = {}
+        for r in by("W3"):
+            if r["concurrency"] == c:
+                runs.setdefault(r["kind"], []).append(r)
+        w3[c] = runs
+        med = lambda rs, key: statistics.median(r[key] for r in rs)
+        raw_p50 = med(runs[RAW], "p50_us") if RAW in runs else None
+        for kind, rs in runs.items():
+            p50s = [r["p50_us"] for r in rs]
             out.append(
-                f"| {r['kind']} | {c} | {r['round_trips_per_s']:,} | {r['p50_us']} µs "
-                f"| {ratio(r['p50_us'], raw and raw['p50_us'])} | {r['p99_us']} µs |"
+                f"| {kind} | {c} | {len(rs)} | {med(rs, 'round_trips_per_s'):,.0f} "
+                f"| {med(rs, 'p50_us'):.0f} µs [{min(p50s)}–{max(p50s)}] | {ratio(med(rs, 'p50_us'), raw_p50)} "
+                f"| {med(rs, 'p99_us'):.0f} µs | {client_cpu(max(rs, key=lambda r: r.get('client_cpu_pct', 0)))} |"
             )
+    out.append("")
+
+    out.append("## Targets\n")
+    out.append("The performance issue's targets, against the baselines of this run.\n")
+    out.append("| target | measured | met |")
+    out.append("|---|---|---|")
+    def target(name, value, limit, fmt):
+        if value is None:
+            out.append(f"| {name} | not measured in this run | — |")
+        else:
+            out.append(f"| {name} | {fmt(value)} | {'yes' if value <= limit else 'no'} |")
+    w1 = {(r["kind"], r["sessions"]): r for r in by("W1")}
+    big = max((n for (_, n) in w1), default=None)
+    cpu = None
+    if big and ("pulse", big) in w1 and w1.get((RAW, big), {}).get("server_ns_per_delivery"):
+        cpu = w1[("pulse", big)]["server_ns_per_delivery"] / w1[(RAW, big)]["server_ns_per_delivery"]
+    target(f"W1 server CPU per delivery ≤ 0.7× raw at {big or 0:,} sessions", cpu, 0.7, lambda v: f"{v:.2f}×")
+    w2 = next((r for r in by("W2") if r["kind"] == "pulse"), None)
+    target("W2 ≤ 8 KiB per idle session (one open channel)", w2 and w2["bytes_per_session"] / 1024, 8.0, lambda v: f"{v:.1f} KiB")
+    for c, runs in w3.items():
+        value = None
+        if "pulse" in runs and RAW in runs and statistics.median(r["p50_us"] for r in runs[RAW]):
+            value = statistics.median(r["p50_us"] for r in runs["pulse"]) / statistics.median(r["p50_us"] for r in runs[RAW])
+        target(f"W3 p50 ≤ 1.2× raw at concurrency {c}", value, 1.2, lambda v: f"{v:.2f}×")
+    for name in ["W1 and W2 at 10,000 and 20,000 sessions (several load-client processes)",
+                 "two nodes through Redis beside socketioxide and Socket.IO with their Redis adapters",
+                 "W4 jitter: resume delivered %, in order, replay latency, beside Socket.IO recovery"]:
+        out.append(f"| {name} | not measured yet | — |")
     out.append("")
     soaks = [r for r in rows if r["workload"] == "soak"]
     if soaks:

@@ -164,6 +164,12 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// How busy this load client was over the last `elapsed` seconds, in percent of the one
+/// core its single-threaded runtime can use: near 100, a figure is the client's ceiling.
+fn client_busy(cpu_before: f64, elapsed: f64) -> f64 {
+    (cpu_seconds(std::process::id()) - cpu_before) * 100.0 / elapsed.max(1e-9)
+}
+
 async fn fanout(kind: Kind, port: u16, sessions: usize, messages: u64, server_pid: u32) -> String {
     let mut subscribers = connect_many(kind, port, sessions).await;
     for conn in &mut subscribers {
@@ -197,6 +203,7 @@ async fn fanout(kind: Kind, port: u16, sessions: usize, messages: u64, server_pi
     let mut publisher = Conn::open(kind, port).await;
     let total = messages * sessions as u64;
     let cpu_before = cpu_seconds(server_pid);
+    let client_before = cpu_seconds(std::process::id());
     let started = Instant::now();
     for i in 0..messages {
         if i >= WINDOW {
@@ -213,13 +220,14 @@ async fn fanout(kind: Kind, port: u16, sessions: usize, messages: u64, server_pi
     }
     let elapsed = started.elapsed().as_secs_f64();
     let server_cpu = cpu_seconds(server_pid) - cpu_before;
+    let client_cpu_pct = client_busy(client_before, elapsed);
     let got = delivered.load(Ordering::Relaxed);
     for task in tasks {
         task.abort();
     }
     let h = latencies.lock().await;
     format!(
-        r#"{{"workload":"W1","kind":"{}","sessions":{sessions},"messages":{messages},"delivered":{got},"expected":{total},"deliveries_per_s":{:.0},"server_cpu_s":{server_cpu:.2},"server_ns_per_delivery":{:.0},"p50_us":{},"p99_us":{}}}"#,
+        r#"{{"workload":"W1","kind":"{}","sessions":{sessions},"messages":{messages},"delivered":{got},"expected":{total},"deliveries_per_s":{:.0},"server_cpu_s":{server_cpu:.2},"server_ns_per_delivery":{:.0},"p50_us":{},"p99_us":{},"client_cpu_pct":{client_cpu_pct:.0}}}"#,
         kind.name(),
         got as f64 / elapsed,
         server_cpu * 1e9 / got.max(1) as f64,
@@ -261,6 +269,7 @@ async fn idle(kind: Kind, port: u16, sessions: usize, server_pid: u32) -> String
 async fn echo(kind: Kind, port: u16, concurrency: usize, requests: usize) -> String {
     let conns = connect_many(kind, port, concurrency).await;
     let data = payload(0);
+    let client_before = cpu_seconds(std::process::id());
     let started = Instant::now();
     let tasks: Vec<_> = conns
         .into_iter()
@@ -282,8 +291,9 @@ async fn echo(kind: Kind, port: u16, concurrency: usize, requests: usize) -> Str
         all.add(task.await.expect("echo task")).expect("same bounds");
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let client_cpu_pct = client_busy(client_before, elapsed);
     format!(
-        r#"{{"workload":"W3","kind":"{}","concurrency":{concurrency},"requests":{},"round_trips_per_s":{:.0},"p50_us":{},"p99_us":{}}}"#,
+        r#"{{"workload":"W3","kind":"{}","concurrency":{concurrency},"requests":{},"round_trips_per_s":{:.0},"p50_us":{},"p99_us":{},"client_cpu_pct":{client_cpu_pct:.0}}}"#,
         kind.name(),
         concurrency * requests,
         (concurrency * requests) as f64 / elapsed,
