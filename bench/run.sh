@@ -18,8 +18,10 @@ results="$out/results-$mode.jsonl"
 if [ "$mode" = full ]; then
   cargo build --release -q -p pulse-bench
   bin=target/release
-  fanout=("1000 2000" "5000 400")
-  idle=10000
+  # The scale curve: up to 19,900 sessions, as many as one process may hold open here
+  # (20,000 files per process, and the server is one process) less a margin.
+  fanout=("1000 2000" "5000 400" "10000 200" "19900 100")
+  idle=(1000 5000 10000 19900)
   echo_runs=("1 5000" "64 300")
   echo_rounds=5
   soak_run="10000 200"
@@ -27,7 +29,7 @@ else
   cargo build -q -p pulse-bench
   bin=target/debug
   fanout=("20 20")
-  idle=100
+  idle=(100)
   echo_runs=("1 50" "4 50")
   echo_rounds=1
   soak_run="300 20"
@@ -65,7 +67,7 @@ for kind in raw pulse socketioxide socketio-node; do
   echo "== $kind"
   # A fresh server for each workload, so one's memory does not count in the next.
   for run in "${fanout[@]}"; do start_server $kind; load $kind $port fanout $run $server_pid; stop_server; done
-  start_server $kind; load $kind $port idle $idle $server_pid; stop_server
+  for n in "${idle[@]}"; do start_server $kind; load $kind $port idle $n $server_pid; stop_server; done
 done
 
 # W3's latencies move run to run by more than the differences measured: each server is
