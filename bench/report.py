@@ -54,6 +54,8 @@ def main():
                 sys.exit(f"churn soak left things behind: {after} (before: {r['before']})")
             if mode == "full" and r["rss_change"] > 0.10:
                 sys.exit(f"churn soak: server RSS grew {r['rss_change']:.1%}")
+    repeats = [r for r in rows if r.get("repeat")]
+    rows = [r for r in rows if not r.get("repeat")]
     by = lambda w: sorted((r for r in rows if r["workload"] == w), key=lambda r: ORDER.index(r["kind"]))
     out = []
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -153,10 +155,15 @@ def main():
             out.append(f"| {name} | {fmt(value)} | {'yes' if value <= limit else 'no'} |")
     w1 = {(r["kind"], r["sessions"]): r for r in by("W1")}
     big = 5000 if ("pulse", 5000) in w1 else max((n for (_, n) in w1), default=None)
+    runs_at = lambda kind: [r["server_ns_per_delivery"] for r in by("W1") + repeats
+                            if r["kind"] == kind and r["sessions"] == big and r["server_ns_per_delivery"]]
+    pulse_runs, raw_runs = runs_at("pulse"), runs_at(RAW)
     cpu = None
-    if big and ("pulse", big) in w1 and w1.get((RAW, big), {}).get("server_ns_per_delivery"):
-        cpu = w1[("pulse", big)]["server_ns_per_delivery"] / w1[(RAW, big)]["server_ns_per_delivery"]
-    target(f"W1 server CPU per delivery ≤ 0.7× raw at {big or 0:,} sessions", cpu, 0.7, lambda v: f"{v:.2f}×")
+    if pulse_runs and raw_runs:
+        cpu = statistics.median(pulse_runs) / statistics.median(raw_runs)
+    spread = lambda v: (f"{v:.2f}× (medians of {len(pulse_runs)} runs each; Pulse {min(pulse_runs):,}–{max(pulse_runs):,} ns, "
+                        f"raw {min(raw_runs):,}–{max(raw_runs):,} ns)")
+    target(f"W1 server CPU per delivery ≤ 0.7× raw at {big or 0:,} sessions", cpu, 0.7, spread)
     pulse_w2 = {r["sessions"]: r for r in by("W2") if r["kind"] == "pulse"}
     for n in sorted(pulse_w2):
         target(f"W2 ≤ 8 KiB per idle session (one open channel) at {n:,}", pulse_w2[n]["bytes_per_session"] / 1024, 8.0, lambda v: f"{v:.1f} KiB")
