@@ -190,3 +190,13 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String, S
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status code");
     (status, head.to_lowercase(), body.to_owned())
 }
+
+/// The value of the sample `name` (with its labels, as rendered) in a Prometheus scrape;
+/// fails the test if there is none.
+pub fn metric(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no sample `{name}` in\n{scrape}"))
+}

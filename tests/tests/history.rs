@@ -12,6 +12,7 @@ use pulse_runtime::backplane::RedisBackplane;
 use pulse_runtime::client::{Client, ServerFrame};
 use pulse_runtime::{ChannelId, History, ServerBuilder};
 use pulse_tests::lab::{Desk, DeskServer};
+use pulse_tests::metric;
 use pulse_tests::redis::RedisServer;
 use pulse_tests::{Harness, eventually, next_frame};
 use serde_json::{Value, json};
@@ -424,15 +425,6 @@ async fn a_node_that_lost_its_subscription_fills_the_gap_from_the_history() {
     assert!(stats.subscriptions.load(Ordering::Relaxed) >= 2, "node one subscribed again");
 }
 
-/// The value of the sample `name` in a Prometheus scrape.
-fn sample(scrape: &str, name: &str) -> f64 {
-    scrape
-        .lines()
-        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no sample `{name}` in\n{scrape}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kept_broadcasts_count_their_deliveries_on_the_node_that_made_them() {
     let redis = RedisServer::start().await;
@@ -449,9 +441,9 @@ async fn kept_broadcasts_count_their_deliveries_on_the_node_that_made_them() {
     ann.read_until_said("m1").await;
     bob.read_until_said("m1").await;
     let [one, two] = [0, 1].map(|i| nodes[i].server().metrics().expect("metrics recorded"));
-    assert_eq!(sample(&one, "pulse_broadcasts_total"), 1.0);
-    assert_eq!(sample(&one, "pulse_broadcast_deliveries_total"), 1.0, "ann, on node one");
-    assert_eq!(sample(&two, "pulse_broadcast_deliveries_total"), 0.0, "node two made no broadcast");
-    assert!(sample(&one, "pulse_backplane_published_total") >= 1.0);
-    assert!(sample(&two, "pulse_backplane_received_total") >= 1.0);
+    assert_eq!(metric(&one, "pulse_broadcasts_total"), 1.0);
+    assert_eq!(metric(&one, "pulse_broadcast_deliveries_total"), 1.0, "ann, on node one");
+    assert_eq!(metric(&two, "pulse_broadcast_deliveries_total"), 0.0, "node two made no broadcast");
+    assert!(metric(&one, "pulse_backplane_published_total") >= 1.0);
+    assert!(metric(&two, "pulse_backplane_received_total") >= 1.0);
 }

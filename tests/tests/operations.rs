@@ -6,17 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use pulse_runtime::client::{Client, ServerFrame};
 use pulse_runtime::prelude::*;
-use pulse_tests::{PATIENCE, http_get, next_frame};
+use pulse_tests::{PATIENCE, http_get, metric, next_frame};
 use serde_json::json;
-
-/// The value of the sample `name` (with its labels, as rendered) in a scrape.
-fn sample(scrape: &str, name: &str) -> f64 {
-    scrape
-        .lines()
-        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no sample `{name}` in\n{scrape}"))
-}
 
 async fn open_chat(client: &mut Client) -> ChannelId {
     loop {
@@ -37,7 +28,7 @@ async fn the_metrics_endpoint_counts_what_the_chat_does() {
     let (status, head, scrape) = http_get(addr, "/metrics").await;
     assert_eq!(status, 200);
     assert!(head.contains("content-type: text/plain; version=0.0.4"), "{head}");
-    assert_eq!(sample(&scrape, "pulse_sessions"), 0.0);
+    assert_eq!(metric(&scrape, "pulse_sessions"), 0.0);
     assert!(scrape.contains("# HELP pulse_frames_received_total"), "{scrape}");
 
     let mut ann = Client::connect(&running.ws_url()).await.unwrap();
@@ -65,27 +56,27 @@ async fn the_metrics_endpoint_counts_what_the_chat_does() {
     })
     .await;
     let (_, _, scrape) = http_get(addr, "/metrics").await;
-    assert_eq!(sample(&scrape, "pulse_sessions"), 1.0);
-    assert_eq!(sample(&scrape, "pulse_channels"), 1.0);
-    assert_eq!(sample(&scrape, "pulse_rooms"), 1.0);
-    assert_eq!(sample(&scrape, "pulse_sessions_started_total"), 2.0);
-    assert_eq!(sample(&scrape, "pulse_frames_received_total{type=\"emit\"}"), 1.0);
-    assert_eq!(sample(&scrape, "pulse_frames_received_total{type=\"request\"}"), 1.0);
-    assert_eq!(sample(&scrape, "pulse_frames_received_total{type=\"invalid\"}"), 1.0);
-    assert!(sample(&scrape, "pulse_frames_sent_total{type=\"hello\"}") >= 2.0);
-    assert!(sample(&scrape, "pulse_frames_sent_total{type=\"open\"}") >= 2.0);
-    assert!(sample(&scrape, "pulse_frames_sent_total{type=\"broadcast\"}") >= 2.0);
-    assert!(sample(&scrape, "pulse_frames_sent_total{type=\"error\"}") >= 1.0);
-    assert!(sample(&scrape, "pulse_broadcasts_total") >= 1.0);
-    assert_eq!(sample(&scrape, "pulse_request_duration_seconds_count"), 1.0);
-    assert_eq!(sample(&scrape, "pulse_request_duration_seconds_bucket{le=\"+Inf\"}"), 1.0);
-    assert_eq!(sample(&scrape, "pulse_resumes_total"), 0.0);
+    assert_eq!(metric(&scrape, "pulse_sessions"), 1.0);
+    assert_eq!(metric(&scrape, "pulse_channels"), 1.0);
+    assert_eq!(metric(&scrape, "pulse_rooms"), 1.0);
+    assert_eq!(metric(&scrape, "pulse_sessions_started_total"), 2.0);
+    assert_eq!(metric(&scrape, "pulse_frames_received_total{type=\"emit\"}"), 1.0);
+    assert_eq!(metric(&scrape, "pulse_frames_received_total{type=\"request\"}"), 1.0);
+    assert_eq!(metric(&scrape, "pulse_frames_received_total{type=\"invalid\"}"), 1.0);
+    assert!(metric(&scrape, "pulse_frames_sent_total{type=\"hello\"}") >= 2.0);
+    assert!(metric(&scrape, "pulse_frames_sent_total{type=\"open\"}") >= 2.0);
+    assert!(metric(&scrape, "pulse_frames_sent_total{type=\"broadcast\"}") >= 2.0);
+    assert!(metric(&scrape, "pulse_frames_sent_total{type=\"error\"}") >= 1.0);
+    assert!(metric(&scrape, "pulse_broadcasts_total") >= 1.0);
+    assert_eq!(metric(&scrape, "pulse_request_duration_seconds_count"), 1.0);
+    assert_eq!(metric(&scrape, "pulse_request_duration_seconds_bucket{le=\"+Inf\"}"), 1.0);
+    assert_eq!(metric(&scrape, "pulse_resumes_total"), 0.0);
 
     // A resume with a session id the server does not know is a failed resume.
     let url = format!("{}&resume=6f1c0e4a9b2d4c8e8a7f3b1d2c4e5f60&last_seq=3", running.ws_url());
     let fresh = Client::connect(&url).await.unwrap();
     let scrape = running.server().metrics().unwrap();
-    assert_eq!(sample(&scrape, "pulse_resumes_failed_total"), 1.0);
+    assert_eq!(metric(&scrape, "pulse_resumes_failed_total"), 1.0);
     fresh.close().await;
     ann.close().await;
     running.shutdown().await;
