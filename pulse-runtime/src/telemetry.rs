@@ -6,7 +6,7 @@
 //! The recorder is the server's own (not the process-wide `metrics` recorder), so
 //! several servers in one process each report their own figures.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::protocol::CloseCode;
 
@@ -335,9 +335,4 @@ mod disabled {
             match *self {}
         }
     }
-}
-
-/// Time since `since`, for [`Telemetry::request_answered`].
-pub(crate) fn since(since: Instant) -> Duration {
-    Instant::now().saturating_duration_since(since)
 }

@@ -105,7 +105,8 @@ fn request(session: &Arc<SessionShared>, channel_id: &str, id: u64, event: &str,
         };
         return answer(session, channel_id, id, Err(&error));
     }
-    let received = std::time::Instant::now();
+    // When it arrived, for the latency histogram (read only when the server has metrics).
+    let received = session.host.telemetry().map(|_| Instant::now());
     arrive(session, channel, Work::Request { id, event: event.into(), payload: payload.to_owned(), received });
 }
 
@@ -188,7 +189,7 @@ enum Later {
     Request {
         id: u64,
         event: Box<str>,
-        received: Instant,
+        received: Option<Instant>,
         future: Pin<Box<dyn Future<Output = Result<Box<RawValue>, WireError>> + Send>>,
     },
 }
@@ -270,11 +271,11 @@ fn finish_request(
     session: &SessionShared,
     channel: &ChannelShared,
     id: u64,
-    received: Instant,
+    received: Option<Instant>,
     result: Result<Box<RawValue>, WireError>,
 ) {
-    if let Some(telemetry) = session.host.telemetry() {
-        telemetry.request_answered(crate::telemetry::since(received));
+    if let (Some(telemetry), Some(received)) = (session.host.telemetry(), received) {
+        telemetry.request_answered(received.elapsed());
     }
     // A closed channel's requests were already failed on the client when it heard
     // `close`; the session queues no answer naming a channel the client has forgotten.

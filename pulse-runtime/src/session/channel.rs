@@ -44,7 +44,8 @@ pub(crate) enum Work {
     /// An `emit` frame.
     Emit { event: Box<str>, payload: Box<RawValue> },
     /// A `request` frame (its id already recorded as pending).
-    Request { id: u64, event: Box<str>, payload: Box<RawValue>, received: std::time::Instant },
+    /// `received`: when it arrived, if the server measures request latency.
+    Request { id: u64, event: Box<str>, payload: Box<RawValue>, received: Option<std::time::Instant> },
 }
 
 impl ChannelShared {
