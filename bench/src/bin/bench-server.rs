@@ -1,9 +1,11 @@
 //! The servers under test, each broadcasting what a publisher sends to every joined
 //! connection (but the publisher) and echoing requests:
 //!
-//!   bench-server pulse|raw|socketioxide <port>
+//!   bench-server pulse|raw|socketioxide <port> [redis://host:port]
 //!
-//! Prints `listening on <port>` when ready.
+//! With a Redis URL, Pulse and socketioxide run as one node of a cluster (Pulse's Redis
+//! backplane, socketioxide's Redis adapter): a broadcast reaches the joined connections
+//! of every node. Prints `listening on <port>` when ready.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::{SinkExt as _, StreamExt as _};
 use pulse_bench::Kind;
 use pulse_runtime::serde_json::value::RawValue;
+use pulse_runtime::backplane::RedisBackplane;
 use pulse_runtime::{Config, Handlers, PushOnly, Server};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -23,25 +26,31 @@ async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let kind = args.next().and_then(|k| Kind::parse(&k)).expect("usage: bench-server pulse|raw|socketioxide <port>");
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let redis = args.next();
     if kind == Kind::Pulse {
-        return pulse(port).await;
+        return pulse(port, redis.as_deref()).await;
     }
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on {}", listener.local_addr()?.port());
-    match kind {
-        Kind::Pulse => unreachable!("served above"),
-        Kind::Raw => raw(listener).await,
-        Kind::Socketioxide => socketioxide(listener).await,
-        Kind::SocketIoNode => panic!("the Node server is bench/socketio/server.mjs"),
+    match (kind, redis) {
+        (Kind::Raw, None) => raw(listener).await,
+        (Kind::Socketioxide, None) => socketioxide(listener).await,
+        (Kind::Socketioxide, Some(url)) => socketioxide_redis(listener, &url).await,
+        (Kind::Raw, Some(_)) => panic!("the raw server runs on one node only"),
+        (Kind::Pulse, _) => unreachable!("served above"),
+        (Kind::SocketIoNode, _) => panic!("the Node server is bench/socketio/server.mjs"),
     }
 }
 
 /// Pulse: every session opens `control`; `join` opens a `feed` channel (the broadcast
 /// topic), `publish` broadcasts to `feed`, the request `echo` answers its payload.
-async fn pulse(port: u16) -> std::io::Result<()> {
+async fn pulse(port: u16, redis: Option<&str>) -> std::io::Result<()> {
     // A load client is one session sending as fast as it can: no inbound rate limit.
     let config = Config { inbound_frames_per_second: u32::MAX, inbound_burst: u32::MAX, ..Config::default() };
-    let server = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(url) = redis {
+        builder = builder.backplane(RedisBackplane::new(url).map_err(std::io::Error::other)?);
+    }
+    let server = builder
         .config(config)
         .on_session(|session| async move {
             let control = Handlers::new()
@@ -77,6 +86,7 @@ async fn pulse(port: u16) -> std::io::Result<()> {
 /// writes batched up to 8 KiB), a bounded queue per connection, and one text frame
 /// shared by all receivers (no per-connection copy, no sequence numbers).
 async fn raw(listener: TcpListener) -> std::io::Result<()> {
+    println!("listening on {}", listener.local_addr()?.port());
     let joined: Arc<Mutex<HashMap<u64, mpsc::Sender<Message>>>> = Arc::default();
     let next = Arc::new(AtomicU64::new(0));
     loop {
@@ -125,24 +135,46 @@ async fn raw(listener: TcpListener) -> std::io::Result<()> {
 }
 
 /// socketioxide: `join` joins room `feed`, `publish` emits `item` to the room (but the
-/// sender), `echo` acknowledges with its data.
-async fn socketioxide(listener: TcpListener) -> std::io::Result<()> {
-    use socketioxide::SocketIo;
-    use socketioxide::extract::{AckSender, Data, SocketRef};
+/// sender), `echo` acknowledges with its data. (A macro, as the adapter trait the
+/// namespace set-up needs is not public.) Gives what the adapter's set-up returns.
+macro_rules! socketioxide_handlers {
+    ($io:expr, $adapter:ty) => {{
+        use socketioxide::extract::{AckSender, Data, SocketRef};
+        $io.ns("/", async |socket: SocketRef<$adapter>| {
+            socket.on("join", async |socket: SocketRef<$adapter>| {
+                socket.join("feed");
+            });
+            socket.on("publish", async |socket: SocketRef<$adapter>, Data(data): Data<serde_json::Value>| {
+                let _ = socket.to("feed").emit("item", &data).await;
+            });
+            socket.on("echo", async |Data(data): Data<serde_json::Value>, ack: AckSender<$adapter>| {
+                let _ = ack.send(&data);
+            });
+        })
+    }};
+}
 
-    let (layer, io) = SocketIo::new_layer();
-    io.ns("/", async |socket: SocketRef| {
-        socket.on("join", async |socket: SocketRef| {
-            socket.join("feed");
-        });
-        socket.on("publish", async |socket: SocketRef, Data(data): Data<serde_json::Value>| {
-            let _ = socket.to("feed").emit("item", &data).await;
-        });
-        socket.on("echo", async |Data(data): Data<serde_json::Value>, ack: AckSender| {
-            let _ = ack.send(&data);
-        });
-    });
-    let app = axum::Router::new().layer(layer);
+async fn socketioxide(listener: TcpListener) -> std::io::Result<()> {
+    let (layer, io) = socketioxide::SocketIo::new_layer();
+    socketioxide_handlers!(io, socketioxide::adapter::LocalAdapter);
+    serve_socketio(listener, axum::Router::new().layer(layer)).await
+}
+
+/// socketioxide as one node of a cluster, through its Redis adapter.
+async fn socketioxide_redis(listener: TcpListener, url: &str) -> std::io::Result<()> {
+    use socketioxide_redis::drivers::redis::redis_client as redis;
+    use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
+
+    // The adapter's driver speaks RESP3.
+    let client = redis::Client::open(format!("{url}?protocol=resp3")).map_err(std::io::Error::other)?;
+    let adapter = RedisAdapterCtr::new_with_redis(&client).await.map_err(std::io::Error::other)?;
+    let (layer, io) = socketioxide::SocketIo::builder().with_adapter::<RedisAdapter<_>>(adapter).build_layer();
+    socketioxide_handlers!(io, RedisAdapter<socketioxide::adapter::Emitter>).await.map_err(std::io::Error::other)?;
+    serve_socketio(listener, axum::Router::new().layer(layer)).await
+}
+
+async fn serve_socketio(listener: TcpListener, app: axum::Router) -> std::io::Result<()> {
+    println!("listening on {}", listener.local_addr()?.port());
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });

@@ -1,8 +1,10 @@
 //! The load client: drives one server through one workload and prints one JSON line.
 //!
 //!   bench-load <kind> <port> fanout <sessions> <messages> <server-pid>
+//!   bench-load <kind> <port>,<port2> fanout <sessions> <messages> <pid>,<pid2>,<redis-pid>
 //!   bench-load <kind> <port> idle <sessions> <server-pid>
 //!   bench-load <kind> <port> echo <concurrency> <requests-per-connection>
+//!   bench-load <kind> <port> jitter <sessions> <messages>
 //!   bench-load pulse <port> soak <cycles> <concurrency> <server-pid>
 //!
 //! Every kind is driven over plain tokio-tungstenite with the same steps; only the
@@ -12,166 +14,29 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
-use hdrhistogram::Histogram;
 use pulse_bench::{Kind, find_ts, now_micros, payload};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-type Sink = SplitSink<Socket, Message>;
-type Stream = SplitStream<Socket>;
+use crate::conn::{Conn, client_busy, connect_many, cpu_seconds, histogram};
+
+mod conn;
+mod jitter;
 
 /// Messages published at most ahead of full delivery (bounds every queue on the way).
 const WINDOW: u64 = 16;
 
-struct Conn {
-    kind: Kind,
-    sink: Sink,
-    stream: Stream,
-    /// Pulse: the `control` channel's id.
-    control: String,
-    next_id: u64,
-}
 
-impl Conn {
-    async fn open(kind: Kind, port: u16) -> Conn {
-        // Nagle off, as on every server: small frames must not wait for delayed ACKs.
-        let (socket, _) =
-            tokio_tungstenite::connect_async_with_config(kind.url(port), None, true).await.expect("connect");
-        let (sink, stream) = socket.split();
-        let mut conn = Conn { kind, sink, stream, control: String::new(), next_id: 0 };
-        match kind {
-            Kind::Pulse => loop {
-                let text = conn.recv_text().await;
-                if text.contains("\"t\":\"open\"") && text.contains("\"name\":\"control\"") {
-                    let start = text.find("\"channel\":\"").expect("channel") + 11;
-                    conn.control = text[start..start + 32].to_owned();
-                    break;
-                }
-            },
-            Kind::Raw => {}
-            Kind::Socketioxide | Kind::SocketIoNode => {
-                let open = conn.recv_text().await;
-                assert!(open.starts_with('0'), "engine.io open packet, got {open}");
-                conn.send("40".to_owned()).await;
-                while !conn.recv_text().await.starts_with("40") {}
-            }
-        }
-        conn
+/// W1. With several nodes (`ports`), the subscribers are spread over them in turn and
+/// the publisher is on the first; the server CPU is that of every process in `pids`.
+async fn fanout(kind: Kind, ports: &[u16], sessions: usize, messages: u64, pids: &[u32]) -> String {
+    let mut subscribers = Vec::with_capacity(sessions);
+    for (i, port) in ports.iter().enumerate() {
+        let share = sessions / ports.len() + usize::from(i < sessions % ports.len());
+        subscribers.extend(connect_many(kind, *port, share).await);
     }
-
-    async fn send(&mut self, text: String) {
-        self.sink.send(Message::text(text)).await.expect("send");
-    }
-
-    /// The next text frame that is not a heartbeat (answered on the way).
-    async fn recv_text(&mut self) -> String {
-        loop {
-            let message = self.stream.next().await.expect("connection open").expect("frame");
-            let Message::Text(text) = message else { continue };
-            let text = text.as_str();
-            match self.kind {
-                Kind::Pulse if text == r#"{"t":"ping"}"# => self.send(r#"{"t":"pong"}"#.to_owned()).await,
-                Kind::Socketioxide | Kind::SocketIoNode if text == "2" => self.send("3".to_owned()).await,
-                _ => return text.to_owned(),
-            }
-        }
-    }
-
-    fn event(&self, event: &str, data: &str) -> String {
-        match self.kind {
-            Kind::Pulse => {
-                format!(r#"{{"t":"emit","channel":"{}","event":"{event}","payload":{data}}}"#, self.control)
-            }
-            Kind::Raw => match event {
-                "join" => "join".to_owned(),
-                _ => format!("pub:{data}"),
-            },
-            Kind::Socketioxide | Kind::SocketIoNode => format!(r#"42["{event}",{data}]"#),
-        }
-    }
-
-    async fn join(&mut self) {
-        let frame = self.event("join", "null");
-        self.send(frame).await;
-    }
-
-    async fn publish(&mut self, data: &str) {
-        let frame = self.event("publish", data);
-        self.send(frame).await;
-    }
-
-    /// One request/answer round trip.
-    async fn echo(&mut self, data: &str) {
-        self.next_id += 1;
-        let id = self.next_id;
-        let frame = match self.kind {
-            Kind::Pulse => {
-                format!(r#"{{"t":"request","channel":"{}","id":{id},"event":"echo","payload":{data}}}"#, self.control)
-            }
-            Kind::Raw => format!("echo:{data}"),
-            Kind::Socketioxide | Kind::SocketIoNode => format!(r#"42{id}["echo",{data}]"#),
-        };
-        self.send(frame).await;
-        loop {
-            let text = self.recv_text().await;
-            let answered = match self.kind {
-                Kind::Pulse => text.contains("\"t\":\"answer\""),
-                Kind::Raw => true,
-                Kind::Socketioxide | Kind::SocketIoNode => text.starts_with(&format!("43{id}")),
-            };
-            if answered {
-                return;
-            }
-        }
-    }
-
-    fn is_delivery(&self, text: &str) -> bool {
-        match self.kind {
-            Kind::Pulse => text.contains("\"t\":\"broadcast\""),
-            Kind::Raw => true,
-            Kind::Socketioxide | Kind::SocketIoNode => text.starts_with("42[\"item\""),
-        }
-    }
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
-}
-
-async fn connect_many(kind: Kind, port: u16, count: usize) -> Vec<Conn> {
-    let mut conns = Vec::with_capacity(count);
-    // A few hundred handshakes at a time keep the accept queue from overflowing.
-    for chunk in (0..count).collect::<Vec<_>>().chunks(200) {
-        let batch = futures_util::future::join_all(chunk.iter().map(|_| Conn::open(kind, port))).await;
-        conns.extend(batch);
-    }
-    conns
-}
-
-/// CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name may hold spaces; fields after it are space-separated.
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // After the name: state is field 0, utime field 11, stime field 12.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// How busy this load client was over the last `elapsed` seconds, in percent of the one
-/// core its single-threaded runtime can use: near 100, a figure is the client's ceiling.
-fn client_busy(cpu_before: f64, elapsed: f64) -> f64 {
-    (cpu_seconds(std::process::id()) - cpu_before) * 100.0 / elapsed.max(1e-9)
-}
-
-async fn fanout(kind: Kind, port: u16, sessions: usize, messages: u64, server_pid: u32) -> String {
-    let mut subscribers = connect_many(kind, port, sessions).await;
     for conn in &mut subscribers {
         conn.join().await;
         // The echo is a barrier: the join has been handled once it is answered.
@@ -200,9 +65,10 @@ async fn fanout(kind: Kind, port: u16, sessions: usize, messages: u64, server_pi
             latencies.lock().await.add(&local).expect("same bounds");
         }));
     }
-    let mut publisher = Conn::open(kind, port).await;
+    let mut publisher = Conn::open(kind, ports[0]).await;
     let total = messages * sessions as u64;
-    let cpu_before = cpu_seconds(server_pid);
+    let servers_cpu = || pids.iter().map(|pid| cpu_seconds(*pid)).sum::<f64>();
+    let cpu_before = servers_cpu();
     let client_before = cpu_seconds(std::process::id());
     let started = Instant::now();
     for i in 0..messages {
@@ -219,7 +85,7 @@ async fn fanout(kind: Kind, port: u16, sessions: usize, messages: u64, server_pi
         tokio::time::sleep(Duration::from_micros(200)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let server_cpu = cpu_seconds(server_pid) - cpu_before;
+    let server_cpu = servers_cpu() - cpu_before;
     let client_cpu_pct = client_busy(client_before, elapsed);
     let got = delivered.load(Ordering::Relaxed);
     for task in tasks {
@@ -227,8 +93,9 @@ async fn fanout(kind: Kind, port: u16, sessions: usize, messages: u64, server_pi
     }
     let h = latencies.lock().await;
     format!(
-        r#"{{"workload":"W1","kind":"{}","sessions":{sessions},"messages":{messages},"delivered":{got},"expected":{total},"deliveries_per_s":{:.0},"server_cpu_s":{server_cpu:.2},"server_ns_per_delivery":{:.0},"p50_us":{},"p99_us":{},"client_cpu_pct":{client_cpu_pct:.0}}}"#,
+        r#"{{"workload":"W1","kind":"{}","nodes":{},"sessions":{sessions},"messages":{messages},"delivered":{got},"expected":{total},"deliveries_per_s":{:.0},"server_cpu_s":{server_cpu:.2},"server_ns_per_delivery":{:.0},"p50_us":{},"p99_us":{},"client_cpu_pct":{client_cpu_pct:.0}}}"#,
         kind.name(),
+        ports.len(),
         got as f64 / elapsed,
         server_cpu * 1e9 / got.max(1) as f64,
         h.value_at_quantile(0.5),
@@ -373,14 +240,23 @@ async fn settle(port: u16) -> serde_json::Value {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: bench-load <pulse|raw|socketioxide|socketio-node> <port> <fanout N M PID | idle N PID | echo C R | soak N C PID>";
+    let usage = "usage: bench-load <pulse|raw|socketioxide|socketio-node> <port[,port…]> <fanout N M PID[,PID…] | idle N PID | echo C R | jitter N M | soak N C PID>";
     let kind = args.first().and_then(|k| Kind::parse(k)).expect(usage);
-    let port: u16 = args.get(1).and_then(|p| p.parse().ok()).expect(usage);
+    let list = |i: usize| -> Vec<u64> {
+        let items = args.get(i).map(|v| v.split(',').map(|n| n.parse().ok()).collect::<Option<Vec<u64>>>());
+        items.flatten().filter(|items| !items.is_empty()).expect(usage)
+    };
+    let ports: Vec<u16> = list(1).into_iter().map(|p| p as u16).collect();
+    let port = ports[0];
     let number = |i: usize| -> u64 { args.get(i).and_then(|v| v.parse().ok()).expect(usage) };
     let line = match args.get(2).map(String::as_str) {
-        Some("fanout") => fanout(kind, port, number(3) as usize, number(4), number(5) as u32).await,
+        Some("fanout") => {
+            let pids: Vec<u32> = list(5).into_iter().map(|p| p as u32).collect();
+            fanout(kind, &ports, number(3) as usize, number(4), &pids).await
+        }
         Some("idle") => idle(kind, port, number(3) as usize, number(4) as u32).await,
         Some("echo") => echo(kind, port, number(3) as usize, number(4) as usize).await,
+        Some("jitter") => jitter::jitter(kind, port, number(3) as usize, number(4)).await,
         Some("soak") => soak(port, number(3) as usize, number(4) as usize, number(5) as u32).await,
         _ => panic!("{usage}"),
     };
