@@ -44,7 +44,10 @@ def main():
     rows = [json.loads(line) for line in open(path) if line.strip()]
     if mode == "smoke":
         bad = [r for r in rows if r["workload"] == "W1" and r["delivered"] != r["expected"]]
-        if bad or len(rows) < 17:
+        # Pulse resumes without loss; the servers that cannot resume lose what a break misses.
+        bad += [r for r in rows if r["workload"] == "W4" and r["kind"] == "pulse"
+                and (r["delivered"] != r["expected"] or r["out_of_order"])]
+        if bad or len(rows) < 26:
             sys.exit(f"smoke run incomplete: {len(rows)} results, undelivered: {bad}")
     for r in rows:
         if r["workload"] == "soak":
@@ -56,6 +59,8 @@ def main():
                 sys.exit(f"churn soak: server RSS grew {r['rss_change']:.1%}")
     repeats = [r for r in rows if r.get("repeat")]
     rows = [r for r in rows if not r.get("repeat")]
+    two_nodes = [r for r in rows if r["workload"] == "W1" and r.get("nodes", 1) > 1]
+    rows = [r for r in rows if r.get("nodes", 1) == 1]
     by = lambda w: sorted((r for r in rows if r["workload"] == w), key=lambda r: ORDER.index(r["kind"]))
     out = []
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -74,6 +79,8 @@ def main():
                "the publisher's send to each subscriber's receipt.\n")
     out.append("The last column is the load client's own CPU (of the one core it runs on): near "
                "100%, the row shows the client's ceiling rather than the server's.\n")
+    out.append("Made by `bench-server KIND 0` (Socket.IO: `node bench/socketio/server.mjs 0`) and "
+               "`bench-load KIND PORT fanout N MESSAGES SERVER_PID`.\n")
     out.append("| server | sessions | deliveries/s | vs raw | server CPU per delivery | vs raw | p50 | p99 | p99 vs raw | delivered | load client CPU |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in sorted({r["sessions"] for r in by("W1")}):
@@ -89,6 +96,7 @@ def main():
     out.append("")
 
     out.append("## W2 idle footprint: N idle sessions (Pulse: each with one open channel)\n")
+    out.append("Made by `bench-load KIND PORT idle N SERVER_PID` against a fresh server.\n")
     out.append("| server | sessions | server RSS before → after | per session | vs raw | time to connect all |")
     out.append("|---|---:|---:|---:|---:|---:|")
     w2raw = {r["sessions"]: r for r in by("W2") if r["kind"] == RAW}
@@ -123,7 +131,8 @@ def main():
     out.append("## W3 request/answer: client → server request, answer back\n")
     out.append("Raw: an echo; Pulse: a `request` frame and its `answer`; Socket.IO: an event with an ack. "
                "Each server is run in turn, raw, Pulse, socketioxide, Socket.IO, then again; a row gives "
-               "the median of its runs and, in brackets, the lowest and highest. The ratio is of the medians.\n")
+               "the median of its runs and, in brackets, the lowest and highest. The ratio is of the medians. "
+               "Made by `bench-load KIND PORT echo CONCURRENCY ROUND_TRIPS_EACH`.\n")
     out.append("| server | concurrency | runs | round trips/s | p50 | p50 vs raw | p99 | load client CPU |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     w3 = {}
@@ -143,6 +152,61 @@ def main():
                 f"| {med(rs, 'p99_us'):.0f} µs | {client_cpu(max(rs, key=lambda r: r.get('client_cpu_pct', 0)))} |"
             )
     out.append("")
+
+    w1_runs = lambda kind, n: [r for r in by("W1") + repeats if r["kind"] == kind and r["sessions"] == n]
+    if two_nodes:
+        out.append("## Two nodes: W1 through a Redis backplane\n")
+        out.append("Two server processes and one `redis-server` (no persistence), all on the server core; the "
+                   "publisher on node 1, the subscribers split over both nodes. Server CPU is summed over both "
+                   "nodes and Redis. Pulse uses its `RedisBackplane`, socketioxide `socketioxide-redis`, Socket.IO "
+                   "`@socket.io/redis-adapter`. Rows are medians of the rounds (servers in turn); the baseline "
+                   "is single-node Pulse at the same size in this run (W1 above and its repeats). Made by "
+                   "`bench-server KIND 0 redis://…` twice (Socket.IO: `node bench/socketio/server.mjs 0 redis://…`) "
+                   "and `bench-load KIND PORT1,PORT2 fanout N MESSAGES PID1,PID2,REDIS_PID`.\n")
+        out.append("| server | nodes | sessions | runs | deliveries/s | vs single-node Pulse | server CPU per delivery | vs single-node Pulse | p50 | p99 | p99 vs single-node Pulse | delivered | load client CPU |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        med = lambda rs, key: statistics.median(r[key] for r in rs)
+        for n in sorted({r["sessions"] for r in two_nodes}):
+            base = w1_runs("pulse", n)
+            groups = [("pulse", base, 1)] + [(k, [r for r in two_nodes if r["kind"] == k and r["sessions"] == n], 2) for k in ORDER]
+            for kind, rs, nodes in groups:
+                if not rs:
+                    continue
+                b = (lambda key: med(base, key)) if base else (lambda key: None)
+                out.append(
+                    f"| {kind} | {nodes} | {n:,} | {len(rs)} | {med(rs, 'deliveries_per_s'):,.0f} | {ratio(med(rs, 'deliveries_per_s'), b('deliveries_per_s'))} "
+                    f"| {med(rs, 'server_ns_per_delivery'):,.0f} ns | {ratio(med(rs, 'server_ns_per_delivery'), b('server_ns_per_delivery'))} "
+                    f"| {med(rs, 'p50_us') / 1000:.1f} ms | {med(rs, 'p99_us') / 1000:.1f} ms | {ratio(med(rs, 'p99_us'), b('p99_us'))} "
+                    f"| {sum(r['delivered'] for r in rs):,}/{sum(r['expected'] for r in rs):,} | {client_cpu(max(rs, key=lambda r: r.get('client_cpu_pct', 0)))} |"
+                )
+        out.append("")
+    w4 = by("W4")
+    if w4:
+        out.append("## W4 jitter: connections that break while messages flow\n")
+        out.append("One publisher sends a message every 5 ms; each subscriber drops its connection (no close "
+                   "frame) after 30–230 messages, stays away 0–20 ms and reconnects asking for what it missed: "
+                   "Pulse resumes its session (`resume` and `last_seq`), Socket.IO (Node) runs with connection "
+                   "state recovery. The raw server and socketioxide have no way to resume: their subscribers "
+                   "join again and lose what was sent meanwhile. Replay latency is from the start of a "
+                   "reconnection to the first missed message's arrival. Rows sum the rounds (latencies: the "
+                   "median of the rounds'). Made by `bench-load KIND PORT jitter N MESSAGES` (Socket.IO: "
+                   "`node bench/socketio/server.mjs 0 recover`).\n")
+        out.append("| server | runs | sessions | messages | delivered | in order | reconnections recovered | replay p50 | replay p99 |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for kind in ORDER:
+            rs = [r for r in w4 if r["kind"] == kind]
+            if not rs:
+                continue
+            delivered, expected = sum(r["delivered"] for r in rs), sum(r["expected"] for r in rs)
+            sessions = sum(r["sessions"] for r in rs)
+            replays = [r for r in rs if r["replays"]]
+            lat = lambda key: f"{statistics.median(r[key] for r in replays) / 1000:.2f} ms" if replays else "—"
+            out.append(
+                f"| {kind} | {len(rs)} | {rs[0]['sessions']:,} | {rs[0]['messages']:,} | {delivered / expected:.3%} ({delivered:,}/{expected:,}) "
+                f"| {sum(r['sessions_in_order'] for r in rs)}/{sessions} sessions | {sum(r['recovered'] for r in rs):,}/{sum(r['reconnects'] for r in rs):,} "
+                f"| {lat('replay_p50_us')} | {lat('replay_p99_us')} |"
+            )
+        out.append("")
 
     out.append("## Targets\n")
     out.append("The performance issue's targets, against the baselines of this run.\n")
@@ -175,9 +239,33 @@ def main():
     top = max(sizes, default=0)
     if top < 10000:
         out.append("| W1 and W2 at 10,000 and 20,000 sessions | not measured in this run | — |")
-    for name in ["two nodes through Redis beside socketioxide and Socket.IO with their Redis adapters",
-                 "W4 jitter: resume delivered %, in order, replay latency, beside Socket.IO recovery"]:
-        out.append(f"| {name} | not measured yet | — |")
+    if two_nodes:
+        n = max(r["sessions"] for r in two_nodes)
+        med = lambda rs, key: statistics.median(r[key] for r in rs) if rs else None
+        pulse2 = [r for r in two_nodes if r["kind"] == "pulse" and r["sessions"] == n]
+        parts = []
+        for kind, label in [("pulse", "single-node Pulse"), ("socketioxide", "socketioxide + Redis"), ("Socket.IO (Node)", "Socket.IO + Redis")]:
+            other = w1_runs("pulse", n) if kind == "pulse" else [r for r in two_nodes if r["kind"] == kind and r["sessions"] == n]
+            if pulse2 and other:
+                parts.append(f"{ratio(med(pulse2, 'deliveries_per_s'), med(other, 'deliveries_per_s'))} the deliveries/s and "
+                             f"{ratio(med(pulse2, 'p99_us'), med(other, 'p99_us'))} the p99 of {label}")
+        lossless = pulse2 and all(r["delivered"] == r["expected"] for r in pulse2)
+        out.append(f"| Two nodes through Redis at {n:,} sessions, beside single-node Pulse, socketioxide and Socket.IO "
+                   f"with their Redis adapters | Pulse on two nodes: {'; '.join(parts) or '—'} | "
+                   f"{'measured, all delivered' if lossless else 'no: not all delivered'} |")
+    else:
+        out.append("| Two nodes through Redis | not measured in this run | — |")
+    pulse4 = [r for r in w4 if r["kind"] == "pulse"]
+    if pulse4:
+        io4 = [r for r in w4 if r["kind"] == "Socket.IO (Node)"]
+        whole = all(r["delivered"] == r["expected"] and not r["out_of_order"] for r in pulse4)
+        p50 = lambda rs: statistics.median(r["replay_p50_us"] for r in rs if r["replays"]) if any(r["replays"] for r in rs) else None
+        versus = f"; replay p50 {ratio(p50(pulse4), p50(io4))} Socket.IO's" if io4 and p50(pulse4) and p50(io4) else ""
+        out.append(f"| W4 jitter: every message once, in order, after breaks, beside Socket.IO recovery "
+                   f"| Pulse {sum(r['delivered'] for r in pulse4) / sum(r['expected'] for r in pulse4):.3%} delivered, "
+                   f"{'in order' if whole else 'not all in order'}{versus} | {'yes' if whole else 'no'} |")
+    else:
+        out.append("| W4 jitter | not measured in this run | — |")
     out.append("")
     soaks = [r for r in rows if r["workload"] == "soak"]
     if soaks:

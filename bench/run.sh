@@ -25,6 +25,8 @@ if [ "$mode" = full ]; then
   echo_runs=("1 5000" "64 300")
   echo_rounds=5
   w1_repeat="5000 400"; w1_rounds=4
+  two_node="5000 400"; two_node_rounds=3
+  jitter_run="100 1000"; jitter_rounds=3
   soak_run="10000 200"
 else
   cargo build -q -p pulse-bench
@@ -34,6 +36,8 @@ else
   echo_runs=("1 50" "4 50")
   echo_rounds=1
   w1_repeat="20 20"; w1_rounds=1
+  two_node="20 20"; two_node_rounds=1
+  jitter_run="10 100"; jitter_rounds=1
   soak_run="300 20"
 fi
 [ -d node_modules/socket.io ] || npm ci --no-audit --no-fund --loglevel=error
@@ -48,20 +52,44 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   pin_client=(taskset -c 1)
 fi
 
+# start_server KIND [ARG]: a fresh server on a free port (ARG: a Redis URL to join a
+# backplane, or `recover` for Socket.IO's connection state recovery); sets $port and
+# $server_pid.
 start_server() {
-  local kind=$1 log="$out/server-$1.log"
+  local kind=$1 extra=${2:-} log="$out/server-$1-$RANDOM.log"
   if [ "$kind" = socketio-node ]; then
-    "${pin_server[@]}" node bench/socketio/server.mjs 0 > "$log" 2>&1 &
+    "${pin_server[@]}" node bench/socketio/server.mjs 0 $extra > "$log" 2>&1 &
   else
-    "${pin_server[@]}" "$bin/bench-server" "$kind" 0 > "$log" 2>&1 &
+    "${pin_server[@]}" "$bin/bench-server" "$kind" 0 $extra > "$log" 2>&1 &
   fi
   server_pid=$!
+  servers+=("$server_pid")
   for _ in $(seq 100); do grep -q "listening on" "$log" 2>/dev/null && break; sleep 0.1; done
   port=$(grep -o 'listening on [0-9]*' "$log" | grep -o '[0-9]*$')
   [ -n "$port" ] || { echo "server $kind did not start:"; cat "$log"; exit 1; }
 }
 
-stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+# A fresh redis-server (no persistence) on a free port, beside the servers; sets
+# $redis_url and $redis_pid.
+start_redis() {
+  local log="$out/redis.log" redis_port
+  redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${pin_server[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no > "$log" 2>&1 &
+  redis_pid=$!
+  servers+=("$redis_pid")
+  for _ in $(seq 100); do grep -q "Ready to accept" "$log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "Ready to accept" "$log" || { echo "redis-server did not start:"; cat "$log"; exit 1; }
+  redis_url="redis://127.0.0.1:$redis_port"
+}
+
+# Stops every server (and redis-server) started since the last stop.
+servers=()
+stop_server() {
+  for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${servers[@]}"; do wait "$pid" 2>/dev/null || true; done
+  servers=()
+}
+trap stop_server EXIT
 
 load() { "${pin_client[@]}" timeout 600 "$bin/bench-load" "$@" | tee -a "$results"; }
 # The same, its result marked as a repeat (counted in the targets' medians, not the tables).
@@ -87,6 +115,30 @@ for round in $(seq "$echo_rounds"); do
   echo "== W3 round $round of $echo_rounds"
   for run in "${echo_runs[@]}"; do
     for kind in raw pulse socketioxide socketio-node; do start_server $kind; load $kind $port echo $run; stop_server; done
+  done
+done
+
+# Two nodes through Redis: a publisher on node 1, the subscribers split over both, the
+# server CPU counted over both nodes and redis-server. The baseline is single-node Pulse
+# at the same size (W1 above and its repeats); rounds alternate the servers.
+for round in $(seq "$two_node_rounds"); do
+  echo "== two nodes, round $round of $two_node_rounds"
+  for kind in pulse socketioxide socketio-node; do
+    start_redis
+    start_server $kind "$redis_url"; first=$port; first_pid=$server_pid
+    start_server $kind "$redis_url"
+    load $kind "$first,$port" fanout $two_node "$first_pid,$server_pid,$redis_pid"
+    stop_server
+  done
+done
+
+# W4: breaks at random while a publisher sends; Pulse resumes its sessions, Socket.IO
+# (Node) uses its connection state recovery; raw and socketioxide cannot resume.
+for round in $(seq "$jitter_rounds"); do
+  echo "== W4 jitter, round $round of $jitter_rounds"
+  for kind in raw pulse socketioxide socketio-node; do
+    recover=""; [ "$kind" = socketio-node ] && recover=recover
+    start_server $kind $recover; load $kind $port jitter $jitter_run; stop_server
   done
 done
 

@@ -2,7 +2,9 @@
 //! a steady rate. Each subscriber drops its connection (no close frame) after a random
 //! number of messages, stays away a random few milliseconds, and reconnects asking for
 //! what it missed: Pulse by resuming its session (`resume` and `last_seq`), Socket.IO by
-//! its connection state recovery (`pid` and `offset` in the CONNECT packet).
+//! its connection state recovery (`pid` and `offset` in the CONNECT packet). The raw
+//! server and socketioxide have no way to resume: their subscribers join again, and the
+//! rows show what a break costs without one.
 //!
 //! Measured: how many of the published messages each subscriber got (once each), whether
 //! they came in order, how many reconnections the server recovered, and the replay
@@ -124,6 +126,7 @@ impl Link {
                     }
                     return Some(text.to_owned());
                 }
+                Kind::Raw => return Some(text.to_owned()),
                 _ if text == "2" => self.send("3".to_owned()).await,
                 _ => {
                     if let Some(offset) = text.starts_with("42[\"item\"").then(|| offset_of(text)).flatten() {
@@ -165,6 +168,7 @@ impl Link {
                 let hello = link.next_containing("\"t\":\"hello\"").await;
                 link.session = field(&hello, "session").expect("session id");
             }
+            Kind::Raw => {}
             _ => {
                 link.next_starting("0").await;
                 link.send("40".to_owned()).await;
@@ -186,6 +190,11 @@ impl Link {
                 self.send(format!(r#"{{"t":"request","channel":"{control}","id":1,"event":"echo","payload":null}}"#))
                     .await;
                 self.next_containing("\"t\":\"answer\"").await;
+            }
+            Kind::Raw => {
+                self.send("join".to_owned()).await;
+                self.send(r#"echo:{"joined":true}"#.to_owned()).await;
+                self.next_containing("\"joined\"").await;
             }
             _ => {
                 self.send(r#"42["join"]"#.to_owned()).await;
@@ -214,6 +223,11 @@ impl Link {
                 // A fresh session: what was missed is lost; join again.
                 self.session = field(&hello, "session").expect("session id");
                 self.position.clear();
+                self.join().await;
+                false
+            }
+            Kind::Raw => {
+                self.connect(self.kind.url(self.port)).await;
                 self.join().await;
                 false
             }
@@ -267,6 +281,7 @@ async fn subscribe(mut link: Link, messages: u64, seed: u64, publishing: Arc<Ato
         };
         let is_item = match link.kind {
             Kind::Pulse => text.contains("\"t\":\"broadcast\""),
+            Kind::Raw => true,
             _ => text.starts_with("42[\"item\""),
         };
         let Some(i) = is_item.then(|| index_of(&text)).flatten() else { continue };
@@ -285,7 +300,8 @@ async fn subscribe(mut link: Link, messages: u64, seed: u64, publishing: Arc<Ato
             *slot = true;
             tally.received += 1;
         }
-        if i + 1 == messages {
+        // The last message, or (when it was lost in a break) the end mark after it.
+        if i + 1 >= messages {
             return tally;
         }
         until_break -= 1;
@@ -329,16 +345,25 @@ pub async fn jitter(kind: Kind, port: u16, sessions: usize, messages: u64) -> St
         publisher.publish(&message(i)).await;
     }
     publishing.store(false, Ordering::Relaxed);
-    // Every subscriber ends with the last message; one that never gets it is cut off here.
+    // Every subscriber ends with the last message, or with an end mark (index `messages`,
+    // counted as no message) where a break without resume lost it: the publisher repeats
+    // the mark until all are done. One that gets neither is cut off at the deadline.
     let deadline = tokio::time::sleep(Duration::from_secs(15));
     tokio::pin!(deadline);
     let mut tallies = Vec::with_capacity(sessions);
     let mut pending = futures_util::future::join_all(tasks);
-    tokio::select! {
-        done = &mut pending => tallies.extend(done.into_iter().map(|t| t.expect("subscriber"))),
-        _ = &mut deadline => {
-            let _ = stop.send(true);
-            tallies.extend(pending.await.into_iter().map(|t| t.expect("subscriber")));
+    loop {
+        tokio::select! {
+            done = &mut pending => {
+                tallies.extend(done.into_iter().map(|t| t.expect("subscriber")));
+                break;
+            }
+            _ = ticks.tick() => publisher.publish(&message(messages)).await,
+            _ = &mut deadline => {
+                let _ = stop.send(true);
+                tallies.extend(pending.await.into_iter().map(|t| t.expect("subscriber")));
+                break;
+            }
         }
     }
 
