@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use pulse_bench::Kind;
-use pulse_runtime::serde_json::value::RawValue;
 use pulse_runtime::backplane::RedisBackplane;
+use pulse_runtime::serde_json::value::RawValue;
 use pulse_runtime::{Config, Handlers, PushOnly, Server};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::sync::mpsc;
 use tracing::Instrument as _;
 
 use super::ServerShared;
@@ -53,7 +52,7 @@ pub(crate) async fn run(
         Some(Ok(identity)) => Some(identity),
         None => None,
     };
-    let mut attach = Reattach { socket, last_seq: 0, identity, params };
+    let mut attach = Box::new(Reattach { socket: Box::new(socket), last_seq: 0, identity, params });
     if let Some((id, last_seq)) = resume {
         attach.last_seq = last_seq;
         if let Some(session) = server.find_session(id) {
@@ -68,24 +67,22 @@ pub(crate) async fn run(
             telemetry.resumed(false);
         }
     }
-    serve_new_session(server, attach).await;
+    // The session gets a task of its own, holding only what it keeps for its whole
+    // life; this one (the upgrade's, with everything above in it) ends here. An idle
+    // session's memory is mostly its tasks: see `serve_connections`.
+    tokio::spawn(serve_new_session(server, attach));
 }
 
 /// Starts a session on `attach`'s connection and serves it, across resumed
 /// connections, until it ends.
-async fn serve_new_session(server: Arc<ServerShared>, attach: Reattach) {
-    let Reattach { socket, identity, params, .. } = attach;
-    let (session, resumes) = server.new_session(identity, params);
+async fn serve_new_session(server: Arc<ServerShared>, attach: Box<Reattach>) {
+    let Reattach { socket, identity, params, .. } = *attach;
+    let session = server.new_session(identity, params);
     let span = session.span.clone();
-    serve_session(server, session, socket, resumes).instrument(span).await;
+    serve_session(server, session, socket).instrument(span).await;
 }
 
-async fn serve_session(
-    server: Arc<ServerShared>,
-    session: Arc<SessionShared>,
-    socket: WebSocket,
-    mut resumes: mpsc::Receiver<Box<Reattach>>,
-) {
+async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, socket: Box<WebSocket>) {
     tracing::debug!(session = %session.id, "session started");
     if let Some(telemetry) = &server.telemetry {
         telemetry.session_started();
@@ -99,7 +96,7 @@ async fn serve_session(
         let renderer = crate::component::run_renderer(Session { shared: session.clone() }, root);
         tasks.push(tokio::spawn(renderer.in_current_span()));
     }
-    let mut fresh = serve_connections(&server, &session, socket, &mut resumes).await;
+    let mut fresh = serve_connections(&server, &session, socket).await;
     for task in tasks {
         task.abort();
     }
@@ -107,10 +104,7 @@ async fn serve_session(
     server.remove_session(&session);
     // No resume can be handed over any more; those already handed get sessions of
     // their own, like a resume that came too late to replay what was missed.
-    resumes.close();
-    while let Ok(attach) = resumes.try_recv() {
-        fresh.push(*attach);
-    }
+    fresh.extend(session.resumes.close());
     tracing::debug!(session = %session.id, "session ended");
     for attach in fresh {
         tokio::spawn(serve_fresh(server.clone(), attach));
@@ -118,53 +112,36 @@ async fn serve_session(
 }
 
 /// [`serve_new_session`] as a boxed future, so a session can start another.
-fn serve_fresh(server: Arc<ServerShared>, attach: Reattach) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+fn serve_fresh(server: Arc<ServerShared>, attach: Box<Reattach>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(serve_new_session(server, attach))
 }
 
 /// Serves the session on `socket`, then on each connection that resumes it, until it
 /// ends. Returns the resuming connections that could not be given what they missed.
+///
+/// Each connection (its greeting, reader and writer) runs on a task of its own: this
+/// one is woken only when that ends or a resume arrives, not for every frame, and while
+/// it waits it holds a few pointers, never a socket or a timer.
 async fn serve_connections(
     server: &Arc<ServerShared>,
     session: &Arc<SessionShared>,
-    mut socket: WebSocket,
-    resumes: &mut mpsc::Receiver<Box<Reattach>>,
-) -> Vec<Reattach> {
+    mut socket: Box<WebSocket>,
+) -> Vec<Box<Reattach>> {
     let config = &server.config;
     let mut missed: Option<Vec<(u64, Body)>> = None;
     loop {
         session.touch();
         // A resume that arrives while this connection is served replaces it.
-        let mut next: Option<Reattach> = None;
-        // A client that stalls during the greeting (it vanished right after the upgrade)
-        // must not hold the session's task: past the limit the connection counts as broken.
-        let greeted = tokio::time::timeout(GREET_TIMEOUT, greet(session, &mut socket, missed.take())).await;
-        if matches!(greeted, Ok(Ok(()))) {
-            // The connection's loops run on a task of their own: this task is woken only
-            // when they end or a resume arrives, not for every frame they carry.
-            let served = session.clone();
-            let mut serve = tokio::spawn(
-                async move {
-                    let (sink, stream) = socket.split();
-                    tokio::join!(read_loop(&served, stream), write_loop(&served, sink));
+        let mut next: Option<Box<Reattach>> = None;
+        let mut serve = tokio::spawn(serve_connection(session.clone(), socket, missed.take()).in_current_span());
+        loop {
+            tokio::select! {
+                _ = &mut serve => break,
+                Some(attach) = session.resumes.recv(), if next.is_none() => {
+                    let reason = "replaced: the session was resumed on a newer connection";
+                    session.signal_end(Ending::Detach(CloseCode::Replaced, reason.into()));
+                    next = Some(attach);
                 }
-                .in_current_span(),
-            );
-            loop {
-                tokio::select! {
-                    _ = &mut serve => break,
-                    Some(attach) = resumes.recv(), if next.is_none() => {
-                        let attach = *attach;
-                        let reason = "replaced: the session was resumed on a newer connection";
-                        session.signal_end(Ending::Detach(CloseCode::Replaced, reason.into()));
-                        next = Some(attach);
-                    }
-                }
-            }
-        } else {
-            session.signal_end(Ending::ClientGone);
-            if let Some(telemetry) = &server.telemetry {
-                telemetry.closed(Closed::Lost);
             }
         }
         // The writer has stopped: frames queue up for the next connection.
@@ -177,7 +154,7 @@ async fn serve_connections(
             Some(attach) => attach,
             None => {
                 tracing::debug!(session = %session.id, ?ending, "connection lost; the session waits to be resumed");
-                match wait_for_resume(session, resumes, config.resume_grace).await {
+                match Box::pin(wait_for_resume(session, config.resume_grace)).await {
                     Some(attach) => attach,
                     None => return Vec::new(),
                 }
@@ -206,17 +183,30 @@ async fn serve_connections(
     }
 }
 
+/// One connection of a session: sends `hello` (and, on a resumed connection, what was
+/// missed), then reads and writes until it ends.
+async fn serve_connection(session: Arc<SessionShared>, mut socket: Box<WebSocket>, missed: Option<Vec<(u64, Body)>>) {
+    // A client that stalls during the greeting (it vanished right after the upgrade)
+    // must not hold the session: past the limit the connection counts as broken.
+    let greeted = tokio::time::timeout(GREET_TIMEOUT, greet(&session, &mut socket, missed)).await;
+    if !matches!(greeted, Ok(Ok(()))) {
+        session.signal_end(Ending::ClientGone);
+        if let Some(telemetry) = session.host.telemetry() {
+            telemetry.closed(Closed::Lost);
+        }
+        return;
+    }
+    let (sink, stream) = socket.split();
+    tokio::join!(read_loop(&session, stream), write_loop(&session, sink));
+}
+
 /// Waits (while detached) for a resuming connection; `None` if the session must end
 /// first (a terminal signal) or the grace period passes.
-async fn wait_for_resume(
-    session: &SessionShared,
-    resumes: &mut mpsc::Receiver<Box<Reattach>>,
-    grace: Duration,
-) -> Option<Reattach> {
+async fn wait_for_resume(session: &SessionShared, grace: Duration) -> Option<Box<Reattach>> {
     let mut ending = session.ending();
     let terminal = ending.wait_for(|e| e.as_ref().is_some_and(Ending::is_terminal));
     tokio::select! {
-        attach = resumes.recv() => attach.map(|attach| *attach),
+        attach = session.resumes.recv() => attach,
         _ = tokio::time::sleep(grace) => None,
         _ = terminal => None,
     }
@@ -284,7 +274,7 @@ fn close_frame(code: CloseCode, reason: &str) -> Message {
 /// the server is the one closing, the rest of the client's traffic is read (and
 /// ignored) on a task of its own until the client answers the close, so the close
 /// handshake completes instead of ending in a TCP reset.
-async fn read_loop(session: &Arc<SessionShared>, mut stream: SplitStream<WebSocket>) {
+async fn read_loop(session: &Arc<SessionShared>, mut stream: SplitStream<Box<WebSocket>>) {
     read_frames(session, &mut stream).await;
     if matches!(&*session.ending().borrow(), Some(Ending::Close(..) | Ending::Detach(..))) {
         tokio::spawn(async move {
@@ -294,7 +284,7 @@ async fn read_loop(session: &Arc<SessionShared>, mut stream: SplitStream<WebSock
     }
 }
 
-async fn read_frames(session: &Arc<SessionShared>, stream: &mut SplitStream<WebSocket>) {
+async fn read_frames(session: &Arc<SessionShared>, stream: &mut SplitStream<Box<WebSocket>>) {
     let mut ending = session.ending();
     // One waiter for the whole loop: making a new one per frame showed in W1's profile.
     let ended = ending.wait_for(Option::is_some);
@@ -345,7 +335,7 @@ fn read_error_ending(error: axum::Error, config: &crate::Config) -> Ending {
 /// handed out, so a write cut short loses nothing), sends heartbeats, and fails the
 /// server's requests past their deadline; at the end, sends the close frame if the
 /// server is the one closing.
-async fn write_loop(session: &Arc<SessionShared>, mut sink: SplitSink<WebSocket, Message>) {
+async fn write_loop(session: &Arc<SessionShared>, mut sink: SplitSink<Box<WebSocket>, Message>) {
     // One waiter for the whole loop (see `read_frames`).
     let mut end_watch = session.ending();
     let ended = end_watch.wait_for(Option::is_some);
@@ -464,5 +454,31 @@ impl RateBudget {
         }
         self.tokens -= 1.0;
         true
+    }
+}
+
+#[cfg(test)]
+mod idle_footprint {
+    //! An idle session's memory is mostly the state of its two tasks: the session's
+    //! (waiting for its connection to end or a resume) and the connection's (its reader
+    //! and writer). These bounds keep what either holds across a wait from growing
+    //! unnoticed (the session's task once held 4 KiB: the upgrade's state and a socket).
+    use super::*;
+
+    fn future_size<A, B, C, Fut>(_: impl FnOnce(A, B, C) -> Fut) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    #[test]
+    fn a_sessions_task_holds_no_socket_while_it_waits() {
+        let session =
+            future_size(|server: Arc<ServerShared>, attach: Box<Reattach>, (): ()| serve_new_session(server, attach));
+        assert!(session <= 512, "the session's task is {session} bytes");
+    }
+
+    #[test]
+    fn a_connections_task_stays_small() {
+        let connection = future_size(serve_connection);
+        assert!(connection <= 1536, "the connection's task is {connection} bytes");
     }
 }

@@ -74,11 +74,11 @@ impl ServerShared {
         self: &Arc<Self>,
         identity: Option<access::Identity>,
         params: Option<String>,
-    ) -> (Arc<SessionShared>, tokio::sync::mpsc::Receiver<Box<crate::session::Reattach>>) {
+    ) -> Arc<SessionShared> {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
-        let (session, resumes) = SessionShared::new(self.clone() as Arc<dyn Host>, key, identity, params);
+        let session = SessionShared::new(self.clone() as Arc<dyn Host>, key, identity, params);
         lock(&self.sessions).insert(session.id, session.clone());
-        (session, resumes)
+        session
     }
 
     /// The session with `id`, if it is still alive (attached or waiting to be resumed).
@@ -88,7 +88,7 @@ impl ServerShared {
 
     #[cfg(feature = "fuzzing")]
     pub(crate) fn new_session_for_fuzzing(self: &Arc<Self>) -> Arc<SessionShared> {
-        self.new_session(None, None).0
+        self.new_session(None, None)
     }
 
     #[cfg(feature = "fuzzing")]

@@ -345,7 +345,7 @@ mod tests {
     }
 
     fn session(key: u64) -> Arc<SessionShared> {
-        SessionShared::new(Arc::new(NoServer(Config::default(), Instant::now())), key, None, None).0
+        SessionShared::new(Arc::new(NoServer(Config::default(), Instant::now())), key, None, None)
     }
 
     /// What a room's history store holds after `published` broadcasts, keeping `size`.

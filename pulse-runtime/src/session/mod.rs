@@ -2,16 +2,17 @@
 //! requests, its outbound queue).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 pub(crate) mod channel;
 pub(crate) mod handlers;
+pub(crate) mod handover;
 pub(crate) mod host;
 pub(crate) mod request;
 
@@ -51,7 +52,8 @@ impl Ending {
 /// A connection resuming a session: its socket, the last sequence number its client
 /// saw, and what authentication said of it (for a fresh session if resuming fails).
 pub(crate) struct Reattach {
-    pub socket: axum::extract::ws::WebSocket,
+    /// Boxed, so the session's task keeps a pointer, not a socket, while it waits.
+    pub socket: Box<axum::extract::ws::WebSocket>,
     pub last_seq: u64,
     pub identity: Option<Identity>,
     /// The query string of the upgrade request.
@@ -81,11 +83,12 @@ pub(crate) struct SessionShared {
     wake: Notify,
     /// Why the current connection ends (reset when the session is resumed).
     ending: watch::Sender<Option<Ending>>,
-    /// Set once the session has ended for good.
-    finished: watch::Sender<bool>,
+    /// Set once the session has ended for good…
+    finished: AtomicBool,
+    /// …which wakes those waiting for it.
+    on_finish: Notify,
     /// Where a resuming connection is handed to the session's task.
-    /// (Boxed: a channel allocates its slots up front, and a socket is large.)
-    resumes: mpsc::Sender<Box<Reattach>>,
+    pub(crate) resumes: handover::Handover,
     /// Milliseconds since `server.started` at the last inbound frame.
     last_inbound_ms: AtomicU64,
     /// The DOM callbacks of the current render, by id.
@@ -102,14 +105,8 @@ pub(crate) struct SessionShared {
 pub(crate) const MAX_SINCE_POSITIONS: usize = 64;
 
 impl SessionShared {
-    /// A new session, and the receiving end of its resumes (for the session's task).
-    pub(crate) fn new(
-        host: Arc<dyn Host>,
-        key: u64,
-        identity: Option<Identity>,
-        params: Option<String>,
-    ) -> (Arc<Self>, mpsc::Receiver<Box<Reattach>>) {
-        let (resumes, resumed) = mpsc::channel(1);
+    /// A new session.
+    pub(crate) fn new(host: Arc<dyn Host>, key: u64, identity: Option<Identity>, params: Option<String>) -> Arc<Self> {
         let id = SessionId::generate();
         // Everything the session does is logged inside this span (its handlers, hooks and
         // renderer too), so `RUST_LOG='info,[session{id=…}]=debug'` follows one session.
@@ -123,14 +120,15 @@ impl SessionShared {
             host,
             wake: Notify::new(),
             ending: watch::Sender::new(None),
-            finished: watch::Sender::new(false),
-            resumes,
+            finished: AtomicBool::new(false),
+            on_finish: Notify::new(),
+            resumes: handover::Handover::default(),
             callbacks: Mutex::new(HashMap::new()),
             identity,
             params,
             since_used: Mutex::default(),
         });
-        (shared, resumed)
+        shared
     }
 
     /// The frames queued for the client, taken as a writer would (tests without sockets).
@@ -236,13 +234,13 @@ impl SessionShared {
     /// Hands a resuming connection to the session's task, which serves it (closing the
     /// session's current connection, if any, with 4005). Gives it back if the session
     /// has ended.
-    pub(crate) async fn hand_over(&self, reattach: Reattach) -> Result<(), Reattach> {
-        self.resumes.send(Box::new(reattach)).await.map_err(|refused| *refused.0)
+    pub(crate) async fn hand_over(&self, reattach: Box<Reattach>) -> Result<(), Box<Reattach>> {
+        self.resumes.send(reattach).await
     }
 
     /// Whether the session ended for good.
     pub(crate) fn is_finished(&self) -> bool {
-        *self.finished.borrow()
+        self.finished.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_ending(&self) -> bool {
@@ -438,7 +436,8 @@ impl SessionShared {
     /// Ends the session for good: every channel closes, every pending request fails
     /// with `Disconnected`, and the session leaves every topic.
     pub(crate) fn end(&self) {
-        self.finished.send_replace(true);
+        self.finished.store(true, Ordering::Release);
+        self.on_finish.notify_waiters();
         lock(&self.callbacks).clear();
         let ended = lock(&self.core).end();
         for (id, topic, channel) in &ended.channels {
@@ -631,9 +630,12 @@ impl Session {
 
     /// Resolves when the session has ended.
     pub async fn closed(&self) {
-        let mut finished = self.shared.finished.subscribe();
-        // An error means the sender is gone, which also means the session is over.
-        let _ = finished.wait_for(|done| *done).await;
+        // Registered before the flag is read, so an end in between still wakes it.
+        let mut finished = std::pin::pin!(self.shared.on_finish.notified());
+        finished.as_mut().enable();
+        if !self.shared.is_finished() {
+            finished.await;
+        }
     }
 }
 

@@ -160,8 +160,14 @@ impl Link {
 
     /// A new subscriber: connected, in the feed, its join handled.
     async fn start(kind: Kind, port: u16) -> Link {
-        let mut link =
-            Link { kind, port, socket: None, session: String::new(), position: String::new(), backlog: VecDeque::new() };
+        let mut link = Link {
+            kind,
+            port,
+            socket: None,
+            session: String::new(),
+            position: String::new(),
+            backlog: VecDeque::new(),
+        };
         link.connect(kind.url(port)).await;
         match kind {
             Kind::Pulse => {
@@ -260,7 +266,13 @@ struct Tally {
     replay: Histogram<u64>,
 }
 
-async fn subscribe(mut link: Link, messages: u64, seed: u64, publishing: Arc<AtomicBool>, mut stop: watch::Receiver<bool>) -> Tally {
+async fn subscribe(
+    mut link: Link,
+    messages: u64,
+    seed: u64,
+    publishing: Arc<AtomicBool>,
+    mut stop: watch::Receiver<bool>,
+) -> Tally {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut tally = Tally { received: 0, out_of_order: 0, recovered: 0, not_recovered: 0, replay: histogram() };
     let mut seen = vec![false; messages as usize];

@@ -28,7 +28,6 @@ mod jitter;
 /// Messages published at most ahead of full delivery (bounds every queue on the way).
 const WINDOW: u64 = 16;
 
-
 /// W1. With several nodes (`ports`), the subscribers are spread over them in turn and
 /// the publisher is on the first; the server CPU is that of every process in `pids`.
 async fn fanout(kind: Kind, ports: &[u16], sessions: usize, messages: u64, pids: &[u32]) -> String {

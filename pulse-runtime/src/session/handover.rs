@@ -1,0 +1,84 @@
+//! Where a connection resuming a session is handed to the session's task: one slot,
+//! as a channel of capacity one would be, but with nothing allocated for it (every
+//! idle session has one, and a channel allocates its slots up front).
+
+use std::pin::pin;
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
+use super::Reattach;
+use crate::sync::lock;
+
+#[derive(Default)]
+pub(crate) struct Handover {
+    slot: Mutex<Slot>,
+    /// A connection was put in the slot (or the slot closed).
+    arrived: Notify,
+    /// The slot was emptied (or closed).
+    taken: Notify,
+}
+
+#[derive(Default)]
+struct Slot {
+    pending: Option<Box<Reattach>>,
+    closed: bool,
+}
+
+impl Handover {
+    /// Puts `attach` in the slot once it is empty; gives it back if the session's task
+    /// takes no more (it has ended).
+    pub(crate) async fn send(&self, attach: Box<Reattach>) -> Result<(), Box<Reattach>> {
+        loop {
+            // Registered before the slot is looked at, so an emptying in between wakes it.
+            let mut taken = pin!(self.taken.notified());
+            taken.as_mut().enable();
+            {
+                let mut slot = lock(&self.slot);
+                if slot.closed {
+                    return Err(attach);
+                }
+                if slot.pending.is_none() {
+                    slot.pending = Some(attach);
+                    drop(slot);
+                    self.arrived.notify_one();
+                    return Ok(());
+                }
+            }
+            taken.await;
+        }
+    }
+
+    /// The next connection handed over; `None` once the slot is closed. Cancel-safe: a
+    /// connection is taken only by the poll that returns it.
+    pub(crate) async fn recv(&self) -> Option<Box<Reattach>> {
+        loop {
+            let mut arrived = pin!(self.arrived.notified());
+            arrived.as_mut().enable();
+            {
+                let mut slot = lock(&self.slot);
+                if let Some(attach) = slot.pending.take() {
+                    drop(slot);
+                    self.taken.notify_waiters();
+                    return Some(attach);
+                }
+                if slot.closed {
+                    return None;
+                }
+            }
+            arrived.await;
+        }
+    }
+
+    /// Takes no more connections; gives back the one waiting, if any.
+    pub(crate) fn close(&self) -> Option<Box<Reattach>> {
+        let pending = {
+            let mut slot = lock(&self.slot);
+            slot.closed = true;
+            slot.pending.take()
+        };
+        self.taken.notify_waiters();
+        self.arrived.notify_waiters();
+        pending
+    }
+}
