@@ -111,7 +111,7 @@ impl SessionShared {
         // Everything the session does is logged inside this span (its handlers, hooks and
         // renderer too), so `RUST_LOG='info,[session{id=…}]=debug'` follows one session.
         let span = tracing::info_span!(parent: None, "session", id = %id, user = identity.as_ref().map(|i| &*i.user));
-        let shared = Arc::new(SessionShared {
+        Arc::new(SessionShared {
             span,
             id,
             key,
@@ -127,8 +127,7 @@ impl SessionShared {
             identity,
             params,
             since_used: Mutex::default(),
-        });
-        shared
+        })
     }
 
     /// The frames queued for the client, taken as a writer would (tests without sockets).
