@@ -42,6 +42,9 @@ def client_cpu(r):
 def main():
     path, mode = sys.argv[1], sys.argv[2]
     rows = [json.loads(line) for line in open(path) if line.strip()]
+    failures = [r for r in rows if r["workload"] == "failed"]
+    if mode == "smoke" and failures:
+        sys.exit(f"benchmark runs failed: {[r['command'] for r in failures]}")
     if mode == "smoke":
         bad = [r for r in rows if r["workload"] == "W1" and r["delivered"] != r["expected"]]
         # Pulse resumes without loss; the servers that cannot resume lose what a break misses.
@@ -278,6 +281,12 @@ def main():
                 f"| {r['cycles']:,} | {r['concurrency']} | {r['cycles_per_s']:,} | {r['rss_before_kib'] / 1024:.1f} → {r['rss_after_kib'] / 1024:.1f} MiB "
                 f"| {r['rss_change']:+.1%} | {a['sessions']} / {a['channels']} / {a['topics']} / {a['pending_requests']} / {a['tasks']} (tasks before: {b['tasks']}) |"
             )
+        out.append("")
+    if failures:
+        out.append("## Runs that failed\n")
+        out.append("These runs ended with an error (the load client's output is in the run's log); their rows are missing above.\n")
+        for r in failures:
+            out.append(f"- `{r['command']}`")
         out.append("")
     try:
         with open("bench/analysis.md") as f:

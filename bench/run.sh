@@ -91,9 +91,12 @@ stop_server() {
 }
 trap stop_server EXIT
 
-load() { "${pin_client[@]}" timeout 600 "$bin/bench-load" "$@" | tee -a "$results"; }
+# A run that fails is recorded as such (the report lists it; a smoke run fails on it)
+# rather than ending the whole suite.
+load() { "${pin_client[@]}" timeout 600 "$bin/bench-load" "$@" | tee -a "$results" || failed "$@"; }
+failed() { echo "{\"workload\":\"failed\",\"command\":\"bench-load $*\"}" | tee -a "$results"; }
 # The same, its result marked as a repeat (counted in the targets' medians, not the tables).
-load_again() { "${pin_client[@]}" timeout 600 "$bin/bench-load" "$@" | sed 's/}$/,"repeat":true}/' | tee -a "$results"; }
+load_again() { "${pin_client[@]}" timeout 600 "$bin/bench-load" "$@" | sed 's/}$/,"repeat":true}/' | tee -a "$results" || failed "$@"; }
 
 for kind in raw pulse socketioxide socketio-node; do
   echo "== $kind"

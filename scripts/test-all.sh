@@ -57,7 +57,7 @@ echo "bench smoke: $(grep -c '"workload"' target/bench-smoke.log) runs, all deli
 step "browser: the chat in headless Chromium"
 cargo build -q -p chat --bin chat
 (cd examples/chat/client && node build.mjs)
-(cd tests/browser && node --test --test-concurrency=1 chat.test.mjs)
+(cd tests/browser && node --test --test-concurrency=1 chat.test.mjs two-reacts.test.mjs)
 
 step "getting started: docs/getting-started.md on a fresh copy, in headless Chromium"
 ./scripts/getting-started-test.sh

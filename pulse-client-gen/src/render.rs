@@ -16,9 +16,15 @@ pub enum RenderError {
     /// A payload type's name collides with a name the generator writes.
     #[error("the type name `{0}` collides with a generated name; rename the type (`#[ts(rename = \"...\")]`)")]
     ReservedName(String),
-    /// Two channels in one module have the same Rust name or wire name.
+    /// Two channels in one module have the same wire name.
     #[error("channel `{0}` is added to the module twice")]
     DuplicateChannel(String),
+    /// Two channels' declared names give the same TypeScript names.
+    #[error(
+        "channels `{0}` and `{1}` would both be `{2}Channel` in TypeScript (the names come from the declared \
+         name, less a trailing `Channel`); rename one"
+    )]
+    SameTypeScriptNames(String, String, String),
     /// A client component is added twice.
     #[error("client component `{0}` is added to the module twice")]
     DuplicateComponent(String),
@@ -67,13 +73,36 @@ pub(crate) fn render(module: &Module) -> Result<String, RenderError> {
 }
 
 fn check_channels(channels: &[ChannelSchema]) -> Result<(), RenderError> {
-    let mut seen = std::collections::HashSet::new();
+    let mut bases = std::collections::HashMap::new();
     for channel in channels {
-        if !seen.insert(channel.rust_name) || !seen.insert(channel.name) {
-            return Err(RenderError::DuplicateChannel(channel.rust_name.to_owned()));
+        if let Some(other) = bases.insert(ts_base(channel.name), channel.name) {
+            return Err(if other == channel.name {
+                RenderError::DuplicateChannel(channel.name.to_owned())
+            } else {
+                RenderError::SameTypeScriptNames(other.to_owned(), channel.name.to_owned(), ts_base(channel.name))
+            });
         }
     }
     Ok(())
+}
+
+/// The base of a channel's TypeScript names, from its declared (wire) name: `poll` →
+/// `Poll`, `chat_room` → `ChatRoom`. A trailing `Channel` is dropped, so the names never
+/// double it: `poll_channel` → `Poll`, giving `usePollChannel`, not
+/// `usePollChannelChannel`. The Rust struct's name plays no part.
+pub(crate) fn ts_base(name: &str) -> String {
+    let mut base = String::with_capacity(name.len());
+    for part in name.split('_').filter(|part| !part.is_empty()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            base.extend(first.to_uppercase());
+            base.push_str(chars.as_str());
+        }
+    }
+    match base.strip_suffix("Channel") {
+        Some(stem) if !stem.is_empty() => stem.to_owned(),
+        _ => base,
+    }
 }
 
 /// Every named type the channels use, each once, in the order first reached.
@@ -102,9 +131,10 @@ fn collect_decls(module: &Module, cfg: ts_rs::Config) -> Result<Vec<TypeDecl>, R
     Ok(decls)
 }
 
+/// A channel's TypeScript names: its schema, typed channel, id type and hook.
 fn generated_names(channel: &ChannelSchema) -> [String; 4] {
-    let rust = channel.rust_name;
-    [format!("{rust}Schema"), format!("{rust}Channel"), format!("{rust}ChannelId"), format!("use{rust}Channel")]
+    let base = ts_base(channel.name);
+    [format!("{base}Schema"), format!("{base}Channel"), format!("{base}ChannelId"), format!("use{base}Channel")]
 }
 
 fn check_names(channels: &[ChannelSchema], decls: &[TypeDecl]) -> Result<(), RenderError> {
@@ -273,4 +303,20 @@ fn count_braces(line: &str) -> (usize, usize) {
         }
     }
     (opens, closes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ts_base;
+
+    #[test]
+    fn names_come_from_the_declared_name_and_never_double_channel() {
+        assert_eq!(ts_base("poll"), "Poll");
+        assert_eq!(ts_base("chat_room"), "ChatRoom");
+        assert_eq!(ts_base("poll_channel"), "Poll");
+        assert_eq!(ts_base("pollChannel"), "Poll");
+        assert_eq!(ts_base("_private"), "Private");
+        assert_eq!(ts_base("channel"), "Channel");
+        assert_eq!(ts_base("v2_feed"), "V2Feed");
+    }
 }

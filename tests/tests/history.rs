@@ -165,6 +165,30 @@ async fn a_joining_session_gets_the_last_broadcasts_in_order_before_live_ones() 
     assert_ne!(carl.seen.starts[0].0, epoch);
 }
 
+/// The latest value for a late subscriber (a poll's tally, a price): a history of one.
+/// A session that joins after the value was broadcast gets it at once, in the welcome,
+/// and only the latest; then the live ones.
+#[tokio::test]
+async fn with_a_history_of_one_a_late_subscriber_gets_the_latest_value_at_once() {
+    let builder = pulse_runtime::Server::builder().history::<Desk>(History::last(1)).on_session(|session| async move {
+        let room = session.param("room").unwrap_or_default();
+        let _ = Desk::open_in(&session, &room, DeskServer::default());
+    });
+    let mut harness = Harness::with_builder(builder).await;
+    let mut ann = Tab::open(&mut harness, "poll", None).await;
+    for tally in ["yes 1", "yes 2", "yes 2, no 1"] {
+        ann.client.emit(ann.desk, "say", &tally).unwrap();
+    }
+    ann.read_until_said("yes 2, no 1").await;
+
+    let mut late = Tab::open(&mut harness, "poll", None).await;
+    assert_eq!(late.said(), ["yes 2, no 1"], "the latest value, and only it, at once");
+    ann.client.emit(ann.desk, "say", &"yes 3, no 1").unwrap();
+    late.read_until_said("yes 3, no 1").await;
+    late.assert_contiguous();
+    assert_eq!(late.said(), ["yes 2, no 1", "yes 3, no 1"]);
+}
+
 #[tokio::test]
 async fn a_client_that_comes_back_as_a_new_session_gets_exactly_what_it_missed() {
     let mut harness = Harness::with_builder(builder()).await;

@@ -6,6 +6,8 @@ use pulse_tests::lab::{Desk, Lab, Lobby, Table};
 
 /// Where the client runtime's tests import the fixture from.
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pulse-client-gen/ts/test/generated/lab.ts");
+/// The poll's module, which `ts/test/poll-names.ts` type-checks.
+const POLL_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pulse-client-gen/ts/test/generated/poll.ts");
 
 fn lab_module() -> Module {
     Module::new()
@@ -36,6 +38,48 @@ fn the_committed_fixture_is_current() {
     if let Err(error) = module.check(FIXTURE) {
         panic!("{error}\n(run `PULSE_BLESS=1 cargo test -p pulse-tests --test typescript` to regenerate)");
     }
+    let poll = pulse_tests::poll::typescript();
+    if std::env::var_os("PULSE_BLESS").is_some() {
+        poll.write(POLL_FIXTURE).unwrap();
+    }
+    if let Err(error) = poll.check(POLL_FIXTURE) {
+        panic!("{error}\n(run `PULSE_BLESS=1 cargo test -p pulse-tests --test typescript` to regenerate)");
+    }
+}
+
+/// A channel named `poll`, declared on `PollChannel` beside a component `Poll`: the
+/// TypeScript names come from the declared name and never double "Channel"; the event
+/// docs are JSDoc on the schema's entries and the typed channel's methods.
+#[test]
+fn a_channels_typescript_names_come_from_its_declared_name() {
+    let poll = pulse_tests::poll::typescript().render().unwrap();
+    insta::assert_snapshot!(poll);
+    for name in [
+        "export type PollSchema =",
+        "export type PollChannel =",
+        "export type PollChannelId =",
+        "export function usePollChannel(channelId: PollChannelId): PollChannel",
+        "  Poll: ComponentType<PollProps>;",
+    ] {
+        assert!(poll.contains(name), "missing `{name}` in:\n{poll}");
+    }
+    assert!(!poll.contains("ChannelChannel"), "{poll}");
+    assert!(poll.contains("/** The tally after each vote, to everyone. */"), "{poll}");
+}
+
+/// A channel whose declared name differs from `poll` only by a trailing `_channel`.
+#[pulse_runtime::channel(name = "poll_channel", events(ping() => server))]
+pub struct OtherPoll;
+
+#[test]
+fn two_channels_with_the_same_typescript_names_are_refused() {
+    let err = Module::new().channel::<pulse_tests::poll::PollChannel>().channel::<OtherPoll>().render().unwrap_err();
+    assert_eq!(err, RenderError::SameTypeScriptNames("poll".into(), "poll_channel".into(), "Poll".into()));
+    assert_eq!(
+        err.to_string(),
+        "channels `poll` and `poll_channel` would both be `PollChannel` in TypeScript (the names come from the \
+         declared name, less a trailing `Channel`); rename one"
+    );
 }
 
 #[test]
@@ -50,7 +94,7 @@ fn large_integers_are_numbers_unless_asked() {
 #[test]
 fn a_channel_added_twice_is_refused() {
     let err = Module::new().channel::<Lab>().channel::<Lab>().render().unwrap_err();
-    assert_eq!(err, RenderError::DuplicateChannel("Lab".into()));
+    assert_eq!(err, RenderError::DuplicateChannel("lab".into()));
 }
 
 #[test]

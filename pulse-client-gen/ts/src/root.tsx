@@ -11,6 +11,7 @@ import {
 } from "react";
 
 import { PulseConnection, type ConnectionOptions } from "./connection.js";
+import { isSecondReact, reportSecondReact } from "./one-react.js";
 import type { DomEventData, VNode } from "./protocol.js";
 import { PulseProvider } from "./react.js";
 import { TreeStore } from "./tree.js";
@@ -40,8 +41,16 @@ interface RenderContext {
   components: Record<string, AnyComponent>;
 }
 
-/** Renders the server components' tree of the connection's session. */
-export function PulseRoot({ components, connection: given, options, fallback = null, onRenderError }: PulseRootProps) {
+/** Renders the server components' tree of the connection's session. With two copies of
+ * React in the page (see `one-react.ts`) it renders, and logs, what to do instead. */
+export function PulseRoot(props: PulseRootProps): ReactNode {
+  // Before any hook: a hook of the wrong React fails with an unreadable error. The text
+  // is a string child, which any React version renders.
+  if (isSecondReact()) return reportSecondReact();
+  return createElement(Root, props);
+}
+
+function Root({ components, connection: given, options, fallback = null, onRenderError }: PulseRootProps) {
   // Made during render but opened only in the effect: StrictMode's double render and
   // double effect leave one connection, one session.
   const connection = useMemo(() => given ?? new PulseConnection(options), [given, options]);

@@ -70,6 +70,26 @@ impl Origins {
             }
         }
     }
+
+    /// Why a refused upgrade was refused, and how to allow it: the body of the 403.
+    pub(crate) fn refusal(&self, headers: &HeaderMap) -> String {
+        let text = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok()).unwrap_or_default();
+        let (origin, host) = (text(ORIGIN), text(HOST));
+        let allow = format!("`Config {{ origins: Origins::List(vec![\"{origin}\".into()]), ..Config::default() }}`");
+        match self {
+            Origins::SameHost => format!(
+                "origin not allowed: the page's origin {origin} is not this server's host ({host}), and the \
+                 default rule (Origins::SameHost) admits only pages of this host. Behind a dev-server proxy, \
+                 keep the browser's Host header (Vite: `changeOrigin: false`); to admit that origin, serve \
+                 with {allow}"
+            ),
+            Origins::List(list) => format!(
+                "origin not allowed: {origin} is not in the server's Config::origins ({}); add it to the list",
+                list.join(", ")
+            ),
+            Origins::Any => "origin not allowed".to_owned(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +117,25 @@ mod tests {
         assert!(list.allows(&headers(Some("https://app.example"), "api.example")));
         assert!(!list.allows(&headers(Some("https://other.example"), "api.example")));
         assert!(Origins::Any.allows(&headers(Some("https://any.example"), "x")));
+    }
+
+    #[test]
+    fn a_refusal_says_how_to_allow_the_origin() {
+        let refused = headers(Some("http://localhost:5173"), "127.0.0.1:3000");
+        let said = Origins::SameHost.refusal(&refused);
+        assert!(
+            said.starts_with(
+                "origin not allowed: the page's origin http://localhost:5173 is not this server's host (127.0.0.1:3000)"
+            ),
+            "{said}"
+        );
+        assert!(said.contains("`changeOrigin: false`"), "{said}");
+        assert!(said.contains(r#"Origins::List(vec!["http://localhost:5173".into()])"#), "{said}");
+        let said = Origins::List(vec!["https://app.example".into()]).refusal(&refused);
+        assert_eq!(
+            said,
+            "origin not allowed: http://localhost:5173 is not in the server's Config::origins (https://app.example); add it to the list"
+        );
     }
 
     #[test]

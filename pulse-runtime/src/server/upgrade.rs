@@ -20,9 +20,9 @@ pub(super) async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     if !server.config.origins.allows(&headers) {
-        let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        tracing::warn!(origin, "WebSocket upgrade from a refused origin");
-        return (axum::http::StatusCode::FORBIDDEN, "origin not allowed").into_response();
+        let refusal = server.config.origins.refusal(&headers);
+        tracing::warn!("WebSocket upgrade refused: {refusal}");
+        return (axum::http::StatusCode::FORBIDDEN, refusal).into_response();
     }
     let parsed = UpgradeQuery::read(parsed);
     let version = parsed.version();

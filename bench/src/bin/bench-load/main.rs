@@ -36,10 +36,15 @@ async fn fanout(kind: Kind, ports: &[u16], sessions: usize, messages: u64, pids:
         let share = sessions / ports.len() + usize::from(i < sessions % ports.len());
         subscribers.extend(connect_many(kind, *port, share).await);
     }
-    for conn in &mut subscribers {
-        conn.join().await;
-        // The echo is a barrier: the join has been handled once it is answered.
-        conn.echo("null").await;
+    // Joined a few hundred at a time: one by one, 20,000 sessions take longer than
+    // Socket.IO's ping timeout, and the first ones (not read meanwhile) would be closed.
+    for chunk in subscribers.chunks_mut(500) {
+        futures_util::future::join_all(chunk.iter_mut().map(|conn| async move {
+            conn.join().await;
+            // The echo is a barrier: the join has been handled once it is answered.
+            conn.echo("null").await;
+        }))
+        .await;
     }
     let delivered = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(histogram()));
