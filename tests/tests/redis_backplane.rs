@@ -70,6 +70,26 @@ async fn a_broadcast_reaches_every_session_on_both_nodes_exactly_once() {
     }
 }
 
+/// A burst goes to Redis in few round trips (a pipeline of the queued broadcasts): the
+/// other node still gets every message once, in the order they were sent, and each is
+/// counted as published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_reaches_the_other_node_whole_and_in_order() {
+    let redis = RedisServer::start().await;
+    let one = node(&redis, 1).await;
+    let mut two = node(&redis, 1).await;
+    const BURST: usize = 2000;
+    for n in 0..BURST {
+        one.clients[0].1.broadcast("room", "said", &format!("m{n}")).unwrap();
+    }
+    for n in 0..BURST {
+        expect_broadcast(&mut two.clients[0].0, &format!("m{n}")).await;
+    }
+    expect_silence(&mut two.clients[0].0, Duration::from_millis(200)).await;
+    assert_eq!(one.stats.published.load(Ordering::Relaxed), BURST as u64);
+    assert_eq!(one.stats.lost.load(Ordering::Relaxed), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_survive_redis_going_away_and_resubscribe_when_it_returns() {
     let mut redis = RedisServer::start().await;

@@ -48,6 +48,9 @@ enum Outgoing {
 /// Broadcasts waiting to be published before new ones are dropped.
 const PUBLISH_QUEUE: usize = 4096;
 
+/// Most plain broadcasts published in one round trip.
+const MAX_PIPELINE: u64 = 256;
+
 /// Reconnect delays; the last repeats.
 const BACKOFF: [Duration; 6] = [
     Duration::from_millis(50),
@@ -333,7 +336,16 @@ async fn publish_loop(
 ) {
     let mut connection: Option<redis::aio::MultiplexedConnection> = None;
     let mut attempt = 0;
-    while let Some(message) = queue.recv().await {
+    // A message taken from the queue while gathering a pipeline, which did not fit in it.
+    let mut held: Option<Outgoing> = None;
+    loop {
+        let message = match held.take() {
+            Some(message) => message,
+            None => match queue.recv().await {
+                Some(message) => message,
+                None => return,
+            },
+        };
         if connection.is_none() {
             match client.get_multiplexed_async_connection().await {
                 Ok(c) => {
@@ -352,21 +364,40 @@ async fn publish_loop(
             }
         }
         let Some(conn) = connection.as_mut() else { continue };
-        let published: redis::RedisResult<()> = match &message {
+        let (count, published): (u64, redis::RedisResult<()>) = match &message {
             Outgoing::Plain(topic, message) => {
-                redis::cmd("PUBLISH").arg(topic).arg(message.as_ref()).query_async(conn).await
+                // The plain broadcasts queued behind this one go with it, in order, in one
+                // round trip: one at a time, each waited for Redis's reply, and under load
+                // the other nodes got them one by one (a write per frame to each session).
+                let mut pipe = redis::pipe();
+                pipe.cmd("PUBLISH").arg(topic).arg(message.as_ref()).ignore();
+                let mut count = 1;
+                while count < MAX_PIPELINE {
+                    match queue.try_recv() {
+                        Ok(Outgoing::Plain(topic, message)) => {
+                            pipe.cmd("PUBLISH").arg(topic).arg(message.as_ref()).ignore();
+                            count += 1;
+                        }
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                (count, pipe.query_async(conn).await)
             }
-            Outgoing::Kept(message) => publish_kept(conn, &publisher.channel, message).await.map(drop),
+            Outgoing::Kept(message) => (1, publish_kept(conn, &publisher.channel, message).await.map(drop)),
             Outgoing::Presence(message) => {
-                presence::publish(conn, &publisher.channel, publisher.presence_timeout, message).await
+                (1, presence::publish(conn, &publisher.channel, publisher.presence_timeout, message).await)
             }
         };
         match published {
             Ok(()) => {
-                stats.published.fetch_add(1, Ordering::Relaxed);
+                stats.published.fetch_add(count, Ordering::Relaxed);
             }
             Err(error) => {
-                stats.lost.fetch_add(1, Ordering::Relaxed);
+                stats.lost.fetch_add(count, Ordering::Relaxed);
                 tracing::warn!(%error, "publishing to Redis failed; reconnecting");
                 connection = None;
             }
