@@ -3,7 +3,7 @@
 # and Debian's chromium and redis-server when they are missing (as root).
 #
 #   Rust:        unit and integration tests over real sockets, compile-fail UI tests,
-#                generated-TypeScript snapshots
+#                generated-TypeScript snapshots, the API docs' examples and links
 #   TypeScript:  the generated chat module is current, tsc --strict (with the misuse
 #                files), vitest against the real server (runtime and DOM renderer)
 #   Browser:     the chat in headless Chromium, two tabs and more
@@ -37,6 +37,8 @@ npm run build -w @pulse-rs/client
 step "cargo test (the session core's property tests with 10,000 cases)"
 PULSE_CORE_CASES=10000 cargo test --workspace --all-targets
 cargo test --workspace --doc
+# The published crates' API docs: every link resolves (the examples ran just above).
+RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p pulse-runtime -p pulse-macros -p pulse-client-gen
 
 step "the chat's generated TypeScript is up to date"
 cargo run -q -p chat --bin chat-ts -- --check examples/chat/client/src/generated/chat.ts

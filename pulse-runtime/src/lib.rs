@@ -66,7 +66,7 @@
 //!   built client's files ([`ServerBuilder::assets`]) and metrics.
 //! - [`Server::router`] to mount it in your own axum app, [`Server::bind_with`] /
 //!   [`serve_with`] to serve it beside your own routes.
-//! - [`component`]: `#[component]`, `#[state]`, [`Shared`](component::Shared) state and the
+//! - [`component`](mod@component): `#[component]`, `#[state]`, [`Shared`](component::Shared) state and the
 //!   HTML builders.
 //! - [`Channel`] and [`ChannelCx`]: emit, broadcast to a room, a user or the others,
 //!   requests with timeouts, presence.

@@ -4,6 +4,77 @@
 //! gives it state kept across renders; a state change re-renders it, and only the
 //! difference is sent. `#[component(client)]` declares a component implemented in
 //! TypeScript, embedded with typed props.
+//!
+//! ## A component, its state and a click, end to end
+//!
+//! The builders are functions named after the HTML tags ([`html`], in the prelude)
+//! taking the children (a node, a string, a tuple, a `Vec`, an iterator), with methods
+//! for attributes (`.id()`, `.class()`, `.value()`, [`.prop()`](Node::prop) for any
+//! other) and DOM events (`.on_click()`, `.on_change()`, [`.on()`](Node::on) for any
+//! other). [`Scope::init`] makes a state on the first render; [`StateRef::on`] turns a
+//! closure over it into a handler; [`Scope::watch`] re-renders when a [`Shared`] value
+//! changes. Here a Rust [`Client`](crate::client::Client) plays the browser:
+//!
+//! ```
+//! use pulse_runtime::client::{Client, ServerFrame};
+//! use pulse_runtime::prelude::*;
+//! use serde_json::json;
+//!
+//! #[state]
+//! struct Count {
+//!     n: u32,
+//! }
+//!
+//! /// A chart drawn by the browser (`<PulseRoot components={{ Chart }}>`).
+//! #[component(client)]
+//! struct Chart {
+//!     values: Vec<u32>,
+//! }
+//!
+//! #[component]
+//! fn Counter(cx: &mut Scope, total: Shared<u32>) -> Node {
+//!     let count = cx.init(|_cx| Count { n: 0 });  // the same state on every render
+//!     let total = *cx.watch(&total);               // re-renders when `total` changes
+//!     let n = count.read().n;
+//!     div((
+//!         p(format!("{n} here, {total} in all")).class("count"),
+//!         button("+").id("plus").on_click(count.on(|c, _event| c.n += 1)),
+//!         input().value(n.to_string()).on_change(count.on(|c, event| {
+//!             c.n = event.value.as_deref().and_then(|v| v.parse().ok()).unwrap_or(c.n);
+//!         })),
+//!         Chart { values: vec![n, total] },
+//!     ))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let total = Shared::new(10);
+//! let root_total = total.clone();
+//! let server = Server::builder().root(move || Counter { total: root_total.clone() }).build();
+//! let running = server.bind("127.0.0.1:0").await?;
+//!
+//! let mut browser = Client::connect(&running.ws_url()).await?;
+//! let Some(ServerFrame::Tree { tree, .. }) = browser.next_frame().await else { panic!() };
+//! let plus = &tree[0]["children"][1];
+//! assert_eq!(plus["props"]["id"], "plus");
+//! assert_eq!(tree[0]["children"][3]["tag"], "$$Chart");
+//!
+//! // A click runs the handler on the server; the change comes back as a patch.
+//! let handler = plus["props"]["onClick"]["$cb"].as_str().unwrap();
+//! browser.callback(handler, &json!({ "type": "click" }))?;
+//! let Some(ServerFrame::Patch { ops, .. }) = browser.next_frame().await else { panic!() };
+//! assert!(ops.to_string().contains("1 here, 10 in all"));
+//!
+//! total.update(|t| *t += 1);  // every session watching `total` re-renders
+//! let Some(ServerFrame::Patch { ops, .. }) = browser.next_frame().await else { panic!() };
+//! assert!(ops.to_string().contains("1 here, 11 in all"));
+//! running.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! docs/guide.md, "API at a glance", lists every builder and what a handler's
+//! [`DomEvent`] carries.
 
 mod callback;
 mod diff;

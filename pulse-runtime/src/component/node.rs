@@ -145,6 +145,12 @@ impl Node {
 
     /// Sets property `name` of an element (React's spelling: `className`, `htmlFor`,
     /// `aria-label`). Props set on a non-element node are ignored.
+    ///
+    /// ```
+    /// # use pulse_runtime::prelude::*;
+    /// let bar = div(()).prop("role", "progressbar").prop("aria-valuenow", 40).class("bar");
+    /// assert_eq!(format!("{bar:?}"), r#"div { role: "progressbar", aria-valuenow: 40, className: "bar" }"#);
+    /// ```
     pub fn prop(self, name: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) -> Node {
         self.set(name.into(), PropValue::Json(value.into()))
     }
@@ -160,7 +166,27 @@ impl Node {
         self
     }
 
-    /// Sets a DOM event handler (`onClick`, ...), run on the server.
+    /// Sets a DOM event handler (`onClick`, ...), run on the server. The named
+    /// shortcuts (`on_click`, `on_change`, `on_input`, `on_submit`, `on_key_down`,
+    /// `on_key_up`) cover the common ones; any other React event name works here.
+    ///
+    /// ```
+    /// # use pulse_runtime::prelude::*;
+    /// #[state]
+    /// struct Hover {
+    ///     over: bool,
+    /// }
+    ///
+    /// #[component]
+    /// fn Card(cx: &mut Scope) -> Node {
+    ///     let hover = cx.init(|_| Hover { over: false });
+    ///     let class = if hover.read().over { "card lit" } else { "card" };
+    ///     div("hover me")
+    ///         .class(class)
+    ///         .on("onMouseEnter", hover.on(|h, _| h.over = true))
+    ///         .on("onMouseLeave", hover.on(|h, _| h.over = false))
+    /// }
+    /// ```
     pub fn on(self, event: impl Into<Cow<'static, str>>, callback: impl Into<Callback>) -> Node {
         self.set(event.into(), PropValue::Callback(callback.into()))
     }
@@ -242,7 +268,14 @@ impl Node {
         self.prop("style", serde_json::Value::Object(map))
     }
 
-    /// Runs on the server when the element is clicked.
+    /// Runs on the server when the element is clicked: a closure over the
+    /// [`DomEvent`](super::DomEvent), or a state change with [`StateRef::on`](super::StateRef::on).
+    ///
+    /// ```
+    /// # use pulse_runtime::prelude::*;
+    /// let log = button("log").on_click(|event: &DomEvent| tracing::info!(kind = %event.kind, "clicked"));
+    /// # let _ = log;
+    /// ```
     pub fn on_click(self, callback: impl Into<Callback>) -> Node {
         self.on("onClick", callback)
     }

@@ -20,7 +20,26 @@ pub struct Scope<'a> {
 impl Scope<'_> {
     /// The component's state of type `S`: made by `make` on the first render, the same
     /// on every later one (Pulse's `ps.init()`). Like React hooks, calls must come in
-    /// the same order on every render.
+    /// the same order on every render. `make` gets a [`StateCx`]: the session
+    /// (`cx.session()`, its URL's parameters) and channels to open for the state
+    /// (`cx.channel::<C>()`, `cx.channel_in::<C>(&room)`), closed when the component
+    /// unmounts.
+    ///
+    /// ```
+    /// # use pulse_runtime::prelude::*;
+    /// #[state]
+    /// struct Greeting {
+    ///     name: String,
+    /// }
+    ///
+    /// #[component]
+    /// fn Hello(cx: &mut Scope) -> Node {
+    ///     // `/?name=ann` greets ann; the state is made once, on the first render.
+    ///     let greeting = cx.init(|cx| Greeting { name: cx.session().param("name").unwrap_or_else(|| "you".into()) });
+    ///     let name = greeting.read().name.clone();
+    ///     p(format!("hello, {name}"))
+    /// }
+    /// ```
     pub fn init<S: State>(&mut self, make: impl FnOnce(&mut StateCx<'_, S>) -> S) -> StateRef<S> {
         let index = self.next_hook;
         self.next_hook += 1;
@@ -43,7 +62,17 @@ impl Scope<'_> {
         state
     }
 
-    /// Reads `shared` and re-renders this component whenever it changes.
+    /// Reads `shared` and re-renders this component whenever it changes
+    /// ([`Shared::update`], from any session or task).
+    ///
+    /// ```
+    /// # use pulse_runtime::prelude::*;
+    /// #[component]
+    /// fn Online(cx: &mut Scope, count: Shared<usize>) -> Node {
+    ///     let count = *cx.watch(&count);
+    ///     span(format!("{count} online"))
+    /// }
+    /// ```
     pub fn watch<'s, T: Send + Sync + 'static>(&mut self, shared: &'s Shared<T>) -> SharedRead<'s, T> {
         shared.watch(self.dirty);
         shared.read()

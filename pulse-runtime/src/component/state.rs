@@ -100,7 +100,25 @@ impl<S> StateRef<S> {
         f(&mut self.write())
     }
 
-    /// A DOM event handler that changes this state: `button("+").on_click(state.on(|s, _| s.n += 1))`.
+    /// A DOM event handler that changes this state; the component re-renders after it.
+    ///
+    /// ```
+    /// # use pulse_runtime::prelude::*;
+    /// #[state]
+    /// struct Draft {
+    ///     text: String,
+    /// }
+    ///
+    /// #[component]
+    /// fn Editor(cx: &mut Scope) -> Node {
+    ///     let draft = cx.init(|_| Draft { text: String::new() });
+    ///     let text = draft.read().text.clone();
+    ///     fragment((
+    ///         input().value(text).on_input(draft.on(|d, event| d.text = event.value.clone().unwrap_or_default())),
+    ///         button("clear").on_click(draft.on(|d, _| d.text.clear())),
+    ///     ))
+    /// }
+    /// ```
     pub fn on(&self, f: impl Fn(&mut S, &DomEvent) + Send + Sync + 'static) -> Callback
     where
         S: Send + 'static,

@@ -98,6 +98,19 @@ impl ServerBuilder {
     }
 
     /// Uses `config` for limits and timings.
+    ///
+    /// ```
+    /// # use pulse_runtime::{Config, Origins, Server};
+    /// # use std::time::Duration;
+    /// let server = Server::builder()
+    ///     .config(Config {
+    ///         request_timeout: Duration::from_secs(5),
+    ///         origins: Origins::List(vec!["https://app.example.com".into()]),
+    ///         ..Config::default()
+    ///     })
+    ///     .build();
+    /// assert_eq!(server.config().request_timeout, Duration::from_secs(5));
+    /// ```
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
@@ -127,6 +140,23 @@ impl ServerBuilder {
     /// which handlers and components read with [`Session::identity`]. An `Err` closes
     /// the connection with [`CloseCode::Forbidden`] (4502, do not reconnect) and its
     /// message as the reason.
+    ///
+    /// ```
+    /// # use pulse_runtime::Server;
+    /// let server = Server::builder()
+    ///     .authenticate(|request| async move {
+    ///         match request.cookie("user") {
+    ///             Some(user) if !user.is_empty() => Ok(user.to_owned()), // a `String` is an identity
+    ///             _ => Err("sign in first".to_owned()),
+    ///         }
+    ///     })
+    ///     .on_session(|session| async move {
+    ///         let user = session.identity::<String>(); // Some(the user) on every session
+    ///         # let _ = user;
+    ///     })
+    ///     .build();
+    /// # let _ = server;
+    /// ```
     pub fn authenticate<I, F, Fut>(mut self, hook: F) -> Self
     where
         I: crate::Identity,
@@ -143,6 +173,18 @@ impl ServerBuilder {
     /// Decides, for each channel the server opens and each event or request a client
     /// sends, whether the session may: `Err(reason)` refuses it with `forbidden` (an
     /// open fails with [`OpenError::Forbidden`](crate::OpenError::Forbidden)).
+    ///
+    /// ```
+    /// # use pulse_runtime::{Access, Server};
+    /// let server = Server::builder()
+    ///     .authorize(|_session, access| match access {
+    ///         Access::Open { name: "admin", .. } => Err("admins only".into()),
+    ///         _ if access.room::<String>().as_deref() == Some("staff") => Err("the staff room is for staff".into()),
+    ///         _ => Ok(()),
+    ///     })
+    ///     .build();
+    /// # let _ = server;
+    /// ```
     pub fn authorize(
         mut self,
         hook: impl Fn(&Session, &Access<'_>) -> Result<(), String> + Send + Sync + 'static,
@@ -152,7 +194,7 @@ impl ServerBuilder {
     }
 
     /// Carries broadcasts to the other server nodes through `backplane` (such as
-    /// [`RedisBackplane`](crate::backplane::RedisBackplane)). Without one, and without
+    /// `RedisBackplane`, feature `redis`). Without one, and without
     /// `PULSE_REDIS_URL` in the environment, broadcast stays on this node.
     pub fn backplane(mut self, backplane: impl Backplane) -> Self {
         self.backplane = Some(Arc::new(backplane));

@@ -64,6 +64,18 @@ impl Server {
     /// [`ServerBuilder::assets`] the built client, as the router's fallback: axum
     /// refuses to merge two routers that both have one, so to add routes of your own
     /// beside the assets, pass them to [`Server::bind_with`] or [`serve_with`].
+    ///
+    /// ```no_run
+    /// # use pulse_runtime::Server;
+    /// use axum::{Router, routing::get};
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let server = Server::builder().build();
+    /// let app = Router::new().route("/health", get(|| async { "ok" })).merge(server.router());
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// axum::serve(listener, app).await
+    /// # }
+    /// ```
     pub fn router(&self) -> Router {
         self.with_assets(self.routes())
     }
@@ -149,6 +161,18 @@ impl Server {
 
     /// Binds `addr` (use port 0 for any free port) and serves [`Server::router`] there
     /// on a background task.
+    ///
+    /// ```
+    /// # use pulse_runtime::Server;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let running = Server::builder().build().bind("127.0.0.1:0").await?;
+    /// println!("clients connect to {}", running.ws_url()); // ws://127.0.0.1:PORT/ws?v=1
+    /// assert_eq!(running.server().stats().sessions, 0);
+    /// running.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn bind(self, addr: impl ToSocketAddrs) -> std::io::Result<RunningServer> {
         self.bind_with(addr, Router::new()).await
     }
@@ -156,6 +180,26 @@ impl Server {
     /// Like [`Server::bind`], serving `app` merged with the server's routes. With
     /// [`ServerBuilder::assets`], the built client answers what no route takes (in place
     /// of a fallback `app` may have).
+    ///
+    /// ```
+    /// # use pulse_runtime::Server;
+    /// use axum::{Router, routing::get};
+    /// use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let app = Router::new().route("/health", get(|| async { "ok" }));
+    /// let running = Server::builder().build().bind_with("127.0.0.1:0", app).await?;
+    ///
+    /// let mut http = tokio::net::TcpStream::connect(running.local_addr()).await?;
+    /// http.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+    /// let mut answer = String::new();
+    /// http.read_to_string(&mut answer).await?;
+    /// assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"));
+    /// running.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn bind_with(self, addr: impl ToSocketAddrs, app: Router) -> std::io::Result<RunningServer> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
@@ -233,11 +277,31 @@ impl RunningServer {
 }
 
 /// Runs `server` on `addr` until Ctrl-C, then shuts it down gracefully.
+///
+/// ```no_run
+/// # use pulse_runtime::Server;
+/// #[tokio::main]
+/// async fn main() -> std::io::Result<()> {
+///     let server = Server::builder().assets("client/dist").build();
+///     pulse_runtime::serve("127.0.0.1:3000", server).await
+/// }
+/// ```
 pub async fn serve(addr: impl ToSocketAddrs, server: Server) -> std::io::Result<()> {
     serve_with(addr, server, Router::new()).await
 }
 
 /// Like [`serve`], with your own routes merged in (pages, assets, APIs).
+///
+/// ```no_run
+/// # use pulse_runtime::Server;
+/// use axum::{Router, routing::get};
+///
+/// #[tokio::main]
+/// async fn main() -> std::io::Result<()> {
+///     let api = Router::new().route("/api/version", get(|| async { env!("CARGO_PKG_VERSION") }));
+///     pulse_runtime::serve_with("127.0.0.1:3000", Server::builder().build(), api).await
+/// }
+/// ```
 pub async fn serve_with(addr: impl ToSocketAddrs, server: Server, app: Router) -> std::io::Result<()> {
     let running = server.bind_with(addr, app).await?;
     tracing::info!(addr = %running.local_addr(), "pulse server listening");
