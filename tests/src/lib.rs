@@ -180,9 +180,20 @@ where
 /// (lowercased) and the body. Enough for the servers under test (no chunking: they
 /// answer with a length, and the connection closes after).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {
+    http_request(addr, "GET", path, &[("Connection", "close")]).await
+}
+
+/// Like [`http_get`], with method `method` and the headers `headers` (besides `Host`).
+pub async fn http_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect over HTTP");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let headers: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n");
     stream.write_all(request.as_bytes()).await.expect("send the request");
     let mut response = Vec::new();
     tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response)).await.expect("a response in time").expect("read");

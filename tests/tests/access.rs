@@ -158,6 +158,44 @@ async fn the_origin_check_refuses_other_sites_with_403() {
 }
 
 #[tokio::test]
+async fn a_request_that_is_no_upgrade_gets_a_4xx_naming_what_is_missing_and_disturbs_no_one() {
+    let mut harness = Harness::start().await;
+    let (mut client, session) = harness.connect().await;
+    let channel = session.open_channel("calc", pulse_tests::test_handlers().0).unwrap();
+    let id = expect_open(&mut client, "calc").await;
+    let addr = harness.running.local_addr();
+    let upgrade = [
+        ("Connection", "keep-alive, Upgrade"),
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    let without = |name: &str| -> Vec<(&str, &str)> {
+        upgrade.iter().copied().filter(|(n, _)| *n != name).chain([("Connection", "close")]).collect()
+    };
+
+    let (status, _, body) = pulse_tests::http_get(addr, "/ws?v=1").await;
+    assert_eq!((status, body.as_str()), (400, "a WebSocket upgrade needs `Connection: upgrade`"));
+    let (status, head, _) = pulse_tests::http_request(addr, "POST", "/ws?v=1", &without("Connection")).await;
+    assert_eq!(status, 405);
+    assert!(head.contains("allow: get"), "{head}");
+    let (status, _, body) = pulse_tests::http_request(addr, "HEAD", "/ws?v=1", &without("Connection")).await;
+    assert_eq!((status, body.as_str()), (405, ""), "a HEAD answer has no body");
+    let (status, _, body) = pulse_tests::http_request(addr, "GET", "/ws?v=1", &without("Sec-WebSocket-Key")).await;
+    assert_eq!((status, body.as_str()), (400, "a WebSocket upgrade needs a `Sec-WebSocket-Key` header"));
+    let mut old = without("Sec-WebSocket-Version");
+    old.push(("Sec-WebSocket-Version", "8"));
+    let (status, head, body) = pulse_tests::http_request(addr, "GET", "/ws?v=1", &old).await;
+    assert_eq!((status, body.as_str()), (400, "a WebSocket upgrade needs `Sec-WebSocket-Version: 13`"));
+    assert!(head.contains("sec-websocket-version: 13"), "{head}");
+
+    // The session that was there saw none of it, and still works; no session was made.
+    assert_eq!(harness.server().stats().sessions, 1);
+    assert_eq!(client.request(id, "add", &[2, 3]).await, Ok(json!(5)));
+    drop(channel);
+}
+
+#[tokio::test]
 async fn a_client_over_the_rate_limit_is_closed_and_the_others_are_not() {
     let config = Config { inbound_frames_per_second: 50, inbound_burst: 20, ..Config::default() };
     let mut harness = Harness::with_config(config).await;

@@ -26,6 +26,40 @@ async fn client_emits_reach_the_handler_in_order() {
     }
 }
 
+/// A connection keeps a small read buffer and reads up to 16 KiB at a time: frames
+/// smaller and larger than either, sent back to back (so one read holds several, and a
+/// frame spans several reads), arrive whole and in order.
+#[tokio::test]
+async fn frames_of_every_size_sent_back_to_back_arrive_whole_and_in_order() {
+    let mut harness = Harness::start().await;
+    let (mut client, session) = harness.connect().await;
+    let (handlers, mut seen) = test_handlers();
+    session.open_channel("chat", handlers).unwrap();
+    let channel = expect_open(&mut client, "chat").await;
+
+    // Sizes around the read buffer (512), the read chunk (16 KiB) and the frame limit
+    // (64 KiB), each text distinct; fewer frames than the inbound burst allows.
+    let sizes = [1, 100, 500, 511, 512, 513, 1_000, 4_096, 16_383, 16_384, 16_385, 40_000, 60_000];
+    let texts: Vec<String> = (0..300)
+        .map(|i| {
+            let size = sizes[i % sizes.len()];
+            let digit = char::from(b'a' + (i % 26) as u8);
+            format!("{i}:{}", digit.to_string().repeat(size))
+        })
+        .collect();
+    for text in &texts {
+        client.emit(channel, "note", text).unwrap();
+    }
+    for text in &texts {
+        let (event, value) = seen.recv().await.unwrap();
+        assert_eq!(event, "note");
+        assert!(value.as_str() == Some(text.as_str()), "frame {} came back changed", &text[..text.find(':').unwrap()]);
+    }
+    // And a large request is answered whole.
+    let large = "z".repeat(50_000);
+    assert_eq!(client.request(channel, "echo", &large).await, Ok(json!(large)));
+}
+
 #[tokio::test]
 async fn server_emits_arrive_with_increasing_sequence_numbers() {
     let mut harness = Harness::start().await;

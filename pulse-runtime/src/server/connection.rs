@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tracing::Instrument as _;
+use tungstenite::Message;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::Utf8Bytes;
 
-use super::ServerShared;
+use super::{ServerShared, WebSocket};
 use crate::id::SessionId;
 use crate::protocol::frames::{self, AnnouncedLimits, Body, truncate_to};
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
@@ -217,7 +219,7 @@ async fn greet(
     session: &SessionShared,
     socket: &mut WebSocket,
     missed: Option<Vec<(u64, Body)>>,
-) -> Result<(), axum::Error> {
+) -> Result<(), tungstenite::Error> {
     let config = session.host.config();
     let hello = frames::hello(
         &session.id,
@@ -259,7 +261,7 @@ async fn close_socket(server: &ServerShared, socket: &mut WebSocket, code: Close
     let handshake = async {
         socket.send(frame).await?;
         while let Some(Ok(_)) = socket.next().await {}
-        Ok::<(), axum::Error>(())
+        Ok::<(), tungstenite::Error>(())
     };
     let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT * 2, handshake).await;
 }
@@ -267,7 +269,7 @@ async fn close_socket(server: &ServerShared, socket: &mut WebSocket, code: Close
 fn close_frame(code: CloseCode, reason: &str) -> Message {
     // A close reason is at most 123 bytes on the wire.
     let reason = truncate_to(reason, 123);
-    Message::Close(Some(CloseFrame { code: code.code(), reason: Utf8Bytes::from(reason) }))
+    Message::Close(Some(CloseFrame { code: code.code().into(), reason: Utf8Bytes::from(reason) }))
 }
 
 /// Reads until the client goes away, sends something fatal, or the session ends. When
@@ -312,19 +314,18 @@ async fn read_frames(session: &Arc<SessionShared>, stream: &mut SplitStream<Box<
             Message::Text(text) => super::dispatch::text_frame(session, text.as_str()),
             Message::Binary(_) => super::dispatch::binary_frame(session),
             Message::Close(_) => return session.signal_end(Ending::ClientClosed),
-            Message::Ping(_) | Message::Pong(_) => {}
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
     }
 }
 
-fn read_error_ending(error: axum::Error, config: &crate::Config) -> Ending {
-    let error = error.into_inner();
-    match error.downcast_ref::<tungstenite::Error>() {
-        Some(tungstenite::Error::Capacity(_)) => {
+fn read_error_ending(error: tungstenite::Error, config: &crate::Config) -> Ending {
+    match error {
+        tungstenite::Error::Capacity(_) => {
             let limit = config.max_frame_bytes;
             Ending::Close(CloseCode::FrameTooLarge, format!("frame_too_large: a message exceeded {limit} bytes"))
         }
-        Some(tungstenite::Error::Utf8(_)) => {
+        tungstenite::Error::Utf8(_) => {
             Ending::Close(CloseCode::InvalidData, "invalid_data: a text message was not UTF-8".to_owned())
         }
         _ => Ending::ClientGone,

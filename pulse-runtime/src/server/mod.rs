@@ -4,9 +4,11 @@ mod access;
 mod builder;
 mod connection;
 mod dispatch;
+mod handshake;
 mod presence;
 mod registry;
 mod running;
+mod socket;
 mod topics;
 mod upgrade;
 
@@ -16,3 +18,4 @@ pub use builder::{REDIS_URL_VAR, ServerBuilder};
 pub(crate) use dispatch::{binary_frame as dispatch_binary, text_frame as dispatch_text};
 pub(crate) use registry::ServerShared;
 pub use running::{RunningServer, Server, ServerStats, serve, serve_with};
+pub(crate) use socket::WebSocket;

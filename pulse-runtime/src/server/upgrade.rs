@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, RawQuery, State, WebSocketUpgrade};
+use axum::extract::{Query, RawQuery, State};
 use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 
+use super::handshake::Handshake;
 use super::registry::ServerShared;
 use super::{ConnectRequest, connection};
 use crate::id::SessionId;
@@ -17,7 +18,7 @@ pub(super) async fn upgrade(
     RawQuery(query): RawQuery,
     parsed: Result<Query<UpgradeQuery>, QueryRejection>,
     headers: axum::http::HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Handshake,
 ) -> Response {
     if !server.config.origins.allows(&headers) {
         let refusal = server.config.origins.refusal(&headers);
@@ -34,11 +35,12 @@ pub(super) async fn upgrade(
     };
     let config = &server.config;
     let limit = config.max_frame_bytes;
-    ws.max_message_size(limit)
-        .max_frame_size(limit)
+    let socket_config = tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit))
         .read_buffer_size(config.read_buffer_bytes)
-        .write_buffer_size(config.write_buffer_bytes)
-        .on_upgrade(move |socket| connection::run(server, socket, version, identity, resume, params))
+        .write_buffer_size(config.write_buffer_bytes);
+    ws.accept(socket_config, move |socket| connection::run(server, socket, version, identity, resume, params))
 }
 
 /// The upgrade's query string: `v=<version>`, and `resume=<session id>&last_seq=<n>`

@@ -1,0 +1,144 @@
+//! The WebSocket opening handshake (RFC 6455 §4.2) on an HTTP/1.1 request: what makes
+//! a request an upgrade, the `101 Switching Protocols` answer, and the socket made of
+//! the upgraded connection (see [`super::socket`]).
+
+use std::future::Future;
+
+use axum::extract::FromRequestParts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+use super::socket::{LazyRead, WebSocket};
+
+/// A request to open a WebSocket: its key, and the way to the connection once answered.
+pub(super) struct Handshake {
+    key: HeaderValue,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+}
+
+/// Why a request to the WebSocket endpoint is not an upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(super) enum NotAnUpgrade {
+    #[error("a WebSocket upgrade must be a GET request")]
+    NotGet,
+    #[error("a WebSocket upgrade needs `Connection: upgrade`")]
+    NoConnectionUpgrade,
+    #[error("a WebSocket upgrade needs `Upgrade: websocket`")]
+    NotWebSocket,
+    #[error("a WebSocket upgrade needs `Sec-WebSocket-Version: 13`")]
+    Version,
+    #[error("a WebSocket upgrade needs a `Sec-WebSocket-Key` header")]
+    NoKey,
+    #[error("this connection cannot be upgraded (it is not HTTP/1.1)")]
+    NotUpgradable,
+}
+
+impl IntoResponse for NotAnUpgrade {
+    fn into_response(self) -> Response {
+        let status = match self {
+            NotAnUpgrade::NotGet => StatusCode::METHOD_NOT_ALLOWED,
+            NotAnUpgrade::Version => {
+                // RFC 6455 §4.4: name the version this server speaks.
+                let mut response = (StatusCode::BAD_REQUEST, self.to_string()).into_response();
+                response.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+                return response;
+            }
+            NotAnUpgrade::NotUpgradable => StatusCode::UPGRADE_REQUIRED,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        (status, self.to_string()).into_response()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Handshake {
+    type Rejection = NotAnUpgrade;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, NotAnUpgrade> {
+        let headers = &parts.headers;
+        if parts.method != Method::GET {
+            return Err(NotAnUpgrade::NotGet);
+        }
+        if !has_token(headers, header::CONNECTION, "upgrade") {
+            return Err(NotAnUpgrade::NoConnectionUpgrade);
+        }
+        if !has_token(headers, header::UPGRADE, "websocket") {
+            return Err(NotAnUpgrade::NotWebSocket);
+        }
+        if !has_token(headers, header::SEC_WEBSOCKET_VERSION, "13") {
+            return Err(NotAnUpgrade::Version);
+        }
+        let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or(NotAnUpgrade::NoKey)?.clone();
+        let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>().ok_or(NotAnUpgrade::NotUpgradable)?;
+        Ok(Handshake { key, on_upgrade })
+    }
+}
+
+impl Handshake {
+    /// Answers `101 Switching Protocols`, and runs `serve` with the socket once the
+    /// connection is upgraded (on a task of its own).
+    pub(super) fn accept<F, Fut>(self, config: WebSocketConfig, serve: F) -> Response
+    where
+        F: FnOnce(WebSocket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let accept = tungstenite::handshake::derive_accept_key(self.key.as_bytes());
+        let on_upgrade = self.on_upgrade;
+        tokio::spawn(async move {
+            let upgraded = match on_upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(error) => return tracing::debug!(%error, "the WebSocket upgrade did not complete"),
+            };
+            let io = LazyRead::new(TokioIo::new(upgraded));
+            serve(WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await).await;
+        });
+        let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        match HeaderValue::from_str(&accept) {
+            Ok(accept) => headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept),
+            // base64 is always a valid header value.
+            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        };
+        response
+    }
+}
+
+/// Whether header `name` lists `token` (comma-separated, any case): `Connection:
+/// keep-alive, Upgrade` lists `upgrade`.
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_found_in_lists_in_any_case() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        assert!(has_token(&headers, header::CONNECTION, "upgrade"));
+        assert!(!has_token(&headers, header::CONNECTION, "close"));
+        headers.append(header::UPGRADE, HeaderValue::from_static("WebSocket"));
+        assert!(has_token(&headers, header::UPGRADE, "websocket"));
+        assert!(!has_token(&headers, header::SEC_WEBSOCKET_VERSION, "13"));
+    }
+
+    #[test]
+    fn the_accept_key_is_rfc_6455s() {
+        // The example of RFC 6455 §1.3.
+        assert_eq!(
+            tungstenite::handshake::derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! The connection's socket: tungstenite over the upgraded HTTP connection, reading
+//! through [`LazyRead`] so an idle connection keeps no read chunk of its own.
+
+use std::cell::RefCell;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_tungstenite::WebSocketStream;
+
+/// One connection's WebSocket.
+pub(crate) type WebSocket = WebSocketStream<LazyRead<TokioIo<hyper::upgrade::Upgraded>>>;
+
+/// The most one read system call takes from a socket.
+pub(crate) const READ_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// Where every connection on this thread reads into, before the bytes go to the
+    /// frame parser and, if it did not ask for them all yet, to the connection.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
+
+/// A reader that asks the socket for up to [`READ_CHUNK`] bytes at once, however few
+/// its caller asks for, and keeps what the caller did not take only until it does.
+///
+/// tungstenite keeps a read buffer per connection for its whole life, and reads at most
+/// that buffer's size per call: a large buffer costs every idle connection its size, a
+/// small one costs a system call per few hundred bytes. Under this reader the buffer
+/// can be small (`Config::read_buffer_bytes`) and a burst or a large frame still takes
+/// one system call per [`READ_CHUNK`]: the bytes land in a buffer shared by the
+/// thread's connections, and the rest of a read waits in `pending`, freed once taken.
+pub(crate) struct LazyRead<S> {
+    inner: S,
+    pending: Vec<u8>,
+    taken: usize,
+}
+
+impl<S> LazyRead<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        LazyRead { inner, pending: Vec::new(), taken: 0 }
+    }
+
+    /// Moves what is pending into `buf`, as much as fits; frees it once all is taken.
+    fn take_pending(&mut self, buf: &mut ReadBuf<'_>) {
+        let rest = &self.pending[self.taken..];
+        let n = rest.len().min(buf.remaining());
+        buf.put_slice(&rest[..n]);
+        self.taken += n;
+        if self.taken == self.pending.len() {
+            self.pending = Vec::new();
+            self.taken = 0;
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for LazyRead<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.taken < this.pending.len() {
+            this.take_pending(buf);
+            return Poll::Ready(Ok(()));
+        }
+        if buf.remaining() >= READ_CHUNK {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        SCRATCH.with(|scratch| {
+            // Never borrowed twice: reading a socket does not read another connection.
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            };
+            let mut chunk = ReadBuf::new(&mut scratch[..]);
+            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut chunk))?;
+            let read = chunk.filled();
+            let n = read.len().min(buf.remaining());
+            buf.put_slice(&read[..n]);
+            if n < read.len() {
+                this.pending = read[n..].to_vec();
+            }
+            Poll::Ready(Ok(()))
+        })
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for LazyRead<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// What a caller asking `ask` bytes at a time reads through a `LazyRead`, and how
+    /// many reads reached the socket.
+    async fn read_through(sent: &[u8], ask: usize) -> (Vec<u8>, usize) {
+        let (mut client, server) = tokio::io::duplex(4 * READ_CHUNK);
+        client.write_all(sent).await.unwrap();
+        drop(client);
+        let mut reader = LazyRead::new(Counting { inner: server, reads: 0 });
+        let mut got = Vec::new();
+        let mut buf = vec![0; ask];
+        loop {
+            let n = reader.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        (got, reader.inner.reads)
+    }
+
+    struct Counting<S> {
+        inner: S,
+        reads: usize,
+    }
+
+    impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
+        fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            self.reads += 1;
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    #[tokio::test]
+    async fn small_reads_take_every_byte_in_order_with_one_socket_read_per_chunk() {
+        let sent: Vec<u8> = (0..3 * READ_CHUNK + 100).map(|i| (i % 251) as u8).collect();
+        for ask in [1, 14, 512, READ_CHUNK - 1, READ_CHUNK, 2 * READ_CHUNK] {
+            let (got, reads) = read_through(&sent, ask).await;
+            assert!(got == sent, "asking {ask} at a time");
+            // Four chunks of data and the end; the duplex pipe may split a chunk.
+            assert!(reads <= 2 * 5, "asking {ask} at a time took {reads} socket reads");
+        }
+    }
+
+    #[tokio::test]
+    async fn what_was_taken_is_freed() {
+        let (mut client, server) = tokio::io::duplex(READ_CHUNK);
+        client.write_all(&[7; 1000]).await.unwrap();
+        let mut reader = LazyRead::new(server);
+        let mut buf = [0; 600];
+        assert_eq!(reader.read(&mut buf).await.unwrap(), 600);
+        assert_eq!(reader.pending.len() - reader.taken, 400);
+        assert_eq!(reader.read(&mut buf).await.unwrap(), 400);
+        assert_eq!(reader.pending.capacity(), 0, "nothing is kept between reads");
+    }
+}
