@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# cargo unpacks each package it verifies against into the overlay registry's folder
+# under ~/.cargo/registry/src and reuses what is there for the same version: a package
+# of an earlier checkout would then be built in place of this one's.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/pulse-{macros,runtime,client-gen}-*
 cargo package -p pulse-macros -p pulse-runtime -p pulse-client-gen "$@"
 for crate in pulse-macros pulse-runtime pulse-client-gen; do
   listed=$(cargo package -l -p "$crate" "$@" 2>/dev/null)
