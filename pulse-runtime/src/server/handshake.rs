@@ -40,16 +40,15 @@ impl IntoResponse for NotAnUpgrade {
     fn into_response(self) -> Response {
         let status = match self {
             NotAnUpgrade::NotGet => StatusCode::METHOD_NOT_ALLOWED,
-            NotAnUpgrade::Version => {
-                // RFC 6455 §4.4: name the version this server speaks.
-                let mut response = (StatusCode::BAD_REQUEST, self.to_string()).into_response();
-                response.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
-                return response;
-            }
             NotAnUpgrade::NotUpgradable => StatusCode::UPGRADE_REQUIRED,
             _ => StatusCode::BAD_REQUEST,
         };
-        (status, self.to_string()).into_response()
+        let mut response = (status, self.to_string()).into_response();
+        if self == NotAnUpgrade::Version {
+            // RFC 6455 §4.4: name the version this server speaks.
+            response.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        }
+        response
     }
 }
 
@@ -85,6 +84,10 @@ impl Handshake {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let accept = tungstenite::handshake::derive_accept_key(self.key.as_bytes());
+        // base64 is always a valid header value.
+        let Ok(accept) = HeaderValue::try_from(accept) else {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
         let on_upgrade = self.on_upgrade;
         tokio::spawn(async move {
             let upgraded = match on_upgrade.await {
@@ -98,11 +101,7 @@ impl Handshake {
         let headers = response.headers_mut();
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        match HeaderValue::from_str(&accept) {
-            Ok(accept) => headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept),
-            // base64 is always a valid header value.
-            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        };
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
         response
     }
 }

@@ -14,7 +14,7 @@ use tokio_tungstenite::WebSocketStream;
 pub(crate) type WebSocket = WebSocketStream<LazyRead<TokioIo<hyper::upgrade::Upgraded>>>;
 
 /// The most one read system call takes from a socket.
-pub(crate) const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
 
 thread_local! {
     /// Where every connection on this thread reads into, before the bytes go to the
