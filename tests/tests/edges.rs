@@ -353,3 +353,62 @@ async fn a_malformed_answer_fails_its_request_at_once() {
         other => panic!("expected an error frame, got {other:?}"),
     }
 }
+
+/// The server writes its frames itself (header, `seq`, body) and tungstenite, reading,
+/// answers the client's WebSocket pings and close frame through the writer: a pong goes
+/// out whole between the frames of a burst (sizes around each change of the length's
+/// encoding, 125/126 and 65,535/65,536 bytes), every frame arrives whole and numbered in
+/// order, and a close from the client is answered with its code before the server ends
+/// the connection.
+#[tokio::test]
+async fn pings_are_answered_between_whole_frames_and_a_client_close_is_answered() {
+    let mut harness = Harness::with_config(Config { max_frame_bytes: 1 << 20, ..Config::default() }).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(url(&harness)).await.expect("connect");
+    let session = harness.next_session().await;
+    let channel = session.open_channel("burst", PushOnly).expect("open");
+    let sizes = [0, 60, 100, 101, 102, 103, 200, 65_400, 65_460, 65_461, 65_462, 70_000];
+    let texts: Vec<String> = (0..120).map(|i| format!("{i}:{}", "é".repeat(sizes[i % sizes.len()] / 2))).collect();
+    for text in &texts {
+        channel.emit("item", text).expect("emit");
+    }
+    socket.send(Message::Ping(b"are you there".as_slice().into())).await.expect("ping");
+    let mut items = Vec::new();
+    let mut last_seq = 0;
+    let mut pong = None;
+    while items.len() < texts.len() || pong.is_none() {
+        match tokio::time::timeout(PATIENCE, socket.next()).await.expect("a frame in time") {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(text.as_str()).expect("JSON");
+                if frame["t"] == "hello" || frame["t"] == "ping" {
+                    continue;
+                }
+                let seq = frame["seq"].as_u64().expect("numbered");
+                assert_eq!(seq, last_seq + 1, "{frame}");
+                last_seq = seq;
+                if frame["t"] == "emit" {
+                    items.push(frame["payload"].as_str().expect("text").to_owned());
+                }
+            }
+            Some(Ok(Message::Pong(data))) => pong = Some(data),
+            other => panic!("expected a frame or the pong, got {other:?}"),
+        }
+    }
+    assert!(items == texts, "every frame arrives whole and in order");
+    assert_eq!(pong.as_deref(), Some(b"are you there".as_slice()));
+
+    socket
+        .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame { code: 1000.into(), reason: "bye".into() }))
+        .await
+        .expect("close");
+    let answer = loop {
+        match tokio::time::timeout(PATIENCE, socket.next()).await.expect("the answer in time") {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected the close answered, got {other:?}"),
+        }
+    };
+    assert_eq!(answer.map(|frame| u16::from(frame.code)), Some(1000));
+    // Then the server ends the connection.
+    let end = tokio::time::timeout(PATIENCE, socket.next()).await.expect("the end in time");
+    assert!(matches!(end, None | Some(Err(_))), "{end:?}");
+}

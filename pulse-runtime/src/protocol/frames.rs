@@ -69,6 +69,11 @@ impl Body {
         self.0.as_bytes()
     }
 
+    /// The encoded text (a JSON object without its opening brace).
+    pub(crate) fn text(&self) -> &str {
+        &self.0
+    }
+
     /// A body received from another node; `None` unless it is UTF-8.
     pub(crate) fn from_bytes(bytes: Bytes) -> Option<Body> {
         std::str::from_utf8(&bytes).ok().map(|text| Body(Arc::from(text)))
@@ -109,7 +114,9 @@ impl Body {
         Body(Arc::from(text))
     }
 
-    /// The complete frame text with `seq` spliced in front.
+    /// The complete frame text with `seq` spliced in front, as the connection's writer
+    /// encodes it (tests of what reaches clients).
+    #[cfg(test)]
     pub(crate) fn with_seq(&self, seq: u64) -> String {
         let mut text = String::with_capacity(self.0.len() + 28);
         // Writing into a String cannot fail.

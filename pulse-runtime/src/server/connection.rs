@@ -3,16 +3,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tracing::Instrument as _;
 use tungstenite::Message;
-use tungstenite::protocol::CloseFrame;
-use tungstenite::protocol::frame::Utf8Bytes;
 
-use super::{ServerShared, WebSocket};
+use super::ServerShared;
+use super::socket::{Reader, Socket, Writer};
 use crate::id::SessionId;
-use crate::protocol::frames::{self, AnnouncedLimits, Body, truncate_to};
+use crate::protocol::frames::{self, AnnouncedLimits, Body};
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
 use crate::session::{Ending, Reattach, Session, SessionShared};
 use crate::telemetry::Closed;
@@ -30,7 +28,7 @@ const GREET_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serves one upgraded connection until it ends.
 pub(crate) async fn run(
     server: Arc<ServerShared>,
-    mut socket: WebSocket,
+    mut socket: Socket,
     version: Option<u32>,
     identity: Option<Result<super::access::Identity, String>>,
     resume: Option<(SessionId, u64)>,
@@ -84,7 +82,7 @@ async fn serve_new_session(server: Arc<ServerShared>, attach: Box<Reattach>) {
     serve_session(server, session, socket).instrument(span).await;
 }
 
-async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, socket: Box<WebSocket>) {
+async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, socket: Box<Socket>) {
     tracing::debug!(session = %session.id, "session started");
     if let Some(telemetry) = &server.telemetry {
         telemetry.session_started();
@@ -127,7 +125,7 @@ fn serve_fresh(server: Arc<ServerShared>, attach: Box<Reattach>) -> std::pin::Pi
 async fn serve_connections(
     server: &Arc<ServerShared>,
     session: &Arc<SessionShared>,
-    mut socket: Box<WebSocket>,
+    mut socket: Box<Socket>,
 ) -> Vec<Box<Reattach>> {
     let config = &server.config;
     let mut missed: Option<Vec<(u64, Body)>> = None;
@@ -187,10 +185,10 @@ async fn serve_connections(
 
 /// One connection of a session: sends `hello` (and, on a resumed connection, what was
 /// missed), then reads and writes until it ends.
-async fn serve_connection(session: Arc<SessionShared>, mut socket: Box<WebSocket>, missed: Option<Vec<(u64, Body)>>) {
+async fn serve_connection(session: Arc<SessionShared>, mut socket: Box<Socket>, missed: Option<Vec<(u64, Body)>>) {
     // A client that stalls during the greeting (it vanished right after the upgrade)
     // must not hold the session: past the limit the connection counts as broken.
-    let greeted = tokio::time::timeout(GREET_TIMEOUT, greet(&session, &mut socket, missed)).await;
+    let greeted = tokio::time::timeout(GREET_TIMEOUT, greet(&session, &mut socket.writer, missed)).await;
     if !matches!(greeted, Ok(Ok(()))) {
         session.signal_end(Ending::ClientGone);
         if let Some(telemetry) = session.host.telemetry() {
@@ -198,8 +196,10 @@ async fn serve_connection(session: Arc<SessionShared>, mut socket: Box<WebSocket
         }
         return;
     }
-    let (sink, stream) = socket.split();
-    tokio::join!(read_loop(&session, stream), write_loop(&session, sink));
+    // The reader stays boxed: this task lives as long as the connection, and an idle
+    // connection's memory is mostly its tasks.
+    let Socket { reader, writer } = *socket;
+    tokio::join!(read_loop(&session, Box::new(reader)), write_loop(&session, writer));
 }
 
 /// Waits (while detached) for a resuming connection; `None` if the session must end
@@ -215,11 +215,7 @@ async fn wait_for_resume(session: &SessionShared, grace: Duration) -> Option<Box
 }
 
 /// Sends `hello` and, on a resumed connection, every frame the client missed.
-async fn greet(
-    session: &SessionShared,
-    socket: &mut WebSocket,
-    missed: Option<Vec<(u64, Body)>>,
-) -> Result<(), tungstenite::Error> {
+async fn greet(session: &SessionShared, writer: &mut Writer, missed: Option<Vec<(u64, Body)>>) -> std::io::Result<()> {
     let config = session.host.config();
     let hello = frames::hello(
         &session.id,
@@ -236,47 +232,40 @@ async fn greet(
     if let Some(telemetry) = telemetry {
         telemetry.frame_out(&hello);
     }
-    socket.send(Message::Text(hello.into())).await?;
-    if let Some(missed) = missed {
-        for (seq, body) in missed {
-            let text = body.with_seq(seq);
-            if let Some(telemetry) = telemetry {
-                telemetry.frame_out(&text);
-            }
-            socket.feed(Message::Text(text.into())).await?;
+    writer.text(&hello);
+    for (seq, body) in missed.into_iter().flatten() {
+        if let Some(telemetry) = telemetry {
+            telemetry.frame_out(body.text());
         }
-        socket.flush().await?;
+        writer.numbered(seq, &body);
+        if writer.is_full() {
+            writer.flush().await?;
+        }
     }
-    Ok(())
+    writer.flush().await
 }
 
 /// Closes a connection that has no session (refused at connect), completing the close
 /// handshake: what the client sent meanwhile is read and ignored until it answers the
 /// close, so it gets the code rather than a reset.
-async fn close_socket(server: &ServerShared, socket: &mut WebSocket, code: CloseCode, reason: &str) {
+async fn close_socket(server: &ServerShared, socket: &mut Socket, code: CloseCode, reason: &str) {
     if let Some(telemetry) = &server.telemetry {
         telemetry.closed(Closed::Code(code));
     }
-    let frame = close_frame(code, reason);
+    socket.writer.close(code.code(), reason);
     let handshake = async {
-        socket.send(frame).await?;
-        while let Some(Ok(_)) = socket.next().await {}
-        Ok::<(), tungstenite::Error>(())
+        socket.writer.flush().await?;
+        while let Some(Ok(_)) = socket.reader.next().await {}
+        Ok::<(), std::io::Error>(())
     };
     let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT * 2, handshake).await;
-}
-
-fn close_frame(code: CloseCode, reason: &str) -> Message {
-    // A close reason is at most 123 bytes on the wire.
-    let reason = truncate_to(reason, 123);
-    Message::Close(Some(CloseFrame { code: code.code().into(), reason: Utf8Bytes::from(reason) }))
 }
 
 /// Reads until the client goes away, sends something fatal, or the session ends. When
 /// the server is the one closing, the rest of the client's traffic is read (and
 /// ignored) on a task of its own until the client answers the close, so the close
 /// handshake completes instead of ending in a TCP reset.
-async fn read_loop(session: &Arc<SessionShared>, mut stream: SplitStream<Box<WebSocket>>) {
+async fn read_loop(session: &Arc<SessionShared>, mut stream: Box<Reader>) {
     read_frames(session, &mut stream).await;
     if matches!(&*session.ending().borrow(), Some(Ending::Close(..) | Ending::Detach(..))) {
         tokio::spawn(async move {
@@ -286,7 +275,7 @@ async fn read_loop(session: &Arc<SessionShared>, mut stream: SplitStream<Box<Web
     }
 }
 
-async fn read_frames(session: &Arc<SessionShared>, stream: &mut SplitStream<Box<WebSocket>>) {
+async fn read_frames(session: &Arc<SessionShared>, stream: &mut Reader) {
     let mut ending = session.ending();
     // One waiter for the whole loop: making a new one per frame showed in W1's profile.
     let ended = ending.wait_for(Option::is_some);
@@ -313,7 +302,11 @@ async fn read_frames(session: &Arc<SessionShared>, stream: &mut SplitStream<Box<
         match message {
             Message::Text(text) => super::dispatch::text_frame(session, text.as_str()),
             Message::Binary(_) => super::dispatch::binary_frame(session),
-            Message::Close(_) => return session.signal_end(Ending::ClientClosed),
+            Message::Close(_) => {
+                // Hands tungstenite's answer to the writer, which sends it before it ends.
+                let _ = stream.flush().await;
+                return session.signal_end(Ending::ClientClosed);
+            }
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
     }
@@ -336,7 +329,7 @@ fn read_error_ending(error: tungstenite::Error, config: &crate::Config) -> Endin
 /// handed out, so a write cut short loses nothing), sends heartbeats, and fails the
 /// server's requests past their deadline; at the end, sends the close frame if the
 /// server is the one closing.
-async fn write_loop(session: &Arc<SessionShared>, mut sink: SplitSink<Box<WebSocket>, Message>) {
+async fn write_loop(session: &Arc<SessionShared>, mut writer: Writer) {
     // One waiter for the whole loop (see `read_frames`).
     let mut end_watch = session.ending();
     let ended = end_watch.wait_for(Option::is_some);
@@ -366,11 +359,13 @@ async fn write_loop(session: &Arc<SessionShared>, mut sink: SplitSink<Box<WebSoc
             beat.as_mut().reset(next_beat);
         }
         session.take_batch(WRITE_BATCH, &mut batch);
-        if batch.is_empty() && !ping {
+        if batch.is_empty() && !ping && !writer.has_replies() {
+            writer.release();
             tokio::select! {
                 biased;
                 _ = &mut ended => break,
                 _ = session.frames_queued() => {}
+                _ = writer.replies_arrived() => {}
                 _ = &mut beat => {}
             }
             continue;
@@ -378,22 +373,26 @@ async fn write_loop(session: &Arc<SessionShared>, mut sink: SplitSink<Box<WebSoc
         // Writing races the end signal, so a client that stopped reading cannot keep the
         // writer stuck in a full socket once the session is over.
         let write = async {
+            let bytes = batch.iter().map(|(_, body)| body.bytes().len()).sum::<usize>();
+            writer.reserve(batch.len() + 1, bytes + frames::PING.len());
             if std::mem::take(&mut ping) {
                 if let Some(telemetry) = telemetry {
                     telemetry.frame_out(frames::PING);
                 }
-                sink.feed(Message::Text(Utf8Bytes::from_static(frames::PING))).await?;
+                writer.text(frames::PING);
             }
-            // The frames are numbered and kept already; each gets its text here, outside
-            // the session's lock.
+            // The frames are numbered and kept already; each is encoded here, outside
+            // the session's lock. A write cut short keeps the rest for the next one.
             for (seq, body) in batch.drain(..) {
-                let text = body.with_seq(seq);
                 if let Some(telemetry) = telemetry {
-                    telemetry.frame_out(&text);
+                    telemetry.frame_out(body.text());
                 }
-                sink.feed(Message::Text(text.into())).await?;
+                writer.numbered(seq, &body);
+                if writer.is_full() {
+                    writer.flush().await?;
+                }
             }
-            sink.flush().await
+            writer.flush().await
         };
         let written = tokio::select! {
             biased;
@@ -416,10 +415,12 @@ async fn write_loop(session: &Arc<SessionShared>, mut sink: SplitSink<Box<WebSoc
     let goodbye = async {
         match end {
             Some(Ending::Close(code, reason) | Ending::Detach(code, reason)) => {
-                sink.send(close_frame(code, &reason)).await
+                writer.close(code.code(), &reason);
+                writer.flush().await
             }
-            // Flushes tungstenite's reply to the client's close frame, if there was one.
-            _ => sink.close().await,
+            // Sends the answer to the client's close frame, if there was one, and ends
+            // the stream: the server closes the TCP connection first (RFC 6455 §7.1.1).
+            _ => writer.shutdown().await,
         }
     };
     let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, goodbye).await;

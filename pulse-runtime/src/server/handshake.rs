@@ -8,10 +8,9 @@ use axum::extract::FromRequestParts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
-use tokio_tungstenite::WebSocketStream;
-use tungstenite::protocol::{Role, WebSocketConfig};
+use tungstenite::protocol::WebSocketConfig;
 
-use super::socket::{LazyRead, WebSocket};
+use super::socket::Socket;
 
 /// A request to open a WebSocket: its key, and the way to the connection once answered.
 pub(super) struct Handshake {
@@ -77,10 +76,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Handshake {
 
 impl Handshake {
     /// Answers `101 Switching Protocols`, and runs `serve` with the socket once the
-    /// connection is upgraded (on a task of its own).
-    pub(super) fn accept<F, Fut>(self, config: WebSocketConfig, serve: F) -> Response
+    /// connection is upgraded (on a task of its own). `config` is the reader's;
+    /// `write_batch_bytes` is what the writer gathers before a write is due.
+    pub(super) fn accept<F, Fut>(self, config: WebSocketConfig, write_batch_bytes: usize, serve: F) -> Response
     where
-        F: FnOnce(WebSocket) -> Fut + Send + 'static,
+        F: FnOnce(Socket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let accept = tungstenite::handshake::derive_accept_key(self.key.as_bytes());
@@ -94,8 +94,7 @@ impl Handshake {
                 Ok(upgraded) => upgraded,
                 Err(error) => return tracing::debug!(%error, "the WebSocket upgrade did not complete"),
             };
-            let io = LazyRead::new(TokioIo::new(upgraded));
-            serve(WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await).await;
+            serve(Socket::new(TokioIo::new(upgraded), config, write_batch_bytes).await).await;
         });
         let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
         let headers = response.headers_mut();

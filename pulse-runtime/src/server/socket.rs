@@ -1,17 +1,51 @@
-//! The connection's socket: tungstenite over the upgraded HTTP connection, reading
-//! through [`LazyRead`] so an idle connection keeps no read chunk of its own.
+//! The connection's socket, split in two: the reader is tungstenite over the upgraded
+//! HTTP connection, reading through [`LazyRead`] so an idle connection keeps no read
+//! chunk of its own; the writer is a [`FrameWriter`], which writes frames straight into
+//! the socket.
 
 use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf, ReadHalf, WriteHalf};
 use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::{Role, WebSocketConfig};
 
-/// One connection's WebSocket.
-pub(crate) type WebSocket = WebSocketStream<LazyRead<TokioIo<hyper::upgrade::Upgraded>>>;
+use super::frame_writer::{FrameWriter, Inbound, Replies};
+
+/// The upgraded HTTP connection.
+type Io = TokioIo<hyper::upgrade::Upgraded>;
+
+/// A connection's reader.
+pub(crate) type Reader = WebSocketStream<Inbound<LazyRead<ReadHalf<Io>>>>;
+/// A connection's writer.
+pub(crate) type Writer = FrameWriter<WriteHalf<Io>>;
+
+/// One connection's WebSocket: what reads its frames, and what writes them.
+pub(crate) struct Socket {
+    /// Parses what the client sends; tungstenite answers pings and close frames itself,
+    /// through the writer.
+    pub(crate) reader: Reader,
+    /// Writes the server's frames.
+    pub(crate) writer: Writer,
+}
+
+impl Socket {
+    /// The WebSocket on an upgraded connection; `write_batch_bytes` is what the writer
+    /// gathers before a write is due.
+    pub(crate) async fn new(io: Io, config: WebSocketConfig, write_batch_bytes: usize) -> Self {
+        let (read, write) = tokio::io::split(io);
+        let replies = Arc::new(Replies::default());
+        let inbound = Inbound::new(LazyRead::new(read), replies.clone());
+        Socket {
+            reader: WebSocketStream::from_raw_socket(inbound, Role::Server, Some(config)).await,
+            writer: FrameWriter::new(write, replies, write_batch_bytes),
+        }
+    }
+}
 
 /// The most one read system call takes from a socket.
 const READ_CHUNK: usize = 16 * 1024;
@@ -80,32 +114,6 @@ impl<S: AsyncRead + Unpin> AsyncRead for LazyRead<S> {
             }
             Poll::Ready(Ok(()))
         })
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for LazyRead<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

@@ -38,9 +38,10 @@ pub(super) async fn upgrade(
     let socket_config = tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit))
-        .read_buffer_size(config.read_buffer_bytes)
-        .write_buffer_size(config.write_buffer_bytes);
-    ws.accept(socket_config, move |socket| connection::run(server, socket, version, identity, resume, params))
+        .read_buffer_size(config.read_buffer_bytes);
+    ws.accept(socket_config, config.write_buffer_bytes, move |socket| {
+        connection::run(server, socket, version, identity, resume, params)
+    })
 }
 
 /// The upgrade's query string: `v=<version>`, and `resume=<session id>&last_seq=<n>`

@@ -53,7 +53,7 @@ impl Ending {
 /// saw, and what authentication said of it (for a fresh session if resuming fails).
 pub(crate) struct Reattach {
     /// Boxed, so the session's task keeps a pointer, not a socket, while it waits.
-    pub socket: Box<crate::server::WebSocket>,
+    pub socket: Box<crate::server::Socket>,
     pub last_seq: u64,
     pub identity: Option<Identity>,
     /// The query string of the upgrade request.
