@@ -61,10 +61,11 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     }
 
     /// Makes room for `frames` more frames of about `bytes` bytes in all, so a batch
-    /// grows the buffer once.
+    /// grows the buffer once; at most what one write takes (a larger batch is written
+    /// in parts, see [`FrameWriter::is_full`]).
     pub(crate) fn reserve(&mut self, frames: usize, bytes: usize) {
         // Per frame: a header of at most 10 bytes and `{"seq":<up to 20 digits>,`.
-        self.buf.reserve(bytes + frames * 38);
+        self.buf.reserve((bytes + frames * 38).min(self.batch_bytes));
     }
 
     /// Queues the text frame `{"seq":<seq>,` followed by `body`.
@@ -357,6 +358,30 @@ mod tests {
         let replies = Replies::default();
         replies.push(&vec![0; REPLIES_MAX]).unwrap();
         assert!(replies.push(&[0]).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_large_batch_is_written_in_parts_of_the_batch_size() {
+        let (mut writer, mut client) = pipe(1024).await;
+        writer.reserve(64, 64 * 60_000);
+        assert!(writer.buf.capacity() < 64 * 60_000, "room for one write, not the whole batch");
+        let body = Body::for_test(&format!("\"p\":\"{}\"}}", "x".repeat(600)));
+        let read = async {
+            for seq in 1..=20 {
+                assert_eq!(client.next().await.unwrap().unwrap(), Message::text(body.with_seq(seq)));
+            }
+        };
+        let write = async {
+            for seq in 1..=20 {
+                writer.numbered(seq, &body);
+                if writer.is_full() {
+                    writer.flush().await.unwrap();
+                    assert!(writer.buf.capacity() < 4 * 1024, "the buffer stays near the batch size");
+                }
+            }
+            writer.flush().await.unwrap();
+        };
+        tokio::join!(read, write);
     }
 
     #[tokio::test]
