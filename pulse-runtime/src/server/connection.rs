@@ -13,7 +13,7 @@ use crate::id::SessionId;
 use crate::protocol::frames::{self, AnnouncedLimits, Body};
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
 use crate::session::{Ending, Reattach, Session, SessionShared};
-use crate::telemetry::Closed;
+use crate::telemetry::{Closed, Telemetry};
 
 /// Most frames written before one flush, so a burst goes out in few syscalls without
 /// starving the heartbeat.
@@ -233,7 +233,18 @@ async fn greet(session: &SessionShared, writer: &mut Writer, missed: Option<Vec<
         telemetry.frame_out(&hello);
     }
     writer.text(&hello);
-    for (seq, body) in missed.into_iter().flatten() {
+    write_numbered(writer, telemetry, missed.into_iter().flatten()).await
+}
+
+/// Encodes `frames` (numbered and kept already) after what the writer holds, and writes
+/// it all: a write each time the buffer is full, and one at the end. A write cut short
+/// keeps the rest for the next one.
+async fn write_numbered(
+    writer: &mut Writer,
+    telemetry: Option<&Telemetry>,
+    frames: impl IntoIterator<Item = (u64, Body)>,
+) -> std::io::Result<()> {
+    for (seq, body) in frames {
         if let Some(telemetry) = telemetry {
             telemetry.frame_out(body.text());
         }
@@ -381,18 +392,8 @@ async fn write_loop(session: &Arc<SessionShared>, mut writer: Writer) {
                 }
                 writer.text(frames::PING);
             }
-            // The frames are numbered and kept already; each is encoded here, outside
-            // the session's lock. A write cut short keeps the rest for the next one.
-            for (seq, body) in batch.drain(..) {
-                if let Some(telemetry) = telemetry {
-                    telemetry.frame_out(body.text());
-                }
-                writer.numbered(seq, &body);
-                if writer.is_full() {
-                    writer.flush().await?;
-                }
-            }
-            writer.flush().await
+            // Encoded here, outside the session's lock.
+            write_numbered(&mut writer, telemetry, batch.drain(..)).await
         };
         let written = tokio::select! {
             biased;
