@@ -98,7 +98,7 @@ failed() { echo "{\"workload\":\"failed\",\"command\":\"bench-load $*\"}" | tee 
 # The same, its result marked as a repeat (counted in the targets' medians, not the tables).
 load_again() { "${pin_client[@]}" timeout 600 "$bin/bench-load" "$@" | sed 's/}$/,"repeat":true}/' | tee -a "$results" || failed "$@"; }
 
-for kind in raw pulse socketioxide socketio-node; do
+for kind in raw raw-per-frame pulse socketioxide socketio-node; do
   echo "== $kind"
   # A fresh server for each workload, so one's memory does not count in the next.
   for run in "${fanout[@]}"; do start_server $kind; load $kind $port fanout $run $server_pid; stop_server; done
@@ -106,10 +106,10 @@ for kind in raw pulse socketioxide socketio-node; do
 done
 
 # W1's server CPU per delivery moves run to run too (0.83× and 0.99× of raw's in two
-# runs): the target's figure is the median of the run above and these, raw and Pulse in turn.
+# runs): the target's figure is the median of the run above and these, the servers in turn.
 for round in $(seq "$w1_rounds"); do
   echo "== W1 repeat $round of $w1_rounds"
-  for kind in raw pulse; do start_server $kind; load_again $kind $port fanout $w1_repeat $server_pid; stop_server; done
+  for kind in raw raw-per-frame pulse; do start_server $kind; load_again $kind $port fanout $w1_repeat $server_pid; stop_server; done
 done
 
 # W3's latencies move run to run by more than the differences measured: each server is
@@ -117,7 +117,7 @@ done
 for round in $(seq "$echo_rounds"); do
   echo "== W3 round $round of $echo_rounds"
   for run in "${echo_runs[@]}"; do
-    for kind in raw pulse socketioxide socketio-node; do start_server $kind; load $kind $port echo $run; stop_server; done
+    for kind in raw raw-per-frame pulse socketioxide socketio-node; do start_server $kind; load $kind $port echo $run; stop_server; done
   done
 done
 
@@ -136,10 +136,10 @@ for round in $(seq "$two_node_rounds"); do
 done
 
 # W4: breaks at random while a publisher sends; Pulse resumes its sessions, Socket.IO
-# (Node) uses its connection state recovery; raw and socketioxide cannot resume.
+# (Node) uses its connection state recovery; the raw servers and socketioxide cannot resume.
 for round in $(seq "$jitter_rounds"); do
   echo "== W4 jitter, round $round of $jitter_rounds"
-  for kind in raw pulse socketioxide socketio-node; do
+  for kind in raw raw-per-frame pulse socketioxide socketio-node; do
     recover=""; [ "$kind" = socketio-node ] && recover=recover
     start_server $kind $recover; load $kind $port jitter $jitter_run; stop_server
   done

@@ -9,8 +9,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub enum Kind {
     /// This project's runtime.
     Pulse,
-    /// A minimal tokio-tungstenite broadcast/echo server: the physical limit here.
+    /// A minimal tokio-tungstenite broadcast/echo server whose writer sends every frame
+    /// queued for a connection in one write: the physical limit here.
     Raw,
+    /// The same server writing (and flushing) each frame on its own, as the naive server
+    /// does: what batching saves.
+    RawPerFrame,
     /// socketioxide (Socket.IO on axum).
     Socketioxide,
     /// Socket.IO 4 on Node (bench/socketio/server.mjs).
@@ -18,11 +22,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Parses `pulse`, `raw`, `socketioxide` or `socketio-node`.
+    /// Parses `pulse`, `raw`, `raw-per-frame`, `socketioxide` or `socketio-node`.
     pub fn parse(s: &str) -> Option<Kind> {
         Some(match s {
             "pulse" => Kind::Pulse,
             "raw" => Kind::Raw,
+            "raw-per-frame" => Kind::RawPerFrame,
             "socketioxide" => Kind::Socketioxide,
             "socketio-node" => Kind::SocketIoNode,
             _ => return None,
@@ -34,6 +39,7 @@ impl Kind {
         match self {
             Kind::Pulse => "pulse",
             Kind::Raw => "raw tokio-tungstenite",
+            Kind::RawPerFrame => "raw, a write per frame",
             Kind::Socketioxide => "socketioxide",
             Kind::SocketIoNode => "Socket.IO (Node)",
         }
@@ -48,7 +54,7 @@ impl Kind {
     pub fn url(self, port: u16) -> String {
         match self {
             Kind::Pulse => format!("ws://127.0.0.1:{port}/ws?v=1"),
-            Kind::Raw => format!("ws://127.0.0.1:{port}/"),
+            Kind::Raw | Kind::RawPerFrame => format!("ws://127.0.0.1:{port}/"),
             Kind::Socketioxide | Kind::SocketIoNode => {
                 format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket")
             }

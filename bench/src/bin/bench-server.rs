@@ -1,7 +1,7 @@
 //! The servers under test, each broadcasting what a publisher sends to every joined
 //! connection (but the publisher) and echoing requests:
 //!
-//!   bench-server pulse|raw|socketioxide <port> [redis://host:port]
+//!   bench-server pulse|raw|raw-per-frame|socketioxide <port> [redis://host:port]
 //!
 //! With a Redis URL, Pulse and socketioxide run as one node of a cluster (Pulse's Redis
 //! backplane, socketioxide's Redis adapter): a broadcast reaches the joined connections
@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let kind = args.next().and_then(|k| Kind::parse(&k)).expect("usage: bench-server pulse|raw|socketioxide <port>");
+    let kind = args.next().and_then(|k| Kind::parse(&k)).expect("usage: bench-server pulse|raw|raw-per-frame|socketioxide <port>");
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     let redis = args.next();
     if kind == Kind::Pulse {
@@ -32,10 +32,11 @@ async fn main() -> std::io::Result<()> {
     }
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     match (kind, redis) {
-        (Kind::Raw, None) => raw(listener).await,
+        (Kind::Raw, None) => raw(listener, Writes::Batched).await,
+        (Kind::RawPerFrame, None) => raw(listener, Writes::PerFrame).await,
         (Kind::Socketioxide, None) => socketioxide(listener).await,
         (Kind::Socketioxide, Some(url)) => socketioxide_redis(listener, &url).await,
-        (Kind::Raw, Some(_)) => panic!("the raw server runs on one node only"),
+        (Kind::Raw | Kind::RawPerFrame, Some(_)) => panic!("the raw server runs on one node only"),
         (Kind::Pulse, _) => unreachable!("served above"),
         (Kind::SocketIoNode, _) => panic!("the Node server is bench/socketio/server.mjs"),
     }
@@ -82,10 +83,21 @@ async fn pulse(port: u16, redis: Option<&str>) -> std::io::Result<()> {
     std::future::pending().await
 }
 
+/// How the raw server's writer sends what is queued for a connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Writes {
+    /// Every frame queued, then one flush: the physical limit here.
+    Batched,
+    /// Each frame written and flushed on its own (`SinkExt::send`), as the naive server
+    /// does: a write system call per frame.
+    PerFrame,
+}
+
 /// The physical limit: tokio-tungstenite with the same buffers as Pulse (4 KiB read,
 /// writes batched up to 8 KiB), a bounded queue per connection, and one text frame
-/// shared by all receivers (no per-connection copy, no sequence numbers).
-async fn raw(listener: TcpListener) -> std::io::Result<()> {
+/// shared by all receivers (no per-connection copy, no sequence numbers). With
+/// [`Writes::PerFrame`], the same server without the batching.
+async fn raw(listener: TcpListener, writes: Writes) -> std::io::Result<()> {
     println!("listening on {}", listener.local_addr()?.port());
     let joined: Arc<Mutex<HashMap<u64, mpsc::Sender<Message>>>> = Arc::default();
     let next = Arc::new(AtomicU64::new(0));
@@ -101,6 +113,12 @@ async fn raw(listener: TcpListener) -> std::io::Result<()> {
             let (tx, mut rx) = mpsc::channel::<Message>(1024);
             let writer = tokio::spawn(async move {
                 while let Some(message) = rx.recv().await {
+                    if writes == Writes::PerFrame {
+                        if sink.send(message).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
                     if sink.feed(message).await.is_err() {
                         return;
                     }

@@ -38,7 +38,7 @@ impl Conn {
                     break;
                 }
             },
-            Kind::Raw => {}
+            Kind::Raw | Kind::RawPerFrame => {}
             Kind::Socketioxide | Kind::SocketIoNode => {
                 let open = conn.recv_text().await;
                 assert!(open.starts_with('0'), "engine.io open packet, got {open}");
@@ -72,7 +72,7 @@ impl Conn {
             Kind::Pulse => {
                 format!(r#"{{"t":"emit","channel":"{}","event":"{event}","payload":{data}}}"#, self.control)
             }
-            Kind::Raw => match event {
+            Kind::Raw | Kind::RawPerFrame => match event {
                 "join" => "join".to_owned(),
                 _ => format!("pub:{data}"),
             },
@@ -98,7 +98,7 @@ impl Conn {
             Kind::Pulse => {
                 format!(r#"{{"t":"request","channel":"{}","id":{id},"event":"echo","payload":{data}}}"#, self.control)
             }
-            Kind::Raw => format!("echo:{data}"),
+            Kind::Raw | Kind::RawPerFrame => format!("echo:{data}"),
             Kind::Socketioxide | Kind::SocketIoNode => format!(r#"42{id}["echo",{data}]"#),
         };
         self.send(frame).await;
@@ -106,7 +106,7 @@ impl Conn {
             let text = self.recv_text().await;
             let answered = match self.kind {
                 Kind::Pulse => text.contains("\"t\":\"answer\""),
-                Kind::Raw => true,
+                Kind::Raw | Kind::RawPerFrame => true,
                 Kind::Socketioxide | Kind::SocketIoNode => text.starts_with(&format!("43{id}")),
             };
             if answered {
@@ -118,7 +118,7 @@ impl Conn {
     pub fn is_delivery(&self, text: &str) -> bool {
         match self.kind {
             Kind::Pulse => text.contains("\"t\":\"broadcast\""),
-            Kind::Raw => true,
+            Kind::Raw | Kind::RawPerFrame => true,
             Kind::Socketioxide | Kind::SocketIoNode => text.starts_with("42[\"item\""),
         }
     }

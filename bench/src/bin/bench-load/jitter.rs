@@ -126,7 +126,7 @@ impl Link {
                     }
                     return Some(text.to_owned());
                 }
-                Kind::Raw => return Some(text.to_owned()),
+                Kind::Raw | Kind::RawPerFrame => return Some(text.to_owned()),
                 _ if text == "2" => self.send("3".to_owned()).await,
                 _ => {
                     if let Some(offset) = text.starts_with("42[\"item\"").then(|| offset_of(text)).flatten() {
@@ -174,7 +174,7 @@ impl Link {
                 let hello = link.next_containing("\"t\":\"hello\"").await;
                 link.session = field(&hello, "session").expect("session id");
             }
-            Kind::Raw => {}
+            Kind::Raw | Kind::RawPerFrame => {}
             _ => {
                 link.next_starting("0").await;
                 link.send("40".to_owned()).await;
@@ -197,7 +197,7 @@ impl Link {
                     .await;
                 self.next_containing("\"t\":\"answer\"").await;
             }
-            Kind::Raw => {
+            Kind::Raw | Kind::RawPerFrame => {
                 self.send("join".to_owned()).await;
                 self.send(r#"echo:{"joined":true}"#.to_owned()).await;
                 self.next_containing("\"joined\"").await;
@@ -232,7 +232,7 @@ impl Link {
                 self.join().await;
                 false
             }
-            Kind::Raw => {
+            Kind::Raw | Kind::RawPerFrame => {
                 self.connect(self.kind.url(self.port)).await;
                 self.join().await;
                 false
@@ -293,7 +293,7 @@ async fn subscribe(
         };
         let is_item = match link.kind {
             Kind::Pulse => text.contains("\"t\":\"broadcast\""),
-            Kind::Raw => true,
+            Kind::Raw | Kind::RawPerFrame => true,
             _ => text.starts_with("42[\"item\""),
         };
         let Some(i) = is_item.then(|| index_of(&text)).flatten() else { continue };
