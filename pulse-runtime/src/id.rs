@@ -21,17 +21,47 @@ impl RandomId {
         RandomId(u128::from_le_bytes(bytes))
     }
 
+    /// Parses exactly 32 lowercase hex digits (what [`RandomId::hex`] writes).
     fn parse(s: &str) -> Option<Self> {
-        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            return None;
+        let bytes: &[u8; 32] = s.as_bytes().try_into().ok()?;
+        let mut value = 0u128;
+        for &b in bytes {
+            let digit = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                _ => return None,
+            };
+            value = value << 4 | u128::from(digit);
         }
-        u128::from_str_radix(s, 16).ok().map(RandomId)
+        Some(RandomId(value))
+    }
+
+    /// The 32 lowercase hex digits of the id (it is written on every frame that names a
+    /// channel, so without the formatting machinery).
+    fn hex(self) -> Hex {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (i, byte) in self.0.to_be_bytes().into_iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(byte >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
+        }
+        Hex(out)
+    }
+}
+
+/// An id as text: 32 ASCII hex digits.
+pub(crate) struct Hex([u8; 32]);
+
+impl Hex {
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written into it.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl fmt::Display for RandomId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
+        f.pad(self.hex().as_str())
     }
 }
 
@@ -69,7 +99,7 @@ macro_rules! random_id {
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
+                s.serialize_str(self.0.hex().as_str())
             }
         }
 
@@ -114,6 +144,11 @@ impl<C> ChannelId<C> {
     /// The same id without its channel type.
     pub fn untyped(self) -> ChannelId {
         ChannelId { raw: self.raw, _channel: PhantomData }
+    }
+
+    /// The id as text (32 hex digits), without allocating.
+    pub(crate) fn hex(self) -> Hex {
+        self.raw.hex()
     }
 
     /// The same id with a channel type; only the typed layer knows the type is right.
@@ -162,7 +197,7 @@ impl<C> From<ChannelId<C>> for String {
 }
 impl<C> serde::Serialize for ChannelId<C> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(self.hex().as_str())
     }
 }
 impl<'de, C> serde::Deserialize<'de> for ChannelId<C> {
@@ -200,8 +235,27 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_refused() {
-        for bad in ["", "xyz", &"A".repeat(32), &"0".repeat(31), &"0".repeat(33), "+0000000000000000000000000000000"] {
+        let bad_digit = ["g", "G", "A", "F", "/", ":", "`", "+", "-", " ", "é"];
+        let mut cases = vec![String::new(), "xyz".into(), "A".repeat(32), "0".repeat(31), "0".repeat(33)];
+        cases.extend(bad_digit.iter().map(|d| format!("{}{d}", "0".repeat(32 - d.len()))));
+        cases.extend(bad_digit.iter().map(|d| format!("{d}{}", "f".repeat(32 - d.len()))));
+        for bad in &cases {
             assert!(bad.parse::<ChannelId>().is_err(), "{bad:?} parsed");
+            assert!(bad.parse::<SessionId>().is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn ids_are_written_as_32_lowercase_hex_digits() {
+        for value in [0, 1, 0xabc, u128::MAX, u128::MAX / 3, 1 << 127, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210] {
+            let id = ChannelId { raw: RandomId(value), _channel: PhantomData };
+            let text = id.to_string();
+            assert_eq!(text, format!("{value:032x}"));
+            assert_eq!(text.parse::<ChannelId>().unwrap(), id);
+            assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{value:032x}\""));
+            let session = SessionId(RandomId(value));
+            assert_eq!(serde_json::to_string(&session).unwrap(), format!("\"{value:032x}\""));
+            assert_eq!(session.to_string().parse::<SessionId>().unwrap(), session);
         }
     }
 }

@@ -24,7 +24,10 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let kind = args.next().and_then(|k| Kind::parse(&k)).expect("usage: bench-server pulse|raw|raw-per-frame|socketioxide <port>");
+    let kind = args
+        .next()
+        .and_then(|k| Kind::parse(&k))
+        .expect("usage: bench-server pulse|raw|raw-per-frame|socketioxide <port>");
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     let redis = args.next();
     if kind == Kind::Pulse {

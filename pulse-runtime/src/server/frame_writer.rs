@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
-use crate::protocol::frames::{Body, truncate_to};
+use crate::protocol::frames::{Body, decimal, truncate_to};
 
 const FIN: u8 = 0x80;
 const OP_TEXT: u8 = 0x1;
@@ -71,7 +71,7 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     /// Queues the text frame `{"seq":<seq>,` followed by `body`.
     pub(crate) fn numbered(&mut self, seq: u64, body: &Body) {
         let mut digits = [0u8; 20];
-        let digits = decimal(seq, &mut digits);
+        let digits = decimal(seq, &mut digits).as_bytes();
         const OPEN: &[u8] = b"{\"seq\":";
         let body = body.bytes();
         self.header(OP_TEXT, OPEN.len() + digits.len() + 1 + body.len());
@@ -152,19 +152,6 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     pub(crate) async fn shutdown(&mut self) -> io::Result<()> {
         self.flush().await?;
         self.io.shutdown().await
-    }
-}
-
-/// `n` in decimal, into `out`'s end.
-fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
-    let mut at = out.len();
-    loop {
-        at -= 1;
-        out[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &out[at..];
-        }
     }
 }
 
@@ -255,14 +242,6 @@ mod tests {
         let (server, client) = tokio::io::duplex(1 << 20);
         let writer = FrameWriter::new(server, Arc::default(), batch_bytes);
         (writer, WebSocketStream::from_raw_socket(client, Role::Client, None).await)
-    }
-
-    #[test]
-    fn numbers_are_written_in_decimal() {
-        for n in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
-            let mut out = [0; 20];
-            assert_eq!(decimal(n, &mut out), n.to_string().as_bytes());
-        }
     }
 
     #[tokio::test]
