@@ -195,8 +195,10 @@ async fn churn_cycle(kind: Kind, port: u16) {
 }
 
 async fn soak(port: u16, cycles: usize, concurrency: usize, server_pid: u32) -> String {
-    // Warm up so the allocator and the runtime reach their working size first.
-    churn(port, concurrency * 2, concurrency).await;
+    // Warm up so the allocator and the runtime reach their working size first: how
+    // many sessions are alive at once peaks at a different moment each run, and the
+    // heap keeps its high-water mark; after a fifth of the cycles it has reached it.
+    churn(port, (concurrency * 2).max(cycles / 5), concurrency).await;
     settle(port).await;
     let before = rss_kib(server_pid);
     let stats_before = server_stats(port).await;
@@ -244,7 +246,7 @@ async fn settle(port: u16) -> serde_json::Value {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: bench-load <pulse|raw|socketioxide|socketio-node> <port[,port…]> <fanout N M PID[,PID…] | idle N PID | echo C R | jitter N M | soak N C PID>";
+    let usage = "usage: bench-load <pulse|raw|raw-per-frame|socketioxide|socketio-node> <port[,port…]> <fanout N M PID[,PID…] | idle N PID | echo C R | jitter N M | soak N C PID>";
     let kind = args.first().and_then(|k| Kind::parse(k)).expect(usage);
     let list = |i: usize| -> Vec<u64> {
         let items = args.get(i).map(|v| v.split(',').map(|n| n.parse().ok()).collect::<Option<Vec<u64>>>());
