@@ -87,19 +87,18 @@ async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, s
     if let Some(telemetry) = &server.telemetry {
         telemetry.session_started();
     }
-    let mut tasks: Vec<_> = server
-        .on_session
-        .iter()
-        .map(|hook| tokio::spawn(hook(Session { shared: session.clone() }).in_current_span()))
-        .collect();
-    if let Some(root) = server.root.clone() {
+    // Each hook and the renderer run on a task of their own until they finish or the
+    // session ends. No handle is kept: a hook that has opened its channels and returned
+    // frees its task at once (an idle session's memory is mostly its tasks).
+    let renderer = server.root.clone().map(|root| {
         let renderer = crate::component::run_renderer(Session { shared: session.clone() }, root);
-        tasks.push(tokio::spawn(renderer.in_current_span()));
+        Box::pin(renderer) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+    });
+    for work in server.on_session.iter().map(|hook| hook(Session { shared: session.clone() })).chain(renderer) {
+        let session = Session { shared: session.clone() };
+        tokio::spawn(until_closed(session, work).in_current_span());
     }
     let mut fresh = serve_connections(&server, &session, socket).await;
-    for task in tasks {
-        task.abort();
-    }
     session.end();
     server.remove_session(&session);
     // No resume can be handed over any more; those already handed get sessions of
@@ -108,6 +107,16 @@ async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, s
     tracing::debug!(session = %session.id, "session ended");
     for attach in fresh {
         tokio::spawn(serve_fresh(server.clone(), attach));
+    }
+}
+
+/// Runs `work` until it finishes or `session` ends, whichever comes first: then `work`
+/// is dropped, as an aborted task's would be.
+async fn until_closed(session: Session, work: impl Future<Output = ()>) {
+    tokio::select! {
+        biased;
+        () = session.closed() => {}
+        () = work => {}
     }
 }
 

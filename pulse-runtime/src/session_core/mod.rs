@@ -251,6 +251,9 @@ impl<H, A> SessionCore<H, A> {
         if self.link != Link::Attached {
             return;
         }
+        // Exactly what may go now, not the four slots a first push would make: an idle
+        // session's writer keeps this vector for its whole life.
+        out.reserve_exact(self.queue.len().min(max.saturating_sub(out.len())));
         while out.len() < max {
             if self.unready > 0 && !self.front_is_ready() {
                 return;
