@@ -27,7 +27,7 @@ if [ "$mode" = full ]; then
   w1_repeat="5000 400"; w1_rounds=4
   two_node="5000 400"; two_node_rounds=3
   jitter_run="100 1000"; jitter_rounds=3
-  soak_run="10000 200"
+  soak_run="40000 200"
 else
   cargo build -q -p pulse-bench
   bin=target/debug
