@@ -124,3 +124,59 @@ async fn graceful_shutdown_closes_sessions_with_going_away() {
     // The listener is gone: new connections are refused.
     assert!(pulse_runtime::client::Client::connect(&url).await.is_err());
 }
+
+/// Something a hook holds: counted while it lives.
+struct Held(std::sync::Arc<std::sync::atomic::AtomicIsize>);
+
+impl Held {
+    fn new(live: &std::sync::Arc<std::sync::atomic::AtomicIsize>) -> Held {
+        live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Held(live.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_hook_still_running_when_the_session_ends_is_dropped() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+
+    let (quick_ran, quick_live, waiting_live) =
+        (Arc::new(AtomicBool::new(false)), Arc::new(AtomicIsize::new(0)), Arc::new(AtomicIsize::new(0)));
+    let builder = pulse_runtime::Server::builder()
+        .config(pulse_runtime::Config { resume_grace: Duration::ZERO, ..Default::default() })
+        .on_session({
+            let (ran, live) = (quick_ran.clone(), quick_live.clone());
+            move |_session| {
+                let (ran, held) = (ran.clone(), Held::new(&live));
+                async move {
+                    ran.store(true, Ordering::SeqCst);
+                    drop(held);
+                }
+            }
+        })
+        .on_session({
+            let live = waiting_live.clone();
+            move |_session| {
+                let held = Held::new(&live);
+                async move {
+                    let _held = held;
+                    std::future::pending::<()>().await
+                }
+            }
+        });
+    let mut harness = pulse_tests::Harness::with_builder(builder).await;
+    let (client, session) = harness.connect().await;
+    eventually("the quick hook ran", || quick_ran.load(Ordering::SeqCst)).await;
+    assert_eq!(quick_live.load(Ordering::SeqCst), 0, "a hook that returned holds nothing");
+    assert_eq!(waiting_live.load(Ordering::SeqCst), 1, "the waiting hook runs on");
+
+    client.close().await;
+    session.closed().await;
+    eventually("the waiting hook was dropped", || waiting_live.load(Ordering::SeqCst) == 0).await;
+}
