@@ -21,7 +21,27 @@ pub enum Kind {
     SocketIoNode,
 }
 
+/// The protocol a server speaks: what the load client sends it and reads from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Pulse's JSON frames.
+    Pulse,
+    /// The raw servers' text commands (`join`, `pub:`, `echo:`).
+    Raw,
+    /// Socket.IO over engine.io v4.
+    SocketIo,
+}
+
 impl Kind {
+    /// What the load client speaks to a server of this kind.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            Kind::Pulse => Protocol::Pulse,
+            Kind::Raw | Kind::RawPerFrame => Protocol::Raw,
+            Kind::Socketioxide | Kind::SocketIoNode => Protocol::SocketIo,
+        }
+    }
+
     /// Parses `pulse`, `raw`, `raw-per-frame`, `socketioxide` or `socketio-node`.
     pub fn parse(s: &str) -> Option<Kind> {
         Some(match s {
@@ -47,15 +67,15 @@ impl Kind {
 
     /// Whether the server speaks Socket.IO (engine.io v4 framing).
     pub fn is_socketio(self) -> bool {
-        matches!(self, Kind::Socketioxide | Kind::SocketIoNode)
+        self.protocol() == Protocol::SocketIo
     }
 
     /// The WebSocket URL of a server of this kind on `port`.
     pub fn url(self, port: u16) -> String {
-        match self {
-            Kind::Pulse => format!("ws://127.0.0.1:{port}/ws?v=1"),
-            Kind::Raw | Kind::RawPerFrame => format!("ws://127.0.0.1:{port}/"),
-            Kind::Socketioxide | Kind::SocketIoNode => {
+        match self.protocol() {
+            Protocol::Pulse => format!("ws://127.0.0.1:{port}/ws?v=1"),
+            Protocol::Raw => format!("ws://127.0.0.1:{port}/"),
+            Protocol::SocketIo => {
                 format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket")
             }
         }

@@ -310,9 +310,7 @@ pub(crate) fn answer_on(channel: ChannelId, id: u64, result: Result<&RawValue, &
             let channel = channel.hex();
             let parts =
                 [r#""t":"answer","channel":""#, channel.as_str(), r#"","id":"#, id_text, r#","ok":"#, value.get(), "}"];
-            let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-            parts.into_iter().for_each(|part| text.push_str(part));
-            Body(Arc::from(text))
+            Body(Arc::from(parts.concat()))
         }
         Err(_) => answer_with(channel, id, result),
     }

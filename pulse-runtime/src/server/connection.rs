@@ -90,13 +90,13 @@ async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, s
     // Each hook and the renderer run on a task of their own until they finish or the
     // session ends. No handle is kept: a hook that has opened its channels and returned
     // frees its task at once (an idle session's memory is mostly its tasks).
-    let renderer = server.root.clone().map(|root| {
-        let renderer = crate::component::run_renderer(Session { shared: session.clone() }, root);
-        Box::pin(renderer) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
-    });
-    for work in server.on_session.iter().map(|hook| hook(Session { shared: session.clone() })).chain(renderer) {
-        let session = Session { shared: session.clone() };
-        tokio::spawn(until_closed(session, work).in_current_span());
+    let handle = || Session { shared: session.clone() };
+    for hook in &server.on_session {
+        tokio::spawn(until_closed(handle(), hook(handle())).in_current_span());
+    }
+    if let Some(root) = server.root.clone() {
+        let renderer = crate::component::run_renderer(handle(), root);
+        tokio::spawn(until_closed(handle(), renderer).in_current_span());
     }
     let mut fresh = serve_connections(&server, &session, socket).await;
     session.end();

@@ -4,7 +4,7 @@
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
 use hdrhistogram::Histogram;
-use pulse_bench::Kind;
+use pulse_bench::{Kind, Protocol};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -29,8 +29,8 @@ impl Conn {
             tokio_tungstenite::connect_async_with_config(kind.url(port), None, true).await.expect("connect");
         let (sink, stream) = socket.split();
         let mut conn = Conn { kind, sink, stream, control: String::new(), next_id: 0 };
-        match kind {
-            Kind::Pulse => loop {
+        match kind.protocol() {
+            Protocol::Pulse => loop {
                 let text = conn.recv_text().await;
                 if text.contains("\"t\":\"open\"") && text.contains("\"name\":\"control\"") {
                     let start = text.find("\"channel\":\"").expect("channel") + 11;
@@ -38,8 +38,8 @@ impl Conn {
                     break;
                 }
             },
-            Kind::Raw | Kind::RawPerFrame => {}
-            Kind::Socketioxide | Kind::SocketIoNode => {
+            Protocol::Raw => {}
+            Protocol::SocketIo => {
                 let open = conn.recv_text().await;
                 assert!(open.starts_with('0'), "engine.io open packet, got {open}");
                 conn.send("40".to_owned()).await;
@@ -59,24 +59,24 @@ impl Conn {
             let message = self.stream.next().await.expect("connection open").expect("frame");
             let Message::Text(text) = message else { continue };
             let text = text.as_str();
-            match self.kind {
-                Kind::Pulse if text == r#"{"t":"ping"}"# => self.send(r#"{"t":"pong"}"#.to_owned()).await,
-                Kind::Socketioxide | Kind::SocketIoNode if text == "2" => self.send("3".to_owned()).await,
+            match self.kind.protocol() {
+                Protocol::Pulse if text == r#"{"t":"ping"}"# => self.send(r#"{"t":"pong"}"#.to_owned()).await,
+                Protocol::SocketIo if text == "2" => self.send("3".to_owned()).await,
                 _ => return text.to_owned(),
             }
         }
     }
 
     fn event(&self, event: &str, data: &str) -> String {
-        match self.kind {
-            Kind::Pulse => {
+        match self.kind.protocol() {
+            Protocol::Pulse => {
                 format!(r#"{{"t":"emit","channel":"{}","event":"{event}","payload":{data}}}"#, self.control)
             }
-            Kind::Raw | Kind::RawPerFrame => match event {
+            Protocol::Raw => match event {
                 "join" => "join".to_owned(),
                 _ => format!("pub:{data}"),
             },
-            Kind::Socketioxide | Kind::SocketIoNode => format!(r#"42["{event}",{data}]"#),
+            Protocol::SocketIo => format!(r#"42["{event}",{data}]"#),
         }
     }
 
@@ -94,20 +94,20 @@ impl Conn {
     pub async fn echo(&mut self, data: &str) {
         self.next_id += 1;
         let id = self.next_id;
-        let frame = match self.kind {
-            Kind::Pulse => {
+        let frame = match self.kind.protocol() {
+            Protocol::Pulse => {
                 format!(r#"{{"t":"request","channel":"{}","id":{id},"event":"echo","payload":{data}}}"#, self.control)
             }
-            Kind::Raw | Kind::RawPerFrame => format!("echo:{data}"),
-            Kind::Socketioxide | Kind::SocketIoNode => format!(r#"42{id}["echo",{data}]"#),
+            Protocol::Raw => format!("echo:{data}"),
+            Protocol::SocketIo => format!(r#"42{id}["echo",{data}]"#),
         };
         self.send(frame).await;
         loop {
             let text = self.recv_text().await;
-            let answered = match self.kind {
-                Kind::Pulse => text.contains("\"t\":\"answer\""),
-                Kind::Raw | Kind::RawPerFrame => true,
-                Kind::Socketioxide | Kind::SocketIoNode => text.starts_with(&format!("43{id}")),
+            let answered = match self.kind.protocol() {
+                Protocol::Pulse => text.contains("\"t\":\"answer\""),
+                Protocol::Raw => true,
+                Protocol::SocketIo => text.starts_with(&format!("43{id}")),
             };
             if answered {
                 return;
@@ -116,10 +116,10 @@ impl Conn {
     }
 
     pub fn is_delivery(&self, text: &str) -> bool {
-        match self.kind {
-            Kind::Pulse => text.contains("\"t\":\"broadcast\""),
-            Kind::Raw | Kind::RawPerFrame => true,
-            Kind::Socketioxide | Kind::SocketIoNode => text.starts_with("42[\"item\""),
+        match self.kind.protocol() {
+            Protocol::Pulse => text.contains("\"t\":\"broadcast\""),
+            Protocol::Raw => true,
+            Protocol::SocketIo => text.starts_with("42[\"item\""),
         }
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use hdrhistogram::Histogram;
-use pulse_bench::{Kind, find_ts, now_micros};
+use pulse_bench::{Kind, Protocol, find_ts, now_micros};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -118,15 +118,15 @@ impl Link {
             let message = self.socket.as_mut()?.next().await?.ok()?;
             let Message::Text(text) = message else { continue };
             let text = text.as_str();
-            match self.kind {
-                Kind::Pulse if text == r#"{"t":"ping"}"# => self.send(r#"{"t":"pong"}"#.to_owned()).await,
-                Kind::Pulse => {
+            match self.kind.protocol() {
+                Protocol::Pulse if text == r#"{"t":"ping"}"# => self.send(r#"{"t":"pong"}"#.to_owned()).await,
+                Protocol::Pulse => {
                     if let Some(seq) = seq_of(text) {
                         self.position = seq.to_string();
                     }
                     return Some(text.to_owned());
                 }
-                Kind::Raw | Kind::RawPerFrame => return Some(text.to_owned()),
+                Protocol::Raw => return Some(text.to_owned()),
                 _ if text == "2" => self.send("3".to_owned()).await,
                 _ => {
                     if let Some(offset) = text.starts_with("42[\"item\"").then(|| offset_of(text)).flatten() {
@@ -169,12 +169,12 @@ impl Link {
             backlog: VecDeque::new(),
         };
         link.connect(kind.url(port)).await;
-        match kind {
-            Kind::Pulse => {
+        match kind.protocol() {
+            Protocol::Pulse => {
                 let hello = link.next_containing("\"t\":\"hello\"").await;
                 link.session = field(&hello, "session").expect("session id");
             }
-            Kind::Raw | Kind::RawPerFrame => {}
+            Protocol::Raw => {}
             _ => {
                 link.next_starting("0").await;
                 link.send("40".to_owned()).await;
@@ -188,8 +188,8 @@ impl Link {
 
     /// Joins the feed and waits until the join has been handled.
     async fn join(&mut self) {
-        match self.kind {
-            Kind::Pulse => {
+        match self.kind.protocol() {
+            Protocol::Pulse => {
                 let open = self.next_containing("\"name\":\"control\"").await;
                 let control = field(&open, "channel").expect("control channel id");
                 self.send(format!(r#"{{"t":"emit","channel":"{control}","event":"join","payload":null}}"#)).await;
@@ -197,7 +197,7 @@ impl Link {
                     .await;
                 self.next_containing("\"t\":\"answer\"").await;
             }
-            Kind::Raw | Kind::RawPerFrame => {
+            Protocol::Raw => {
                 self.send("join".to_owned()).await;
                 self.send(r#"echo:{"joined":true}"#.to_owned()).await;
                 self.next_containing("\"joined\"").await;
@@ -218,8 +218,8 @@ impl Link {
 
     /// Reconnects asking for what was missed; true when the server recovered it.
     async fn reconnect(&mut self) -> bool {
-        match self.kind {
-            Kind::Pulse => {
+        match self.kind.protocol() {
+            Protocol::Pulse => {
                 let url = format!("{}&resume={}&last_seq={}", self.kind.url(self.port), self.session, self.position);
                 self.connect(url).await;
                 let hello = self.next_containing("\"t\":\"hello\"").await;
@@ -232,7 +232,7 @@ impl Link {
                 self.join().await;
                 false
             }
-            Kind::Raw | Kind::RawPerFrame => {
+            Protocol::Raw => {
                 self.connect(self.kind.url(self.port)).await;
                 self.join().await;
                 false
@@ -291,9 +291,9 @@ async fn subscribe(
             reconnect(&mut link, &mut tally, &mut reconnecting).await;
             continue;
         };
-        let is_item = match link.kind {
-            Kind::Pulse => text.contains("\"t\":\"broadcast\""),
-            Kind::Raw | Kind::RawPerFrame => true,
+        let is_item = match link.kind.protocol() {
+            Protocol::Pulse => text.contains("\"t\":\"broadcast\""),
+            Protocol::Raw => true,
             _ => text.starts_with("42[\"item\""),
         };
         let Some(i) = is_item.then(|| index_of(&text)).flatten() else { continue };
