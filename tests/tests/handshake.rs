@@ -73,3 +73,92 @@ async fn unsupported_or_missing_version_is_refused_with_a_clear_reason() {
     assert_eq!(harness.server().stats().sessions, 0);
     harness.connect().await;
 }
+
+/// A client's masked text frame (the mask is zeros, so the payload reads as sent).
+fn client_text_frame(text: &str) -> Vec<u8> {
+    assert!(text.len() < 126, "a short frame");
+    let mut frame = vec![0x81, 0x80 | text.len() as u8, 0, 0, 0, 0];
+    frame.extend_from_slice(text.as_bytes());
+    frame
+}
+
+/// The next text frame a server sends on `stream`.
+async fn server_text_frame(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut start = [0; 2];
+    stream.read_exact(&mut start).await.unwrap();
+    assert_eq!(start[0], 0x81, "an unfragmented text frame");
+    let len = match start[1] {
+        126 => usize::from(stream.read_u16().await.unwrap()),
+        127 => usize::try_from(stream.read_u64().await.unwrap()).unwrap(),
+        len => usize::from(len),
+    };
+    let mut payload = vec![0; len];
+    stream.read_exact(&mut payload).await.unwrap();
+    String::from_utf8(payload).unwrap()
+}
+
+/// An upgrade request is answered however it arrives: whole, or cut in two writes
+/// (which `Server::bind`'s listener leaves to axum), and a frame sent right behind the
+/// head, before the answer, reaches the session either way.
+#[tokio::test]
+async fn an_upgrade_in_pieces_or_with_a_frame_right_behind_it_is_served() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let harness = Harness::start().await;
+    let addr = harness.running.local_addr();
+    let request = format!(
+        "GET /ws?v=1 HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    let frame = client_text_frame(r#"{"t":"emit","channel":"00000000000000000000000000000001","event":"x"}"#);
+    for cut in [None, Some(20), Some(request.len() - 1)] {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut sent = request.clone().into_bytes();
+        sent.extend_from_slice(&frame);
+        if let Some(cut) = cut {
+            stream.write_all(&sent[..cut]).await.unwrap();
+            // Either way the upgrade must be served; the pause only makes it likely that
+            // the listener sees the head unfinished and passes the connection on.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            stream.write_all(&sent[cut..]).await.unwrap();
+        } else {
+            stream.write_all(&sent).await.unwrap();
+        }
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(stream.read_u8().await.unwrap());
+        }
+        let head = String::from_utf8(head).unwrap().to_lowercase();
+        assert!(head.starts_with("http/1.1 101 switching protocols\r\n"), "{cut:?}: {head}");
+        assert!(head.contains("\r\nsec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"), "{cut:?}: {head}");
+        assert!(server_text_frame(&mut stream).await.starts_with(r#"{"t":"hello""#), "{cut:?}");
+        let error = server_text_frame(&mut stream).await;
+        assert!(error.contains(r#""t":"error","code":"unknown_channel""#), "{cut:?}: {error}");
+    }
+}
+
+/// `Server::router` mounted in an app of one's own (served by hyper, not by
+/// `Server::bind`'s listener) serves the same sessions.
+#[tokio::test]
+async fn the_router_mounted_in_an_app_of_ones_own_serves_sessions() {
+    use pulse_runtime::axum::{Router, routing::get};
+
+    let server = pulse_runtime::Server::builder()
+        .on_session(|session| async move {
+            session.open_channel("calc", pulse_tests::test_handlers().0).unwrap();
+        })
+        .build();
+    let app = Router::new().route("/health", get(|| async { "ok" })).merge(server.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { pulse_runtime::axum::serve(listener, app).await });
+
+    let mut client = Client::connect(&format!("ws://{addr}/ws?v={PROTOCOL_VERSION}")).await.unwrap();
+    assert_eq!(client.hello().v, PROTOCOL_VERSION);
+    let calc = pulse_tests::expect_open(&mut client, "calc").await;
+    assert_eq!(client.request(calc, "add", &[2, 3]).await, Ok(serde_json::json!(5)));
+    assert_eq!(server.stats().sessions, 1);
+    let (status, _, body) = pulse_tests::http_get(addr, "/health").await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+}

@@ -111,6 +111,8 @@ async fn graceful_shutdown_closes_sessions_with_going_away() {
     let (mut b, _) = harness.connect().await;
     let url = harness.running.ws_url();
     let server = harness.server().clone();
+    // A connection that never sends its request.
+    let mut silent = tokio::net::TcpStream::connect(harness.running.local_addr()).await.unwrap();
     let shutdown = tokio::spawn(harness.running.shutdown());
 
     for client in [&mut a, &mut b] {
@@ -121,6 +123,10 @@ async fn graceful_shutdown_closes_sessions_with_going_away() {
     }
     shutdown.await.unwrap();
     assert_eq!(server.stats().sessions, 0);
+    // It is closed too (reset, if the listener went before it was accepted).
+    let mut byte = [0; 1];
+    let read = tokio::time::timeout(pulse_tests::PATIENCE, tokio::io::AsyncReadExt::read(&mut silent, &mut byte));
+    assert_eq!(read.await.expect("closed in time").unwrap_or(0), 0);
     // The listener is gone: new connections are refused.
     assert!(pulse_runtime::client::Client::connect(&url).await.is_err());
 }

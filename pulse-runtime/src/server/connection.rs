@@ -9,7 +9,7 @@ use tungstenite::Message;
 
 use super::ServerShared;
 use super::socket::{Reader, Socket, Writer};
-use crate::id::SessionId;
+use super::upgrade::Opening;
 use crate::protocol::frames::{self, AnnouncedLimits, Body};
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
 use crate::session::{Ending, Reattach, Session, SessionShared};
@@ -26,14 +26,8 @@ const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 const GREET_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one upgraded connection until it ends.
-pub(crate) async fn run(
-    server: Arc<ServerShared>,
-    mut socket: Socket,
-    version: Option<u32>,
-    identity: Option<Result<super::access::Identity, String>>,
-    resume: Option<(SessionId, u64)>,
-    params: Option<String>,
-) {
+pub(crate) async fn run(server: Arc<ServerShared>, mut socket: Socket, opening: Opening) {
+    let Opening { version, identity, resume, params } = opening;
     if version != Some(PROTOCOL_VERSION) {
         let asked = version.map_or_else(|| "none".to_owned(), |v| v.to_string());
         let reason = format!("unsupported_version: asked for v={asked}, this server speaks v={PROTOCOL_VERSION}");

@@ -1,16 +1,17 @@
 //! The WebSocket opening handshake (RFC 6455 §4.2) on an HTTP/1.1 request: what makes
-//! a request an upgrade, the `101 Switching Protocols` answer, and the socket made of
-//! the upgraded connection (see [`super::socket`]).
+//! a request an upgrade, the `101 Switching Protocols` answer, and, for a request that
+//! came through axum, the socket made of hyper's upgraded connection (see
+//! [`super::socket`]; [`super::listener`] answers most upgrades before hyper sees them).
 
 use std::future::Future;
 
 use axum::extract::FromRequestParts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use tungstenite::protocol::WebSocketConfig;
 
-use super::socket::Socket;
+use super::socket::{Io, Socket};
 
 /// A request to open a WebSocket: its key, and the way to the connection once answered.
 pub(super) struct Handshake {
@@ -55,20 +56,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Handshake {
     type Rejection = NotAnUpgrade;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, NotAnUpgrade> {
-        let headers = &parts.headers;
-        if parts.method != Method::GET {
-            return Err(NotAnUpgrade::NotGet);
-        }
-        if !has_token(headers, header::CONNECTION, "upgrade") {
-            return Err(NotAnUpgrade::NoConnectionUpgrade);
-        }
-        if !has_token(headers, header::UPGRADE, "websocket") {
-            return Err(NotAnUpgrade::NotWebSocket);
-        }
-        if !has_token(headers, header::SEC_WEBSOCKET_VERSION, "13") {
-            return Err(NotAnUpgrade::Version);
-        }
-        let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or(NotAnUpgrade::NoKey)?.clone();
+        let key = upgrade_key(&parts.method, &parts.headers)?.clone();
         let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>().ok_or(NotAnUpgrade::NotUpgradable)?;
         Ok(Handshake { key, on_upgrade })
     }
@@ -83,9 +71,7 @@ impl Handshake {
         F: FnOnce(Socket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let accept = tungstenite::handshake::derive_accept_key(self.key.as_bytes());
-        // base64 is always a valid header value.
-        let Ok(accept) = HeaderValue::try_from(accept) else {
+        let Some(answer) = switching_protocols(&self.key) else {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         };
         let on_upgrade = self.on_upgrade;
@@ -94,15 +80,42 @@ impl Handshake {
                 Ok(upgraded) => upgraded,
                 Err(error) => return tracing::debug!(%error, "the WebSocket upgrade did not complete"),
             };
-            serve(Socket::new(TokioIo::new(upgraded), config, write_batch_bytes).await).await;
+            serve(Socket::new(Io::Upgraded(TokioIo::new(upgraded)), config, write_batch_bytes).await).await;
         });
         let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        response.headers_mut().extend(answer);
         response
     }
+}
+
+/// The `Sec-WebSocket-Key` of a request that is a WebSocket upgrade (RFC 6455 §4.2.1),
+/// or what makes it none.
+pub(super) fn upgrade_key<'h>(method: &Method, headers: &'h HeaderMap) -> Result<&'h HeaderValue, NotAnUpgrade> {
+    if method != Method::GET {
+        return Err(NotAnUpgrade::NotGet);
+    }
+    if !has_token(headers, header::CONNECTION, "upgrade") {
+        return Err(NotAnUpgrade::NoConnectionUpgrade);
+    }
+    if !has_token(headers, header::UPGRADE, "websocket") {
+        return Err(NotAnUpgrade::NotWebSocket);
+    }
+    if !has_token(headers, header::SEC_WEBSOCKET_VERSION, "13") {
+        return Err(NotAnUpgrade::Version);
+    }
+    headers.get(header::SEC_WEBSOCKET_KEY).ok_or(NotAnUpgrade::NoKey)
+}
+
+/// The headers of the `101 Switching Protocols` answer to `key` (RFC 6455 §4.2.2), the
+/// same whether hyper writes them or [`super::listener`] does. `None` only if the
+/// accept key were no header value, which base64 always is.
+pub(super) fn switching_protocols(key: &HeaderValue) -> Option<[(HeaderName, HeaderValue); 3]> {
+    let accept = HeaderValue::try_from(tungstenite::handshake::derive_accept_key(key.as_bytes())).ok()?;
+    Some([
+        (header::CONNECTION, HeaderValue::from_static("upgrade")),
+        (header::UPGRADE, HeaderValue::from_static("websocket")),
+        (header::SEC_WEBSOCKET_ACCEPT, accept),
+    ])
 }
 
 /// Whether header `name` lists `token` (comma-separated, any case): `Connection:

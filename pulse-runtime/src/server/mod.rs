@@ -6,6 +6,7 @@ mod connection;
 mod dispatch;
 mod frame_writer;
 mod handshake;
+mod listener;
 mod presence;
 mod registry;
 mod running;

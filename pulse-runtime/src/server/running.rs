@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
 use serde::Serialize;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::oneshot;
 
 use super::ServerBuilder;
+use super::listener::Listener;
 use super::registry::ServerShared;
-use super::upgrade::upgrade;
+use super::upgrade::{WS_PATH, upgrade};
 use crate::config::Config;
 use crate::error::ChannelError;
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
@@ -84,7 +84,7 @@ impl Server {
     fn routes(&self) -> Router {
         self.shared.start_background();
         #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
-        let mut router = Router::new().route("/ws", get(upgrade));
+        let mut router = Router::new().route(WS_PATH, get(upgrade));
         #[cfg(feature = "metrics")]
         if let Some(path) = &self.shared.metrics_path {
             router = router.route(path, get(metrics));
@@ -205,13 +205,7 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let router = self.with_assets(app.merge(self.routes()));
-        // Small frames must go out at once: Nagle's algorithm would hold the second of two
-        // back-to-back frames until the peer's delayed ACK (tens of milliseconds).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY");
-            }
-        });
+        let listener = Listener::new(listener, self.shared.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
@@ -253,7 +247,7 @@ impl RunningServer {
 
     /// The WebSocket URL of this server, with the protocol version.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws?v={PROTOCOL_VERSION}", self.local_addr)
+        format!("ws://{}{WS_PATH}?v={PROTOCOL_VERSION}", self.local_addr)
     }
 
     /// The server, for broadcast and stats.

@@ -1,7 +1,6 @@
-//! The connection's socket, split in two: the reader is tungstenite over the upgraded
-//! HTTP connection, reading through [`LazyRead`] so an idle connection keeps no read
-//! chunk of its own; the writer is a [`FrameWriter`], which writes frames straight into
-//! the socket.
+//! The connection's socket, split in two: the reader is tungstenite over the connection,
+//! reading through [`LazyRead`] so an idle connection keeps no read chunk of its own;
+//! the writer is a [`FrameWriter`], which writes frames straight into the socket.
 
 use std::cell::RefCell;
 use std::io;
@@ -10,14 +9,71 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, ReadBuf, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
 use super::frame_writer::{FrameWriter, Inbound, Replies};
 
-/// The upgraded HTTP connection.
-type Io = TokioIo<hyper::upgrade::Upgraded>;
+/// The connection under a WebSocket.
+pub(crate) enum Io {
+    /// A TCP stream whose upgrade request [`super::listener`] answered itself.
+    Tcp(TcpStream),
+    /// hyper's upgraded connection, for a request that came through axum (the router
+    /// mounted in an app of the user's, or a request the listener passed on).
+    Upgraded(TokioIo<hyper::upgrade::Upgraded>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Io::Upgraded(upgraded) => Pin::new(upgraded).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Io::Upgraded(upgraded) => Pin::new(upgraded).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
+            Io::Upgraded(upgraded) => Pin::new(upgraded).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Tcp(tcp) => tcp.is_write_vectored(),
+            Io::Upgraded(upgraded) => upgraded.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => Pin::new(tcp).poll_flush(cx),
+            Io::Upgraded(upgraded) => Pin::new(upgraded).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Io::Upgraded(upgraded) => Pin::new(upgraded).poll_shutdown(cx),
+        }
+    }
+}
 
 /// A connection's reader.
 pub(crate) type Reader = WebSocketStream<Inbound<LazyRead<ReadHalf<Io>>>>;
@@ -34,8 +90,8 @@ pub(crate) struct Socket {
 }
 
 impl Socket {
-    /// The WebSocket on an upgraded connection; `write_batch_bytes` is what the writer
-    /// gathers before a write is due.
+    /// The WebSocket on a connection whose upgrade was answered; `write_batch_bytes` is
+    /// what the writer gathers before a write is due.
     pub(crate) async fn new(io: Io, config: WebSocketConfig, write_batch_bytes: usize) -> Self {
         let (read, write) = tokio::io::split(io);
         let replies = Arc::new(Replies::default());
@@ -54,6 +110,15 @@ thread_local! {
     /// Where every connection on this thread reads into, before the bytes go to the
     /// frame parser and, if it did not ask for them all yet, to the connection.
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
+
+/// Runs `f` on this thread's read buffer of [`READ_CHUNK`] bytes (or, were it already
+/// in use, which nothing here does, on a buffer of its own).
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut vec![0; READ_CHUNK]),
+    })
 }
 
 /// A reader that asks the socket for up to [`READ_CHUNK`] bytes at once, however few
@@ -99,12 +164,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for LazyRead<S> {
         if buf.remaining() >= READ_CHUNK {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
-        SCRATCH.with(|scratch| {
-            // Never borrowed twice: reading a socket does not read another connection.
-            let Ok(mut scratch) = scratch.try_borrow_mut() else {
-                return Pin::new(&mut this.inner).poll_read(cx, buf);
-            };
-            let mut chunk = ReadBuf::new(&mut scratch[..]);
+        with_scratch(|scratch| {
+            let mut chunk = ReadBuf::new(scratch);
             ready!(Pin::new(&mut this.inner).poll_read(cx, &mut chunk))?;
             let read = chunk.filled();
             let n = read.len().min(buf.remaining());

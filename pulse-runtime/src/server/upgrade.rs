@@ -1,23 +1,31 @@
 //! The WebSocket upgrade at `GET /ws`: the origin check, the query string
-//! (`v`, `resume`, `last_seq`), authentication, and the hand-off to the connection.
+//! (`v`, `resume`, `last_seq`), authentication, and the hand-off to the connection,
+//! for a request that came through axum; [`super::listener`] reads the same way what it
+//! answers itself.
 
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, RawQuery, State};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
+use tungstenite::protocol::WebSocketConfig;
 
+use super::access::Identity;
 use super::handshake::Handshake;
 use super::registry::ServerShared;
 use super::{ConnectRequest, connection};
+use crate::config::Config;
 use crate::id::SessionId;
+
+/// The path of the WebSocket endpoint.
+pub(super) const WS_PATH: &str = "/ws";
 
 pub(super) async fn upgrade(
     State(server): State<Arc<ServerShared>>,
-    RawQuery(query): RawQuery,
-    parsed: Result<Query<UpgradeQuery>, QueryRejection>,
-    headers: axum::http::HeaderMap,
+    uri: Uri,
+    headers: HeaderMap,
     ws: Handshake,
 ) -> Response {
     if !server.config.origins.allows(&headers) {
@@ -25,23 +33,46 @@ pub(super) async fn upgrade(
         tracing::warn!("WebSocket upgrade refused: {refusal}");
         return (axum::http::StatusCode::FORBIDDEN, refusal).into_response();
     }
-    let parsed = UpgradeQuery::read(parsed);
-    let version = parsed.version();
-    let resume = parsed.resume();
-    let params = query.clone();
-    let identity = match &server.authenticator {
-        Some(authenticate) => Some(authenticate(ConnectRequest::new(headers, query)).await),
-        None => None,
-    };
-    let config = &server.config;
+    let opening = Opening::read(&server, headers, &uri).await;
+    ws.accept(websocket_config(&server.config), server.config.write_buffer_bytes, move |socket| {
+        connection::run(server, socket, opening)
+    })
+}
+
+/// What a connection takes from its upgrade request.
+pub(super) struct Opening {
+    /// The protocol version the client asked for (`v`).
+    pub(super) version: Option<u32>,
+    /// What the authentication hook said, if the server has one.
+    pub(super) identity: Option<Result<Identity, String>>,
+    /// The session to resume and the last sequence number its client saw.
+    pub(super) resume: Option<(SessionId, u64)>,
+    /// The whole query string, for the session's parameters.
+    pub(super) params: Option<String>,
+}
+
+impl Opening {
+    /// Reads the query string of `uri` and asks the authentication hook about the
+    /// request.
+    pub(super) async fn read(server: &ServerShared, headers: HeaderMap, uri: &Uri) -> Self {
+        let query = UpgradeQuery::read(Query::try_from_uri(uri));
+        let params = uri.query().map(str::to_owned);
+        let identity = match &server.authenticator {
+            Some(authenticate) => Some(authenticate(ConnectRequest::new(headers, params.clone())).await),
+            None => None,
+        };
+        Opening { version: query.version(), identity, resume: query.resume(), params }
+    }
+}
+
+/// The reader's settings: frames and messages up to `Config::max_frame_bytes`, and a
+/// parser buffer of `Config::read_buffer_bytes`.
+pub(super) fn websocket_config(config: &Config) -> WebSocketConfig {
     let limit = config.max_frame_bytes;
-    let socket_config = tungstenite::protocol::WebSocketConfig::default()
+    WebSocketConfig::default()
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit))
-        .read_buffer_size(config.read_buffer_bytes);
-    ws.accept(socket_config, config.write_buffer_bytes, move |socket| {
-        connection::run(server, socket, version, identity, resume, params)
-    })
+        .read_buffer_size(config.read_buffer_bytes)
 }
 
 /// The upgrade's query string: `v=<version>`, and `resume=<session id>&last_seq=<n>`

@@ -107,18 +107,25 @@ async fn fanout(kind: Kind, ports: &[u16], sessions: usize, messages: u64, pids:
     )
 }
 
-fn rss_kib(pid: u32) -> u64 {
+/// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `RssAnon`, …).
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// The server's resident memory in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS")
 }
 
 async fn idle(kind: Kind, port: u16, sessions: usize, server_pid: u32) -> String {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = rss_kib(server_pid);
+    let anon_before = status_kib(server_pid, "RssAnon");
     let started = Instant::now();
     let mut conns = connect_many(kind, port, sessions).await;
     // Every handshake (and Pulse's channel open) is done; the last echo proves the
@@ -129,10 +136,12 @@ async fn idle(kind: Kind, port: u16, sessions: usize, server_pid: u32) -> String
     let connect_s = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_kib(server_pid);
+    let anon_after = status_kib(server_pid, "RssAnon");
     let per_session = (after.saturating_sub(before)) as f64 * 1024.0 / sessions as f64;
+    let anon_per_session = (anon_after.saturating_sub(anon_before)) as f64 * 1024.0 / sessions as f64;
     drop(conns);
     format!(
-        r#"{{"workload":"W2","kind":"{}","sessions":{sessions},"rss_before_kib":{before},"rss_after_kib":{after},"bytes_per_session":{per_session:.0},"connect_s":{connect_s:.2}}}"#,
+        r#"{{"workload":"W2","kind":"{}","sessions":{sessions},"rss_before_kib":{before},"rss_after_kib":{after},"bytes_per_session":{per_session:.0},"anon_before_kib":{anon_before},"anon_after_kib":{anon_after},"anon_bytes_per_session":{anon_per_session:.0},"connect_s":{connect_s:.2}}}"#,
         kind.name()
     )
 }
