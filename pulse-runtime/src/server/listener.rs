@@ -113,7 +113,9 @@ async fn take(stream: TcpStream, server: Arc<ServerShared>, mut accepting: watch
     };
     match head {
         Ok(Head::Upgrade(upgrade)) => {
-            if let Err(error) = upgrade.answer(stream, server).await {
+            // Boxed: a connection waits for its request in a task of a few hundred
+            // bytes, and the answer's state (about 2 KiB) is only made once it came.
+            if let Err(error) = Box::pin(upgrade.answer(stream, server)).await {
                 tracing::debug!(%error, "the WebSocket upgrade did not complete");
             }
             None
@@ -298,6 +300,15 @@ mod tests {
         for request in [cut, &post, &http10, &elsewhere, &no_key, &old, &body, &chunked, &cross_site, &many, garbage] {
             assert!(matches!(parse(request), Head::Other), "{request:?}");
         }
+    }
+
+    #[test]
+    fn a_connection_waits_for_its_request_in_a_small_task() {
+        fn future_size<A, B, C, Fut>(_: impl FnOnce(A, B, C) -> Fut) -> usize {
+            std::mem::size_of::<Fut>()
+        }
+        let waiting = future_size(take);
+        assert!(waiting <= 384, "a connection's task is {waiting} bytes while it waits");
     }
 
     #[test]
