@@ -149,7 +149,7 @@ async fn serve_connections(
         }
         // The writer has stopped: frames queue up for the next connection.
         session.detach();
-        let ending = session.ending().borrow().clone();
+        let ending = session.ending();
         if config.resume_grace.is_zero() || ending.as_ref().is_none_or(Ending::is_terminal) {
             return next.into_iter().collect();
         }
@@ -208,8 +208,7 @@ async fn serve_connection(session: Arc<SessionShared>, mut socket: Box<Socket>, 
 /// Waits (while detached) for a resuming connection; `None` if the session must end
 /// first (a terminal signal) or the grace period passes.
 async fn wait_for_resume(session: &SessionShared, grace: Duration) -> Option<Box<Reattach>> {
-    let mut ending = session.ending();
-    let terminal = ending.wait_for(|e| e.as_ref().is_some_and(Ending::is_terminal));
+    let terminal = session.wait_session_end();
     tokio::select! {
         attach = session.resumes.recv() => attach,
         _ = tokio::time::sleep(grace) => None,
@@ -281,7 +280,7 @@ async fn close_socket(server: &ServerShared, socket: &mut Socket, code: CloseCod
 /// handshake completes instead of ending in a TCP reset.
 async fn read_loop(session: &Arc<SessionShared>, mut stream: Box<Reader>) {
     read_frames(session, &mut stream).await;
-    if matches!(&*session.ending().borrow(), Some(Ending::Close(..) | Ending::Detach(..))) {
+    if matches!(session.ending(), Some(Ending::Close(..) | Ending::Detach(..))) {
         tokio::spawn(async move {
             let drain = async { while let Some(Ok(_)) = stream.next().await {} };
             let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT * 2, drain).await;
@@ -290,9 +289,8 @@ async fn read_loop(session: &Arc<SessionShared>, mut stream: Box<Reader>) {
 }
 
 async fn read_frames(session: &Arc<SessionShared>, stream: &mut Reader) {
-    let mut ending = session.ending();
     // One waiter for the whole loop: making a new one per frame showed in W1's profile.
-    let ended = ending.wait_for(Option::is_some);
+    let ended = session.wait_connection_end();
     tokio::pin!(ended);
     let mut budget = RateBudget::new(session.host.config());
     loop {
@@ -345,8 +343,7 @@ fn read_error_ending(error: tungstenite::Error, config: &crate::Config) -> Endin
 /// server is the one closing.
 async fn write_loop(session: &Arc<SessionShared>, mut writer: Writer) {
     // One waiter for the whole loop (see `read_frames`).
-    let mut end_watch = session.ending();
-    let ended = end_watch.wait_for(Option::is_some);
+    let ended = session.wait_connection_end();
     tokio::pin!(ended);
     let config = session.host.config();
     let telemetry = session.host.telemetry();
@@ -408,7 +405,7 @@ async fn write_loop(session: &Arc<SessionShared>, mut writer: Writer) {
             break;
         }
     }
-    let end = session.ending().borrow().clone();
+    let end = session.ending();
     if let Some(telemetry) = telemetry {
         telemetry.closed(match &end {
             Some(Ending::Close(code, _) | Ending::Detach(code, _)) => Closed::Code(*code),

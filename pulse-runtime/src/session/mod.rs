@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::{Notify, oneshot, watch};
+use tokio::sync::{Notify, oneshot};
 
 pub(crate) mod channel;
 pub(crate) mod handlers;
@@ -23,7 +23,7 @@ use crate::id::{ChannelId, SessionId};
 use crate::protocol::frames::{self, Body};
 use crate::protocol::{self, CloseCode, Topic};
 use crate::session_core::{AnswerRoute, CannotResume, Limits, OpenRefused, Refused, SessionCore, StartRefused};
-use crate::sync::lock;
+use crate::sync::{Watched, lock};
 use crate::target::Target;
 use channel::{ChannelShared, CloseReason, RawChannel, RawHandler};
 use host::{CallbackFn, Host, Identity};
@@ -82,7 +82,7 @@ pub(crate) struct SessionShared {
     /// Wakes the connection's writer when frames are queued.
     wake: Notify,
     /// Why the current connection ends (reset when the session is resumed).
-    ending: watch::Sender<Option<Ending>>,
+    ending: Watched<Option<Ending>>,
     /// Set once the session has ended for good…
     finished: AtomicBool,
     /// …which wakes those waiting for it.
@@ -119,7 +119,7 @@ impl SessionShared {
             core: Mutex::new(SessionCore::new(Limits::from_config(host.config()))),
             host,
             wake: Notify::new(),
-            ending: watch::Sender::new(None),
+            ending: Watched::new(None),
             finished: AtomicBool::new(false),
             on_finish: Notify::new(),
             resumes: handover::Handover::default(),
@@ -197,15 +197,25 @@ impl SessionShared {
             })
     }
 
-    /// Watches for the session's end.
-    pub(crate) fn ending(&self) -> watch::Receiver<Option<Ending>> {
-        self.ending.subscribe()
+    /// Why the current connection ends, if it does.
+    pub(crate) fn ending(&self) -> Option<Ending> {
+        self.ending.with(Option::clone)
+    }
+
+    /// Waits until the current connection is asked to end.
+    pub(crate) async fn wait_connection_end(&self) {
+        self.ending.wait_for(Option::is_some).await;
+    }
+
+    /// Waits until the session is asked to end for good.
+    pub(crate) async fn wait_session_end(&self) {
+        self.ending.wait_for(|ending| ending.as_ref().is_some_and(Ending::is_terminal)).await;
     }
 
     /// Asks the connection to end. The first reason wins, except that a reason that
     /// ends the session replaces one that would only have detached it.
     pub(crate) fn signal_end(&self, ending: Ending) {
-        self.ending.send_if_modified(|current| {
+        self.ending.modify(|current| {
             let replaces = match current {
                 None => true,
                 Some(existing) => !existing.is_terminal() && ending.is_terminal(),
@@ -221,7 +231,7 @@ impl SessionShared {
     /// that ends the session (a shutdown or an overflow that came meanwhile must not
     /// be forgotten).
     pub(crate) fn reset_connection(&self) {
-        self.ending.send_if_modified(|current| {
+        self.ending.modify(|current| {
             if current.as_ref().is_some_and(Ending::is_terminal) {
                 return false;
             }
@@ -243,7 +253,7 @@ impl SessionShared {
     }
 
     pub(crate) fn is_ending(&self) -> bool {
-        self.ending.borrow().is_some()
+        self.ending.with(Option::is_some)
     }
 
     pub(crate) fn touch(&self) {
@@ -611,10 +621,10 @@ impl Session {
     /// The close code the server ended the session with; `None` while it is connected
     /// or when the client was the one to leave.
     pub fn close_code(&self) -> Option<CloseCode> {
-        match &*self.shared.ending.borrow() {
+        self.shared.ending.with(|ending| match ending {
             Some(Ending::Close(code, _)) => Some(*code),
             _ => None,
-        }
+        })
     }
 
     /// The identity the authentication hook gave this session, if it is a `T`.
