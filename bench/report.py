@@ -115,16 +115,21 @@ def main():
             )
     out.append("")
 
+    kib = lambda v: "—" if v is None else f"{v / 1024:.1f} KiB"
     out.append("## W2 idle footprint: N idle sessions (Pulse: each with one open channel)\n")
-    out.append("Made by `bench-load KIND PORT idle N SERVER_PID` against a fresh server.\n")
-    out.append("| server | sessions | server RSS before → after | per session | vs raw | time to connect all |")
-    out.append("|---|---:|---:|---:|---:|---:|")
+    out.append("Made by `bench-load KIND PORT idle N SERVER_PID` against a fresh server. Per session is the "
+               "growth of the server's resident memory (`VmRSS`) over N; anonymous is the part of it that "
+               "is not file pages (`RssAnon`: the heap and stacks, without the binary's code paged in by "
+               "the first connections).\n")
+    out.append("| server | sessions | server RSS before → after | per session | vs raw | anonymous per session | time to connect all |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
     w2raw = {r["sessions"]: r for r in by("W2") if r["kind"] == RAW}
     for r in sorted(by("W2"), key=lambda r: (r["sessions"], ORDER.index(r["kind"]))):
         raw = w2raw.get(r["sessions"])
         out.append(
             f"| {r['kind']} | {r['sessions']:,} | {r['rss_before_kib'] / 1024:.1f} → {r['rss_after_kib'] / 1024:.1f} MiB "
-            f"| {r['bytes_per_session'] / 1024:.1f} KiB | {ratio(r['bytes_per_session'], raw and raw['bytes_per_session'])} | {r['connect_s']:.1f} s |"
+            f"| {r['bytes_per_session'] / 1024:.1f} KiB | {ratio(r['bytes_per_session'], raw and raw['bytes_per_session'])} "
+            f"| {kib(r.get('anon_bytes_per_session'))} | {r['connect_s']:.1f} s |"
         )
     out.append("")
 

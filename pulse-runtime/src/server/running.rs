@@ -64,6 +64,9 @@ impl Server {
     /// [`ServerBuilder::assets`] the built client, as the router's fallback: axum
     /// refuses to merge two routers that both have one, so to add routes of your own
     /// beside the assets, pass them to [`Server::bind_with`] or [`serve_with`].
+    /// Mounted so, each upgrade goes through hyper, which holds two 8 KiB buffers per
+    /// handshake while it lasts; [`Server::bind`] and [`serve`] read upgrades to `/ws`
+    /// themselves and hand axum everything else.
     ///
     /// ```no_run
     /// # use pulse_runtime::Server;
