@@ -7,7 +7,7 @@
 //!
 //! hyper gives each connection an 8 KiB read buffer and an 8 KiB buffer for the answer's
 //! head, for the whole handshake. Sessions made during a burst of connects are placed
-//! among those buffers once freed, so the process keeps their pages: about 2 KiB per
+//! among those buffers once freed, so the process keeps their pages: about 1 KiB per
 //! session at 1,000 sessions (docs/benchmarks.md, W2). Here the head is peeked into the
 //! thread's shared read buffer, and a handshake allocates only the parsed headers.
 
