@@ -16,7 +16,10 @@
 //!   exists. A client therefore never learns a channel id before the channel can
 //!   handle its frames.
 //! - A frame dropped for any reason (the queue overflowed) marks the session as unable
-//!   to resume, so a client is never resumed across a gap.
+//!   to resume, so a client is never resumed across a gap, and ends its stream there:
+//!   nothing queued after the gap goes out (the session is closed as a slow consumer),
+//!   so a client never sees a frame that depends on one it missed, such as the `close`
+//!   of a channel whose `open` was dropped.
 //!
 //! `H` is what the session keeps per channel (its handler); `A` is where the answer to
 //! a server-to-client request goes. Tests use plain values for both.
@@ -236,7 +239,8 @@ impl<H, A> SessionCore<H, A> {
         if self.link == Link::Ended {
             return Err(Refused::Ended);
         }
-        if self.queue.len() >= self.limits.queue_frames {
+        // After a gap the stream is over: what follows may depend on what was dropped.
+        if self.gap || self.queue.len() >= self.limits.queue_frames {
             self.gap = true;
             return Err(Refused::Overflow);
         }

@@ -197,9 +197,15 @@ impl Harness {
         match op {
             Op::Broadcast => {
                 let body = frames::broadcast(&Topic::from("room"), "n", &self.accepted).expect("encodes");
+                let gapped = self.core.has_gap();
                 match self.core.push(body) {
-                    Ok(_) => self.accepted += 1,
-                    Err(Refused::Overflow) => assert_eq!(self.core.buffered().0, QUEUE),
+                    Ok(_) => {
+                        assert!(!gapped, "nothing is queued after a gap");
+                        self.accepted += 1;
+                    }
+                    Err(Refused::Overflow) => {
+                        assert!(gapped || self.core.buffered().0 == QUEUE, "refused with room in the queue");
+                    }
                     Err(Refused::Ended | Refused::ChannelClosed) => unreachable!("ended sessions are not driven"),
                 }
             }
@@ -476,6 +482,26 @@ fn overflow_while_detached_refuses_the_resume() {
     h.apply(Op::Broadcast);
     assert_eq!(h.accepted, QUEUE as u64, "the frame past the bound is refused");
     assert_eq!(h.core.resume(0).err(), Some(CannotResume::FramesDropped));
+}
+
+/// A channel opened into a full queue loses its `open`: a gap. Nothing after a gap goes
+/// out, so its client never hears `close` for a channel it was never told of, even once
+/// the writer has made room (a 10,000-case CI run found this sequence).
+#[test]
+fn nothing_goes_out_after_a_gap() {
+    let mut h = Harness::new();
+    for _ in 0..QUEUE {
+        h.apply(Op::Broadcast);
+    }
+    h.apply(Op::Open { ready: false });
+    assert!(h.core.has_gap(), "the `open` found the queue full");
+    h.apply(Op::Write { take: 4, delivered: 4 });
+    h.apply(Op::Close(0));
+    h.apply(Op::Broadcast);
+    h.apply(Op::Write { take: 64, delivered: 64 });
+    assert_eq!(h.client.broadcasts, (0..QUEUE as u64).collect::<Vec<_>>(), "what was queued before the gap");
+    assert!(h.client.open.is_empty());
+    assert_eq!(h.client.last_seq, QUEUE as u64, "and nothing after it");
 }
 
 /// A resume from further back than the replay buffer reaches is refused.
