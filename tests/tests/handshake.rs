@@ -125,15 +125,19 @@ async fn an_upgrade_in_pieces_or_with_a_frame_right_behind_it_is_served() {
         } else {
             stream.write_all(&sent).await.unwrap();
         }
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            head.push(stream.read_u8().await.unwrap());
-        }
-        let head = String::from_utf8(head).unwrap().to_lowercase();
+        let answered = async {
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                head.push(stream.read_u8().await.unwrap());
+            }
+            let hello = server_text_frame(&mut stream).await;
+            (String::from_utf8(head).unwrap().to_lowercase(), hello, server_text_frame(&mut stream).await)
+        };
+        let (head, hello, error) =
+            tokio::time::timeout(pulse_tests::PATIENCE, answered).await.expect("answered in time");
         assert!(head.starts_with("http/1.1 101 switching protocols\r\n"), "{cut:?}: {head}");
         assert!(head.contains("\r\nsec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"), "{cut:?}: {head}");
-        assert!(server_text_frame(&mut stream).await.starts_with(r#"{"t":"hello""#), "{cut:?}");
-        let error = server_text_frame(&mut stream).await;
+        assert!(hello.starts_with(r#"{"t":"hello""#), "{cut:?}: {hello}");
         assert!(error.contains(r#""t":"error","code":"unknown_channel""#), "{cut:?}: {error}");
     }
 }
