@@ -137,8 +137,8 @@ async fn idle(kind: Kind, port: u16, sessions: usize, server_pid: u32) -> String
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_kib(server_pid);
     let anon_after = status_kib(server_pid, "RssAnon");
-    let per_session = (after.saturating_sub(before)) as f64 * 1024.0 / sessions as f64;
-    let anon_per_session = (anon_after.saturating_sub(anon_before)) as f64 * 1024.0 / sessions as f64;
+    let per_session = |before: u64, after: u64| after.saturating_sub(before) as f64 * 1024.0 / sessions as f64;
+    let (anon_per_session, per_session) = (per_session(anon_before, anon_after), per_session(before, after));
     drop(conns);
     format!(
         r#"{{"workload":"W2","kind":"{}","sessions":{sessions},"rss_before_kib":{before},"rss_after_kib":{after},"bytes_per_session":{per_session:.0},"anon_before_kib":{anon_before},"anon_after_kib":{anon_after},"anon_bytes_per_session":{anon_per_session:.0},"connect_s":{connect_s:.2}}}"#,
