@@ -100,11 +100,13 @@ pub mod fuzz;
 #[cfg(feature = "client")]
 pub mod client;
 
-pub use config::{Config, Origins};
+pub use config::{Config, Origins, ProxyAddresses, ProxyAddressesError};
 pub use error::{ChannelError, OpenError};
 pub use history::{History, Position};
 pub use id::{ChannelId, InvalidId, SessionId, Untyped};
-pub use server::{ConnectRequest, REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats, serve, serve_with};
+pub use server::{
+    ClientAddr, ConnectRequest, REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats, serve, serve_with,
+};
 pub use session::channel::{
     CloseReason, Emitted, PushOnly, RawChannel, RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event,
 };

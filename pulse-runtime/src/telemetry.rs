@@ -65,6 +65,7 @@ mod enabled {
         closed_by_client: Counter,
         connections_lost: Counter,
         rate_limited: Counter,
+        refused: Counter,
         sessions: Gauge,
         channels: Gauge,
         rooms: Gauge,
@@ -156,6 +157,7 @@ mod enabled {
                 closed_by_client: counter("pulse_closes_total", by("code", "client".to_owned())),
                 connections_lost: counter("pulse_closes_total", by("code", "lost".to_owned())),
                 rate_limited: counter("pulse_rate_limit_closes_total", Vec::new()),
+                refused: counter("pulse_connections_refused_total", Vec::new()),
                 sessions: gauge("pulse_sessions"),
                 channels: gauge("pulse_channels"),
                 rooms: gauge("pulse_rooms"),
@@ -207,6 +209,11 @@ mod enabled {
 
         pub(crate) fn resumed(&self, ok: bool) {
             if ok { &self.resumes } else { &self.resumes_failed }.increment(1);
+        }
+
+        /// A connection or a new session was refused at a cap (`503`).
+        pub(crate) fn refused(&self) {
+            self.refused.increment(1);
         }
 
         pub(crate) fn closed(&self, how: Closed) {
@@ -329,6 +336,9 @@ mod disabled {
             match *self {}
         }
         pub(crate) fn resumed(&self, _: bool) {
+            match *self {}
+        }
+        pub(crate) fn refused(&self) {
             match *self {}
         }
         pub(crate) fn closed(&self, _: Closed) {

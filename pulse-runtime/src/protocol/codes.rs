@@ -98,6 +98,13 @@ pub enum CloseCode {
     /// 4005: a newer connection resumed this session; this (older) connection is
     /// closed. The client that resumed already has the session.
     Replaced,
+    /// 4006: the server is at its cap on sessions; try again after a while (the
+    /// client backs off, with jitter).
+    Overloaded,
+    /// 1002 (RFC 6455 "protocol error"): the client broke the WebSocket framing rules
+    /// (an unmasked frame, reserved bits or opcodes, a control frame too long or
+    /// fragmented, a continuation with no message begun, a malformed close frame).
+    ProtocolError,
     /// 1007 (RFC 6455 "invalid frame payload data"): a text message was not UTF-8.
     InvalidData,
     /// 4500: the client asked for a protocol version this server does not speak.
@@ -111,13 +118,15 @@ pub enum CloseCode {
 impl CloseCode {
     /// Every close code the server uses (the TypeScript client's `CLOSE_CODES` table is
     /// generated from this list).
-    pub const ALL: [CloseCode; 10] = [
+    pub const ALL: [CloseCode; 12] = [
         CloseCode::GoingAway,
         CloseCode::IdleTimeout,
         CloseCode::SlowConsumer,
         CloseCode::InternalError,
         CloseCode::RateLimited,
         CloseCode::Replaced,
+        CloseCode::Overloaded,
+        CloseCode::ProtocolError,
         CloseCode::InvalidData,
         CloseCode::UnsupportedVersion,
         CloseCode::FrameTooLarge,
@@ -128,7 +137,8 @@ impl CloseCode {
     pub const RECONNECT_CODES: std::ops::Range<u16> = 4000..4500;
 
     /// The codes after which a client must not reconnect: the same connection would be
-    /// refused again. (`InvalidData`'s 1007, outside both ranges, says the same.)
+    /// refused again. (`ProtocolError`'s 1002 and `InvalidData`'s 1007, outside both
+    /// ranges, say the same.)
     pub const FINAL_CODES: std::ops::Range<u16> = 4500..5000;
 
     /// The numeric WebSocket close code.
@@ -140,6 +150,8 @@ impl CloseCode {
             CloseCode::InternalError => 4003,
             CloseCode::RateLimited => 4004,
             CloseCode::Replaced => 4005,
+            CloseCode::Overloaded => 4006,
+            CloseCode::ProtocolError => 1002,
             CloseCode::InvalidData => 1007,
             CloseCode::UnsupportedVersion => 4500,
             CloseCode::FrameTooLarge => 4501,
@@ -156,6 +168,8 @@ impl CloseCode {
             4003 => CloseCode::InternalError,
             4004 => CloseCode::RateLimited,
             4005 => CloseCode::Replaced,
+            4006 => CloseCode::Overloaded,
+            1002 => CloseCode::ProtocolError,
             1007 => CloseCode::InvalidData,
             4500 => CloseCode::UnsupportedVersion,
             4501 => CloseCode::FrameTooLarge,
@@ -178,6 +192,8 @@ impl CloseCode {
             CloseCode::InternalError => "internal_error",
             CloseCode::RateLimited => "rate_limited",
             CloseCode::Replaced => "replaced",
+            CloseCode::Overloaded => "overloaded",
+            CloseCode::ProtocolError => "protocol_error",
             CloseCode::InvalidData => "invalid_data",
             CloseCode::UnsupportedVersion => "unsupported_version",
             CloseCode::FrameTooLarge => "frame_too_large",

@@ -34,7 +34,11 @@ pub struct ServerBuilder {
     pub(super) metrics: bool,
     pub(super) metrics_path: Option<String>,
     pub(super) assets: Option<std::path::PathBuf>,
+    pub(super) layers: Vec<RouterLayer>,
 }
+
+/// A layer around the server's router, as [`ServerBuilder::layer`] keeps it.
+pub(super) type RouterLayer = Arc<dyn Fn(axum::Router) -> axum::Router + Send + Sync>;
 
 impl ServerBuilder {
     /// Keeps the history of each room of channel `C` (its broadcasts to the whole
@@ -94,6 +98,44 @@ impl ServerBuilder {
     pub fn metrics_unserved(mut self) -> Self {
         self.metrics_path = None;
         self.metrics = true;
+        self
+    }
+
+    /// Wraps every route of the server in `layer` (a tower layer, as axum's
+    /// `Router::layer` takes): the WebSocket upgrade at `/ws` included, whichever way
+    /// the server runs ([`Server::bind`](crate::Server::bind), [`serve`](crate::serve)
+    /// or [`Server::router`](crate::Server::router) mounted in an app), and the routes
+    /// of the app given to [`Server::bind_with`](crate::Server::bind_with) /
+    /// [`serve_with`](crate::serve_with). The place for authentication, tracing,
+    /// address filters or rate limits that must hold for the WebSocket too. Layers
+    /// added later wrap those added before.
+    ///
+    /// ```
+    /// # use pulse_runtime::Server;
+    /// use axum::http::StatusCode;
+    /// use axum::middleware::{self, Next};
+    /// use axum::extract::Request;
+    ///
+    /// async fn only_with_token(request: Request, next: Next) -> Result<axum::response::Response, StatusCode> {
+    ///     match request.uri().query().is_some_and(|q| q.contains("token=")) {
+    ///         true => Ok(next.run(request).await),
+    ///         false => Err(StatusCode::UNAUTHORIZED),
+    ///     }
+    /// }
+    ///
+    /// let server = Server::builder().layer(middleware::from_fn(only_with_token)).build();
+    /// # let _ = server;
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower_layer::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower_service::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower_service::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower_service::Service<axum::extract::Request>>::Error: Into<std::convert::Infallible> + 'static,
+        <L::Service as tower_service::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.layers.push(Arc::new(move |router: axum::Router| router.layer(layer.clone())));
         self
     }
 
@@ -259,6 +301,7 @@ impl ServerBuilder {
         }
         Server {
             shared: Arc::new_cyclic(|this| ServerShared {
+                admission: Arc::new(super::admission::Admission::new(&self.config)),
                 config: self.config,
                 topics: topics::Topics::default(),
                 started: Instant::now(),
@@ -285,6 +328,7 @@ impl ServerBuilder {
                 telemetry: None,
                 metrics_path: self.metrics_path,
                 assets: self.assets,
+                layers: self.layers,
             }),
         }
     }

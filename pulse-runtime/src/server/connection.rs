@@ -8,6 +8,7 @@ use tracing::Instrument as _;
 use tungstenite::Message;
 
 use super::ServerShared;
+use super::admission::SessionSlot;
 use super::socket::{Reader, Socket, Writer};
 use super::upgrade::Opening;
 use crate::protocol::frames::{self, AnnouncedLimits, Body};
@@ -27,7 +28,7 @@ const GREET_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one upgraded connection until it ends.
 pub(crate) async fn run(server: Arc<ServerShared>, mut socket: Socket, opening: Opening) {
-    let Opening { version, identity, resume, params } = opening;
+    let Opening { version, identity, resume, params, slot } = opening;
     if version != Some(PROTOCOL_VERSION) {
         let asked = version.map_or_else(|| "none".to_owned(), |v| v.to_string());
         let reason = format!("unsupported_version: asked for v={asked}, this server speaks v={PROTOCOL_VERSION}");
@@ -61,19 +62,35 @@ pub(crate) async fn run(server: Arc<ServerShared>, mut socket: Socket, opening: 
             telemetry.resumed(false);
         }
     }
+    start_session(server, attach, slot).await;
+}
+
+/// Starts a fresh session on `attach`'s connection, in `slot` or, without one (the
+/// connection meant to resume a session that has gone), in a place of its own; when
+/// the server has none, the connection is closed with 4006 `overloaded`.
+async fn start_session(server: Arc<ServerShared>, mut attach: Box<Reattach>, slot: Option<SessionSlot>) {
+    let slot = match slot.map_or_else(|| server.admission.reserve_session(), Ok) {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            tracing::warn!("session refused: {refusal}");
+            let reason = format!("{}: {refusal}", CloseCode::Overloaded.as_str());
+            return close_socket(&server, &mut attach.socket, CloseCode::Overloaded, &reason).await;
+        }
+    };
     // The session gets a task of its own, holding only what it keeps for its whole
     // life; this one (the upgrade's, with everything above in it) ends here. An idle
     // session's memory is mostly its tasks: see `serve_connections`.
-    tokio::spawn(serve_new_session(server, attach));
+    tokio::spawn(serve_new_session(server, attach, slot));
 }
 
 /// Starts a session on `attach`'s connection and serves it, across resumed
-/// connections, until it ends.
-async fn serve_new_session(server: Arc<ServerShared>, attach: Box<Reattach>) {
+/// connections, until it ends; its `slot` is given back then.
+async fn serve_new_session(server: Arc<ServerShared>, attach: Box<Reattach>, slot: SessionSlot) {
     let Reattach { socket, identity, params, .. } = *attach;
     let session = server.new_session(identity, params);
     let span = session.span.clone();
     serve_session(server, session, socket).instrument(span).await;
+    drop(slot);
 }
 
 async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, socket: Box<Socket>) {
@@ -100,7 +117,7 @@ async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, s
     fresh.extend(session.resumes.close());
     tracing::debug!(session = %session.id, "session ended");
     for attach in fresh {
-        tokio::spawn(serve_fresh(server.clone(), attach));
+        tokio::spawn(start_fresh(server.clone(), attach));
     }
 }
 
@@ -114,9 +131,9 @@ async fn until_closed(session: Session, work: impl Future<Output = ()>) {
     }
 }
 
-/// [`serve_new_session`] as a boxed future, so a session can start another.
-fn serve_fresh(server: Arc<ServerShared>, attach: Box<Reattach>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(serve_new_session(server, attach))
+/// [`start_session`] as a boxed future, so a session can start another.
+fn start_fresh(server: Arc<ServerShared>, attach: Box<Reattach>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(start_session(server, attach, None))
 }
 
 /// Serves the session on `socket`, then on each connection that resumes it, until it
@@ -474,8 +491,7 @@ mod idle_footprint {
 
     #[test]
     fn a_sessions_task_holds_no_socket_while_it_waits() {
-        let session =
-            future_size(|server: Arc<ServerShared>, attach: Box<Reattach>, (): ()| serve_new_session(server, attach));
+        let session = future_size(serve_new_session);
         assert!(session <= 512, "the session's task is {session} bytes");
     }
 

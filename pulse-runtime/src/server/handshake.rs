@@ -1,9 +1,12 @@
 //! The WebSocket opening handshake (RFC 6455 §4.2) on an HTTP/1.1 request: what makes
-//! a request an upgrade, the `101 Switching Protocols` answer, and, for a request that
-//! came through axum, the socket made of hyper's upgraded connection (see
-//! [`super::socket`]; [`super::listener`] answers most upgrades before hyper sees them).
+//! a request an upgrade, the `101 Switching Protocols` answer, and what serves the
+//! connection once answered: a request that came through hyper continues on hyper's
+//! upgraded connection; one that [`super::listener`] read itself on the bare TCP stream
+//! (the listener writes the answer and hands the continuation the socket).
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::FromRequestParts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, request::Parts};
@@ -16,8 +19,23 @@ use super::socket::{Io, Socket};
 /// A request to open a WebSocket: its key, and the way to the connection once answered.
 pub(super) struct Handshake {
     key: HeaderValue,
-    on_upgrade: hyper::upgrade::OnUpgrade,
+    upgrade: Upgrade,
 }
+
+/// Where the upgraded connection comes from.
+enum Upgrade {
+    /// hyper's, once it has written the answer.
+    Hyper(hyper::upgrade::OnUpgrade),
+    /// The listener's, which writes the answer and runs what the handler leaves here.
+    Direct(DirectUpgrade),
+}
+
+/// What serves a WebSocket once the listener has written the `101`.
+pub(super) type Continuation = Box<dyn FnOnce(Socket) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// The slot a request the listener read carries (an extension), where the handler that
+/// accepts it leaves the [`Continuation`].
+pub(super) type DirectUpgrade = Arc<Mutex<Option<Continuation>>>;
 
 /// Why a request to the WebSocket endpoint is not an upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +50,8 @@ pub(super) enum NotAnUpgrade {
     Version,
     #[error("a WebSocket upgrade needs a `Sec-WebSocket-Key` header")]
     NoKey,
+    #[error("a WebSocket upgrade's `Sec-WebSocket-Key` must be 16 bytes in base64 (RFC 6455 §4.2.1)")]
+    BadKey,
     #[error("this connection cannot be upgraded (it is not HTTP/1.1)")]
     NotUpgradable,
 }
@@ -44,9 +64,16 @@ impl IntoResponse for NotAnUpgrade {
             _ => StatusCode::BAD_REQUEST,
         };
         let mut response = (status, self.to_string()).into_response();
-        if self == NotAnUpgrade::Version {
+        match self {
             // RFC 6455 §4.4: name the version this server speaks.
-            response.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+            NotAnUpgrade::Version => {
+                response.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+            }
+            // RFC 9110 §15.5.6: a 405 names the methods the resource takes.
+            NotAnUpgrade::NotGet => {
+                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET"));
+            }
+            _ => {}
         }
         response
     }
@@ -57,8 +84,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Handshake {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, NotAnUpgrade> {
         let key = upgrade_key(&parts.method, &parts.headers)?.clone();
-        let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>().ok_or(NotAnUpgrade::NotUpgradable)?;
-        Ok(Handshake { key, on_upgrade })
+        let upgrade = match parts.extensions.remove::<DirectUpgrade>() {
+            Some(direct) => Upgrade::Direct(direct),
+            None => Upgrade::Hyper(
+                parts.extensions.remove::<hyper::upgrade::OnUpgrade>().ok_or(NotAnUpgrade::NotUpgradable)?,
+            ),
+        };
+        Ok(Handshake { key, upgrade })
     }
 }
 
@@ -74,14 +106,20 @@ impl Handshake {
         let Some(answer) = switching_protocols(&self.key) else {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         };
-        let on_upgrade = self.on_upgrade;
-        tokio::spawn(async move {
-            let upgraded = match on_upgrade.await {
-                Ok(upgraded) => upgraded,
-                Err(error) => return tracing::debug!(%error, "the WebSocket upgrade did not complete"),
-            };
-            serve(Socket::new(Io::Upgraded(TokioIo::new(upgraded)), config, write_batch_bytes).await).await;
-        });
+        match self.upgrade {
+            Upgrade::Hyper(on_upgrade) => {
+                tokio::spawn(async move {
+                    let upgraded = match on_upgrade.await {
+                        Ok(upgraded) => upgraded,
+                        Err(error) => return tracing::debug!(%error, "the WebSocket upgrade did not complete"),
+                    };
+                    serve(Socket::new(Io::Upgraded(TokioIo::new(upgraded)), config, write_batch_bytes).await).await;
+                });
+            }
+            Upgrade::Direct(slot) => {
+                *crate::sync::lock(&slot) = Some(Box::new(move |socket| Box::pin(serve(socket))));
+            }
+        }
         let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
         response.headers_mut().extend(answer);
         response
@@ -103,7 +141,23 @@ pub(super) fn upgrade_key<'h>(method: &Method, headers: &'h HeaderMap) -> Result
     if !has_token(headers, header::SEC_WEBSOCKET_VERSION, "13") {
         return Err(NotAnUpgrade::Version);
     }
-    headers.get(header::SEC_WEBSOCKET_KEY).ok_or(NotAnUpgrade::NoKey)
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or(NotAnUpgrade::NoKey)?;
+    if !is_websocket_key(key.as_bytes()) {
+        return Err(NotAnUpgrade::BadKey);
+    }
+    Ok(key)
+}
+
+/// Whether `key` is 16 bytes in base64 (RFC 6455 §4.2.1): 22 characters of the base64
+/// alphabet, the last carrying no bits past the 16th byte, and `==`.
+fn is_websocket_key(key: &[u8]) -> bool {
+    const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let [digits @ .., b'=', b'='] = key else { return false };
+    let Some(values) = digits.iter().map(|c| BASE64.iter().position(|b| b == c)).collect::<Option<Vec<_>>>() else {
+        return false;
+    };
+    // 22 digits carry 132 bits: the last digit's low 4 bits are past the 128th.
+    values.len() == 22 && values[21] & 0b1111 == 0
 }
 
 /// The headers of the `101 Switching Protocols` answer to `key` (RFC 6455 §4.2.2), the
@@ -142,6 +196,29 @@ mod tests {
         headers.append(header::UPGRADE, HeaderValue::from_static("WebSocket"));
         assert!(has_token(&headers, header::UPGRADE, "websocket"));
         assert!(!has_token(&headers, header::SEC_WEBSOCKET_VERSION, "13"));
+    }
+
+    #[test]
+    fn a_key_must_be_sixteen_bytes_in_base64() {
+        assert!(is_websocket_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "RFC 6455's example");
+        for bad in [
+            &b"short"[..],
+            b"",
+            b"dGhlIHNhbXBsZSBub25jZQ",
+            b"dGhlIHNhbXBsZSBub25jZQ=",
+            b"dGhlIHNhbXBsZSBub25jZR==",
+            b"dGhlIHNhbXBsZSBub25j*Q==",
+            b"dGhlIHNhbXBsZSBub25jZSBtb3Jl",
+            b"AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
+            assert!(!is_websocket_key(bad), "{}", String::from_utf8_lossy(bad));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        headers.insert(header::SEC_WEBSOCKET_KEY, HeaderValue::from_static("short"));
+        assert_eq!(upgrade_key(&Method::GET, &headers), Err(NotAnUpgrade::BadKey));
     }
 
     #[test]

@@ -1,94 +1,124 @@
 //! The listener under [`Server::bind`](super::Server::bind) and [`serve`](super::serve).
-//! It peeks at each new connection's request head and, when that is a WebSocket upgrade
-//! to `/ws` this server takes, answers `101 Switching Protocols` itself and serves the
-//! WebSocket on the bare TCP stream. Every other connection goes on to axum with its
-//! bytes still unread, so axum answers it as it would have: pages, metrics, assets, an
-//! upgrade that is refused or malformed, and a head that did not arrive whole at once.
+//! It admits or refuses each new connection the moment it is accepted
+//! ([`super::admission`]), then waits, up to `Config::request_head_timeout`, for its
+//! request head. A WebSocket upgrade to `/ws` goes to the router (the app's layers
+//! included) as a request the listener read itself; when the router answers `101
+//! Switching Protocols`, the listener writes it and serves the WebSocket on the bare
+//! TCP stream. Every other connection goes to hyper ([`super::http`]) with the bytes
+//! read so far, and hyper serves it with the same router.
 //!
 //! hyper gives each connection an 8 KiB read buffer and an 8 KiB buffer for the answer's
 //! head, for the whole handshake. Sessions made during a burst of connects are placed
 //! among those buffers once freed, so the process keeps their pages: about 1 KiB per
-//! session at 1,000 sessions (docs/benchmarks.md, W2). Here the head is peeked into the
-//! thread's shared read buffer, and a handshake allocates only the parsed headers.
+//! session at 1,000 sessions (docs/benchmarks.md, W2). Here a head that arrives in one
+//! piece is peeked into the thread's shared read buffer, and a handshake allocates only
+//! the request it hands the router.
 
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Poll, ready};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri, Version, header};
 use tokio::io::{AsyncRead as _, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
+use tower_service::Service as _;
 
-use super::connection;
-use super::handshake::{switching_protocols, upgrade_key};
+use super::admission::{ConnectionPermit, RETRY_AFTER, Refusal};
+use super::handshake::{Continuation, DirectUpgrade};
+use super::http::{self, ClientAddr, Rewind};
 use super::registry::ServerShared;
+use super::respond;
 use super::socket::{Io, Socket, with_scratch};
-use super::upgrade::{Opening, WS_PATH, websocket_config};
-use crate::config::Origins;
+use super::upgrade::{WS_PATH, websocket_config};
 
-/// Most header lines the listener reads; a request with more goes to axum.
-const MAX_HEADERS: usize = 32;
+/// Most header lines of a request head the listener reads; a request with more goes to
+/// hyper, which answers it.
+const MAX_HEADERS: usize = 64;
 
-/// A connection for axum, and its peer.
-type Passed = (TcpStream, SocketAddr);
+/// Most bytes of a request head the listener waits for; a longer head goes to hyper,
+/// which refuses it (`431`).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
 
-/// Accepts TCP connections, takes the WebSocket upgrades and hands axum the rest.
+/// Refused connections closed gently at once (their refusal written, then what they
+/// send read until they close); past it, a refused connection is dropped at once, so a
+/// flood of refusals cannot hold the descriptors the caps keep free.
+const MAX_LINGERING: usize = 256;
+
+/// Accepts TCP connections, takes the WebSocket upgrades and hands hyper the rest.
 pub(super) struct Listener {
     tcp: TcpListener,
     server: Arc<ServerShared>,
-    /// The connections passed on, until axum accepts them.
-    passed: mpsc::UnboundedReceiver<Passed>,
-    pass: mpsc::UnboundedSender<Passed>,
-    /// Dropped with the listener, when axum stops accepting: connections that have not
-    /// sent their request yet are closed then.
-    accepting: watch::Sender<()>,
+    router: Router,
+    lingering: Arc<AtomicUsize>,
 }
 
 impl Listener {
-    pub(super) fn new(tcp: TcpListener, server: Arc<ServerShared>) -> Self {
-        let (pass, passed) = mpsc::unbounded_channel();
-        Listener { tcp, server, passed, pass, accepting: watch::Sender::new(()) }
+    pub(super) fn new(tcp: TcpListener, server: Arc<ServerShared>, router: Router) -> Self {
+        Listener { tcp, server, router, lingering: Arc::default() }
     }
-}
 
-impl axum::serve::Listener for Listener {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> Passed {
+    /// Accepts connections until `stop` completes; then stops accepting, closes the
+    /// connections that have not sent a request, lets hyper finish the requests in
+    /// progress, and returns once every connection it serves has ended.
+    pub(super) async fn run(self, stop: impl Future<Output = ()>) {
+        let (stopping, watcher) = watch::channel(false);
+        tokio::pin!(stop);
         loop {
-            tokio::select! {
+            let (stream, peer) = tokio::select! {
                 biased;
-                Some(passed) = self.passed.recv() => return passed,
+                () = &mut stop => break,
                 accepted = self.tcp.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        // Small frames must go out at once: Nagle's algorithm would hold the
-                        // second of two back-to-back frames until the peer's delayed ACK.
-                        if let Err(error) = stream.set_nodelay(true) {
-                            tracing::debug!(%error, "could not set TCP_NODELAY");
-                        }
-                        let taken = take(stream, self.server.clone(), self.accepting.subscribe());
-                        let pass = self.pass.clone();
-                        tokio::spawn(async move {
-                            if let Some(stream) = taken.await {
-                                // Refused only once axum has stopped accepting.
-                                let _ = pass.send((stream, peer));
-                            }
-                        });
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        accept_failed(error).await;
+                        continue;
                     }
-                    Err(error) => accept_failed(error).await,
                 },
+            };
+            // Small frames must go out at once: Nagle's algorithm would hold the
+            // second of two back-to-back frames until the peer's delayed ACK.
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+            match self.server.admission.admit(peer) {
+                Ok(permit) => {
+                    let connection = Connection { stream, peer, permit, server: self.server.clone() };
+                    tokio::spawn(connection.serve(self.router.clone(), watcher.clone()));
+                }
+                Err(refusal) => self.refuse(stream, peer, &refusal),
             }
         }
+        drop(self.tcp);
+        drop(watcher);
+        let _ = stopping.send(true);
+        stopping.closed().await;
     }
 
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.tcp.local_addr()
+    /// Answers `503` with `Retry-After` to a connection past a cap, without reading it.
+    fn refuse(&self, stream: TcpStream, peer: SocketAddr, refusal: &Refusal) {
+        tracing::warn!(%peer, "connection refused: {refusal}");
+        if let Some(telemetry) = &self.server.telemetry {
+            telemetry.refused();
+        }
+        if self.lingering.fetch_add(1, Ordering::AcqRel) >= MAX_LINGERING {
+            self.lingering.fetch_sub(1, Ordering::AcqRel);
+            return; // dropped: closed at once
+        }
+        let answer = respond::plain_head(StatusCode::SERVICE_UNAVAILABLE, Some(RETRY_AFTER), &refusal.to_string());
+        let lingering = self.lingering.clone();
+        tokio::spawn(async move {
+            respond::answer_and_close(stream, &answer).await;
+            lingering.fetch_sub(1, Ordering::AcqRel);
+        });
     }
 }
 
@@ -103,111 +133,175 @@ async fn accept_failed(error: io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
-/// Serves `stream` if its request is an upgrade this listener answers; otherwise gives
-/// it back, unread, for axum. `accepting` ends when the server stops accepting.
-async fn take(stream: TcpStream, server: Arc<ServerShared>, mut accepting: watch::Receiver<()>) -> Option<TcpStream> {
-    let head = tokio::select! {
-        head = peek(&stream, &server) => head,
-        // The server is shutting down; this connection never asked for anything.
-        _ = accepting.changed() => return None,
-    };
-    match head {
-        Ok(Head::Upgrade(upgrade)) => {
-            // Boxed: a connection waits for its request in a task of a few hundred
-            // bytes, and the answer's state (about 2 KiB) is only made once it came.
-            if let Err(error) = Box::pin(upgrade.answer(stream, server)).await {
-                tracing::debug!(%error, "the WebSocket upgrade did not complete");
+/// An admitted connection whose request has not been read yet.
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: ConnectionPermit,
+    server: Arc<ServerShared>,
+}
+
+impl Connection {
+    /// Waits for the request head, then serves the connection.
+    async fn serve(self, router: Router, mut stopping: watch::Receiver<bool>) {
+        let timeout = self.server.config.request_head_timeout;
+        let head = tokio::select! {
+            head = tokio::time::timeout(timeout, read_head(&self.stream)) => head,
+            // The server is shutting down; this connection never asked for anything.
+            _ = stopping.wait_for(|stop| *stop) => return,
+        };
+        match head {
+            Err(_elapsed) => {
+                tracing::debug!(peer = %self.peer, "no whole request head in {timeout:?}; closing the connection");
+                let reason = format!("request_head_timeout: no whole request head in {} s", timeout.as_secs_f32());
+                let answer = respond::plain_head(StatusCode::REQUEST_TIMEOUT, None, &reason);
+                Box::pin(respond::answer_and_close(self.stream, &answer)).await;
             }
-            None
-        }
-        Ok(Head::Other) => Some(stream),
-        Ok(Head::Closed) => None,
-        Err(error) => {
-            tracing::debug!(%error, "connection failed before its request arrived");
-            None
+            Ok(Err(error)) => tracing::debug!(%error, "connection failed before its request arrived"),
+            Ok(Ok(Head::Closed)) => {}
+            Ok(Ok(Head::Upgrade(upgrade))) => {
+                // Boxed: a connection waits for its request in a task of a few hundred
+                // bytes, and the answer's state is only made once it came.
+                Box::pin(upgrade.answer(self, router)).await;
+            }
+            Ok(Ok(Head::Other(read))) => {
+                let Connection { stream, peer, permit, server } = self;
+                let io = Rewind::new(read, stream, permit);
+                Box::pin(http::serve(io, peer, &server, router, stopping)).await;
+            }
         }
     }
 }
 
-/// What a connection's first bytes are, as far as the listener is concerned.
+/// A connection's request head, as far as the listener is concerned.
 #[derive(Debug)]
 enum Head {
-    /// An upgrade request it answers.
+    /// A WebSocket upgrade to `/ws`, for the listener to answer.
     Upgrade(Box<Upgrade>),
-    /// Anything else: axum's to answer.
-    Other,
-    /// The peer closed the connection before sending anything.
+    /// Anything else, and the bytes read off the socket so far: hyper's to answer.
+    Other(Vec<u8>),
+    /// The peer closed the connection before sending a whole head.
     Closed,
 }
 
-/// An upgrade request to `/ws`, read whole from the socket's first bytes.
+/// An upgrade request to `/ws`, read whole.
 #[derive(Debug)]
 struct Upgrade {
-    /// The length of the request head, to be read off the socket once answered.
-    len: usize,
-    uri: Uri,
-    headers: HeaderMap,
-    /// The `101 Switching Protocols` answer, whole.
-    answer: Vec<u8>,
+    /// The request, for the router.
+    request: Box<Request<Body>>,
+    /// Bytes of the head still on the socket (it was only peeked at).
+    unread: usize,
+    /// Bytes read off the socket after the head: the client's first frames.
+    after: Vec<u8>,
 }
 
-/// Waits for the connection's first bytes and reads them without taking them off the
-/// socket.
-async fn peek(stream: &TcpStream, server: &ServerShared) -> io::Result<Head> {
-    poll_fn(|cx| {
+/// Reads a connection's request head: peeked at, if it arrives in one piece (the bytes
+/// stay on the socket); otherwise read off the socket as it comes, up to
+/// [`MAX_HEAD_BYTES`].
+async fn read_head(stream: &TcpStream) -> io::Result<Head> {
+    let first = poll_fn(|cx| {
         with_scratch(|scratch| {
             let mut buf = ReadBuf::new(scratch);
             ready!(stream.poll_peek(cx, &mut buf))?;
-            Poll::Ready(Ok(Head::parse(buf.filled(), &server.config.origins)))
+            Poll::Ready(Ok::<_, io::Error>(match parse(buf.filled()) {
+                Parsed::Complete(len, upgrade) => Some(upgrade.map_or(Head::Other(Vec::new()), |request| {
+                    Head::Upgrade(Box::new(Upgrade { request, unread: len, after: Vec::new() }))
+                })),
+                Parsed::Other => Some(Head::Other(Vec::new())),
+                Parsed::Partial if buf.filled().is_empty() => Some(Head::Closed),
+                Parsed::Partial => None,
+            }))
         })
     })
-    .await
+    .await?;
+    match first {
+        Some(head) => Ok(head),
+        // Boxed: the common case, a head in one piece, keeps the waiting task small.
+        None => Box::pin(read_in_pieces(stream)).await,
+    }
 }
 
-impl Head {
-    /// Reads `bytes`, a connection's first, as a request head. An upgrade that is
-    /// incomplete, refused or unusual in any way is `Other`, for axum to answer.
-    fn parse(bytes: &[u8], origins: &Origins) -> Head {
-        if bytes.is_empty() {
-            return Head::Closed;
+/// Reads a request head that came in pieces (or slowly) off the socket as it comes.
+async fn read_in_pieces(stream: &TcpStream) -> io::Result<Head> {
+    let mut read = Vec::new();
+    loop {
+        stream.readable().await?;
+        let room = MAX_HEAD_BYTES + 1 - read.len();
+        let took = with_scratch(|scratch| {
+            let room = room.min(scratch.len());
+            match stream.try_read(&mut scratch[..room]) {
+                Ok(n) => {
+                    read.extend_from_slice(&scratch[..n]);
+                    Ok(Some(n))
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
+                Err(error) => Err(error),
+            }
+        })?;
+        let Some(n) = took else { continue };
+        if n == 0 {
+            return Ok(Head::Closed);
         }
-        let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut lines);
-        let Ok(httparse::Status::Complete(len)) = request.parse(bytes) else { return Head::Other };
-        if request.method != Some("GET") || request.version != Some(1) {
-            return Head::Other;
+        match parse(&read) {
+            Parsed::Complete(len, Some(request)) => {
+                let after = read.split_off(len);
+                return Ok(Head::Upgrade(Box::new(Upgrade { request, unread: 0, after })));
+            }
+            Parsed::Complete(_, None) | Parsed::Other => return Ok(Head::Other(read)),
+            Parsed::Partial if read.len() > MAX_HEAD_BYTES => return Ok(Head::Other(read)),
+            Parsed::Partial => {}
         }
-        let Some(target) = request.path.filter(|path| is_ws_path(path)) else { return Head::Other };
-        let Ok(uri) = Uri::try_from(target) else { return Head::Other };
-        let mut headers = HeaderMap::with_capacity(request.headers.len());
-        for line in request.headers.iter() {
-            let (Ok(name), Ok(value)) =
-                (HeaderName::from_bytes(line.name.as_bytes()), HeaderValue::from_bytes(line.value))
-            else {
-                return Head::Other;
-            };
-            headers.append(name, value);
-        }
-        // An upgrade has no body: bytes after the head are WebSocket frames.
-        if headers.contains_key(header::CONTENT_LENGTH) || headers.contains_key(header::TRANSFER_ENCODING) {
-            return Head::Other;
-        }
-        if !origins.allows(&headers) {
-            return Head::Other;
-        }
-        let Some(answer) = upgrade_key(&Method::GET, &headers).ok().and_then(switching_protocols) else {
-            return Head::Other;
-        };
-        let mut head = b"HTTP/1.1 101 Switching Protocols\r\n".to_vec();
-        for (name, value) in answer {
-            head.extend_from_slice(name.as_str().as_bytes());
-            head.extend_from_slice(b": ");
-            head.extend_from_slice(value.as_bytes());
-            head.extend_from_slice(b"\r\n");
-        }
-        head.extend_from_slice(b"\r\n");
-        Head::Upgrade(Box::new(Upgrade { len, uri, headers, answer: head }))
     }
+}
+
+/// What a connection's first bytes are.
+enum Parsed {
+    /// A whole head of this length; the request if it is a WebSocket upgrade to `/ws`.
+    Complete(usize, Option<Box<Request<Body>>>),
+    /// Not a whole head yet.
+    Partial,
+    /// Not a request the listener reads (malformed, or too many header lines).
+    Other,
+}
+
+/// Reads `bytes`, a connection's first, as a request head.
+fn parse(bytes: &[u8]) -> Parsed {
+    let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut head = httparse::Request::new(&mut lines);
+    let len = match head.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(_) => return Parsed::Other,
+    };
+    Parsed::Complete(len, upgrade_request(&head).map(Box::new))
+}
+
+/// The request `head` is, if it is a WebSocket upgrade to the endpoint: a `GET` of
+/// `/ws` in HTTP/1.1 that asks for `Upgrade: websocket` and has no body. Whether it is
+/// a valid one is the router's to say.
+fn upgrade_request(head: &httparse::Request<'_, '_>) -> Option<Request<Body>> {
+    if head.method != Some("GET") || head.version != Some(1) {
+        return None;
+    }
+    let uri = Uri::try_from(head.path.filter(|path| is_ws_path(path))?).ok()?;
+    let mut headers = HeaderMap::with_capacity(head.headers.len());
+    for line in head.headers.iter() {
+        let name = HeaderName::from_bytes(line.name.as_bytes()).ok()?;
+        headers.append(name, HeaderValue::from_bytes(line.value).ok()?);
+    }
+    // An upgrade has no body: bytes after the head are WebSocket frames.
+    if headers.contains_key(header::CONTENT_LENGTH) || headers.contains_key(header::TRANSFER_ENCODING) {
+        return None;
+    }
+    let upgrade = headers.get(header::UPGRADE)?.to_str().ok()?;
+    if !upgrade.split(',').any(|protocol| protocol.trim().eq_ignore_ascii_case("websocket")) {
+        return None;
+    }
+    let mut request = Request::new(Body::empty());
+    *request.uri_mut() = uri;
+    *request.version_mut() = Version::HTTP_11;
+    *request.headers_mut() = headers;
+    Some(request)
 }
 
 /// Whether a request target is the WebSocket endpoint, with or without a query.
@@ -216,16 +310,42 @@ fn is_ws_path(target: &str) -> bool {
 }
 
 impl Upgrade {
-    /// Reads the request off the socket, asks the authentication hook, answers, and
-    /// starts the connection.
-    async fn answer(self, mut stream: TcpStream, server: Arc<ServerShared>) -> io::Result<()> {
-        discard(&mut stream, self.len).await?;
-        let opening = Opening::read(&server, self.headers, &self.uri).await;
-        stream.write_all(&self.answer).await?;
-        let config = websocket_config(&server.config);
-        let socket = Socket::new(Io::Tcp(stream), config, server.config.write_buffer_bytes).await;
-        connection::run(server, socket, opening).await;
-        Ok(())
+    /// Asks the router for the answer (the app's layers, the origin check, the
+    /// authentication hook); writes it, and, if it is `101`, serves the WebSocket.
+    async fn answer(self, connection: Connection, router: Router) {
+        let Connection { mut stream, peer, mut permit, server } = connection;
+        let Upgrade { mut request, unread, after } = self;
+        if let Err(error) = discard(&mut stream, unread).await {
+            return tracing::debug!(%error, "the connection failed during its upgrade");
+        }
+        let client = server.admission.client_address(peer.ip(), request.headers());
+        if let Err(refusal) = permit.admit_client(client) {
+            tracing::warn!(%peer, "upgrade refused: {refusal}");
+            if let Some(telemetry) = &server.telemetry {
+                telemetry.refused();
+            }
+            let answer = respond::plain_head(StatusCode::SERVICE_UNAVAILABLE, Some(RETRY_AFTER), &refusal.to_string());
+            return respond::answer_and_close(stream, &answer).await;
+        }
+        let slot: DirectUpgrade = Arc::new(Mutex::new(None));
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(ClientAddr(client));
+        request.extensions_mut().insert(slot.clone());
+        let Ok(response) = router.clone().call(*request).await;
+        let continuation: Option<Continuation> = crate::sync::lock(&slot).take();
+        match continuation {
+            Some(serve) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                let head = respond::head(response.status(), response.headers());
+                drop(response);
+                if let Err(error) = stream.write_all(&head).await {
+                    return tracing::debug!(%error, "the WebSocket upgrade did not complete");
+                }
+                let config = websocket_config(&server.config);
+                let io = Io::Tcp { stream, _permit: permit };
+                serve(Socket::with_read(io, after, config, server.config.write_buffer_bytes).await).await;
+            }
+            _ => respond::answer_and_close(stream, &respond::encode(response).await).await,
+        }
     }
 }
 
@@ -256,49 +376,59 @@ mod tests {
     const UPGRADE: &str = "GET /ws?v=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
                            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
 
-    fn parse(request: &str) -> Head {
-        Head::parse(request.as_bytes(), &Origins::SameHost)
+    #[test]
+    fn an_upgrade_to_the_endpoint_is_read_whole_for_the_router() {
+        let Parsed::Complete(len, Some(request)) = parse(UPGRADE.as_bytes()) else { panic!("not taken") };
+        assert_eq!(len, UPGRADE.len());
+        assert_eq!(request.uri(), "/ws?v=1");
+        assert_eq!(request.method(), "GET");
+        assert_eq!(request.headers().len(), 5);
+        assert_eq!(request.headers()["sec-websocket-key"], "dGhlIHNhbXBsZSBub25jZQ==");
     }
 
     #[test]
-    fn an_upgrade_is_answered_with_rfc_6455s_accept_key() {
-        let Head::Upgrade(upgrade) = parse(UPGRADE) else { panic!("not taken") };
-        assert_eq!(upgrade.len, UPGRADE.len());
-        assert_eq!(upgrade.uri, "/ws?v=1");
-        assert_eq!(upgrade.headers.len(), 5);
-        assert_eq!(
-            String::from_utf8(upgrade.answer).unwrap(),
-            "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\
-             sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
-        );
+    fn bytes_after_the_head_are_not_the_heads() {
+        let Parsed::Complete(len, Some(_)) = parse(format!("{UPGRADE}\u{81}\u{0}").as_bytes()) else {
+            panic!("not taken")
+        };
+        assert_eq!(len, UPGRADE.len());
     }
 
     #[test]
-    fn bytes_after_the_head_stay_on_the_socket() {
-        let Head::Upgrade(upgrade) = parse(&format!("{UPGRADE}\u{81}\u{0}")) else { panic!("not taken") };
-        assert_eq!(upgrade.len, UPGRADE.len());
+    fn a_head_not_yet_whole_is_partial() {
+        for cut in [0, 1, 20, UPGRADE.len() - 2, UPGRADE.len() - 1] {
+            assert!(matches!(parse(&UPGRADE.as_bytes()[..cut]), Parsed::Partial), "{cut}");
+        }
     }
 
     #[test]
-    fn nothing_at_all_is_a_closed_connection() {
-        assert!(matches!(parse(""), Head::Closed));
-    }
-
-    #[test]
-    fn whatever_is_not_a_plain_upgrade_to_the_endpoint_goes_to_axum() {
-        let cut = &UPGRADE[..UPGRADE.len() - 2];
+    fn whatever_is_not_an_upgrade_to_the_endpoint_goes_to_hyper() {
         let post = UPGRADE.replacen("GET", "POST", 1);
+        let head = UPGRADE.replacen("GET", "HEAD", 1);
         let http10 = UPGRADE.replacen("HTTP/1.1", "HTTP/1.0", 1);
         let elsewhere = UPGRADE.replacen("/ws?v=1", "/metrics", 1);
-        let no_key = UPGRADE.replacen("Sec-WebSocket-Key", "X-Key", 1);
-        let old = UPGRADE.replacen("Version: 13", "Version: 8", 1);
+        let no_upgrade = UPGRADE.replacen("Upgrade: websocket\r\n", "", 1);
+        let h2c = UPGRADE.replacen("Upgrade: websocket", "Upgrade: h2c", 1);
         let body = UPGRADE.replacen("Host: x\r\n", "Host: x\r\nContent-Length: 2\r\n", 1);
         let chunked = UPGRADE.replacen("Host: x\r\n", "Host: x\r\nTransfer-Encoding: chunked\r\n", 1);
-        let cross_site = UPGRADE.replacen("Host: x\r\n", "Host: x\r\nOrigin: https://elsewhere.example\r\n", 1);
+        for request in [&post, &head, &http10, &elsewhere, &no_upgrade, &h2c, &body, &chunked] {
+            assert!(matches!(parse(request.as_bytes()), Parsed::Complete(_, None)), "{request:?}");
+        }
         let many = UPGRADE.replacen("Host: x\r\n", &"Host: x\r\n".repeat(MAX_HEADERS), 1);
         let garbage = "\u{16}\u{3}\u{1}\u{2}\u{0}\u{1}\u{0}\u{1}\u{fc}\u{3}\u{3}";
-        for request in [cut, &post, &http10, &elsewhere, &no_key, &old, &body, &chunked, &cross_site, &many, garbage] {
-            assert!(matches!(parse(request), Head::Other), "{request:?}");
+        for request in [&many, garbage] {
+            assert!(matches!(parse(request.as_bytes()), Parsed::Other), "{request:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_or_malformed_upgrade_is_still_the_routers_to_answer() {
+        // The router answers these (403, 400, 426): one path, whatever started the server.
+        let no_key = UPGRADE.replacen("Sec-WebSocket-Key", "X-Key", 1);
+        let old = UPGRADE.replacen("Version: 13", "Version: 8", 1);
+        let cross_site = UPGRADE.replacen("Host: x\r\n", "Host: x\r\nOrigin: https://elsewhere.example\r\n", 1);
+        for request in [&no_key, &old, &cross_site] {
+            assert!(matches!(parse(request.as_bytes()), Parsed::Complete(_, Some(_))), "{request:?}");
         }
     }
 
@@ -307,8 +437,11 @@ mod tests {
         fn future_size<A, B, C, Fut>(_: impl FnOnce(A, B, C) -> Fut) -> usize {
             std::mem::size_of::<Fut>()
         }
-        let waiting = future_size(take);
-        assert!(waiting <= 384, "a connection's task is {waiting} bytes while it waits");
+        // The connection, its permit, the router, the head timeout's timer and the
+        // shutdown watch: about 650 bytes. The answer, a head in pieces and the HTTP
+        // connection are boxed, made only once needed.
+        let waiting = future_size(Connection::serve);
+        assert!(waiting <= 704, "a connection's task is {waiting} bytes while it waits");
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! The server: an axum route for `/ws`, sessions, topics and graceful shutdown.
 
 mod access;
+mod admission;
 mod builder;
 mod connection;
 mod dispatch;
 mod frame_writer;
 mod handshake;
+mod http;
 mod listener;
 mod presence;
 mod registry;
+mod respond;
 mod running;
 mod socket;
 mod topics;
@@ -18,6 +21,7 @@ pub use access::ConnectRequest;
 pub use builder::{REDIS_URL_VAR, ServerBuilder};
 #[cfg(feature = "fuzzing")]
 pub(crate) use dispatch::{binary_frame as dispatch_binary, text_frame as dispatch_text};
+pub use http::ClientAddr;
 pub(crate) use registry::ServerShared;
 pub use running::{RunningServer, Server, ServerStats, serve, serve_with};
 pub(crate) use socket::Socket;

@@ -60,6 +60,10 @@ pub(crate) struct ServerShared {
     pub(super) metrics_path: Option<String>,
     /// The built client's folder ([`crate::ServerBuilder::assets`]).
     pub(super) assets: Option<std::path::PathBuf>,
+    /// The connections and sessions admitted, against their caps.
+    pub(super) admission: Arc<super::admission::Admission>,
+    /// Layers around the server's whole router ([`crate::ServerBuilder::layer`]).
+    pub(super) layers: Vec<super::builder::RouterLayer>,
 }
 
 /// A backplane [`Gate`] that several may await; already running on its own task.

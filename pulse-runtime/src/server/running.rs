@@ -45,6 +45,7 @@ impl Server {
             metrics: false,
             metrics_path: None,
             assets: None,
+            layers: Vec::new(),
         }
     }
 
@@ -64,9 +65,13 @@ impl Server {
     /// [`ServerBuilder::assets`] the built client, as the router's fallback: axum
     /// refuses to merge two routers that both have one, so to add routes of your own
     /// beside the assets, pass them to [`Server::bind_with`] or [`serve_with`].
-    /// Mounted so, each upgrade goes through hyper, which holds two 8 KiB buffers per
-    /// handshake while it lasts; [`Server::bind`] and [`serve`] read upgrades to `/ws`
-    /// themselves and hand axum everything else.
+    /// The layers of [`ServerBuilder::layer`] wrap all of it; layers you add to your
+    /// app around it apply to `/ws` as to your other routes. Mounted so, the server's
+    /// caps on connections and its request-head timeout are yours to set in the server
+    /// you run it in; and each upgrade goes through hyper, which holds two 8 KiB
+    /// buffers per handshake while it lasts. [`Server::bind`] and [`serve`] read
+    /// upgrades to `/ws` themselves (the same router answers them) and hand hyper
+    /// everything else.
     ///
     /// ```no_run
     /// # use pulse_runtime::Server;
@@ -80,7 +85,12 @@ impl Server {
     /// # }
     /// ```
     pub fn router(&self) -> Router {
-        self.with_assets(self.routes())
+        self.with_layers(self.with_assets(self.routes()))
+    }
+
+    /// `router` inside the layers of [`ServerBuilder::layer`], the first innermost.
+    fn with_layers(&self, router: Router) -> Router {
+        self.shared.layers.iter().fold(router, |router, layer| layer(router))
     }
 
     /// The server's own routes: the WebSocket endpoint and the metrics.
@@ -182,7 +192,14 @@ impl Server {
 
     /// Like [`Server::bind`], serving `app` merged with the server's routes. With
     /// [`ServerBuilder::assets`], the built client answers what no route takes (in place
-    /// of a fallback `app` may have).
+    /// of a fallback `app` may have). As in axum, layers on `app` wrap `app`'s own
+    /// routes; the layers of [`ServerBuilder::layer`] wrap everything, `/ws` included.
+    ///
+    /// Every connection is admitted against [`Config::max_connections`] and
+    /// [`Config::max_connections_per_address`] when accepted, and must send its request
+    /// head within [`Config::request_head_timeout`]. Requests carry axum's
+    /// `ConnectInfo<SocketAddr>` and the [`ClientAddr`](crate::ClientAddr) the server
+    /// counts them by.
     ///
     /// ```
     /// # use pulse_runtime::Server;
@@ -207,15 +224,11 @@ impl Server {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let router = self.with_assets(app.merge(self.routes()));
-        let listener = Listener::new(listener, self.shared.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let router = self.with_layers(self.with_assets(app.merge(self.routes())));
+        let listener = Listener::new(listener, self.shared.clone(), router);
+        let task = tokio::spawn(listener.run(async move {
+            let _ = stopped.await;
+        }));
         Ok(RunningServer { server: self, local_addr, stop: Some(stop), task })
     }
 }
@@ -239,7 +252,7 @@ pub struct RunningServer {
     server: Server,
     local_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -265,10 +278,8 @@ impl RunningServer {
             let _ = stop.send(());
         }
         self.server.shutdown().await;
-        match tokio::time::timeout(Duration::from_secs(5), &mut self.task).await {
-            Ok(Ok(Err(error))) => tracing::warn!(%error, "server ended with an error"),
-            Ok(_) => {}
-            Err(_) => self.task.abort(),
+        if tokio::time::timeout(Duration::from_secs(5), &mut self.task).await.is_err() {
+            self.task.abort();
         }
     }
 }

@@ -14,12 +14,14 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
+use super::admission::ConnectionPermit;
 use super::frame_writer::{FrameWriter, Inbound, Replies};
 
 /// The connection under a WebSocket.
 pub(crate) enum Io {
-    /// A TCP stream whose upgrade request [`super::listener`] answered itself.
-    Tcp(TcpStream),
+    /// A TCP stream whose upgrade request [`super::listener`] answered itself, and its
+    /// place among the server's connections, given back when the stream closes.
+    Tcp { stream: TcpStream, _permit: ConnectionPermit },
     /// hyper's upgraded connection, for a request that came through axum (the router
     /// mounted in an app of the user's, or a request the listener passed on).
     Upgraded(TokioIo<hyper::upgrade::Upgraded>),
@@ -28,7 +30,7 @@ pub(crate) enum Io {
 impl AsyncRead for Io {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Io::Tcp(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Io::Tcp { stream, .. } => Pin::new(stream).poll_read(cx, buf),
             Io::Upgraded(upgraded) => Pin::new(upgraded).poll_read(cx, buf),
         }
     }
@@ -37,7 +39,7 @@ impl AsyncRead for Io {
 impl AsyncWrite for Io {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Io::Tcp(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Io::Tcp { stream, .. } => Pin::new(stream).poll_write(cx, buf),
             Io::Upgraded(upgraded) => Pin::new(upgraded).poll_write(cx, buf),
         }
     }
@@ -48,28 +50,28 @@ impl AsyncWrite for Io {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Io::Tcp(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
+            Io::Tcp { stream, .. } => Pin::new(stream).poll_write_vectored(cx, bufs),
             Io::Upgraded(upgraded) => Pin::new(upgraded).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            Io::Tcp(tcp) => tcp.is_write_vectored(),
+            Io::Tcp { stream, .. } => stream.is_write_vectored(),
             Io::Upgraded(upgraded) => upgraded.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Io::Tcp(tcp) => Pin::new(tcp).poll_flush(cx),
+            Io::Tcp { stream, .. } => Pin::new(stream).poll_flush(cx),
             Io::Upgraded(upgraded) => Pin::new(upgraded).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Io::Tcp(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Io::Tcp { stream, .. } => Pin::new(stream).poll_shutdown(cx),
             Io::Upgraded(upgraded) => Pin::new(upgraded).poll_shutdown(cx),
         }
     }
@@ -93,9 +95,15 @@ impl Socket {
     /// The WebSocket on a connection whose upgrade was answered; `write_batch_bytes` is
     /// what the writer gathers before a write is due.
     pub(crate) async fn new(io: Io, config: WebSocketConfig, write_batch_bytes: usize) -> Self {
-        let (read, write) = tokio::io::split(io);
+        Self::with_read(io, Vec::new(), config, write_batch_bytes).await
+    }
+
+    /// Like [`Socket::new`], for a connection off which `read` was read already (the
+    /// client's first frames, behind its request head): the reader takes them first.
+    pub(crate) async fn with_read(io: Io, read: Vec<u8>, config: WebSocketConfig, write_batch_bytes: usize) -> Self {
+        let (read_half, write) = tokio::io::split(io);
         let replies = Arc::new(Replies::default());
-        let inbound = Inbound::new(LazyRead::new(read), replies.clone());
+        let inbound = Inbound::new(LazyRead::with_pending(read_half, read), replies.clone());
         Socket {
             reader: WebSocketStream::from_raw_socket(inbound, Role::Server, Some(config)).await,
             writer: FrameWriter::new(write, replies, write_batch_bytes),
@@ -137,8 +145,9 @@ pub(crate) struct LazyRead<S> {
 }
 
 impl<S> LazyRead<S> {
-    pub(crate) fn new(inner: S) -> Self {
-        LazyRead { inner, pending: Vec::new(), taken: 0 }
+    /// A reader of `inner` that gives `pending` (bytes read off it already) first.
+    pub(crate) fn with_pending(inner: S, pending: Vec<u8>) -> Self {
+        LazyRead { inner, pending, taken: 0 }
     }
 
     /// Moves what is pending into `buf`, as much as fits; frees it once all is taken.
@@ -190,7 +199,7 @@ mod tests {
         let (mut client, server) = tokio::io::duplex(4 * READ_CHUNK);
         client.write_all(sent).await.unwrap();
         drop(client);
-        let mut reader = LazyRead::new(Counting { inner: server, reads: 0 });
+        let mut reader = LazyRead::with_pending(Counting { inner: server, reads: 0 }, Vec::new());
         let mut got = Vec::new();
         let mut buf = vec![0; ask];
         loop {
@@ -230,7 +239,7 @@ mod tests {
     async fn what_was_taken_is_freed() {
         let (mut client, server) = tokio::io::duplex(READ_CHUNK);
         client.write_all(&[7; 1000]).await.unwrap();
-        let mut reader = LazyRead::new(server);
+        let mut reader = LazyRead::with_pending(server, Vec::new());
         let mut buf = [0; 600];
         assert_eq!(reader.read(&mut buf).await.unwrap(), 600);
         assert_eq!(reader.pending.len() - reader.taken, 400);

@@ -1,7 +1,7 @@
 //! The WebSocket upgrade at `GET /ws`: the origin check, the query string
-//! (`v`, `resume`, `last_seq`), authentication, and the hand-off to the connection,
-//! for a request that came through axum; [`super::listener`] reads the same way what it
-//! answers itself.
+//! (`v`, `resume`, `last_seq`), the cap on sessions, authentication, and the hand-off
+//! to the connection. Every upgrade comes here, through the router and the app's
+//! layers, whether hyper read it or [`super::listener`] did.
 
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use tungstenite::protocol::WebSocketConfig;
 
 use super::access::Identity;
+use super::admission::{RETRY_AFTER, SessionSlot};
 use super::handshake::Handshake;
 use super::registry::ServerShared;
 use super::{ConnectRequest, connection};
@@ -33,7 +34,24 @@ pub(super) async fn upgrade(
         tracing::warn!("WebSocket upgrade refused: {refusal}");
         return (axum::http::StatusCode::FORBIDDEN, refusal).into_response();
     }
-    let opening = Opening::read(&server, headers, &uri).await;
+    let query = UpgradeQuery::read(Query::try_from_uri(&uri));
+    // A new session needs a place; resuming one that is alive takes none.
+    let slot = match query.resume() {
+        Some((id, _)) if server.find_session(id).is_some() => None,
+        _ => match server.admission.reserve_session() {
+            Ok(slot) => Some(slot),
+            Err(refusal) => {
+                tracing::warn!("WebSocket upgrade refused: {refusal}");
+                if let Some(telemetry) = &server.telemetry {
+                    telemetry.refused();
+                }
+                let retry_after = (axum::http::header::RETRY_AFTER, RETRY_AFTER.as_secs().to_string());
+                return (axum::http::StatusCode::SERVICE_UNAVAILABLE, [retry_after], refusal.to_string())
+                    .into_response();
+            }
+        },
+    };
+    let opening = Opening::read(&server, headers, &uri, &query, slot).await;
     ws.accept(websocket_config(&server.config), server.config.write_buffer_bytes, move |socket| {
         connection::run(server, socket, opening)
     })
@@ -49,19 +67,27 @@ pub(super) struct Opening {
     pub(super) resume: Option<(SessionId, u64)>,
     /// The whole query string, for the session's parameters.
     pub(super) params: Option<String>,
+    /// The place a new session takes among the server's sessions, unless the request
+    /// resumes a session that was alive.
+    pub(super) slot: Option<SessionSlot>,
 }
 
 impl Opening {
     /// Reads the query string of `uri` and asks the authentication hook about the
     /// request.
-    pub(super) async fn read(server: &ServerShared, headers: HeaderMap, uri: &Uri) -> Self {
-        let query = UpgradeQuery::read(Query::try_from_uri(uri));
+    async fn read(
+        server: &ServerShared,
+        headers: HeaderMap,
+        uri: &Uri,
+        query: &UpgradeQuery,
+        slot: Option<SessionSlot>,
+    ) -> Self {
         let params = uri.query().map(str::to_owned);
         let identity = match &server.authenticator {
             Some(authenticate) => Some(authenticate(ConnectRequest::new(headers, params.clone())).await),
             None => None,
         };
-        Opening { version: query.version(), identity, resume: query.resume(), params }
+        Opening { version: query.version(), identity, resume: query.resume(), params, slot }
     }
 }
 
