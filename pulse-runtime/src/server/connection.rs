@@ -9,7 +9,7 @@ use tungstenite::Message;
 
 use super::ServerShared;
 use super::admission::SessionSlot;
-use super::socket::{Reader, Socket, Writer};
+use super::socket::{Reader, Socket, Writer, drain, is_reset};
 use super::upgrade::Opening;
 use crate::protocol::frames::{self, AnnouncedLimits, Body};
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
@@ -285,7 +285,7 @@ async fn close_socket(server: &ServerShared, socket: &mut Socket, code: CloseCod
     socket.writer.close(code.code(), reason);
     let handshake = async {
         socket.writer.flush().await?;
-        while let Some(Ok(_)) = socket.reader.next().await {}
+        drain(&mut socket.reader, false).await;
         Ok::<(), std::io::Error>(())
     };
     let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT * 2, handshake).await;
@@ -294,18 +294,20 @@ async fn close_socket(server: &ServerShared, socket: &mut Socket, code: CloseCod
 /// Reads until the client goes away, sends something fatal, or the session ends. When
 /// the server is the one closing, the rest of the client's traffic is read (and
 /// ignored) on a task of its own until the client answers the close, so the close
-/// handshake completes instead of ending in a TCP reset.
+/// handshake completes instead of ending in a TCP reset: also when what the client
+/// sent broke the frame parser ([`drain`]).
 async fn read_loop(session: &Arc<SessionShared>, mut stream: Box<Reader>) {
-    read_frames(session, &mut stream).await;
+    let parser_failed = read_frames(session, &mut stream).await;
     if matches!(session.ending(), Some(Ending::Close(..) | Ending::Detach(..))) {
         tokio::spawn(async move {
-            let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-            let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT * 2, drain).await;
+            let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT * 2, drain(&mut stream, parser_failed)).await;
         });
     }
 }
 
-async fn read_frames(session: &Arc<SessionShared>, stream: &mut Reader) {
+/// Reads and dispatches frames until the connection or the session ends; true if it
+/// ended because the frame parser failed (the client broke a rule or a limit).
+async fn read_frames(session: &Arc<SessionShared>, stream: &mut Reader) -> bool {
     // One waiter for the whole loop: making a new one per frame showed in W1's profile.
     let ended = session.wait_connection_end();
     tokio::pin!(ended);
@@ -313,12 +315,20 @@ async fn read_frames(session: &Arc<SessionShared>, stream: &mut Reader) {
     loop {
         let message = tokio::select! {
             biased;
-            _ = &mut ended => return,
+            _ = &mut ended => return false,
             message = stream.next() => message,
         };
         let message = match message {
-            None => return session.signal_end(Ending::ClientGone),
-            Some(Err(error)) => return session.signal_end(read_error_ending(error, session.host.config())),
+            None => {
+                session.signal_end(Ending::ClientGone);
+                return false;
+            }
+            Some(Err(error)) => {
+                let ending = read_error_ending(error, session.host.config());
+                let parser_failed = matches!(ending, Ending::Close(..));
+                session.signal_end(ending);
+                return parser_failed;
+            }
             Some(Ok(message)) => message,
         };
         session.touch();
@@ -326,7 +336,8 @@ async fn read_frames(session: &Arc<SessionShared>, stream: &mut Reader) {
             let rate = session.host.config().inbound_frames_per_second;
             tracing::warn!(session = %session.id, rate, "inbound rate limit exceeded");
             let reason = format!("rate_limited: more than {rate} frames per second");
-            return session.signal_end(Ending::Close(CloseCode::RateLimited, reason));
+            session.signal_end(Ending::Close(CloseCode::RateLimited, reason));
+            return false;
         }
         match message {
             Message::Text(text) => super::dispatch::text_frame(session, text.as_str()),
@@ -334,7 +345,8 @@ async fn read_frames(session: &Arc<SessionShared>, stream: &mut Reader) {
             Message::Close(_) => {
                 // Hands tungstenite's answer to the writer, which sends it before it ends.
                 let _ = stream.flush().await;
-                return session.signal_end(Ending::ClientClosed);
+                session.signal_end(Ending::ClientClosed);
+                return false;
             }
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
@@ -349,6 +361,9 @@ fn read_error_ending(error: tungstenite::Error, config: &crate::Config) -> Endin
         }
         tungstenite::Error::Utf8(_) => {
             Ending::Close(CloseCode::InvalidData, "invalid_data: a text message was not UTF-8".to_owned())
+        }
+        tungstenite::Error::Protocol(error) if !is_reset(&error) => {
+            Ending::Close(CloseCode::ProtocolError, format!("protocol_error: {error}"))
         }
         _ => Ending::ClientGone,
     }
@@ -365,26 +380,33 @@ async fn write_loop(session: &Arc<SessionShared>, mut writer: Writer) {
     let config = session.host.config();
     let telemetry = session.host.telemetry();
     let mut next_beat = tokio::time::Instant::now() + config.heartbeat_interval;
-    // One timer for the whole loop, reset once per beat: a timer made per wait showed
-    // in W1's profile (a timer-wheel insert and removal per delivery).
-    let beat = tokio::time::sleep_until(next_beat);
-    tokio::pin!(beat);
+    // One timer for the whole loop, reset once per beat (or idle deadline): a timer
+    // made per wait showed in W1's profile (a timer-wheel insert and removal per
+    // delivery). It wakes for the next beat or the moment the session would have been
+    // idle too long, whichever comes first, so the idle timeout holds to the tick.
+    let mut wake = next_beat.min(tokio::time::Instant::now() + config.idle_timeout);
+    let timer = tokio::time::sleep_until(wake);
+    tokio::pin!(timer);
     // Grows to the largest batch seen (idle sessions keep it empty).
     let mut batch = Vec::new();
     let mut ping = false;
     loop {
-        if tokio::time::Instant::now() >= next_beat {
-            let now = Instant::now();
-            session.expire_requests(now);
-            if session.idle_since(now) > config.idle_timeout {
+        let now = tokio::time::Instant::now();
+        if now >= wake {
+            session.expire_requests(now.into_std());
+            let idle = session.idle_since(now.into_std());
+            if idle >= config.idle_timeout {
                 let ms = config.idle_timeout.as_millis();
                 let reason = format!("idle_timeout: nothing received for {ms} ms");
                 session.signal_end(Ending::Detach(CloseCode::IdleTimeout, reason));
                 break;
             }
-            ping = true;
-            next_beat = tokio::time::Instant::now() + config.heartbeat_interval;
-            beat.as_mut().reset(next_beat);
+            if now >= next_beat {
+                ping = true;
+                next_beat = now + config.heartbeat_interval;
+            }
+            wake = next_beat.min(now + (config.idle_timeout - idle));
+            timer.as_mut().reset(wake);
         }
         session.take_batch(WRITE_BATCH, &mut batch);
         if batch.is_empty() && !ping && !writer.has_replies() {
@@ -394,7 +416,7 @@ async fn write_loop(session: &Arc<SessionShared>, mut writer: Writer) {
                 _ = &mut ended => break,
                 _ = session.frames_queued() => {}
                 _ = writer.replies_arrived() => {}
-                _ = &mut beat => {}
+                _ = &mut timer => {}
             }
             continue;
         }

@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
+use super::frame_scan::FrameScan;
 use crate::protocol::frames::{Body, decimal, truncate_to};
 
 const FIN: u8 = 0x80;
@@ -194,11 +195,18 @@ impl Replies {
 pub(crate) struct Inbound<R> {
     read: R,
     replies: Arc<Replies>,
+    /// Where the client's frames begin and end in what was read.
+    frames: FrameScan,
 }
 
 impl<R> Inbound<R> {
     pub(crate) fn new(read: R, replies: Arc<Replies>) -> Self {
-        Inbound { read, replies }
+        Inbound { read, replies, frames: FrameScan::default() }
+    }
+
+    /// Whether the client's close frame has been read whole.
+    pub(crate) fn close_arrived(&self) -> bool {
+        self.frames.closed()
     }
 }
 
@@ -208,7 +216,11 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Inbound<R> {
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.read).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let read = Pin::new(&mut this.read).poll_read(cx, buf);
+        this.frames.feed(&buf.filled()[before..]);
+        read
     }
 }
 

@@ -5,6 +5,7 @@ mod admission;
 mod builder;
 mod connection;
 mod dispatch;
+mod frame_scan;
 mod frame_writer;
 mod handshake;
 mod http;

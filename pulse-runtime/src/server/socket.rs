@@ -111,6 +111,54 @@ impl Socket {
     }
 }
 
+/// Most bytes read and dropped, after the server's close, from a client whose frames
+/// the parser could no longer read: enough for a client that was writing a message
+/// far past the limit in one write to finish it and read the close.
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+
+/// After the server has sent its close frame: reads what the client still sends, and
+/// drops it, until the client's close frame has arrived (the handshake is complete and
+/// the connection can close without a reset), the client closes, or [`DRAIN_BYTES`]
+/// have passed. The frame parser reads while it can; once it has failed (or if it had,
+/// `parser_failed`), the bytes are read raw and the close frame is found by the
+/// connection's [`FrameScan`](super::frame_scan::FrameScan). The caller bounds the time.
+pub(crate) async fn drain(reader: &mut Reader, parser_failed: bool) {
+    use futures_util::StreamExt as _;
+    if !parser_failed {
+        loop {
+            match reader.next().await {
+                Some(Ok(_)) => {}
+                Some(Err(tungstenite::Error::Capacity(_) | tungstenite::Error::Utf8(_))) => break,
+                Some(Err(tungstenite::Error::Protocol(error))) if !is_reset(&error) => break,
+                None | Some(Err(_)) => return,
+            }
+        }
+    }
+    let inbound = reader.get_mut();
+    let mut dropped = 0;
+    while !inbound.close_arrived() && dropped < DRAIN_BYTES {
+        let read = std::future::poll_fn(|cx| {
+            with_scratch(|scratch| {
+                // A whole chunk: `LazyRead` reads into it directly.
+                let mut buf = ReadBuf::new(scratch);
+                ready!(Pin::new(&mut *inbound).poll_read(cx, &mut buf))?;
+                Poll::Ready(Ok::<_, io::Error>(buf.filled().len()))
+            })
+        })
+        .await;
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(n) => dropped += n,
+        }
+    }
+}
+
+/// Whether a parser error only says the client closed the connection without a close
+/// frame.
+pub(crate) fn is_reset(error: &tungstenite::error::ProtocolError) -> bool {
+    matches!(error, tungstenite::error::ProtocolError::ResetWithoutClosingHandshake)
+}
+
 /// The most one read system call takes from a socket.
 const READ_CHUNK: usize = 16 * 1024;
 
