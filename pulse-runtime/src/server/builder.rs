@@ -118,7 +118,11 @@ impl ServerBuilder {
 
     /// Runs `hook` on its own task for every new session: the place to open the
     /// session's channels. The task is cancelled when the session ends. Several hooks
-    /// all run, each on its own task.
+    /// all run, each on its own task. A panic in `hook` (in the call or its future) is
+    /// caught, logged at error level and counted
+    /// (`pulse_callback_panics_total{callback="on_session"}`): it ends that hook's task
+    /// only, and the session, what the hook opened before it panicked, and the other
+    /// hooks carry on.
     pub fn on_session<F, Fut>(mut self, hook: F) -> Self
     where
         F: Fn(Session) -> Fut + Send + Sync + 'static,
@@ -129,7 +133,9 @@ impl ServerBuilder {
     }
 
     /// Renders `root` for every session: the server components' tree, sent to the
-    /// browser's `<PulseRoot>` and kept in sync as state changes.
+    /// browser's `<PulseRoot>` and kept in sync as state changes. A render that panics
+    /// is caught, logged and counted (`pulse_callback_panics_total{callback="render"}`):
+    /// the client gets `render_error` and the component keeps its last output.
     pub fn root<N: crate::component::IntoNode>(mut self, root: impl Fn() -> N + Send + Sync + 'static) -> Self {
         self.root = Some(Arc::new(move || root().into_node()));
         self
@@ -139,7 +145,11 @@ impl ServerBuilder {
     /// upgrade request (cookie, header, query token) and returns the session's identity,
     /// which handlers and components read with [`Session::identity`]. An `Err` closes
     /// the connection with [`CloseCode::Forbidden`] (4502, do not reconnect) and its
-    /// message as the reason.
+    /// message as the reason. A panic (in the call or its future) refuses the
+    /// connection the same way, with the reason `internal error: the server's
+    /// authentication failed` (the panic's message stays in the server's log), and is
+    /// logged at error level and counted
+    /// (`pulse_callback_panics_total{callback="authenticate"}`).
     ///
     /// ```
     /// # use pulse_runtime::Server;
@@ -172,7 +182,11 @@ impl ServerBuilder {
 
     /// Decides, for each channel the server opens and each event or request a client
     /// sends, whether the session may: `Err(reason)` refuses it with `forbidden` (an
-    /// open fails with [`OpenError::Forbidden`](crate::OpenError::Forbidden)).
+    /// open fails with [`OpenError::Forbidden`](crate::OpenError::Forbidden)). A panic
+    /// refuses that one access the same way, with the reason `internal error: the
+    /// server's authorization failed`, and is logged at error level and counted
+    /// (`pulse_callback_panics_total{callback="authorize"}`); the session carries on,
+    /// and its next access asks the hook again.
     ///
     /// ```
     /// # use pulse_runtime::{Access, Server};

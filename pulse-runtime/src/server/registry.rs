@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use super::{access, presence, topics};
 use crate::backplane::{Backplane, Gate, KeptMessage, NodeId, RemoteDelivery, RemoteSink, StoredHistory};
 use crate::config::Config;
+use crate::guard::{self, Callback};
 use crate::history::memory::MemoryHistories;
 use crate::history::{History, Kept, Position, plan};
 use crate::id::ChannelId;
@@ -284,11 +285,11 @@ impl Host for ServerShared {
         self.started
     }
 
+    /// The authorization hook's verdict; a panic in it refuses (and is logged and counted).
     fn authorize(&self, session: &Session, access: &Access<'_>) -> Result<(), String> {
-        match &self.authorizer {
-            Some(authorize) => authorize(session, access),
-            None => Ok(()),
-        }
+        let Some(authorize) = &self.authorizer else { return Ok(()) };
+        guard::call(Callback::Authorize, self.telemetry.as_ref(), || authorize(session, access))
+            .unwrap_or_else(|_panicked| Err(access::AUTHORIZE_PANICKED.to_owned()))
     }
 
     fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) {
