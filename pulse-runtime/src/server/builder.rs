@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use super::registry::{RemoteHook, ServerShared, SessionHook};
+use super::registry::{ServerShared, SessionHook};
+use super::remote_hooks::RemoteHook;
 use super::{ConnectRequest, Server, access, topics};
 use crate::backplane::{Backplane, NodeId};
 use crate::config::Config;
@@ -220,6 +221,15 @@ impl ServerBuilder {
     /// follow it (sessions on this node already get it). Broadcasts to one user or one
     /// session are not shown. For a channel without rooms the room is `()`. This node
     /// then receives every room's broadcasts of `C`, even rooms none of its sessions is in.
+    ///
+    /// The hook runs off the backplane's task, after this node's sessions got the
+    /// broadcast: each room's calls in arrival order, on a task of that room's own on
+    /// Tokio's blocking pool (so the hook may block). A slow hook delays only its own
+    /// room's later calls; past 1024 calls waiting for a room (65,536 across rooms) the
+    /// newest are dropped, with a warning, and counted in
+    /// `pulse_remote_hook_drops_total`. A panic is caught, logged at error level and
+    /// counted (`pulse_callback_panics_total{callback="on_remote_broadcast"}`); the
+    /// next call runs as usual.
     pub fn on_remote_broadcast<C: crate::ChannelSpec>(
         mut self,
         hook: impl Fn(C::Room, C::ToClient) + Send + Sync + 'static,
@@ -282,6 +292,7 @@ impl ServerBuilder {
                 backplane,
                 started_background: std::sync::Once::new(),
                 remote_hooks: self.remote_hooks,
+                remote_lanes: Mutex::default(),
                 followed: self.followed,
                 authenticator: self.authenticator,
                 authorizer: self.authorizer,

@@ -9,6 +9,7 @@ mod handshake;
 mod listener;
 mod presence;
 mod registry;
+mod remote_hooks;
 mod running;
 mod socket;
 mod topics;

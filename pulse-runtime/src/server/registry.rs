@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
+use super::remote_hooks::{Lanes, RemoteHook};
 use super::{access, presence, topics};
 use crate::backplane::{Backplane, Gate, KeptMessage, NodeId, RemoteDelivery, RemoteSink, StoredHistory};
 use crate::config::Config;
@@ -24,8 +25,6 @@ use crate::sync::lock;
 use crate::target::Target;
 
 pub(super) type SessionHook = Arc<dyn Fn(Session) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
-/// Sees broadcasts to a whole topic that arrive from other nodes: (topic, encoded frame).
-pub(super) type RemoteHook = Arc<dyn Fn(&Topic, &frames::Body) + Send + Sync>;
 
 /// State shared by every connection of one server.
 pub(crate) struct ServerShared {
@@ -38,6 +37,8 @@ pub(crate) struct ServerShared {
     pub(super) backplane: Option<Arc<dyn Backplane>>,
     pub(super) started_background: std::sync::Once,
     pub(super) remote_hooks: Vec<RemoteHook>,
+    /// Their calls waiting, by topic ([`super::remote_hooks`]).
+    pub(super) remote_lanes: Mutex<Lanes<frames::Body>>,
     /// The channels whose every room's broadcasts the hooks follow.
     pub(super) followed: Vec<Arc<str>>,
     pub(super) authenticator: Option<access::Authenticator>,
@@ -382,15 +383,14 @@ impl ServerShared {
 }
 
 impl RemoteSink for ServerShared {
-    /// Runs the hooks that watch whole-topic broadcasts from other nodes, then delivers
-    /// to this node's member sessions.
+    /// Delivers to this node's member sessions, then queues the call of the hooks that
+    /// watch whole-topic broadcasts from other nodes (they run on a task of their own).
     fn deliver_remote(&self, topic: &Topic, target: &Target, body: &frames::Body) -> usize {
+        let reached = self.topics.deliver(topic.as_str(), target, body);
         if matches!(target, Target::All | Target::Except(_)) {
-            for hook in &self.remote_hooks {
-                hook(topic, body);
-            }
+            self.queue_remote_hooks(topic, body);
         }
-        self.topics.deliver(topic.as_str(), target, body)
+        reached
     }
 
     fn deliver_presence(&self, _from: NodeId, topic: &Topic, version: u64, change: &[u8]) {
@@ -411,9 +411,7 @@ impl RemoteSink for ServerShared {
 
     fn deliver_kept(&self, from: NodeId, topic: &Topic, epoch: &str, offset: u64, frame: &frames::Body) {
         if from != self.node {
-            for hook in &self.remote_hooks {
-                hook(topic, frame);
-            }
+            self.queue_remote_hooks(topic, frame);
         }
         let Some(history) = self.history_of(topic) else { return };
         let epoch: Arc<str> = Arc::from(epoch);
