@@ -15,6 +15,7 @@
 mod history;
 mod presence;
 mod subscriptions;
+mod supervisor;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,6 +73,9 @@ pub struct RedisStats {
     pub received: AtomicU64,
     /// Times the subscription was (re)established.
     pub subscriptions: AtomicU64,
+    /// Times the subscription task ended (a panic, or a return while its server runs)
+    /// and was started again.
+    pub restarts: AtomicU64,
 }
 
 /// Broadcast across nodes through Redis pub/sub.
@@ -151,6 +155,11 @@ impl Backplane for RedisBackplane {
                 "Times the Redis subscription connection was (re)established.",
                 stats.subscriptions.load(Ordering::Relaxed),
             ),
+            (
+                "pulse_backplane_restarts_total",
+                "Times the Redis subscription task ended (a panic, or an error it did not recover from) and was restarted.",
+                stats.restarts.load(Ordering::Relaxed),
+            ),
         ]
     }
 
@@ -162,7 +171,7 @@ impl Backplane for RedisBackplane {
         let publisher = Publisher { channel: self.channel.clone(), presence_timeout: self.presence_timeout };
         tokio::spawn(publish_loop(self.client.clone(), publisher, pending, self.stats.clone()));
         let node = remote.node();
-        tokio::spawn(self.subscriptions.clone().run(self.client.clone(), remote.clone(), self.stats.clone()));
+        tokio::spawn(self.subscriptions.clone().supervised(self.client.clone(), remote.clone(), self.stats.clone()));
         tokio::spawn(announce(
             self.client.clone(),
             presence::node_key(&self.channel, node),
