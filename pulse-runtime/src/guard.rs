@@ -31,12 +31,13 @@ pub(crate) enum Callback {
     OnOpen,
     /// A channel handler's `on_close`.
     OnClose,
-    /// A DOM callback of a component.
-    DomCallback,
+    /// A component's callback for a DOM event.
+    DomEvent,
 }
 
 impl Callback {
     /// Every callback, in the order the metric's series are registered.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) const ALL: [Callback; 9] = [
         Callback::Authenticate,
         Callback::Authorize,
@@ -46,7 +47,7 @@ impl Callback {
         Callback::Handler,
         Callback::OnOpen,
         Callback::OnClose,
-        Callback::DomCallback,
+        Callback::DomEvent,
     ];
 
     /// Its name: the metric's label and the log's `callback` field.
@@ -60,7 +61,7 @@ impl Callback {
             Callback::Handler => "handler",
             Callback::OnOpen => "on_open",
             Callback::OnClose => "on_close",
-            Callback::DomCallback => "dom_callback",
+            Callback::DomEvent => "dom_event",
         }
     }
 }
@@ -154,7 +155,7 @@ mod tests {
             panic!("later {}", 2)
         })
         .await;
-        assert_eq!(in_future.map(|()| ()).unwrap_err().message, "later 2");
+        assert_eq!(in_future.unwrap_err().message, "later 2");
     }
 
     #[test]

@@ -123,7 +123,7 @@ mod enabled {
             describe_counter(
                 "pulse_callback_panics_total",
                 "Panics caught in the app's callbacks, by callback (`authenticate`, `authorize`, `on_session`, \
-                 `on_remote_broadcast`, `render`, `handler`, `on_open`, `on_close`, `dom_callback`).",
+                 `on_remote_broadcast`, `render`, `handler`, `on_open`, `on_close`, `dom_event`).",
             );
             describe_counter(
                 "pulse_remote_hook_drops_total",

@@ -311,7 +311,7 @@ fn callback(session: &SessionShared, id: &str, data: &RawValue) {
             WireError::new(ErrorCode::UnknownCallback, format!("no callback `{}` in the current render", truncate(id)));
         return report(session, &error, None, None);
     };
-    match guard::call(Callback::DomCallback, session.host.telemetry(), || callback(data)) {
+    match guard::call(Callback::DomEvent, session.host.telemetry(), || callback(data)) {
         Ok(Ok(())) => {}
         Ok(Err(error)) => report(session, &error, None, None),
         Err(_panicked) => {
