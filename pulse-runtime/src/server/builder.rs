@@ -71,7 +71,8 @@ impl ServerBuilder {
     /// text format: sessions, channels, rooms and pending requests; frames received and
     /// sent by type; broadcasts and their deliveries; the request latency histogram;
     /// sessions started, resumes and failed resumes; closes by code, rate-limit closes;
-    /// and the backplane's counters. The endpoint is public on the server's port: put
+    /// panics caught in the app's callbacks, by callback, and `on_remote_broadcast`
+    /// calls dropped; and the backplane's counters. The endpoint is public on the server's port: put
     /// it behind your proxy's access rules, or use [`ServerBuilder::metrics_unserved`]
     /// and serve [`Server::metrics`] yourself, on another port. Feature `metrics` (on
     /// by default).

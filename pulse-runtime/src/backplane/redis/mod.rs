@@ -6,7 +6,9 @@
 //! Redis goes away, each node keeps serving its own sessions (local broadcast does not
 //! depend on Redis), reconnects with backoff and subscribes again by itself. What is
 //! lost: broadcasts published while a node was cut off from Redis do not reach the other
-//! nodes (Redis pub/sub stores nothing); local delivery is unaffected.
+//! nodes (Redis pub/sub stores nothing); local delivery is unaffected. The subscription
+//! task is supervised ([`supervisor`]): whatever ends it while the server runs, it is
+//! started again, and subscribes again as after a reconnect.
 //!
 //! It keeps histories too ([`history`]), numbering a room's broadcasts in Redis so that
 //! every node sees them in one order. A broadcast kept in history needs Redis: while
