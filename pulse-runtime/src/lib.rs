@@ -81,6 +81,7 @@ pub mod backplane;
 pub mod component;
 mod config;
 mod error;
+mod guard;
 mod history;
 mod id;
 mod presence;

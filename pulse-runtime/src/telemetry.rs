@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use crate::guard::Callback;
 use crate::protocol::CloseCode;
 
 /// How a connection or session ended, for `pulse_closes_total{code}`.
@@ -66,6 +67,9 @@ mod enabled {
         connections_lost: Counter,
         rate_limited: Counter,
         refused: Counter,
+        /// By [`Callback`], in the order of [`Callback::ALL`].
+        callback_panics: Vec<Counter>,
+        remote_hook_drops: Counter,
         sessions: Gauge,
         channels: Gauge,
         rooms: Gauge,
@@ -117,6 +121,15 @@ mod enabled {
                 "pulse_rate_limit_closes_total",
                 "Connections closed for sending frames faster than the rate limit.",
             );
+            describe_counter(
+                "pulse_callback_panics_total",
+                "Panics caught in the app's callbacks, by callback (`authenticate`, `authorize`, `on_session`, \
+                 `on_remote_broadcast`, `render`, `handler`, `on_open`, `on_close`, `dom_event`).",
+            );
+            describe_counter(
+                "pulse_remote_hook_drops_total",
+                "Calls of `on_remote_broadcast` hooks dropped because their room's queue was full.",
+            );
             describe_gauge("pulse_sessions", "Live sessions (connected, or waiting to be resumed).");
             describe_gauge("pulse_channels", "Open channels across all sessions.");
             describe_gauge(
@@ -142,6 +155,10 @@ mod enabled {
                 .iter()
                 .map(|code| counter("pulse_closes_total", by("code", code.code().to_string())))
                 .collect();
+            let callback_panics = Callback::ALL
+                .iter()
+                .map(|callback| counter("pulse_callback_panics_total", by("callback", callback.name().to_owned())))
+                .collect();
             Telemetry {
                 frames_in,
                 frames_in_invalid: counter("pulse_frames_received_total", by("type", "invalid".to_owned())),
@@ -158,6 +175,8 @@ mod enabled {
                 connections_lost: counter("pulse_closes_total", by("code", "lost".to_owned())),
                 rate_limited: counter("pulse_rate_limit_closes_total", Vec::new()),
                 refused: counter("pulse_connections_refused_total", Vec::new()),
+                callback_panics,
+                remote_hook_drops: counter("pulse_remote_hook_drops_total", Vec::new()),
                 sessions: gauge("pulse_sessions"),
                 channels: gauge("pulse_channels"),
                 rooms: gauge("pulse_rooms"),
@@ -230,6 +249,19 @@ mod enabled {
                 Closed::ByClient => self.closed_by_client.increment(1),
                 Closed::Lost => self.connections_lost.increment(1),
             }
+        }
+
+        /// A panic in `callback` was caught.
+        pub(crate) fn callback_panicked(&self, callback: Callback) {
+            let index = Callback::ALL.iter().position(|c| *c == callback);
+            if let Some(counter) = index.and_then(|i| self.callback_panics.get(i)) {
+                counter.increment(1);
+            }
+        }
+
+        /// An `on_remote_broadcast` call was dropped: its room's queue was full.
+        pub(crate) fn remote_hook_dropped(&self) {
+            self.remote_hook_drops.increment(1);
         }
 
         /// The Prometheus text exposition of every metric, with the gauges read now.
@@ -342,6 +374,12 @@ mod disabled {
             match *self {}
         }
         pub(crate) fn closed(&self, _: Closed) {
+            match *self {}
+        }
+        pub(crate) fn callback_panicked(&self, _: Callback) {
+            match *self {}
+        }
+        pub(crate) fn remote_hook_dropped(&self) {
             match *self {}
         }
     }

@@ -109,10 +109,17 @@ impl Expander<'_> {
                 instance.output = Some(node);
                 return;
             }
-            Ok(Err(message)) => message,
-            Err(panic) => panic_message(panic.as_ref()),
+            Ok(Err(message)) => {
+                tracing::warn!(component = component.name(), %message, "render failed");
+                message
+            }
+            Err(panic) => {
+                let telemetry = self.session.shared.host.telemetry();
+                let panicked = tracing::error_span!("render", component = component.name())
+                    .in_scope(|| crate::guard::caught(crate::guard::Callback::Render, telemetry, panic.as_ref()));
+                format!("render panicked: {}", panicked.message)
+            }
         };
-        tracing::warn!(component = component.name(), %message, "render failed");
         // The component keeps showing its last good output (nothing, on a first render).
         self.failures.push(RenderFailure { component: component.name(), message });
     }
@@ -196,13 +203,4 @@ struct Walk {
     instance_id: u64,
     next_callback: u32,
     rerendered: bool,
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    let detail = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned());
-    format!("render panicked: {detail}")
 }

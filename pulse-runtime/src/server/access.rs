@@ -18,6 +18,14 @@ pub(crate) type Authenticator =
 
 pub(crate) type Authorizer = Arc<dyn Fn(&Session, &Access<'_>) -> Result<(), String> + Send + Sync>;
 
+/// The refusal when the authentication hook panicked: the client is not told the
+/// panic's message (it may hold the server's internals), only that it was the server's
+/// fault.
+pub(crate) const AUTHENTICATE_PANICKED: &str = "internal error: the server's authentication failed";
+
+/// The refusal when the authorization hook panicked (see [`AUTHENTICATE_PANICKED`]).
+pub(crate) const AUTHORIZE_PANICKED: &str = "internal error: the server's authorization failed";
+
 /// A connection request, as the authentication hook sees it.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {

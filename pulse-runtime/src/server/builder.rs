@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use super::registry::{RemoteHook, ServerShared, SessionHook};
+use super::registry::{ServerShared, SessionHook};
+use super::remote_hooks::RemoteHook;
 use super::{ConnectRequest, Server, access, topics};
 use crate::backplane::{Backplane, NodeId};
 use crate::config::Config;
@@ -74,7 +75,8 @@ impl ServerBuilder {
     /// text format: sessions, channels, rooms and pending requests; frames received and
     /// sent by type; broadcasts and their deliveries; the request latency histogram;
     /// sessions started, resumes and failed resumes; closes by code, rate-limit closes;
-    /// and the backplane's counters. The endpoint is public on the server's port: put
+    /// panics caught in the app's callbacks, by callback, and `on_remote_broadcast`
+    /// calls dropped; and the backplane's counters. The endpoint is public on the server's port: put
     /// it behind your proxy's access rules, or use [`ServerBuilder::metrics_unserved`]
     /// and serve [`Server::metrics`] yourself, on another port. Feature `metrics` (on
     /// by default).
@@ -160,7 +162,11 @@ impl ServerBuilder {
 
     /// Runs `hook` on its own task for every new session: the place to open the
     /// session's channels. The task is cancelled when the session ends. Several hooks
-    /// all run, each on its own task.
+    /// all run, each on its own task. A panic in `hook` (in the call or its future) is
+    /// caught, logged at error level and counted
+    /// (`pulse_callback_panics_total{callback="on_session"}`): it ends that hook's task
+    /// only, and the session, what the hook opened before it panicked, and the other
+    /// hooks carry on.
     pub fn on_session<F, Fut>(mut self, hook: F) -> Self
     where
         F: Fn(Session) -> Fut + Send + Sync + 'static,
@@ -171,7 +177,9 @@ impl ServerBuilder {
     }
 
     /// Renders `root` for every session: the server components' tree, sent to the
-    /// browser's `<PulseRoot>` and kept in sync as state changes.
+    /// browser's `<PulseRoot>` and kept in sync as state changes. A render that panics
+    /// is caught, logged and counted (`pulse_callback_panics_total{callback="render"}`):
+    /// the client gets `render_error` and the component keeps its last output.
     pub fn root<N: crate::component::IntoNode>(mut self, root: impl Fn() -> N + Send + Sync + 'static) -> Self {
         self.root = Some(Arc::new(move || root().into_node()));
         self
@@ -181,7 +189,11 @@ impl ServerBuilder {
     /// upgrade request (cookie, header, query token) and returns the session's identity,
     /// which handlers and components read with [`Session::identity`]. An `Err` closes
     /// the connection with [`CloseCode::Forbidden`] (4502, do not reconnect) and its
-    /// message as the reason.
+    /// message as the reason. A panic (in the call or its future) refuses the
+    /// connection the same way, with the reason `internal error: the server's
+    /// authentication failed` (the panic's message stays in the server's log), and is
+    /// logged at error level and counted
+    /// (`pulse_callback_panics_total{callback="authenticate"}`).
     ///
     /// ```
     /// # use pulse_runtime::Server;
@@ -214,7 +226,11 @@ impl ServerBuilder {
 
     /// Decides, for each channel the server opens and each event or request a client
     /// sends, whether the session may: `Err(reason)` refuses it with `forbidden` (an
-    /// open fails with [`OpenError::Forbidden`](crate::OpenError::Forbidden)).
+    /// open fails with [`OpenError::Forbidden`](crate::OpenError::Forbidden)). A panic
+    /// refuses that one access the same way, with the reason `internal error: the
+    /// server's authorization failed`, and is logged at error level and counted
+    /// (`pulse_callback_panics_total{callback="authorize"}`); the session carries on,
+    /// and its next access asks the hook again.
     ///
     /// ```
     /// # use pulse_runtime::{Access, Server};
@@ -248,6 +264,15 @@ impl ServerBuilder {
     /// follow it (sessions on this node already get it). Broadcasts to one user or one
     /// session are not shown. For a channel without rooms the room is `()`. This node
     /// then receives every room's broadcasts of `C`, even rooms none of its sessions is in.
+    ///
+    /// The hook runs off the backplane's task, after this node's sessions got the
+    /// broadcast: each room's calls in arrival order, on a task of that room's own on
+    /// Tokio's blocking pool (so the hook may block). A slow hook delays only its own
+    /// room's later calls; past 1024 calls waiting for a room (65,536 across rooms) the
+    /// newest are dropped, with a warning, and counted in
+    /// `pulse_remote_hook_drops_total`. A panic is caught, logged at error level and
+    /// counted (`pulse_callback_panics_total{callback="on_remote_broadcast"}`); the
+    /// next call runs as usual.
     pub fn on_remote_broadcast<C: crate::ChannelSpec>(
         mut self,
         hook: impl Fn(C::Room, C::ToClient) + Send + Sync + 'static,
@@ -311,6 +336,7 @@ impl ServerBuilder {
                 backplane,
                 started_background: std::sync::Once::new(),
                 remote_hooks: self.remote_hooks,
+                remote_lanes: Mutex::default(),
                 followed: self.followed,
                 authenticator: self.authenticator,
                 authorizer: self.authorizer,

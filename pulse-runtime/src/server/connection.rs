@@ -11,6 +11,7 @@ use super::ServerShared;
 use super::admission::SessionSlot;
 use super::socket::{Reader, Socket, Writer, drain, is_reset};
 use super::upgrade::Opening;
+use crate::guard::{self, Callback};
 use crate::protocol::frames::{self, AnnouncedLimits, Body};
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
 use crate::session::{Ending, Reattach, Session, SessionShared};
@@ -100,13 +101,27 @@ async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, s
     }
     // Each hook and the renderer run on a task of their own until they finish or the
     // session ends. No handle is kept: a hook that has opened its channels and returned
-    // frees its task at once (an idle session's memory is mostly its tasks).
+    // frees its task at once (an idle session's memory is mostly its tasks). A panic in
+    // either ends its task only, logged and counted (the renders inside the renderer
+    // are caught one by one, in `component::tree`).
     let handle = || Session { shared: session.clone() };
     for hook in &server.on_session {
-        tokio::spawn(until_closed(handle(), hook(handle())).in_current_span());
+        let (hook, session) = (hook.clone(), handle());
+        let guarded = async move {
+            let telemetry = session.shared.host.telemetry();
+            let _ = guard::call_async(Callback::OnSession, telemetry, || hook(session.clone())).await;
+        };
+        tokio::spawn(until_closed(handle(), guarded).in_current_span());
     }
     if let Some(root) = server.root.clone() {
-        let renderer = crate::component::run_renderer(handle(), root);
+        let session = handle();
+        let renderer = async move {
+            let telemetry = session.shared.host.telemetry();
+            let _ = guard::call_async(Callback::Render, telemetry, || {
+                crate::component::run_renderer(session.clone(), root)
+            })
+            .await;
+        };
         tokio::spawn(until_closed(handle(), renderer).in_current_span());
     }
     let mut fresh = serve_connections(&server, &session, socket).await;

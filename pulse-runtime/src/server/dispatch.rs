@@ -1,5 +1,6 @@
 //! Routing of client-to-server frames to channels, handlers and pending requests.
 
+use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -11,6 +12,7 @@ use serde_json::value::RawValue;
 use tracing::Instrument as _;
 
 use crate::error::ChannelError;
+use crate::guard::{self, Callback};
 use crate::protocol::frames::{self, ClientFrame, FrameError, truncate};
 use crate::protocol::{ErrorCode, WireError};
 use crate::session::channel::{ChannelShared, CloseReason, Emitted, RawChannel, RawCx, Reply, Work};
@@ -81,7 +83,11 @@ fn emit(session: &Arc<SessionShared>, channel_id: &str, event: &str, payload: &R
     arrive(session, channel, Work::Emit { event: event.into(), payload: payload.to_owned() });
 }
 
-fn handler_panicked(event: &str) -> WireError {
+/// Logs and counts a handler's panic (in a span naming its event), and says so to the
+/// client.
+fn handler_panicked(session: &SessionShared, event: &str, panic: &(dyn Any + Send)) -> WireError {
+    let telemetry = session.host.telemetry();
+    tracing::error_span!("handler", %event).in_scope(|| guard::caught(Callback::Handler, telemetry, panic));
     WireError::new(ErrorCode::HandlerFailed, format!("the handler for `{}` panicked", truncate(event)))
 }
 
@@ -202,10 +208,7 @@ impl Later {
                 let error = match outcome {
                     Ok(Ok(())) => return,
                     Ok(Err(error)) => error,
-                    Err(_panic) => {
-                        tracing::error!(session = %session.id, channel = %channel.topic, %event, "emit handler panicked");
-                        handler_panicked(&event)
-                    }
+                    Err(panic) => handler_panicked(session, &event, panic.as_ref()),
                 };
                 if !channel.is_closed() {
                     report(session, &error, Some(&channel.id.to_string()), Some(&event));
@@ -214,10 +217,7 @@ impl Later {
             Later::Request { id, event, received, future } => {
                 let result = match AssertUnwindSafe(future).catch_unwind().await {
                     Ok(result) => result,
-                    Err(_panic) => {
-                        tracing::error!(session = %session.id, channel = %channel.topic, %event, "request handler panicked");
-                        Err(handler_panicked(&event))
-                    }
+                    Err(panic) => Err(handler_panicked(session, &event, panic.as_ref())),
                 };
                 finish_request(session, channel, id, received, result);
             }
@@ -231,32 +231,28 @@ fn execute(session: &Arc<SessionShared>, channel: &Arc<ChannelShared>, work: Wor
     let cx = RawCx { channel: &handle };
     match work {
         Work::Emit { event, payload } => {
-            let outcome = channel
-                .with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_emit(&cx, &event, &payload))));
+            let outcome = channel.with_handler(session.host.telemetry(), |h| {
+                std::panic::catch_unwind(AssertUnwindSafe(|| h.on_emit(&cx, &event, &payload)))
+            });
             let error = match outcome {
                 Some(Ok(Ok(Emitted::Done))) => return None,
                 Some(Ok(Ok(Emitted::Later(future)))) => return Some(Later::Emit { event, future }),
                 None => unknown_channel(&channel.id.to_string()),
                 Some(Ok(Err(error))) => error,
-                Some(Err(_panic)) => {
-                    tracing::error!(session = %session.id, channel = %channel.topic, %event, "emit handler panicked");
-                    handler_panicked(&event)
-                }
+                Some(Err(panic)) => handler_panicked(session, &event, panic.as_ref()),
             };
             report(session, &error, Some(&channel.id.to_string()), Some(&event));
             None
         }
         Work::Request { id, event, payload, received } => {
-            let reply = channel
-                .with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_request(&cx, &event, &payload))));
+            let reply = channel.with_handler(session.host.telemetry(), |h| {
+                std::panic::catch_unwind(AssertUnwindSafe(|| h.on_request(&cx, &event, &payload)))
+            });
             let reply = match reply {
                 // Closed meanwhile: the client fails the request when it hears `close`.
                 None => return None,
                 Some(Ok(reply)) => reply,
-                Some(Err(_panic)) => {
-                    tracing::error!(session = %session.id, channel = %channel.topic, %event, "request handler panicked");
-                    Reply::Ready(Err(handler_panicked(&event)))
-                }
+                Some(Err(panic)) => Reply::Ready(Err(handler_panicked(session, &event, panic.as_ref()))),
             };
             match reply {
                 Reply::Ready(result) => finish_request(session, channel, id, received, result),
@@ -315,11 +311,10 @@ fn callback(session: &SessionShared, id: &str, data: &RawValue) {
             WireError::new(ErrorCode::UnknownCallback, format!("no callback `{}` in the current render", truncate(id)));
         return report(session, &error, None, None);
     };
-    match std::panic::catch_unwind(AssertUnwindSafe(|| callback(data))) {
+    match guard::call(Callback::DomEvent, session.host.telemetry(), || callback(data)) {
         Ok(Ok(())) => {}
         Ok(Err(error)) => report(session, &error, None, None),
-        Err(_panic) => {
-            tracing::error!(session = %session.id, callback = id, "DOM callback panicked");
+        Err(_panicked) => {
             let error = WireError::new(ErrorCode::HandlerFailed, format!("the callback `{}` panicked", truncate(id)));
             report(session, &error, None, None);
         }

@@ -12,6 +12,7 @@ mod http;
 mod listener;
 mod presence;
 mod registry;
+mod remote_hooks;
 mod respond;
 mod running;
 mod socket;

@@ -10,9 +10,11 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
+use super::remote_hooks::{Lanes, RemoteHook};
 use super::{access, presence, topics};
 use crate::backplane::{Backplane, Gate, KeptMessage, NodeId, RemoteDelivery, RemoteSink, StoredHistory};
 use crate::config::Config;
+use crate::guard::{self, Callback};
 use crate::history::memory::MemoryHistories;
 use crate::history::{History, Kept, Position, plan};
 use crate::id::ChannelId;
@@ -23,8 +25,6 @@ use crate::sync::lock;
 use crate::target::Target;
 
 pub(super) type SessionHook = Arc<dyn Fn(Session) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
-/// Sees broadcasts to a whole topic that arrive from other nodes: (topic, encoded frame).
-pub(super) type RemoteHook = Arc<dyn Fn(&Topic, &frames::Body) + Send + Sync>;
 
 /// State shared by every connection of one server.
 pub(crate) struct ServerShared {
@@ -37,6 +37,8 @@ pub(crate) struct ServerShared {
     pub(super) backplane: Option<Arc<dyn Backplane>>,
     pub(super) started_background: std::sync::Once,
     pub(super) remote_hooks: Vec<RemoteHook>,
+    /// Their calls waiting, by topic ([`super::remote_hooks`]).
+    pub(super) remote_lanes: Mutex<Lanes<frames::Body>>,
     /// The channels whose every room's broadcasts the hooks follow.
     pub(super) followed: Vec<Arc<str>>,
     pub(super) authenticator: Option<access::Authenticator>,
@@ -288,11 +290,11 @@ impl Host for ServerShared {
         self.started
     }
 
+    /// The authorization hook's verdict; a panic in it refuses (and is logged and counted).
     fn authorize(&self, session: &Session, access: &Access<'_>) -> Result<(), String> {
-        match &self.authorizer {
-            Some(authorize) => authorize(session, access),
-            None => Ok(()),
-        }
+        let Some(authorize) = &self.authorizer else { return Ok(()) };
+        guard::call(Callback::Authorize, self.telemetry.as_ref(), || authorize(session, access))
+            .unwrap_or_else(|_panicked| Err(access::AUTHORIZE_PANICKED.to_owned()))
     }
 
     fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) {
@@ -385,15 +387,14 @@ impl ServerShared {
 }
 
 impl RemoteSink for ServerShared {
-    /// Runs the hooks that watch whole-topic broadcasts from other nodes, then delivers
-    /// to this node's member sessions.
+    /// Delivers to this node's member sessions, then queues the call of the hooks that
+    /// watch whole-topic broadcasts from other nodes (they run on a task of their own).
     fn deliver_remote(&self, topic: &Topic, target: &Target, body: &frames::Body) -> usize {
+        let reached = self.topics.deliver(topic.as_str(), target, body);
         if matches!(target, Target::All | Target::Except(_)) {
-            for hook in &self.remote_hooks {
-                hook(topic, body);
-            }
+            self.queue_remote_hooks(topic, body);
         }
-        self.topics.deliver(topic.as_str(), target, body)
+        reached
     }
 
     fn deliver_presence(&self, _from: NodeId, topic: &Topic, version: u64, change: &[u8]) {
@@ -414,9 +415,7 @@ impl RemoteSink for ServerShared {
 
     fn deliver_kept(&self, from: NodeId, topic: &Topic, epoch: &str, offset: u64, frame: &frames::Body) {
         if from != self.node {
-            for hook in &self.remote_hooks {
-                hook(topic, frame);
-            }
+            self.queue_remote_hooks(topic, frame);
         }
         let Some(history) = self.history_of(topic) else { return };
         let epoch: Arc<str> = Arc::from(epoch);

@@ -12,12 +12,13 @@ use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 use tungstenite::protocol::WebSocketConfig;
 
-use super::access::Identity;
+use super::access::{self, Identity};
 use super::admission::{RETRY_AFTER, SessionSlot};
 use super::handshake::Handshake;
 use super::registry::ServerShared;
 use super::{ConnectRequest, connection};
 use crate::config::Config;
+use crate::guard::{self, Callback};
 use crate::id::SessionId;
 
 /// The path of the WebSocket endpoint.
@@ -84,7 +85,13 @@ impl Opening {
     ) -> Self {
         let params = uri.query().map(str::to_owned);
         let identity = match &server.authenticator {
-            Some(authenticate) => Some(authenticate(ConnectRequest::new(headers, params.clone())).await),
+            Some(authenticate) => {
+                let request = ConnectRequest::new(headers, params.clone());
+                let verdict =
+                    guard::call_async(Callback::Authenticate, server.telemetry.as_ref(), || authenticate(request));
+                // A panic refuses the connection, as an `Err` would (logged and counted).
+                Some(verdict.await.unwrap_or_else(|_panicked| Err(access::AUTHENTICATE_PANICKED.to_owned())))
+            }
             None => None,
         };
         Opening { version: query.version(), identity, resume: query.resume(), params, slot }

@@ -4,7 +4,6 @@
 //! macro builds the typed API on top of it, so user code never matches on strings.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +12,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::error::ChannelError;
+use crate::guard::{self, Callback};
 use crate::id::ChannelId;
 use crate::protocol::frames;
 use crate::protocol::{Topic, WireError};
@@ -21,6 +21,7 @@ use crate::session::{AnswerReceiver, Session, SessionShared};
 use crate::session_core::inbox::Inbox;
 use crate::sync::lock;
 use crate::target::Target;
+use crate::telemetry::Telemetry;
 
 pub(crate) struct ChannelShared {
     pub(crate) id: ChannelId,
@@ -93,15 +94,19 @@ impl ChannelShared {
     pub(crate) fn opened(&self, channel: &RawChannel) {
         let cx = RawCx { channel };
         let _entered = self.span.enter();
-        let outcome = self.with_handler(|h| std::panic::catch_unwind(AssertUnwindSafe(|| h.on_open(&cx))));
-        if let Some(Err(_panic)) = outcome {
-            tracing::error!(channel = %self.topic, "on_open panicked");
-        }
+        let telemetry = channel.session.host.telemetry();
+        // A panic is logged and counted; the channel stays open.
+        let _ = self.with_handler(telemetry, |h| guard::call(Callback::OnOpen, telemetry, || h.on_open(&cx)));
     }
 
     /// Runs `f` with the handler, unless the channel has closed: no handler code runs
-    /// once `close` is decided. The handler may close its own channel from inside `f`.
-    pub(crate) fn with_handler<R>(&self, f: impl FnOnce(&mut dyn RawHandler) -> R) -> Option<R> {
+    /// once `close` is decided. The handler may close its own channel from inside `f`
+    /// (`telemetry` counts a panic in its `on_close` then).
+    pub(crate) fn with_handler<R>(
+        &self,
+        telemetry: Option<&Telemetry>,
+        f: impl FnOnce(&mut dyn RawHandler) -> R,
+    ) -> Option<R> {
         if self.is_closed() {
             return None;
         }
@@ -114,31 +119,29 @@ impl ChannelShared {
         // handler busy and left it) is finished here: whoever holds the handler last
         // releases it, exactly once.
         if self.is_closed() {
-            self.release_handler();
+            self.release_handler(telemetry);
         }
         Some(result)
     }
 
     /// Drops the handler of a closed channel, after telling it. If the handler is busy
     /// (the close came from inside it, or raced with it), `with_handler` releases it
-    /// when it returns.
-    pub(crate) fn release_handler(&self) {
+    /// when it returns. A panic in `on_close` is logged and counted in `telemetry`.
+    pub(crate) fn release_handler(&self, telemetry: Option<&Telemetry>) {
         let handler = match self.handler.try_lock() {
             Ok(mut slot) => slot.take(),
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner().take(),
             Err(std::sync::TryLockError::WouldBlock) => None,
         };
         if let Some(handler) = handler {
-            self.tell_closed(handler);
+            self.tell_closed(handler, telemetry);
         }
     }
 
-    fn tell_closed(&self, mut handler: Box<dyn RawHandler>) {
+    fn tell_closed(&self, mut handler: Box<dyn RawHandler>, telemetry: Option<&Telemetry>) {
         let reason = *lock(&self.reason);
         let _entered = self.span.enter();
-        if std::panic::catch_unwind(AssertUnwindSafe(|| handler.on_close(reason))).is_err() {
-            tracing::error!(channel = %self.topic, "on_close panicked");
-        }
+        let _ = guard::call(Callback::OnClose, telemetry, || handler.on_close(reason));
     }
 }
 

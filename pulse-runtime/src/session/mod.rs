@@ -438,7 +438,7 @@ impl SessionShared {
         for answer in closed.failed {
             let _ = answer.send(Err(ChannelError::Closed));
         }
-        channel.release_handler();
+        channel.release_handler(self.host.telemetry());
         true
     }
 
@@ -457,7 +457,7 @@ impl SessionShared {
             let _ = answer.send(Err(ChannelError::Disconnected));
         }
         for (_, _, channel) in ended.channels {
-            channel.release_handler();
+            channel.release_handler(self.host.telemetry());
         }
     }
 

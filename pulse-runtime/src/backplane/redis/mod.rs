@@ -6,7 +6,9 @@
 //! Redis goes away, each node keeps serving its own sessions (local broadcast does not
 //! depend on Redis), reconnects with backoff and subscribes again by itself. What is
 //! lost: broadcasts published while a node was cut off from Redis do not reach the other
-//! nodes (Redis pub/sub stores nothing); local delivery is unaffected.
+//! nodes (Redis pub/sub stores nothing); local delivery is unaffected. The subscription
+//! task is supervised ([`supervisor`]): whatever ends it while the server runs, it is
+//! started again, and subscribes again as after a reconnect.
 //!
 //! It keeps histories too ([`history`]), numbering a room's broadcasts in Redis so that
 //! every node sees them in one order. A broadcast kept in history needs Redis: while
@@ -15,6 +17,7 @@
 mod history;
 mod presence;
 mod subscriptions;
+mod supervisor;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,6 +75,9 @@ pub struct RedisStats {
     pub received: AtomicU64,
     /// Times the subscription was (re)established.
     pub subscriptions: AtomicU64,
+    /// Times the subscription task ended (a panic, or a return while its server runs)
+    /// and was started again.
+    pub restarts: AtomicU64,
 }
 
 /// Broadcast across nodes through Redis pub/sub.
@@ -151,6 +157,11 @@ impl Backplane for RedisBackplane {
                 "Times the Redis subscription connection was (re)established.",
                 stats.subscriptions.load(Ordering::Relaxed),
             ),
+            (
+                "pulse_backplane_restarts_total",
+                "Times the Redis subscription task ended (a panic, or an error it did not recover from) and was restarted.",
+                stats.restarts.load(Ordering::Relaxed),
+            ),
         ]
     }
 
@@ -162,7 +173,7 @@ impl Backplane for RedisBackplane {
         let publisher = Publisher { channel: self.channel.clone(), presence_timeout: self.presence_timeout };
         tokio::spawn(publish_loop(self.client.clone(), publisher, pending, self.stats.clone()));
         let node = remote.node();
-        tokio::spawn(self.subscriptions.clone().run(self.client.clone(), remote.clone(), self.stats.clone()));
+        tokio::spawn(self.subscriptions.clone().supervised(self.client.clone(), remote.clone(), self.stats.clone()));
         tokio::spawn(announce(
             self.client.clone(),
             presence::node_key(&self.channel, node),

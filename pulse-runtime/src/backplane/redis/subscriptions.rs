@@ -140,9 +140,24 @@ impl Subscriptions {
         }
     }
 
+    /// [`Subscriptions::run`], started again whenever it ends before the server does
+    /// (a panic in what it delivers to, say): the new run subscribes again and the node
+    /// reads what it may have missed meanwhile, as after Redis reconnects. Counted in
+    /// [`RedisStats::restarts`].
+    pub(super) async fn supervised(self, client: redis::Client, remote: RemoteDelivery, stats: Arc<RedisStats>) {
+        let alive = remote.clone();
+        let restarted = || {
+            // No subscription until the new run makes one: no gate waits meanwhile.
+            self.set_connected(false);
+            stats.restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        let run = || self.clone().run(client.clone(), remote.clone(), stats.clone());
+        super::supervisor::supervise("redis subscription", run, move || alive.is_alive(), restarted).await;
+    }
+
     /// Keeps a subscription connection up and in step with the wanted set, delivering
     /// what arrives, until the server is gone.
-    pub(super) async fn run(self, client: redis::Client, remote: RemoteDelivery, stats: Arc<RedisStats>) {
+    async fn run(self, client: redis::Client, remote: RemoteDelivery, stats: Arc<RedisStats>) {
         let mut attempt = 0;
         while remote.is_alive() {
             match self.connect(&client).await {
