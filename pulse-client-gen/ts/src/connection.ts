@@ -308,6 +308,8 @@ export class PulseConnection {
         this.setState("closed");
         return;
       }
+      // An overloaded server asks for patience: wait the longest step of the backoff.
+      if (event.code === CLOSE_CODES.overloaded) this.attempt = Math.max(this.attempt, this.options.backoffMs.length - 1);
       this.scheduleReconnect();
     };
     socket.onerror = () => {

@@ -63,6 +63,8 @@ export const CLOSE_CODES = {
   internal_error: 4003,
   rate_limited: 4004,
   replaced: 4005,
+  overloaded: 4006,
+  protocol_error: 1002,
   invalid_data: 1007,
   unsupported_version: 4500,
   frame_too_large: 4501,
@@ -82,12 +84,12 @@ export function shouldReconnect(code: number): boolean {
 }
 
 /**
- * Whether a client must not reconnect after a close with `code`: 4500–4999, 1007; the same
+ * Whether a client must not reconnect after a close with `code`: 4500–4999, 1002, 1007; the same
  * connection would be refused again. (After any other code, such as a network failure's
  * 1006, it reconnects.)
  */
 export function mustNotReconnect(code: number): boolean {
-  return (code >= 4500 && code < 5000) || code === 1007;
+  return (code >= 4500 && code < 5000) || code === 1002 || code === 1007;
 }
 
 /** The frame types (`t`) the server sends. */
