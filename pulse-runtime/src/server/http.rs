@@ -20,6 +20,7 @@ use tower_service::Service as _;
 
 use super::admission::ConnectionPermit;
 use super::registry::ServerShared;
+use super::socket::LazyRead;
 
 /// The client address of a request as the server counts it: the socket's peer, or the
 /// client a trusted proxy names ([`Config::trusted_proxies`](crate::Config::trusted_proxies)).
@@ -32,39 +33,25 @@ pub struct ClientAddr(pub std::net::IpAddr);
 /// A TCP connection and the bytes already read off it, read again first; it holds the
 /// connection's place ([`ConnectionPermit`]) until it is dropped.
 pub(super) struct Rewind {
-    prefix: Vec<u8>,
-    taken: usize,
-    stream: TcpStream,
+    stream: LazyRead<TcpStream>,
     _permit: ConnectionPermit,
 }
 
 impl Rewind {
     pub(super) fn new(prefix: Vec<u8>, stream: TcpStream, permit: ConnectionPermit) -> Self {
-        Rewind { prefix, taken: 0, stream, _permit: permit }
+        Rewind { stream: LazyRead::with_pending(stream, prefix), _permit: permit }
     }
 }
 
 impl AsyncRead for Rewind {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.taken < this.prefix.len() {
-            let rest = &this.prefix[this.taken..];
-            let n = rest.len().min(buf.remaining());
-            buf.put_slice(&rest[..n]);
-            this.taken += n;
-            if this.taken == this.prefix.len() {
-                this.prefix = Vec::new();
-                this.taken = 0;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.stream).poll_read(cx, buf)
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Rewind {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        Pin::new(self.get_mut().stream.get_mut()).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -72,19 +59,19 @@ impl AsyncWrite for Rewind {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        Pin::new(self.get_mut().stream.get_mut()).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        self.stream.get_ref().is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+        Pin::new(self.get_mut().stream.get_mut()).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+        Pin::new(self.get_mut().stream.get_mut()).poll_shutdown(cx)
     }
 }
 

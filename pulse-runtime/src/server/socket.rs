@@ -198,6 +198,16 @@ impl<S> LazyRead<S> {
         LazyRead { inner, pending, taken: 0 }
     }
 
+    /// The reader underneath.
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The reader underneath.
+    pub(crate) fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
     /// Moves what is pending into `buf`, as much as fits; frees it once all is taken.
     fn take_pending(&mut self, buf: &mut ReadBuf<'_>) {
         let rest = &self.pending[self.taken..];
