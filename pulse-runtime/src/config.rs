@@ -55,6 +55,16 @@ pub struct Config {
     pub replay_buffer_frames: usize,
     /// Most bytes kept per session for replay on resume.
     pub replay_buffer_bytes: usize,
+    /// Most bytes all sessions waiting to be resumed may hold together: the frames
+    /// queued for them since their connection broke, and those kept for replay. A
+    /// session that would go past it is ended (its client starts a fresh session when
+    /// it comes back) rather than grow. Default: 256 MiB.
+    pub max_detached_bytes: usize,
+    /// Most bytes of client events and requests one session may have waiting for its
+    /// handlers (behind an async handler still running), across all its channels. One
+    /// more is refused with `too_many_requests`; the session carries on. Default:
+    /// 256 KiB. At least one message waits whatever its size.
+    pub inbound_queue_bytes: usize,
     /// Most TCP connections open at once (WebSocket sessions and HTTP requests alike).
     /// One more is answered `503 Service Unavailable` with `Retry-After` and closed,
     /// before any of its request is read. The default is the process's open-file limit
@@ -101,6 +111,8 @@ impl Default for Config {
             resume_grace: Duration::from_secs(60),
             replay_buffer_frames: 256,
             replay_buffer_bytes: 64 * 1024,
+            max_detached_bytes: 256 * 1024 * 1024,
+            inbound_queue_bytes: 256 * 1024,
             max_connections,
             max_connections_per_address: (max_connections / 16).max(16),
             max_sessions: max_connections,

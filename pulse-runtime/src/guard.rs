@@ -169,7 +169,7 @@ mod tests {
     fn a_caught_panic_is_counted_under_its_callback() {
         let telemetry = Telemetry::new();
         let _ = call(Callback::OnRemoteBroadcast, Some(&telemetry), || panic!("boom"));
-        let stats = crate::ServerStats { sessions: 0, channels: 0, topics: 0, pending_requests: 0 };
+        let stats = crate::ServerStats::default();
         let text = telemetry.render(stats, &[]);
         assert!(text.lines().any(|l| l == "pulse_callback_panics_total{callback=\"on_remote_broadcast\"} 1"), "{text}");
         assert!(text.lines().any(|l| l == "pulse_callback_panics_total{callback=\"authorize\"} 0"), "{text}");

@@ -74,6 +74,7 @@ mod enabled {
         channels: Gauge,
         rooms: Gauge,
         pending_requests: Gauge,
+        detached_bytes: Gauge,
         /// Backplane counters, registered as the backplane first reports them.
         backplane: Mutex<Vec<(&'static str, Counter)>>,
     }
@@ -137,6 +138,10 @@ mod enabled {
                 "Topics (a channel name, or a name and a room) with at least one member on this node.",
             );
             describe_gauge("pulse_pending_requests", "Requests waiting for an answer, in either direction.");
+            describe_gauge(
+                "pulse_detached_bytes",
+                "Bytes held for sessions waiting to be resumed (queued and kept for replay).",
+            );
             r.describe_histogram(
                 "pulse_request_duration_seconds".into(),
                 Some(Unit::Seconds),
@@ -181,6 +186,7 @@ mod enabled {
                 channels: gauge("pulse_channels"),
                 rooms: gauge("pulse_rooms"),
                 pending_requests: gauge("pulse_pending_requests"),
+                detached_bytes: gauge("pulse_detached_bytes"),
                 backplane: Mutex::new(Vec::new()),
                 handle,
                 recorder,
@@ -274,6 +280,7 @@ mod enabled {
             self.channels.set(stats.channels as f64);
             self.rooms.set(stats.topics as f64);
             self.pending_requests.set(stats.pending_requests as f64);
+            self.detached_bytes.set(stats.detached_bytes as f64);
             let mut registered = lock(&self.backplane);
             for (name, help, value) in backplane {
                 let known = registered.iter().find(|(n, _)| n == name).map(|(_, counter)| counter.clone());
@@ -321,7 +328,7 @@ mod enabled {
             telemetry.frame_out(r#""t":"open","channel":"c1"}"#);
             telemetry.closed(Closed::Code(CloseCode::RateLimited));
             telemetry.request_answered(Duration::from_millis(3));
-            let stats = crate::ServerStats { sessions: 2, channels: 3, topics: 1, pending_requests: 0 };
+            let stats = crate::ServerStats { sessions: 2, channels: 3, topics: 1, detached_bytes: 512, ..Default::default() };
             let text = telemetry.render(stats, &[("pulse_backplane_published_total", "Published.", 7)]);
             for line in [
                 "pulse_frames_received_total{type=\"emit\"} 1",
@@ -331,6 +338,7 @@ mod enabled {
                 "pulse_rate_limit_closes_total 1",
                 "pulse_sessions 2",
                 "pulse_channels 3",
+                "pulse_detached_bytes 512",
                 "pulse_backplane_published_total 7",
                 "pulse_request_duration_seconds_bucket{le=\"0.005\"} 1",
                 "pulse_request_duration_seconds_count 1",

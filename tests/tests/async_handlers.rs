@@ -29,6 +29,8 @@ enum DivideError {
     async note((u32, u64)) => server,
     /// Records `n` at once.
     mark(u32) => server,
+    /// Records the length of a text at once.
+    text(String) => server,
     /// A fallible sync request.
     divide((i64, i64)) -> Result<i64, DivideError> => server,
     /// A fallible async request that panics when asked to.
@@ -96,6 +98,10 @@ impl JobHandler for Worker {
 
     fn mark(&mut self, _cx: &mut ChannelCx<Job>, n: u32) {
         self.log.push(format!("mark {n}"));
+    }
+
+    fn text(&mut self, _cx: &mut ChannelCx<Job>, text: String) {
+        self.log.push(format!("text {}", text.len()));
     }
 
     fn divide(&mut self, _cx: &mut ChannelCx<Job>, (a, b): (i64, i64)) -> Result<i64, DivideError> {
@@ -295,4 +301,56 @@ async fn frames_waiting_behind_a_busy_handler_are_bounded_and_dropped_at_close()
     assert_eq!(waiting.await.unwrap(), Err(ChannelError::Closed));
     assert_eq!(client.request(other, "run", &0).await, Ok(json!(0)));
     assert_eq!(log.entries(), ["open", "close Client"]);
+}
+
+/// A burst of large messages behind slow handlers: what waits in a session's channels
+/// is bounded in bytes (`inbound_queue_bytes`, 256 KiB by default) across all of them.
+/// The excess is refused with `too_many_requests`, the session carries on, and a closed
+/// channel's waiting bytes are given back.
+#[tokio::test]
+async fn bytes_waiting_behind_busy_handlers_are_bounded_per_session() {
+    let mut harness = Harness::start().await;
+    let (mut client, session, [job, other], [log, other_log]) = two_jobs(&mut harness).await;
+    let third_log = Log::default();
+    Job::open(&session, Worker { log: third_log.clone() }).unwrap();
+    let third = expect_open(&mut client, "job").await;
+    next_frame(&mut client).await; // its `hello`
+    let waiting = [
+        tokio::spawn(client.request(job, "run", &60_000).into_future()),
+        tokio::spawn(client.request(other, "run", &60_000).into_future()),
+    ];
+    eventually("both handlers are awaiting", || log.alive() == 1 && other_log.alive() == 1).await;
+
+    // Six texts of 60,000 bytes, alternating channels, at once (within the rate burst):
+    // four fit in 256 KiB, the fifth and sixth are refused.
+    let text = "x".repeat(60_000);
+    for n in 0..6 {
+        client.emit(if n % 2 == 0 { job } else { other }, "text", &text).unwrap();
+    }
+    for expected in [job, other] {
+        match next_frame(&mut client).await {
+            ServerFrame::Error { error, channel, event, .. } => {
+                assert_eq!(error.code, ErrorCode::TooManyRequests, "{}", error.message);
+                assert!(error.message.contains("262144 bytes"), "{}", error.message);
+                assert_eq!((channel, event.as_deref()), (Some(expected.to_string()), Some("text")));
+            }
+            other => panic!("expected too_many_requests, got {other:?}"),
+        }
+    }
+    // The session carries on: a third channel answers at once.
+    assert_eq!(client.request(third, "divide", &(8, 2)).await, Ok(json!(4)));
+
+    // Closing `job` drops its two waiting texts and gives their bytes back: two more fit
+    // behind `other` (no error comes before the next answer).
+    client.close_channel(job).unwrap();
+    assert!(matches!(next_frame(&mut client).await, ServerFrame::Close { .. }));
+    for _ in 0..2 {
+        client.emit(other, "text", &text).unwrap();
+    }
+    assert_eq!(client.request(third, "divide", &(9, 3)).await, Ok(json!(3)));
+    assert!(client.try_next_frame().is_none(), "nothing refused");
+    assert_eq!(log.entries(), ["open", "close Client"], "the waiting texts never ran");
+    for task in waiting {
+        task.abort();
+    }
 }

@@ -269,3 +269,42 @@ async fn jitter_every_message_arrives_in_order_once_across_random_breaks() {
     );
     assert!(resumed as usize >= SESSIONS, "too few breaks to mean anything: {resumed}");
 }
+
+/// What sessions waiting to be resumed hold is bounded in total (`max_detached_bytes`):
+/// the session whose frame would pass it ends (its client is given a fresh session) and
+/// gives its bytes back; a session within the budget resumes with nothing lost.
+#[tokio::test]
+async fn detached_sessions_hold_at_most_their_budget_together() {
+    let config = Config { max_detached_bytes: 150_000, ..Config::default() };
+    let mut harness = feed_server(config).await;
+    let url = harness.running.ws_url();
+    let mut small = Resumer::connect(&url).await;
+    let small_session = harness.next_session().await;
+    small.frame().await;
+    let mut big = Resumer::connect(&url).await;
+    let big_session = harness.next_session().await;
+    big.frame().await;
+    small.cut().await;
+    big.cut().await;
+    pulse_tests::eventually("both detached", || !small_session.is_connected() && !big_session.is_connected()).await;
+    let small_channel = small_session.open_channel("extra", PushOnly).unwrap();
+    small_channel.emit("n", &"s".repeat(1_000)).unwrap();
+
+    let chunk = "b".repeat(60_000);
+    let big_channel = big_session.open_channel("extra", PushOnly).unwrap();
+    big_channel.emit("n", &chunk).unwrap();
+    big_channel.emit("n", &chunk).unwrap();
+    let held = harness.server().stats().detached_bytes;
+    assert!((121_000..150_000).contains(&held), "both sessions' frames are counted: {held}");
+    // The third would pass 150,000 bytes: the session ends rather than grow.
+    assert_eq!(big_channel.emit("n", &chunk), Err(pulse_runtime::ChannelError::Disconnected));
+    tokio::time::timeout(PATIENCE, big_session.closed()).await.expect("the session ended");
+    let held = harness.server().stats().detached_bytes;
+    assert!(held < 2_000, "its bytes were given back: {held} held");
+    assert_eq!(big.break_and_resume().await["resumed"], false);
+
+    assert_eq!(small.break_and_resume().await["resumed"], true);
+    assert_eq!(small.frame().await["t"], "open");
+    assert_eq!(small.frame().await["payload"], "s".repeat(1_000));
+    assert_eq!(harness.server().stats().detached_bytes, 0);
+}

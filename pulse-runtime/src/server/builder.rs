@@ -18,6 +18,7 @@ use crate::history::History;
 use crate::protocol::CloseCode;
 use crate::session::Access;
 use crate::session::Session;
+use crate::session_core::budget::Budget;
 
 /// Builds a [`Server`].
 #[must_use]
@@ -327,6 +328,7 @@ impl ServerBuilder {
         Server {
             shared: Arc::new_cyclic(|this| ServerShared {
                 admission: Arc::new(super::admission::Admission::new(&self.config)),
+                detached: Arc::new(Budget::new(self.config.max_detached_bytes)),
                 config: self.config,
                 topics: topics::Topics::default(),
                 started: Instant::now(),

@@ -131,6 +131,14 @@ fn arrive(session: &Arc<SessionShared>, channel: Arc<ChannelShared>, work: Work)
             );
             refuse(session, &channel, work, &error);
         }
+        Arrival::OverBudget(work) => {
+            let limit = session.host.config().inbound_queue_bytes;
+            let error = WireError::new(
+                ErrorCode::TooManyRequests,
+                format!("more than {limit} bytes of events are waiting for this session's handlers"),
+            );
+            refuse(session, &channel, work, &error);
+        }
         // The channel closed since it was looked up: its `close` is on its way. An emit
         // is told so; a request is failed by the client when it hears `close`.
         Arrival::Closed(work @ Work::Emit { .. }) => {

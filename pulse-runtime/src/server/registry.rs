@@ -21,6 +21,7 @@ use crate::id::ChannelId;
 use crate::protocol::{Topic, frames};
 use crate::session::host::Host;
 use crate::session::{Access, Session, SessionShared};
+use crate::session_core::budget::Budget;
 use crate::sync::lock;
 use crate::target::Target;
 
@@ -66,6 +67,8 @@ pub(crate) struct ServerShared {
     pub(super) admission: Arc<super::admission::Admission>,
     /// Layers around the server's whole router ([`crate::ServerBuilder::layer`]).
     pub(super) layers: Vec<super::builder::RouterLayer>,
+    /// What the sessions waiting to be resumed hold, together ([`Config::max_detached_bytes`]).
+    pub(super) detached: Arc<Budget>,
 }
 
 /// A backplane [`Gate`] that several may await; already running on its own task.
@@ -152,6 +155,7 @@ impl ServerShared {
             channels: sessions.iter().map(|s| s.channel_count()).sum(),
             topics: self.topics.topic_count(),
             pending_requests: sessions.iter().map(|s| s.pending_count()).sum(),
+            detached_bytes: self.detached.used(),
         }
     }
 
@@ -330,6 +334,10 @@ impl Host for ServerShared {
 
     fn telemetry(&self) -> Option<&crate::telemetry::Telemetry> {
         self.telemetry.as_ref()
+    }
+
+    fn detached_budget(&self) -> &Arc<Budget> {
+        &self.detached
     }
 
     /// Queues the frame (shared, not copied) for every member session of this node that

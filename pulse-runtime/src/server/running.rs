@@ -234,7 +234,8 @@ impl Server {
 }
 
 /// Counts reported by [`Server::stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerStats {
     /// Connected sessions.
     pub sessions: usize,
@@ -244,6 +245,9 @@ pub struct ServerStats {
     pub topics: usize,
     /// Requests waiting for an answer, in either direction.
     pub pending_requests: usize,
+    /// Bytes held for sessions waiting to be resumed (frames queued and kept for
+    /// replay), against [`Config::max_detached_bytes`](crate::Config::max_detached_bytes).
+    pub detached_bytes: usize,
 }
 
 /// A server listening on a socket. Dropping it leaves the server running until the

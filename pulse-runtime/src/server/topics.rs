@@ -319,7 +319,7 @@ mod tests {
     use crate::session::host::Host;
     use crate::session::{Access, Session};
 
-    struct NoServer(Config, Instant);
+    struct NoServer(Config, Instant, Arc<crate::session_core::budget::Budget>);
 
     impl Host for NoServer {
         fn config(&self) -> &Config {
@@ -342,10 +342,13 @@ mod tests {
         fn telemetry(&self) -> Option<&crate::telemetry::Telemetry> {
             None
         }
+        fn detached_budget(&self) -> &Arc<crate::session_core::budget::Budget> {
+            &self.2
+        }
     }
 
     fn session(key: u64) -> Arc<SessionShared> {
-        SessionShared::new(Arc::new(NoServer(Config::default(), Instant::now())), key, None, None)
+        SessionShared::new(Arc::new(NoServer(Config::default(), Instant::now(), Arc::new(crate::session_core::budget::Budget::new(usize::MAX)))), key, None, None)
     }
 
     /// What a room's history store holds after `published` broadcasts, keeping `size`.

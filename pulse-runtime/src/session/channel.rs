@@ -18,7 +18,8 @@ use crate::protocol::frames;
 use crate::protocol::{Topic, WireError};
 use crate::session::request::Request;
 use crate::session::{AnswerReceiver, Session, SessionShared};
-use crate::session_core::inbox::Inbox;
+use crate::session_core::budget::Budget;
+use crate::session_core::inbox::{Inbox, Weighed};
 use crate::sync::lock;
 use crate::target::Target;
 use crate::telemetry::Telemetry;
@@ -49,12 +50,20 @@ pub(crate) enum Work {
     Request { id: u64, event: Box<str>, payload: Box<RawValue>, received: Option<std::time::Instant> },
 }
 
+impl Weighed for Work {
+    fn bytes(&self) -> usize {
+        match self {
+            Work::Emit { event, payload } | Work::Request { event, payload, .. } => event.len() + payload.get().len(),
+        }
+    }
+}
+
 impl ChannelShared {
     pub(crate) fn new(
         id: ChannelId,
         topic: Topic,
         handler: Box<dyn RawHandler>,
-        backlog: usize,
+        inbox: Inbox<Work>,
         session: &tracing::Span,
     ) -> Self {
         let span = tracing::info_span!(parent: session, "channel", topic = %topic, id = %id);
@@ -64,7 +73,7 @@ impl ChannelShared {
             topic,
             closed: AtomicBool::new(false),
             handler: Mutex::new(Some(handler)),
-            inbox: Mutex::new(Inbox::new(backlog)),
+            inbox: Mutex::new(inbox),
             task: Mutex::new(None),
             reason: Mutex::new(CloseReason::Server),
         }
@@ -308,7 +317,7 @@ impl RawChannel {
     /// dropped and requests fail with `Closed`.
     pub(crate) fn closed(session: &Session, name: &str) -> Self {
         let span = &session.shared.span;
-        let channel = ChannelShared::new(ChannelId::generate(), Topic::from(name), Box::new(PushOnly), 0, span);
+        let channel = ChannelShared::new(ChannelId::generate(), Topic::from(name), Box::new(PushOnly), Inbox::new(0, Arc::new(Budget::new(0))), span);
         channel.mark_closed(CloseReason::Server);
         RawChannel { session: session.shared.clone(), channel: Arc::new(channel) }
     }

@@ -42,6 +42,8 @@ pub(crate) trait Host: Send + Sync + 'static {
     fn publish(&self, topic: &Topic, target: &Target, body: &Body) -> usize;
     /// The server's metrics, when it has them.
     fn telemetry(&self) -> Option<&crate::telemetry::Telemetry>;
+    /// What the sessions waiting to be resumed may hold, together.
+    fn detached_budget(&self) -> &Arc<crate::session_core::budget::Budget>;
 }
 
 /// Encodes `event` once and publishes it on `topic`, to `target`, through `host`.

@@ -22,6 +22,8 @@ use crate::error::{ChannelError, OpenError};
 use crate::id::{ChannelId, SessionId};
 use crate::protocol::frames::{self, Body};
 use crate::protocol::{self, CloseCode, Topic};
+use crate::session_core::budget::Budget;
+use crate::session_core::inbox::Inbox;
 use crate::session_core::{AnswerRoute, CannotResume, Limits, OpenRefused, Refused, SessionCore, StartRefused};
 use crate::sync::{Watched, lock};
 use crate::target::Target;
@@ -99,6 +101,9 @@ pub(crate) struct SessionShared {
     params: Option<String>,
     /// The rooms whose position from `since` a join has used (each is used once).
     since_used: Mutex<std::collections::HashSet<Arc<str>>>,
+    /// What the client's events and requests waiting in its channels hold
+    /// ([`Config::inbound_queue_bytes`](crate::Config::inbound_queue_bytes)).
+    inbound: Arc<Budget>,
 }
 
 /// Positions a client may send in `since`, at most; the rest are ignored.
@@ -116,7 +121,8 @@ impl SessionShared {
             id,
             key,
             last_inbound_ms: AtomicU64::new(elapsed_ms(host.started(), Instant::now())),
-            core: Mutex::new(SessionCore::new(Limits::from_config(host.config()))),
+            core: Mutex::new(SessionCore::new(Limits::from_config(host.config()), host.detached_budget().clone())),
+            inbound: Arc::new(Budget::new(host.config().inbound_queue_bytes)),
             host,
             wake: Notify::new(),
             ending: Watched::new(None),
@@ -280,15 +286,15 @@ impl SessionShared {
         let pushed = lock(&self.core).push_on(channel, body);
         self.after_push(pushed).map_err(|refused| match refused {
             Refused::ChannelClosed => ChannelError::Closed,
-            Refused::Ended | Refused::Overflow => ChannelError::Disconnected,
+            Refused::Ended | Refused::Overflow | Refused::OverBudget => ChannelError::Disconnected,
         })
     }
 
     /// A frame the core queued itself (`open`, `close`) may have overflowed the queue:
     /// then the session is a slow consumer like any other.
-    fn settle_gap(&self, gap: bool) {
-        if gap {
-            let _ = self.after_push(Err(Refused::Overflow));
+    fn settle_gap(&self, gap: Option<Refused>) {
+        if let Some(cause) = gap {
+            let _ = self.after_push(Err(cause));
         }
     }
 
@@ -309,6 +315,10 @@ impl SessionShared {
                 ));
                 Err(Refused::Overflow)
             }
+            Err(Refused::OverBudget) => {
+                self.over_detached_budget();
+                Err(Refused::OverBudget)
+            }
             Err(refused @ (Refused::Ended | Refused::ChannelClosed)) => Err(refused),
         }
     }
@@ -323,9 +333,28 @@ impl SessionShared {
         self.wake.notified().await;
     }
 
-    /// The connection is gone: frames wait for a resume.
+    /// The connection is gone: frames wait for a resume, unless what the session holds
+    /// does not fit in what detached sessions may hold together: then it ends.
     pub(crate) fn detach(&self) {
-        lock(&self.core).detach();
+        let detached = lock(&self.core).detach();
+        if detached.is_err() {
+            self.over_detached_budget();
+        }
+    }
+
+    /// The session, detached, would hold more than detached sessions may together: it
+    /// ends (its client gets a fresh session when it comes back).
+    fn over_detached_budget(&self) {
+        let limit = self.host.detached_budget().limit();
+        tracing::warn!(
+            session = %self.id,
+            limit,
+            "sessions waiting to be resumed hold their limit of bytes; ending this one"
+        );
+        self.signal_end(Ending::Close(
+            CloseCode::Overloaded,
+            format!("overloaded: sessions waiting to be resumed hold more than {limit} bytes"),
+        ));
     }
 
     /// Attaches a resuming connection whose client saw up to `last_seq`; returns the
@@ -370,10 +399,16 @@ impl SessionShared {
         let session = Session { shared: self.clone() };
         self.host.authorize(&session, &Access::Open { name, room: topic.room() }).map_err(OpenError::Forbidden)?;
         let backlog = self.host.config().max_pending_requests;
-        let channel = Arc::new(ChannelShared::new(ChannelId::generate(), topic, handler, backlog, &self.span));
+        let channel = Arc::new(ChannelShared::new(
+            ChannelId::generate(),
+            topic,
+            handler,
+            Inbox::new(backlog, self.inbound.clone()),
+            &self.span,
+        ));
         let (opened, gap) = {
             let mut core = lock(&self.core);
-            (core.open_channel(channel.id, channel.topic.clone(), channel.clone(), false), core.has_gap())
+            (core.open_channel(channel.id, channel.topic.clone(), channel.clone(), false), core.gap())
         };
         self.settle_gap(gap);
         match opened {
@@ -425,7 +460,7 @@ impl SessionShared {
     pub(crate) fn close_channel(&self, id: ChannelId, reason: CloseReason) -> bool {
         let (closed, gap) = {
             let mut core = lock(&self.core);
-            (core.close_channel(id, reason.wire()), core.has_gap())
+            (core.close_channel(id, reason.wire()), core.gap())
         };
         self.settle_gap(gap);
         let Some(closed) = closed else {
@@ -486,7 +521,8 @@ impl SessionShared {
             Err(StartRefused::ChannelClosed) => Err(ChannelError::Closed),
             Err(StartRefused::Encode(error)) => Err(error),
             Err(StartRefused::Overflow) => {
-                let _ = self.after_push(Err(Refused::Overflow));
+                let cause = lock(&self.core).gap();
+                self.settle_gap(cause);
                 Err(ChannelError::Disconnected)
             }
         }

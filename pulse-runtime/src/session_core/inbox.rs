@@ -3,17 +3,32 @@
 //! messages. A handler that awaits (an `async` event) holds up the later events of *its*
 //! channel only; they wait here, and run, in order, once it has finished.
 //!
+//! What waits is bounded twice: by count in each channel, and by bytes across all the
+//! channels of a session (a [`Budget`] the session's inboxes share), so a client cannot
+//! make the server hold more than that while its handlers are slow.
+//!
 //! Sans-IO: whoever is told to run a piece of work is the channel's only runner until
 //! [`Inbox::next`] says there is nothing left.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::budget::Budget;
+
+/// Work whose size in memory counts against a byte budget while it waits.
+pub(crate) trait Weighed {
+    /// The bytes it holds (its payload, mostly).
+    fn bytes(&self) -> usize;
+}
 
 /// The inbound work of one channel.
-pub(crate) struct Inbox<W> {
+pub(crate) struct Inbox<W: Weighed> {
     running: bool,
     closed: bool,
     waiting: VecDeque<W>,
     limit: usize,
+    /// The session's budget for waiting work; what waits here is taken from it.
+    budget: Arc<Budget>,
 }
 
 /// What to do with work that just arrived.
@@ -23,16 +38,20 @@ pub(crate) enum Arrival<W> {
     Run(W),
     /// Work is running: it waits its turn (the runner will get it from `next`).
     Queued,
-    /// Too much work is waiting (`limit`): refused, handed back.
+    /// Too much work is waiting in this channel (`limit`): refused, handed back.
     Full(W),
+    /// Too many bytes are waiting in the session's channels (the budget): refused,
+    /// handed back.
+    OverBudget(W),
     /// The channel has closed: refused, handed back.
     Closed(W),
 }
 
-impl<W> Inbox<W> {
-    /// An idle inbox holding at most `limit` waiting pieces of work.
-    pub(crate) fn new(limit: usize) -> Self {
-        Inbox { running: false, closed: false, waiting: VecDeque::new(), limit }
+impl<W: Weighed> Inbox<W> {
+    /// An idle inbox holding at most `limit` waiting pieces of work, whose bytes come
+    /// out of `budget`.
+    pub(crate) fn new(limit: usize, budget: Arc<Budget>) -> Self {
+        Inbox { running: false, closed: false, waiting: VecDeque::new(), limit, budget }
     }
 
     /// Work arrived.
@@ -44,6 +63,8 @@ impl<W> Inbox<W> {
             Arrival::Run(work)
         } else if self.waiting.len() >= self.limit {
             Arrival::Full(work)
+        } else if !self.budget.try_take(work.bytes()) {
+            Arrival::OverBudget(work)
         } else {
             self.waiting.push_back(work);
             Arrival::Queued
@@ -54,8 +75,9 @@ impl<W> Inbox<W> {
     /// inbox is idle (in the same step, so work that arrives after sees it idle).
     pub(crate) fn next(&mut self) -> Option<W> {
         let next = if self.closed { None } else { self.waiting.pop_front() };
-        if next.is_none() {
-            self.running = false;
+        match &next {
+            Some(work) => self.budget.give(work.bytes()),
+            None => self.running = false,
         }
         next
     }
@@ -64,7 +86,9 @@ impl<W> Inbox<W> {
     /// arrival is refused.
     pub(crate) fn close(&mut self) -> Vec<W> {
         self.closed = true;
-        self.waiting.drain(..).collect()
+        let waiting: Vec<W> = self.waiting.drain(..).collect();
+        self.budget.give(waiting.iter().map(Weighed::bytes).sum());
+        waiting
     }
 
     /// Whether some work is running.
@@ -74,74 +98,142 @@ impl<W> Inbox<W> {
     }
 }
 
+impl<W: Weighed> Drop for Inbox<W> {
+    /// Work still waiting when the inbox goes gives its bytes back too.
+    fn drop(&mut self) {
+        self.budget.give(self.waiting.iter().map(Weighed::bytes).sum());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::*;
 
+    /// A piece of work: its arrival number and its size.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Piece {
+        n: u32,
+        bytes: usize,
+    }
+
+    impl Weighed for Piece {
+        fn bytes(&self) -> usize {
+            self.bytes
+        }
+    }
+
     #[derive(Clone, Debug)]
     enum Step {
-        /// Work arrives from the read loop.
-        Arrive,
-        /// The runner finishes what it runs (if anything runs).
-        Finish,
+        /// Work of this size arrives from the read loop on a channel.
+        Arrive(usize, usize),
+        /// The channel's runner finishes what it runs (if anything runs).
+        Finish(usize),
         /// The channel closes.
-        Close,
+        Close(usize),
     }
 
     fn step() -> impl Strategy<Value = Step> {
-        prop_oneof![6 => Just(Step::Arrive), 5 => Just(Step::Finish), 1 => Just(Step::Close)]
+        prop_oneof![
+            6 => (0..2usize, 0..40usize).prop_map(|(c, bytes)| Step::Arrive(c, bytes)),
+            5 => (0..2usize).prop_map(Step::Finish),
+            1 => (0..2usize).prop_map(Step::Close),
+        ]
+    }
+
+    /// One channel as its runner sees it.
+    struct Channel {
+        inbox: Inbox<Piece>,
+        current: Option<Piece>,
+        ran: Vec<u32>,
+    }
+
+    impl Channel {
+        fn finish(&mut self) {
+            if self.current.take().is_some() {
+                if let Some(w) = self.inbox.next() {
+                    self.current = Some(w);
+                    self.ran.push(w.n);
+                }
+            }
+        }
     }
 
     proptest! {
-        /// Every piece of work is run exactly once, in arrival order, by one runner at a
-        /// time — or handed back (full, closed, or waiting when the channel closed).
+        /// Every piece of work is run exactly once, in arrival order, by one runner per
+        /// channel at a time — or handed back (full, over the budget, closed, or waiting
+        /// when the channel closed). The bytes waiting in the two channels are exactly
+        /// what the shared budget says is taken, and stay within it.
         #[test]
-        fn work_runs_once_in_order_by_one_runner(steps in prop::collection::vec(step(), 0..200), limit in 0usize..5) {
-            let mut inbox = Inbox::new(limit);
+        fn work_runs_once_in_order_by_one_runner(
+            steps in prop::collection::vec(step(), 0..200),
+            limit in 0usize..5,
+            budget in 0usize..100,
+        ) {
+            let shared = Arc::new(Budget::new(budget));
+            let mut channels: Vec<Channel> = (0..2)
+                .map(|_| Channel { inbox: Inbox::new(limit, shared.clone()), current: None, ran: Vec::new() })
+                .collect();
             let mut arrived = 0u32;
-            let mut ran = Vec::new();
             let mut returned = Vec::new();
-            let mut current: Option<u32> = None;
             for step in steps {
                 match step {
-                    Step::Arrive => {
-                        let work = arrived;
+                    Step::Arrive(c, bytes) => {
+                        let work = Piece { n: arrived, bytes };
                         arrived += 1;
-                        match inbox.arrive(work) {
+                        let channel = &mut channels[c];
+                        match channel.inbox.arrive(work) {
                             Arrival::Run(w) => {
-                                prop_assert!(current.is_none(), "two runners at once");
-                                current = Some(w);
-                                ran.push(w);
+                                prop_assert!(channel.current.is_none(), "two runners at once");
+                                channel.current = Some(w);
+                                channel.ran.push(w.n);
                             }
-                            Arrival::Queued => prop_assert!(current.is_some(), "queued while nothing runs"),
-                            Arrival::Full(w) | Arrival::Closed(w) => returned.push(w),
+                            Arrival::Queued => prop_assert!(channel.current.is_some(), "queued while nothing runs"),
+                            Arrival::OverBudget(w) => {
+                                prop_assert!(shared.used() > 0 && shared.used() + w.bytes > budget);
+                                returned.push(w.n);
+                            }
+                            Arrival::Full(w) | Arrival::Closed(w) => returned.push(w.n),
                         }
                     }
-                    Step::Finish => {
-                        if current.take().is_some() {
-                            if let Some(w) = inbox.next() {
-                                current = Some(w);
-                                ran.push(w);
-                            }
-                        }
-                        prop_assert_eq!(inbox.is_running(), current.is_some());
+                    Step::Finish(c) => {
+                        channels[c].finish();
+                        prop_assert_eq!(channels[c].inbox.is_running(), channels[c].current.is_some());
                     }
-                    Step::Close => returned.extend(inbox.close()),
+                    Step::Close(c) => returned.extend(channels[c].inbox.close().iter().map(|w| w.n)),
+                }
+                let waiting: Vec<usize> =
+                    channels.iter().flat_map(|c| c.inbox.waiting.iter().map(|w| w.bytes)).collect();
+                prop_assert_eq!(shared.used(), waiting.iter().sum::<usize>(), "the budget is what waits");
+                prop_assert!(shared.used() <= budget || waiting.iter().filter(|b| **b > 0).count() == 1);
+            }
+            // Drain: each runner finishes everything still waiting.
+            for channel in &mut channels {
+                while channel.current.is_some() {
+                    channel.finish();
                 }
             }
-            // Drain: the runner finishes everything still waiting.
-            while current.take().is_some() {
-                if let Some(w) = inbox.next() {
-                    current = Some(w);
-                    ran.push(w);
-                }
+            prop_assert_eq!(shared.used(), 0, "every byte given back");
+            let mut all: Vec<u32> = returned;
+            for channel in &channels {
+                prop_assert!(channel.ran.windows(2).all(|w| w[0] < w[1]), "out of order: {:?}", channel.ran);
+                all.extend(&channel.ran);
             }
-            prop_assert!(ran.windows(2).all(|w| w[0] < w[1]), "out of order: {:?}", ran);
-            let mut all: Vec<u32> = ran.iter().chain(&returned).copied().collect();
             all.sort_unstable();
             prop_assert_eq!(all, (0..arrived).collect::<Vec<_>>(), "lost or duplicated work");
+        }
+
+        /// Work still waiting when its inbox is dropped gives its bytes back.
+        #[test]
+        fn a_dropped_inbox_gives_its_bytes_back(sizes in prop::collection::vec(0usize..40, 1..10)) {
+            let shared = Arc::new(Budget::new(usize::MAX));
+            let mut inbox = Inbox::new(16, shared.clone());
+            for (n, bytes) in sizes.into_iter().enumerate() {
+                let _ = inbox.arrive(Piece { n: n as u32, bytes });
+            }
+            drop(inbox);
+            prop_assert_eq!(shared.used(), 0);
         }
     }
 }

@@ -20,21 +20,27 @@
 //!   nothing queued after the gap goes out (the session is closed as a slow consumer),
 //!   so a client never sees a frame that depends on one it missed, such as the `close`
 //!   of a channel whose `open` was dropped.
+//! - While detached, everything the session holds (queued and kept for replay) is
+//!   taken from a budget all detached sessions share; a session that would go past it
+//!   drops a frame (a gap, as above), so that it ends rather than grows.
 //!
 //! `H` is what the session keeps per channel (its handler); `A` is where the answer to
 //! a server-to-client request goes. Tests use plain values for both.
 
+pub(crate) mod budget;
 pub(crate) mod inbox;
 mod replay;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::id::ChannelId;
 use crate::protocol::frames::{self, Body};
 use crate::protocol::{ErrorCode, Topic};
+use budget::Budget;
 use replay::Replay;
 
 /// The bounds a session keeps to (from [`Config`](crate::Config)).
@@ -83,6 +89,10 @@ pub(crate) enum Refused {
     /// The queue is full: the client does not keep up. The session can no longer be
     /// resumed (a frame is missing) and should be closed as a slow consumer.
     Overflow,
+    /// The session is detached and the frame does not fit in what detached sessions
+    /// may hold together. As with `Overflow`, the session can no longer be resumed,
+    /// and should end.
+    OverBudget,
     /// The frame names a channel that is not open (it closed): nothing may follow its
     /// `close`.
     ChannelClosed,
@@ -149,6 +159,20 @@ enum Queued {
     Open(ChannelId, Body),
 }
 
+impl Queued {
+    fn body(&self) -> &Body {
+        match self {
+            Queued::Frame(body) | Queued::Open(_, body) => body,
+        }
+    }
+
+    fn into_body(self) -> Body {
+        match self {
+            Queued::Frame(body) | Queued::Open(_, body) => body,
+        }
+    }
+}
+
 struct ChannelEntry<H> {
     topic: Topic,
     handler: H,
@@ -172,7 +196,7 @@ pub(crate) struct SessionCore<H, A> {
     queue: VecDeque<Queued>,
     replay: Replay,
     /// Set once a frame was dropped: the stream has a gap, so no resume is possible.
-    gap: bool,
+    gap: Option<Refused>,
     channels: HashMap<ChannelId, ChannelEntry<H>>,
     /// Channels opened but not ready yet (their `open` frame holds the queue).
     unready: usize,
@@ -180,17 +204,27 @@ pub(crate) struct SessionCore<H, A> {
     next_request_id: u64,
     /// Client-to-server requests not answered yet, with their channel.
     inbound: HashMap<u64, ChannelId>,
+    /// The bytes of the frames in `queue`.
+    queue_bytes: usize,
+    /// What every detached session holds, together.
+    detached: Arc<Budget>,
+    /// The bytes this session has taken from `detached` (while detached).
+    charged: usize,
 }
 
 impl<H, A> SessionCore<H, A> {
-    pub(crate) fn new(limits: Limits) -> Self {
+    /// A session whose buffers, while it is detached, come out of `detached`.
+    pub(crate) fn new(limits: Limits, detached: Arc<Budget>) -> Self {
         SessionCore {
+            queue_bytes: 0,
+            detached,
+            charged: 0,
             replay: Replay::new(limits.replay_frames, limits.replay_bytes),
             limits,
             link: Link::Attached,
             seq: 0,
             queue: VecDeque::new(),
-            gap: false,
+            gap: None,
             channels: HashMap::new(),
             unready: 0,
             outbound: HashMap::new(),
@@ -231,7 +265,13 @@ impl<H, A> SessionCore<H, A> {
 
     /// Whether a frame was ever dropped (the session can no longer be resumed, and must
     /// be closed as a slow consumer if it is not already).
+    #[cfg(test)]
     pub(crate) fn has_gap(&self) -> bool {
+        self.gap.is_some()
+    }
+
+    /// Why a frame was first dropped, if one was: `Overflow` or `OverBudget`.
+    pub(crate) fn gap(&self) -> Option<Refused> {
         self.gap
     }
 
@@ -240,10 +280,19 @@ impl<H, A> SessionCore<H, A> {
             return Err(Refused::Ended);
         }
         // After a gap the stream is over: what follows may depend on what was dropped.
-        if self.gap || self.queue.len() >= self.limits.queue_frames {
-            self.gap = true;
+        if self.gap.is_some() || self.queue.len() >= self.limits.queue_frames {
+            self.gap.get_or_insert(Refused::Overflow);
             return Err(Refused::Overflow);
         }
+        let bytes = queued.body().bytes().len();
+        if self.link == Link::Detached {
+            if !self.detached.try_take(bytes) {
+                self.gap = Some(Refused::OverBudget);
+                return Err(Refused::OverBudget);
+            }
+            self.charged += bytes;
+        }
+        self.queue_bytes += bytes;
         self.queue.push_back(queued);
         Ok(self.queue.len() == 1)
     }
@@ -263,9 +312,8 @@ impl<H, A> SessionCore<H, A> {
                 return;
             }
             let Some(queued) = self.queue.pop_front() else { return };
-            let body = match queued {
-                Queued::Frame(body) | Queued::Open(_, body) => body,
-            };
+            let body = queued.into_body();
+            self.queue_bytes -= body.bytes().len();
             self.seq += 1;
             self.replay.push(self.seq, body.clone());
             out.push((self.seq, body));
@@ -289,11 +337,31 @@ impl<H, A> SessionCore<H, A> {
 
     // -- connections -------------------------------------------------------------------
 
-    /// The connection broke (or was replaced): frames wait for a resume.
-    pub(crate) fn detach(&mut self) {
-        if self.link == Link::Attached {
-            self.link = Link::Detached;
+    /// The connection broke (or was replaced): frames wait for a resume. What the
+    /// session holds is taken from the detached sessions' budget; `Err` when it does
+    /// not fit: the session cannot be resumed (a gap), and should end.
+    pub(crate) fn detach(&mut self) -> Result<(), Refused> {
+        if self.link != Link::Attached {
+            return Ok(());
         }
+        self.link = Link::Detached;
+        let held = self.held_bytes();
+        if !self.detached.try_take(held) {
+            self.gap.get_or_insert(Refused::OverBudget);
+            return Err(Refused::OverBudget);
+        }
+        self.charged = held;
+        Ok(())
+    }
+
+    /// The bytes of every frame the session holds: queued, and kept for replay.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.queue_bytes + self.replay.bytes()
+    }
+
+    /// Gives back what the session took from the detached sessions' budget.
+    fn release(&mut self) {
+        self.detached.give(std::mem::take(&mut self.charged));
     }
 
     /// A connection resumes the session; its client saw every frame up to `last_seq`.
@@ -303,13 +371,14 @@ impl<H, A> SessionCore<H, A> {
         if self.link == Link::Ended {
             return Err(CannotResume::Ended);
         }
-        if self.gap {
+        if self.gap.is_some() {
             return Err(CannotResume::FramesDropped);
         }
         if !self.replay.covers(last_seq, self.seq) {
             return Err(CannotResume::OutOfRange);
         }
         self.link = Link::Attached;
+        self.release();
         Ok(self.replay.after(last_seq).collect())
     }
 
@@ -318,7 +387,9 @@ impl<H, A> SessionCore<H, A> {
     pub(crate) fn end(&mut self) -> Ended<H, A> {
         self.link = Link::Ended;
         self.queue.clear();
+        self.queue_bytes = 0;
         self.replay.clear();
+        self.release();
         self.inbound.clear();
         self.unready = 0;
         Ended {
@@ -426,7 +497,7 @@ impl<H, A> SessionCore<H, A> {
         let body = encode(id).map_err(StartRefused::Encode)?;
         self.push(body).map_err(|refused| match refused {
             Refused::Ended => StartRefused::Ended,
-            Refused::Overflow => StartRefused::Overflow,
+            Refused::Overflow | Refused::OverBudget => StartRefused::Overflow,
             Refused::ChannelClosed => StartRefused::ChannelClosed,
         })?;
         self.next_request_id += 1;
@@ -505,5 +576,12 @@ impl<H, A> SessionCore<H, A> {
     #[cfg(test)]
     pub(crate) fn buffered(&self) -> (usize, usize, usize) {
         (self.queue.len(), self.replay.len(), self.replay.bytes())
+    }
+}
+
+impl<H, A> Drop for SessionCore<H, A> {
+    /// A session dropped while detached gives back what it took.
+    fn drop(&mut self) {
+        self.release();
     }
 }

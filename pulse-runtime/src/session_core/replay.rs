@@ -59,7 +59,7 @@ impl Replay {
         self.frames.len()
     }
 
-    #[cfg(test)]
+    /// The bytes of the frames kept.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }

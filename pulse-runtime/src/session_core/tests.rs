@@ -13,6 +13,9 @@ use crate::protocol::frames;
 
 const QUEUE: usize = 12;
 const REPLAY: usize = 8;
+/// What detached sessions may hold (about eighteen broadcasts): within reach of a full
+/// queue and replay buffer, so that the budget is reached.
+const DETACHED: usize = 1000;
 
 fn limits() -> Limits {
     Limits { queue_frames: QUEUE, replay_frames: REPLAY, replay_bytes: 1 << 20, channels: 4, inbound_requests: 3 }
@@ -115,13 +118,25 @@ struct Harness {
     pending: BTreeMap<u64, (ChannelId, Instant)>,
     /// Model of the client's pending requests: id -> channel.
     inbound: BTreeMap<u64, ChannelId>,
+    /// The budget of detached sessions, and what other sessions hold of it.
+    detached: Arc<Budget>,
+    others: usize,
 }
 
 impl Harness {
     fn new() -> Self {
+        Harness::sharing(0)
+    }
+
+    /// A session whose detached budget other sessions already hold `others` bytes of.
+    fn sharing(others: usize) -> Self {
         let now = Instant::now();
+        let detached = Arc::new(Budget::new(DETACHED));
+        assert!(detached.try_take(others));
         Harness {
-            core: SessionCore::new(limits()),
+            core: SessionCore::new(limits(), detached.clone()),
+            detached,
+            others,
             client: Client::default(),
             start: now,
             now,
@@ -206,6 +221,7 @@ impl Harness {
                     Err(Refused::Overflow) => {
                         assert!(gapped || self.core.buffered().0 == QUEUE, "refused with room in the queue");
                     }
+                    Err(Refused::OverBudget) => self.over_budget(),
                     Err(Refused::Ended | Refused::ChannelClosed) => unreachable!("ended sessions are not driven"),
                 }
             }
@@ -216,6 +232,7 @@ impl Harness {
                     Ok(_) => assert!(self.channels[index].2, "an emit on an open channel"),
                     Err(Refused::ChannelClosed) => assert!(!self.channels[index].2, "refused although open"),
                     Err(Refused::Overflow) => {}
+                    Err(Refused::OverBudget) => self.over_budget(),
                     Err(Refused::Ended) => unreachable!(),
                 }
             }
@@ -229,14 +246,17 @@ impl Harness {
                     self.receive(&body.with_seq(*seq));
                 }
                 if delivered < batch.len() {
-                    self.core.detach();
+                    self.detach();
                 }
             }
-            Op::Cut => self.core.detach(),
+            Op::Cut => self.detach(),
             Op::Resume { lie } => {
                 if self.core.link() == Link::Attached {
                     // A resume always follows the old connection's end.
-                    self.core.detach();
+                    self.detach();
+                    if self.told {
+                        return;
+                    }
                 }
                 let last_seq = self.client.last_seq.saturating_add_signed(i64::from(lie));
                 if last_seq != self.client.last_seq {
@@ -313,7 +333,11 @@ impl Harness {
                         self.pending.insert(n, (id, deadline));
                     }
                     Err(StartRefused::ChannelClosed) => assert!(!self.channels[channel].2),
-                    Err(StartRefused::Overflow) => {}
+                    Err(StartRefused::Overflow) => {
+                        if self.core.gap() == Some(Refused::OverBudget) {
+                            self.over_budget();
+                        }
+                    }
                     Err(other) => panic!("unexpected refusal {other:?}"),
                 }
             }
@@ -373,6 +397,11 @@ impl Harness {
                     Ok(_) => assert!(expected, "only a live request is answered"),
                     Err(Refused::ChannelClosed) => assert!(!expected, "a live request is answered"),
                     Err(Refused::Overflow) => assert!(expected),
+                    Err(Refused::OverBudget) => {
+                        assert!(expected);
+                        self.inbound.remove(&id);
+                        return self.over_budget();
+                    }
                     Err(Refused::Ended) => unreachable!(),
                 }
                 self.inbound.remove(&id);
@@ -381,7 +410,29 @@ impl Harness {
         self.check_bounds();
     }
 
+    /// The connection breaks; a session that cannot keep what it holds ends.
+    fn detach(&mut self) {
+        match self.core.detach() {
+            Ok(()) => {}
+            Err(Refused::OverBudget) => {
+                assert!(self.others + self.core.held_bytes() > DETACHED, "ended with room in the budget");
+                self.tell();
+            }
+            Err(other) => panic!("unexpected refusal {other:?}"),
+        }
+    }
+
+    /// A frame did not fit in the detached sessions' budget: the session ends.
+    fn over_budget(&mut self) {
+        assert_eq!(self.core.link(), Link::Detached, "only a detached session is held to the budget");
+        assert!(self.core.has_gap(), "a frame refused is a gap");
+        self.tell();
+    }
+
     fn check_bounds(&self) {
+        let held = if self.core.link() == Link::Detached { self.core.held_bytes() } else { 0 };
+        assert_eq!(self.detached.used(), self.others + held, "the budget holds what detached sessions hold");
+        assert!(self.detached.used() <= DETACHED.max(held), "the budget is kept (or one session alone is over it)");
         let (queued, replay, _) = self.core.buffered();
         assert!(queued <= QUEUE && replay <= REPLAY, "buffers stay bounded: {queued} queued, {replay} kept");
         assert_eq!(self.core.pending_count(), self.pending.len() + self.inbound.len(), "no request is forgotten");
@@ -426,8 +477,11 @@ proptest! {
     /// announced before it is ready; no request outlives its deadline or its channel;
     /// every buffer stays bounded.
     #[test]
-    fn the_client_sees_every_frame_once_in_order_or_is_told(ops in proptest::collection::vec(op(), 1..120)) {
-        let mut harness = Harness::new();
+    fn the_client_sees_every_frame_once_in_order_or_is_told(
+        ops in proptest::collection::vec(op(), 1..120),
+        others in prop_oneof![3 => Just(0usize), 1 => 0..DETACHED],
+    ) {
+        let mut harness = Harness::sharing(others);
         for op in ops {
             harness.apply(op);
         }
@@ -514,4 +568,47 @@ fn a_resume_older_than_the_replay_is_refused() {
     h.apply(Op::Write { take: 64, delivered: 0 });
     assert_eq!(h.core.resume(0).err(), Some(CannotResume::OutOfRange));
     assert!(h.core.resume(2).is_ok());
+}
+
+/// A detached session that would hold more than detached sessions may together drops
+/// the frame (a gap) and ends; giving back its bytes as it does.
+#[test]
+fn a_detached_session_past_the_budget_ends_and_gives_its_bytes_back() {
+    let mut h = Harness::sharing(DETACHED - 200);
+    h.apply(Op::Cut);
+    for _ in 0..QUEUE {
+        h.apply(Op::Broadcast);
+    }
+    assert!(h.told, "the session ended at the budget");
+    assert!(h.accepted < 5, "only what fits was queued: {}", h.accepted);
+    assert_eq!(h.detached.used(), DETACHED - 200, "its bytes were given back");
+}
+
+/// A session whose replay buffer does not fit when its connection breaks ends at once.
+#[test]
+fn a_session_that_cannot_keep_its_replay_when_it_detaches_ends() {
+    let mut h = Harness::sharing(DETACHED - 100);
+    for _ in 0..REPLAY {
+        h.apply(Op::Broadcast);
+    }
+    h.apply(Op::Write { take: 64, delivered: 64 });
+    assert_eq!(h.detached.used(), DETACHED - 100, "an attached session takes nothing");
+    h.apply(Op::Cut);
+    assert!(h.told);
+    assert_eq!(h.detached.used(), DETACHED - 100);
+}
+
+/// A resume gives back what the session held while detached.
+#[test]
+fn a_resume_gives_the_bytes_back() {
+    let mut h = Harness::new();
+    h.apply(Op::Broadcast);
+    h.apply(Op::Write { take: 64, delivered: 64 });
+    h.apply(Op::Cut);
+    h.apply(Op::Broadcast);
+    assert!(h.detached.used() > 0);
+    h.apply(Op::Resume { lie: 0 });
+    assert_eq!(h.detached.used(), 0);
+    h.apply(Op::Write { take: 64, delivered: 64 });
+    assert_eq!(h.client.broadcasts, vec![0, 1]);
 }
