@@ -1,7 +1,10 @@
-//! The fuzz target's path, as a short deterministic smoke run: every seed of the corpus
-//! and every regression input, then a few thousand random mutations of them, through a
-//! real session's decoder and dispatcher. None may panic or end the session. (The long
-//! libFuzzer run is `cargo fuzz run inbound`, see docs/reliability.md.)
+//! The fuzz targets' paths, as a short deterministic smoke run: every seed of each
+//! corpus and every regression input, then a few thousand random mutations of them.
+//! `inbound` goes through a real session's decoder and dispatcher (none may panic or end
+//! the session); `request_head`, `websocket_read` and `close_drain` through the
+//! listener's head reading, the WebSocket read path and the close drain, each checking
+//! its own invariants. (The long libFuzzer runs are `cargo fuzz run <target>`, see
+//! docs/reliability.md.)
 
 use std::path::Path;
 
@@ -76,8 +79,13 @@ const INTERESTING: &[&[u8]] = &[
 #[test]
 fn random_mutations_of_the_seeds_never_panic() {
     let seeds: Vec<Vec<u8>> = inputs("corpus/inbound").into_iter().chain(inputs("regressions")).collect();
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
-    for _ in 0..3000 {
+    mutations(&seeds, 3000, 0x5eed_1234_abcd_ef01, |input| run(input));
+}
+
+/// Feeds `count` random mutations of `seeds` to `run`.
+fn mutations(seeds: &[Vec<u8>], count: usize, seed: u64, mut run: impl FnMut(&[u8])) {
+    let mut rng = Rng(seed);
+    for _ in 0..count {
         let mut input = seeds[rng.below(seeds.len())].clone();
         for _ in 0..=rng.below(4) {
             let at = rng.below(input.len() + 1);
@@ -104,4 +112,42 @@ fn random_mutations_of_the_seeds_never_panic() {
         }
         run(&input);
     }
+}
+
+/// Every seed of an edge target's corpus, each with every cut seed in turn and a few
+/// control bytes, then mutations.
+fn edge_target(target: &str, run: fn(&[u8])) {
+    let seeds = inputs(&format!("corpus/{target}"));
+    assert!(seeds.len() >= 15, "the seed corpus of {target} is missing");
+    for seed in &seeds {
+        for cut in 0..=32u8 {
+            for control in [seed.first().copied().unwrap_or(0), 0x01, 0x47, 0x8e] {
+                let mut input = seed.clone();
+                input.resize(input.len().max(2), 0);
+                input[0] = control;
+                input[1] = cut;
+                run(&input);
+            }
+        }
+    }
+    mutations(&seeds, 3000, 0xc0ff_ee00_1234_5678, run);
+}
+
+#[test]
+fn request_heads_read_the_same_however_they_are_cut() {
+    edge_target("request_head", pulse_runtime::fuzz::request_head);
+    // A head past the limit, in pieces: hyper's to refuse, never more than the limit held.
+    let mut long = b"\x00\x05GET /ws?v=1 HTTP/1.1\r\nX-Long: ".to_vec();
+    long.resize(70 * 1024, b'a');
+    pulse_runtime::fuzz::request_head(&long);
+}
+
+#[test]
+fn the_websocket_read_path_reads_the_same_however_the_bytes_are_cut() {
+    edge_target("websocket_read", pulse_runtime::fuzz::websocket_read);
+}
+
+#[test]
+fn the_close_drain_stops_exactly_at_the_clients_close_frame() {
+    edge_target("close_drain", pulse_runtime::fuzz::close_drain);
 }

@@ -368,7 +368,7 @@ async fn read_frames(session: &Arc<SessionShared>, stream: &mut Reader) -> bool 
     }
 }
 
-fn read_error_ending(error: tungstenite::Error, config: &crate::Config) -> Ending {
+pub(crate) fn read_error_ending(error: tungstenite::Error, config: &crate::Config) -> Ending {
     match error {
         tungstenite::Error::Capacity(_) => {
             let limit = config.max_frame_bytes;

@@ -208,6 +208,12 @@ impl<R> Inbound<R> {
     pub(crate) fn close_arrived(&self) -> bool {
         self.frames.closed()
     }
+
+    /// The reader underneath.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn get_ref(&self) -> &R {
+        &self.read
+    }
 }
 
 impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Inbound<R> {

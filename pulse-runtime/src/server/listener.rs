@@ -46,7 +46,7 @@ const MAX_HEADERS: usize = 64;
 
 /// Most bytes of a request head the listener waits for; a longer head goes to hyper,
 /// which refuses it (`431`).
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Refused connections closed gently at once (their refusal written, then what they
 /// send read until they close); past it, a refused connection is dropped at once, so a
@@ -175,7 +175,7 @@ impl Connection {
 
 /// A connection's request head, as far as the listener is concerned.
 #[derive(Debug)]
-enum Head {
+pub(crate) enum Head {
     /// A WebSocket upgrade to `/ws`, for the listener to answer.
     Upgrade(Box<Upgrade>),
     /// Anything else, and the bytes read off the socket so far: hyper's to answer.
@@ -186,13 +186,13 @@ enum Head {
 
 /// An upgrade request to `/ws`, read whole.
 #[derive(Debug)]
-struct Upgrade {
+pub(crate) struct Upgrade {
     /// The request, for the router.
-    request: Box<Request<Body>>,
+    pub(crate) request: Box<Request<Body>>,
     /// Bytes of the head still on the socket (it was only peeked at).
-    unread: usize,
+    pub(crate) unread: usize,
     /// Bytes read off the socket after the head: the client's first frames.
-    after: Vec<u8>,
+    pub(crate) after: Vec<u8>,
 }
 
 /// Reads a connection's request head: peeked at, if it arrives in one piece (the bytes
@@ -203,14 +203,7 @@ async fn read_head(stream: &TcpStream) -> io::Result<Head> {
         with_scratch(|scratch| {
             let mut buf = ReadBuf::new(scratch);
             ready!(stream.poll_peek(cx, &mut buf))?;
-            Poll::Ready(Ok::<_, io::Error>(match parse(buf.filled()) {
-                Parsed::Complete(len, upgrade) => Some(upgrade.map_or(Head::Other(Vec::new()), |request| {
-                    Head::Upgrade(Box::new(Upgrade { request, unread: len, after: Vec::new() }))
-                })),
-                Parsed::Other => Some(Head::Other(Vec::new())),
-                Parsed::Partial if buf.filled().is_empty() => Some(Head::Closed),
-                Parsed::Partial => None,
-            }))
+            Poll::Ready(Ok::<_, io::Error>(first_look(buf.filled())))
         })
     })
     .await?;
@@ -221,41 +214,72 @@ async fn read_head(stream: &TcpStream) -> io::Result<Head> {
     }
 }
 
+/// What a connection's first bytes, peeked at, say: the head, if they hold all of it
+/// (or show it is not one the listener reads); `None` if more must be read.
+pub(crate) fn first_look(peeked: &[u8]) -> Option<Head> {
+    match parse(peeked) {
+        Parsed::Complete(len, upgrade) => Some(upgrade.map_or(Head::Other(Vec::new()), |request| {
+            Head::Upgrade(Box::new(Upgrade { request, unread: len, after: Vec::new() }))
+        })),
+        Parsed::Other => Some(Head::Other(Vec::new())),
+        Parsed::Partial if peeked.is_empty() => Some(Head::Closed),
+        Parsed::Partial => None,
+    }
+}
+
 /// Reads a request head that came in pieces (or slowly) off the socket as it comes.
 async fn read_in_pieces(stream: &TcpStream) -> io::Result<Head> {
-    let mut read = Vec::new();
+    let mut head = HeadReader::default();
     loop {
         stream.readable().await?;
-        let room = MAX_HEAD_BYTES + 1 - read.len();
         let took = with_scratch(|scratch| {
-            let room = room.min(scratch.len());
+            let room = head.room().min(scratch.len());
             match stream.try_read(&mut scratch[..room]) {
-                Ok(n) => {
-                    read.extend_from_slice(&scratch[..n]);
-                    Ok(Some(n))
-                }
+                Ok(0) => Ok(Some(Head::Closed)),
+                Ok(n) => Ok(head.feed(&scratch[..n])),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
                 Err(error) => Err(error),
             }
         })?;
-        let Some(n) = took else { continue };
-        if n == 0 {
-            return Ok(Head::Closed);
+        if let Some(head) = took {
+            return Ok(head);
         }
-        match parse(&read) {
+    }
+}
+
+/// A request head read as the socket delivers it, piece by piece (sans-IO: the caller
+/// reads, at most [`HeadReader::room`] bytes at a time).
+#[derive(Debug, Default)]
+pub(crate) struct HeadReader {
+    read: Vec<u8>,
+}
+
+impl HeadReader {
+    /// Most bytes the next read may take: a head past [`MAX_HEAD_BYTES`] is hyper's to
+    /// refuse, so one byte more than that is all the listener ever holds.
+    pub(crate) fn room(&self) -> usize {
+        MAX_HEAD_BYTES + 1 - self.read.len()
+    }
+
+    /// Takes the next piece read (at most [`HeadReader::room`] bytes); the head, once
+    /// it is whole or known not to be one the listener reads.
+    pub(crate) fn feed(&mut self, piece: &[u8]) -> Option<Head> {
+        self.read.extend_from_slice(piece);
+        match parse(&self.read) {
             Parsed::Complete(len, Some(request)) => {
+                let mut read = std::mem::take(&mut self.read);
                 let after = read.split_off(len);
-                return Ok(Head::Upgrade(Box::new(Upgrade { request, unread: 0, after })));
+                Some(Head::Upgrade(Box::new(Upgrade { request, unread: 0, after })))
             }
-            Parsed::Complete(_, None) | Parsed::Other => return Ok(Head::Other(read)),
-            Parsed::Partial if read.len() > MAX_HEAD_BYTES => return Ok(Head::Other(read)),
-            Parsed::Partial => {}
+            Parsed::Complete(_, None) | Parsed::Other => Some(Head::Other(std::mem::take(&mut self.read))),
+            Parsed::Partial if self.read.len() > MAX_HEAD_BYTES => Some(Head::Other(std::mem::take(&mut self.read))),
+            Parsed::Partial => None,
         }
     }
 }
 
 /// What a connection's first bytes are.
-enum Parsed {
+pub(crate) enum Parsed {
     /// A whole head of this length; the request if it is a WebSocket upgrade to `/ws`.
     Complete(usize, Option<Box<Request<Body>>>),
     /// Not a whole head yet.
@@ -265,7 +289,7 @@ enum Parsed {
 }
 
 /// Reads `bytes`, a connection's first, as a request head.
-fn parse(bytes: &[u8]) -> Parsed {
+pub(crate) fn parse(bytes: &[u8]) -> Parsed {
     let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut head = httparse::Request::new(&mut lines);
     let len = match head.parse(bytes) {
@@ -327,10 +351,7 @@ impl Upgrade {
             let answer = respond::plain_head(StatusCode::SERVICE_UNAVAILABLE, Some(RETRY_AFTER), &refusal.to_string());
             return respond::answer_and_close(stream, &answer).await;
         }
-        let slot: DirectUpgrade = Arc::new(Mutex::new(None));
-        request.extensions_mut().insert(ConnectInfo(peer));
-        request.extensions_mut().insert(ClientAddr(client));
-        request.extensions_mut().insert(slot.clone());
+        let slot = for_the_router(&mut request, peer, client);
         let Ok(response) = router.clone().call(*request).await;
         let continuation: Option<Continuation> = crate::sync::lock(&slot).take();
         match continuation {
@@ -347,6 +368,17 @@ impl Upgrade {
             _ => respond::answer_and_close(stream, &respond::encode(response).await).await,
         }
     }
+}
+
+/// Gives an upgrade request what the router's handlers read from it: the peer's and the
+/// client's address, and the slot where the WebSocket handler leaves the session to
+/// serve once the listener has written `101`.
+pub(crate) fn for_the_router(request: &mut Request<Body>, peer: SocketAddr, client: std::net::IpAddr) -> DirectUpgrade {
+    let slot: DirectUpgrade = Arc::new(Mutex::new(None));
+    request.extensions_mut().insert(ConnectInfo(peer));
+    request.extensions_mut().insert(ClientAddr(client));
+    request.extensions_mut().insert(slot.clone());
+    slot
 }
 
 /// Reads `len` bytes off `stream` (a request head it has peeked at) into nothing.

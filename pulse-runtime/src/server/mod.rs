@@ -22,7 +22,17 @@ mod upgrade;
 pub use access::ConnectRequest;
 pub use builder::{REDIS_URL_VAR, ServerBuilder};
 #[cfg(feature = "fuzzing")]
+pub(crate) use connection::read_error_ending;
+#[cfg(feature = "fuzzing")]
 pub(crate) use dispatch::{binary_frame as dispatch_binary, text_frame as dispatch_text};
+#[cfg(feature = "fuzzing")]
+pub(crate) use frame_writer::{Inbound, Replies};
+#[cfg(feature = "fuzzing")]
+pub(crate) use listener::{Head, HeadReader, MAX_HEAD_BYTES, Parsed, first_look, for_the_router, parse};
+#[cfg(feature = "fuzzing")]
+pub(crate) use socket::{LazyRead, drain};
+#[cfg(feature = "fuzzing")]
+pub(crate) use upgrade::websocket_config;
 pub use http::ClientAddr;
 pub(crate) use registry::ServerShared;
 pub use running::{RunningServer, Server, ServerStats, serve, serve_with};

@@ -122,7 +122,10 @@ const DRAIN_BYTES: usize = 16 * 1024 * 1024;
 /// have passed. The frame parser reads while it can; once it has failed (or if it had,
 /// `parser_failed`), the bytes are read raw and the close frame is found by the
 /// connection's [`FrameScan`](super::frame_scan::FrameScan). The caller bounds the time.
-pub(crate) async fn drain(reader: &mut Reader, parser_failed: bool) {
+pub(crate) async fn drain<S: AsyncRead + Unpin>(
+    reader: &mut WebSocketStream<Inbound<LazyRead<S>>>,
+    parser_failed: bool,
+) {
     use futures_util::StreamExt as _;
     if !parser_failed {
         loop {
@@ -206,6 +209,12 @@ impl<S> LazyRead<S> {
     /// The reader underneath.
     pub(crate) fn get_mut(&mut self) -> &mut S {
         &mut self.inner
+    }
+
+    /// Bytes read off the reader underneath and not given out yet.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn unread(&self) -> usize {
+        self.pending.len() - self.taken
     }
 
     /// Moves what is pending into `buf`, as much as fits; frees it once all is taken.

@@ -100,7 +100,7 @@ impl Opening {
 
 /// The reader's settings: frames and messages up to `Config::max_frame_bytes`, and a
 /// parser buffer of `Config::read_buffer_bytes`.
-pub(super) fn websocket_config(config: &Config) -> WebSocketConfig {
+pub(crate) fn websocket_config(config: &Config) -> WebSocketConfig {
     let limit = config.max_frame_bytes;
     WebSocketConfig::default()
         .max_message_size(Some(limit))

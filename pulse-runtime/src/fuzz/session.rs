@@ -1,6 +1,6 @@
-//! A session without a socket, for fuzzing the inbound path (feature `fuzzing`; not a
-//! stable API). Frames go through the same decoding and dispatch as a connection's;
-//! whatever the session would send back is drained and dropped.
+//! A session without a socket, for fuzzing the inbound path. Frames go through the same
+//! decoding and dispatch as a connection's; whatever the session would send back is
+//! drained and dropped.
 
 use std::sync::Arc;
 
