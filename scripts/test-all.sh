@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of the project. Needs cargo and node/npm; installs the npm packages,
-# and Debian's chromium and redis-server when they are missing (as root).
+# and Debian's chromium, redis-server, nginx and openssl when they are missing (as root).
 #
 #   Rust:        unit and integration tests over real sockets, compile-fail UI tests,
 #                generated-TypeScript snapshots, the API docs' examples and links
 #   TypeScript:  the generated chat module is current, tsc --strict (with the misuse
 #                files), vitest against the real server (runtime and DOM renderer)
-#   Browser:     the chat in headless Chromium, two tabs and more
+#   Browser:     the chat in headless Chromium, two tabs and more, and behind Debian's
+#                nginx with TLS (docs/deployment.md's configuration)
 #   Adoption:    docs/getting-started.md followed on a fresh copy of the starter (the
 #                packed npm package, Vite, the dev loop, the page in Chromium), and
 #                `cargo package` of the three published crates
@@ -17,10 +18,12 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "system packages: chromium (browser tests), redis-server (backplane tests)"
+step "system packages: chromium (browser tests), redis-server (backplane tests), nginx and openssl (behind a proxy)"
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -59,7 +62,7 @@ echo "bench smoke: $(grep -c '"workload"' target/bench-smoke.log) runs, all deli
 step "browser: the chat in headless Chromium"
 cargo build -q -p chat --bin chat
 (cd examples/chat/client && node build.mjs)
-(cd tests/browser && node --test --test-concurrency=1 chat.test.mjs two-reacts.test.mjs)
+(cd tests/browser && node --test --test-concurrency=1 chat.test.mjs two-reacts.test.mjs behind-nginx.test.mjs)
 
 step "getting started: docs/getting-started.md on a fresh copy, in headless Chromium"
 ./scripts/getting-started-test.sh

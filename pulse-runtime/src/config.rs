@@ -88,6 +88,8 @@ pub struct Config {
     /// Reverse proxies (load balancers, nginx) whose `Forwarded` / `X-Forwarded-For`
     /// headers name the real client. Empty by default: every client is its socket's
     /// address, and forwarding headers are ignored, since anyone can send them.
+    /// [`ServerBuilder::build`](crate::ServerBuilder::build) adds those named by the
+    /// environment variable [`PULSE_TRUSTED_PROXIES`](crate::TRUSTED_PROXIES_VAR).
     pub trusted_proxies: Vec<ProxyAddresses>,
 }
 

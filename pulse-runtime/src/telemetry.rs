@@ -328,7 +328,8 @@ mod enabled {
             telemetry.frame_out(r#""t":"open","channel":"c1"}"#);
             telemetry.closed(Closed::Code(CloseCode::RateLimited));
             telemetry.request_answered(Duration::from_millis(3));
-            let stats = crate::ServerStats { sessions: 2, channels: 3, topics: 1, detached_bytes: 512, ..Default::default() };
+            let stats =
+                crate::ServerStats { sessions: 2, channels: 3, topics: 1, detached_bytes: 512, ..Default::default() };
             let text = telemetry.render(stats, &[("pulse_backplane_published_total", "Published.", 7)]);
             for line in [
                 "pulse_frames_received_total{type=\"emit\"} 1",

@@ -4,74 +4,9 @@
 //   node --test chat.test.mjs        (after ./scripts/test-all.sh has built everything)
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { connect, createServer } from "node:net";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const serverBinary = process.env.CHAT_SERVER ?? `${root}target/debug/chat`;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-
-/** A free loopback port (so a restarted server can come back on the same one). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts the chat server on `port` (with `env` added) and resolves once it listens. */
-function startServer(port, env = {}) {
-  const child = spawn(serverBinary, ["--port", String(port)], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, ...env },
-  });
-  return new Promise((resolve, reject) => {
-    let output = "";
-    child.once("exit", (code) => reject(new Error(`chat server exited with ${code}: ${output}`)));
-    child.stdout.on("data", (chunk) => {
-      output += chunk;
-      if (output.includes("chat on http://")) {
-        child.removeAllListeners("exit");
-        resolve(child);
-      }
-    });
-  });
-}
-
-/** A redis-server on `port`, resolved once it accepts connections. */
-async function startRedis(port) {
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  for (let tries = 0; tries < 200; tries += 1) {
-    const up = await new Promise((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (up) return child;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error("redis-server did not start (apt-get install redis-server)");
-}
-
-function stopServer(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
-}
+import { freePort, launchChromium, root, seeItem, send, startRedis, startServer, stopServer } from "./lib.mjs";
 
 let port;
 let server;
@@ -82,19 +17,7 @@ before(async () => {
   port = await freePort();
   base = `http://127.0.0.1:${port}/`;
   server = await startServer(port);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -118,16 +41,6 @@ async function openChat(name, init, room) {
   await page.locator(".chat-client").waitFor();
   await page.locator(".name").fill(name);
   return page;
-}
-
-async function send(page, text) {
-  await page.locator(".text").fill(text);
-  await page.getByRole("button", { name: "Send" }).click();
-}
-
-/** Waits until `selector` holds an item with exactly `text`. */
-async function seeItem(page, selector, text, timeout = 5000) {
-  await page.locator(selector).getByText(text, { exact: true }).first().waitFor({ timeout });
 }
 
 test("a message typed in one tab appears in both tabs, server list and client list, within 1 s", async () => {

@@ -39,7 +39,7 @@ async fn main() -> std::io::Result<()> {
     let server = chat::server(Rooms::default()).assets(assets).metrics("/metrics").build();
     let running = server.bind(("127.0.0.1", port())).await?;
     println!("chat on http://{}", running.local_addr());
-    let _ = tokio::signal::ctrl_c().await;
+    pulse_runtime::stop_signal().await;
     running.shutdown().await;
     Ok(())
 }

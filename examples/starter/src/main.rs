@@ -27,7 +27,7 @@ async fn main() -> std::io::Result<()> {
     let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let running = server.bind((host.as_str(), port)).await?;
     println!("starter on http://{}", running.local_addr());
-    let _ = tokio::signal::ctrl_c().await;
+    pulse_runtime::stop_signal().await;
     running.shutdown().await;
     Ok(())
 }

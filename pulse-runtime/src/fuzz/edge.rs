@@ -29,8 +29,8 @@ use tungstenite::protocol::Role;
 
 use crate::Config;
 use crate::server::{
-    Head, HeadReader, Inbound, LazyRead, MAX_HEAD_BYTES, Parsed, Replies, drain, first_look, for_the_router,
-    parse, read_error_ending, websocket_config,
+    Head, HeadReader, Inbound, LazyRead, MAX_HEAD_BYTES, Parsed, Replies, drain, first_look, for_the_router, parse,
+    read_error_ending, websocket_config,
 };
 use crate::session::Ending;
 
@@ -175,10 +175,7 @@ pub fn request_head(input: &[u8]) {
             continuation.is_some(),
             "a 101 comes with the session to serve, and only a 101: {status}"
         );
-        assert!(
-            [101, 400, 403, 405, 426, 503].contains(&status.as_u16()),
-            "an upgrade answered {status}"
-        );
+        assert!([101, 400, 403, 405, 426, 503].contains(&status.as_u16()), "an upgrade answered {status}");
     }
 }
 

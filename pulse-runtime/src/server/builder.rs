@@ -307,6 +307,7 @@ impl ServerBuilder {
     /// The server, ready to be mounted with [`Server::router`] or run with [`Server::bind`].
     pub fn build(mut self) -> Server {
         let backplane = self.backplane.or_else(backplane_from_env);
+        self.config.trusted_proxies.extend(trusted_proxies_from_env());
         // A replay is queued at once: it must leave room in the outbound queue.
         let most = (self.config.outbound_queue_frames / 2).max(1);
         for (name, history) in &mut self.histories {
@@ -364,6 +365,30 @@ impl ServerBuilder {
 
 /// The environment variable that turns on the Redis backplane (feature `redis`).
 pub const REDIS_URL_VAR: &str = "PULSE_REDIS_URL";
+
+/// The environment variable naming reverse proxies to trust, added to
+/// [`Config::trusted_proxies`]: addresses or CIDR blocks, separated by commas
+/// (`PULSE_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8`).
+pub const TRUSTED_PROXIES_VAR: &str = "PULSE_TRUSTED_PROXIES";
+
+/// What [`TRUSTED_PROXIES_VAR`] names; an entry that is not an address or a CIDR block
+/// is logged and left out.
+fn trusted_proxies_from_env() -> Vec<crate::config::ProxyAddresses> {
+    let Ok(list) = std::env::var(TRUSTED_PROXIES_VAR) else { return Vec::new() };
+    let mut proxies = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
+        match entry.parse() {
+            Ok(proxy) => proxies.push(proxy),
+            Err(error) => {
+                tracing::error!(entry, %error, "{TRUSTED_PROXIES_VAR}: not an address or CIDR block; left out")
+            }
+        }
+    }
+    if !proxies.is_empty() {
+        tracing::info!(%list, "trusting the forwarding headers of these proxies");
+    }
+    proxies
+}
 
 #[cfg(feature = "redis")]
 fn backplane_from_env() -> Option<Arc<dyn Backplane>> {

@@ -20,20 +20,20 @@ mod topics;
 mod upgrade;
 
 pub use access::ConnectRequest;
-pub use builder::{REDIS_URL_VAR, ServerBuilder};
+pub use builder::{REDIS_URL_VAR, ServerBuilder, TRUSTED_PROXIES_VAR};
 #[cfg(feature = "fuzzing")]
 pub(crate) use connection::read_error_ending;
 #[cfg(feature = "fuzzing")]
 pub(crate) use dispatch::{binary_frame as dispatch_binary, text_frame as dispatch_text};
 #[cfg(feature = "fuzzing")]
 pub(crate) use frame_writer::{Inbound, Replies};
+pub use http::ClientAddr;
 #[cfg(feature = "fuzzing")]
 pub(crate) use listener::{Head, HeadReader, MAX_HEAD_BYTES, Parsed, first_look, for_the_router, parse};
+pub(crate) use registry::ServerShared;
+pub use running::{RunningServer, Server, ServerStats, serve, serve_with, stop_signal};
+pub(crate) use socket::Socket;
 #[cfg(feature = "fuzzing")]
 pub(crate) use socket::{LazyRead, drain};
 #[cfg(feature = "fuzzing")]
 pub(crate) use upgrade::websocket_config;
-pub use http::ClientAddr;
-pub(crate) use registry::ServerShared;
-pub use running::{RunningServer, Server, ServerStats, serve, serve_with};
-pub(crate) use socket::Socket;

@@ -288,7 +288,8 @@ impl RunningServer {
     }
 }
 
-/// Runs `server` on `addr` until Ctrl-C, then shuts it down gracefully.
+/// Runs `server` on `addr` until Ctrl-C or `SIGTERM` ([`stop_signal`]), then shuts it
+/// down gracefully.
 ///
 /// ```no_run
 /// # use pulse_runtime::Server;
@@ -317,10 +318,29 @@ pub async fn serve(addr: impl ToSocketAddrs, server: Server) -> std::io::Result<
 pub async fn serve_with(addr: impl ToSocketAddrs, server: Server, app: Router) -> std::io::Result<()> {
     let running = server.bind_with(addr, app).await?;
     tracing::info!(addr = %running.local_addr(), "pulse server listening");
-    let _ = tokio::signal::ctrl_c().await;
+    stop_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+/// Resolves when the process is asked to stop: Ctrl-C (`SIGINT`), or `SIGTERM` on Unix
+/// (what systemd, Docker and Kubernetes send on a deploy). Await it, then
+/// [`RunningServer::shutdown`], so sessions are told to go (close 4000, and their clients
+/// reconnect) rather than cut.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// `GET` on the metrics path.

@@ -348,7 +348,16 @@ mod tests {
     }
 
     fn session(key: u64) -> Arc<SessionShared> {
-        SessionShared::new(Arc::new(NoServer(Config::default(), Instant::now(), Arc::new(crate::session_core::budget::Budget::new(usize::MAX)))), key, None, None)
+        SessionShared::new(
+            Arc::new(NoServer(
+                Config::default(),
+                Instant::now(),
+                Arc::new(crate::session_core::budget::Budget::new(usize::MAX)),
+            )),
+            key,
+            None,
+            None,
+        )
     }
 
     /// What a room's history store holds after `published` broadcasts, keeping `size`.

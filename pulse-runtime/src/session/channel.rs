@@ -317,7 +317,13 @@ impl RawChannel {
     /// dropped and requests fail with `Closed`.
     pub(crate) fn closed(session: &Session, name: &str) -> Self {
         let span = &session.shared.span;
-        let channel = ChannelShared::new(ChannelId::generate(), Topic::from(name), Box::new(PushOnly), Inbox::new(0, Arc::new(Budget::new(0))), span);
+        let channel = ChannelShared::new(
+            ChannelId::generate(),
+            Topic::from(name),
+            Box::new(PushOnly),
+            Inbox::new(0, Arc::new(Budget::new(0))),
+            span,
+        );
         channel.mark_closed(CloseReason::Server);
         RawChannel { session: session.shared.clone(), channel: Arc::new(channel) }
     }
