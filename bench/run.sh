@@ -28,6 +28,7 @@ if [ "$mode" = full ]; then
   two_node="5000 400"; two_node_rounds=3
   jitter_run="100 1000"; jitter_rounds=3
   soak_run="40000 200"
+  release_secs=60
 else
   cargo build -q -p pulse-bench
   bin=target/debug
@@ -39,6 +40,7 @@ else
   two_node="20 20"; two_node_rounds=1
   jitter_run="10 100"; jitter_rounds=1
   soak_run="300 20"
+  release_secs=5
 fi
 [ -d node_modules/socket.io ] || npm ci --no-audit --no-fund --loglevel=error
 ulimit -n 20000 2>/dev/null || true
@@ -103,6 +105,13 @@ for kind in raw raw-per-frame pulse socketioxide socketio-node; do
   # A fresh server for each workload, so one's memory does not count in the next.
   for run in "${fanout[@]}"; do start_server $kind; load $kind $port fanout $run $server_pid; stop_server; done
   for n in "${idle[@]}"; do start_server $kind; load $kind $port idle $n $server_pid; stop_server; done
+done
+
+# W2, after: the largest crowd comes and goes; how much memory each Rust server keeps
+# for the minute after (sampled every 5 s).
+for kind in raw pulse socketioxide; do
+  echo "== W2 after, $kind"
+  start_server $kind; load $kind $port release "${idle[-1]}" $server_pid $release_secs; stop_server
 done
 
 # W1's server CPU per delivery moves run to run too (0.83× and 0.99× of raw's in two

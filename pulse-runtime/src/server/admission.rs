@@ -103,8 +103,7 @@ impl Admission {
     }
 
     /// Connections open now.
-    #[cfg(test)]
-    fn open(&self) -> usize {
+    pub(crate) fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
     }
 }

@@ -10,6 +10,7 @@ mod frame_writer;
 mod handshake;
 mod http;
 mod listener;
+mod memory;
 mod presence;
 mod registry;
 mod remote_hooks;

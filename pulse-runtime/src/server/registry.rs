@@ -90,6 +90,11 @@ impl ServerShared {
         session
     }
 
+    /// Sessions alive (attached or waiting to be resumed).
+    pub(super) fn session_count(&self) -> usize {
+        lock(&self.sessions).len()
+    }
+
     /// The session with `id`, if it is still alive (attached or waiting to be resumed).
     pub(crate) fn find_session(&self, id: crate::SessionId) -> Option<Arc<SessionShared>> {
         lock(&self.sessions).get(&id).filter(|s| !s.is_finished()).cloned()
@@ -106,9 +111,11 @@ impl ServerShared {
     }
 
     /// Starts the server's background work once: the backplane (and the presence
-    /// sweeper that goes with it) and the metrics' upkeep.
+    /// sweeper that goes with it), giving memory back after a crowd leaves, and the
+    /// metrics' upkeep.
     pub(super) fn start_background(self: &Arc<Self>) {
         self.started_background.call_once(|| {
+            super::memory::start(self.this.clone());
             if let Some(backplane) = &self.backplane {
                 let sink: Weak<dyn RemoteSink> = Arc::downgrade(self) as Weak<dyn RemoteSink>;
                 for name in &self.followed {

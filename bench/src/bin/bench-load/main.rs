@@ -146,6 +146,42 @@ async fn idle(kind: Kind, port: u16, sessions: usize, server_pid: u32) -> String
     )
 }
 
+/// W2, after: `sessions` opened (as in W2), then all closed by their clients; the
+/// server's RSS is sampled every 5 s for `seconds` (a minute) after the last session
+/// ended. How much of the flood's growth the process keeps is `kept` (1: all of it, 0:
+/// none).
+async fn release(kind: Kind, port: u16, sessions: usize, server_pid: u32, seconds: u64) -> String {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(server_pid);
+    let mut conns = connect_many(kind, port, sessions).await;
+    if let Some(last) = conns.last_mut() {
+        last.echo("null").await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let peak = rss_kib(server_pid);
+    for conn in &mut conns {
+        let _ = conn.sink.send(Message::Close(None)).await;
+    }
+    drop(conns);
+    if kind.protocol() == pulse_bench::Protocol::Pulse {
+        settle(port).await;
+    }
+    let ended = Instant::now();
+    let mut samples = Vec::new();
+    for second in (0..=seconds).step_by(5) {
+        tokio::time::sleep_until((ended + Duration::from_secs(second)).into()).await;
+        samples.push(rss_kib(server_pid));
+    }
+    let after = samples.last().copied().unwrap_or(peak);
+    let kept = after.saturating_sub(before) as f64 / peak.saturating_sub(before).max(1) as f64;
+    let samples: Vec<String> = samples.iter().map(u64::to_string).collect();
+    format!(
+        r#"{{"workload":"W2-release","kind":"{}","sessions":{sessions},"seconds":{seconds},"rss_before_kib":{before},"rss_peak_kib":{peak},"rss_after_kib":{after},"kept":{kept:.3},"rss_every_5s_kib":[{}]}}"#,
+        kind.name(),
+        samples.join(",")
+    )
+}
+
 async fn echo(kind: Kind, port: u16, concurrency: usize, requests: usize) -> String {
     let conns = connect_many(kind, port, concurrency).await;
     let data = payload(0);
@@ -255,7 +291,7 @@ async fn settle(port: u16) -> serde_json::Value {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: bench-load <pulse|raw|raw-per-frame|socketioxide|socketio-node> <port[,port…]> <fanout N M PID[,PID…] | idle N PID | echo C R | jitter N M | soak N C PID>";
+    let usage = "usage: bench-load <pulse|raw|raw-per-frame|socketioxide|socketio-node> <port[,port…]> <fanout N M PID[,PID…] | idle N PID | release N PID [SECONDS] | echo C R | jitter N M | soak N C PID>";
     let kind = args.first().and_then(|k| Kind::parse(k)).expect(usage);
     let list = |i: usize| -> Vec<u64> {
         let items = args.get(i).map(|v| v.split(',').map(|n| n.parse().ok()).collect::<Option<Vec<u64>>>());
@@ -270,6 +306,10 @@ async fn main() {
             fanout(kind, &ports, number(3) as usize, number(4), &pids).await
         }
         Some("idle") => idle(kind, port, number(3) as usize, number(4) as u32).await,
+        Some("release") => {
+            let seconds = args.get(5).and_then(|v| v.parse().ok()).unwrap_or(60);
+            release(kind, port, number(3) as usize, number(4) as u32, seconds).await
+        }
         Some("echo") => echo(kind, port, number(3) as usize, number(4) as usize).await,
         Some("jitter") => jitter::jitter(kind, port, number(3) as usize, number(4)).await,
         Some("soak") => soak(port, number(3) as usize, number(4) as usize, number(5) as u32).await,
