@@ -79,7 +79,7 @@ const INTERESTING: &[&[u8]] = &[
 #[test]
 fn random_mutations_of_the_seeds_never_panic() {
     let seeds: Vec<Vec<u8>> = inputs("corpus/inbound").into_iter().chain(inputs("regressions")).collect();
-    mutations(&seeds, 3000, 0x5eed_1234_abcd_ef01, |input| run(input));
+    mutations(&seeds, 3000, 0x5eed_1234_abcd_ef01, run);
 }
 
 /// Feeds `count` random mutations of `seeds` to `run`.

@@ -9,7 +9,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 
@@ -32,6 +32,8 @@ pub(crate) struct Admission {
     sessions: AtomicUsize,
     /// Connections open from each address that has one (its entry goes with its last).
     by_address: std::sync::Mutex<HashMap<IpAddr, usize>>,
+    /// When a refusal was last logged at warn level, and how many came since.
+    warned: std::sync::Mutex<(Option<Instant>, u64)>,
 }
 
 /// Why a connection or a session was refused; its text is the refusal's body and log.
@@ -58,7 +60,22 @@ impl Admission {
             open: AtomicUsize::new(0),
             sessions: AtomicUsize::new(0),
             by_address: Default::default(),
+            warned: Default::default(),
         }
+    }
+
+    /// A refusal happened at `now`: `Some(n)` if it is to be logged at warn level, `n`
+    /// being the refusals since the last one that was (itself included). At most one a
+    /// second: a flood's refusals must not flood the log too.
+    pub(crate) fn warn_of_refusal(&self, now: Instant) -> Option<u64> {
+        let mut warned = lock(&self.warned);
+        let (last, count) = &mut *warned;
+        *count += 1;
+        if last.is_some_and(|last| now.duration_since(last) < Duration::from_secs(1)) {
+            return None;
+        }
+        *last = Some(now);
+        Some(std::mem::take(count))
     }
 
     /// Admits a connection accepted from `peer`: counted in all, and against its
@@ -220,6 +237,18 @@ mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn refusals_are_warned_of_once_a_second_with_how_many_came_since() {
+        let admission = admission(1, 1, &[]);
+        let start = Instant::now();
+        assert_eq!(admission.warn_of_refusal(start), Some(1));
+        for ms in [1, 500, 999] {
+            assert_eq!(admission.warn_of_refusal(start + Duration::from_millis(ms)), None);
+        }
+        assert_eq!(admission.warn_of_refusal(start + Duration::from_millis(1000)), Some(4));
+        assert_eq!(admission.warn_of_refusal(start + Duration::from_secs(5)), Some(1));
+    }
 
     fn admission(connections: usize, per_address: usize, proxies: &[&str]) -> Arc<Admission> {
         Arc::new(Admission::new(&Config {

@@ -105,10 +105,7 @@ impl Listener {
 
     /// Answers `503` with `Retry-After` to a connection past a cap, without reading it.
     fn refuse(&self, stream: TcpStream, peer: SocketAddr, refusal: &Refusal) {
-        tracing::warn!(%peer, "connection refused: {refusal}");
-        if let Some(telemetry) = &self.server.telemetry {
-            telemetry.refused();
-        }
+        self.server.refused(Some(peer), refusal);
         if self.lingering.fetch_add(1, Ordering::AcqRel) >= MAX_LINGERING {
             self.lingering.fetch_sub(1, Ordering::AcqRel);
             return; // dropped: closed at once
@@ -344,10 +341,7 @@ impl Upgrade {
         }
         let client = server.admission.client_address(peer.ip(), request.headers());
         if let Err(refusal) = permit.admit_client(client) {
-            tracing::warn!(%peer, "upgrade refused: {refusal}");
-            if let Some(telemetry) = &server.telemetry {
-                telemetry.refused();
-            }
+            server.refused(Some(peer), &refusal);
             let answer = respond::plain_head(StatusCode::SERVICE_UNAVAILABLE, Some(RETRY_AFTER), &refusal.to_string());
             return respond::answer_and_close(stream, &answer).await;
         }

@@ -90,6 +90,19 @@ impl ServerShared {
         session
     }
 
+    /// A connection or a new session was refused at a cap (`peer`: the socket's
+    /// address, when known): counted, logged at debug level, and at warn level at most
+    /// once a second with how many were refused since.
+    pub(super) fn refused(&self, peer: Option<std::net::SocketAddr>, refusal: &super::admission::Refusal) {
+        if let Some(telemetry) = &self.telemetry {
+            telemetry.refused();
+        }
+        tracing::debug!(?peer, "refused: {refusal}");
+        if let Some(refused) = self.admission.warn_of_refusal(Instant::now()) {
+            tracing::warn!(refused, "refused: {refusal} ({refused} refused since the last warning)");
+        }
+    }
+
     /// Sessions alive (attached or waiting to be resumed).
     pub(super) fn session_count(&self) -> usize {
         lock(&self.sessions).len()

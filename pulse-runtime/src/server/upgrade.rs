@@ -42,10 +42,7 @@ pub(super) async fn upgrade(
         _ => match server.admission.reserve_session() {
             Ok(slot) => Some(slot),
             Err(refusal) => {
-                tracing::warn!("WebSocket upgrade refused: {refusal}");
-                if let Some(telemetry) = &server.telemetry {
-                    telemetry.refused();
-                }
+                server.refused(None, &refusal);
                 let retry_after = (axum::http::header::RETRY_AFTER, RETRY_AFTER.as_secs().to_string());
                 return (axum::http::StatusCode::SERVICE_UNAVAILABLE, [retry_after], refusal.to_string())
                     .into_response();
