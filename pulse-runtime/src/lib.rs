@@ -146,7 +146,7 @@ pub mod prelude {
     pub use crate::protocol::ErrorCode;
     pub use crate::typed::{Channel, ChannelCx, ChannelSpec, Later};
     pub use crate::{ChannelError, ChannelId, History, Server, Session, channel, component, state};
-    pub use crate::{CloseReason, SessionId};
+    pub use crate::{CloseReason, Config, Origins, SessionId};
     pub use serde::{Deserialize, Serialize};
     pub use std::time::Duration;
     pub use ts_rs::TS;

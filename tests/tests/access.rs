@@ -222,3 +222,21 @@ async fn a_client_over_the_rate_limit_is_closed_and_the_others_are_not() {
     }
     assert!(calm_session.is_connected());
 }
+
+/// The page's address, as the TypeScript client sends it (`page`, percent-encoded), reaches
+/// the session: `param` falls back to the page's query, `page_path` is its path, and the
+/// URL's own parameters come first.
+#[tokio::test]
+async fn the_pages_address_reaches_the_session() {
+    let mut harness = Harness::start().await;
+    let page = "page=%2Fboards%2F7%3Froom%3Dfrom-page%26tab%3Dall%23top";
+    let url = format!("{}&{page}&room=from-url", harness.running.ws_url());
+    let (_client, session) = harness.connect_with_url(&url).await;
+    assert_eq!(session.param("room").as_deref(), Some("from-url"));
+    assert_eq!(session.param("tab").as_deref(), Some("all"));
+    assert_eq!(session.param("missing"), None);
+    assert_eq!(session.page_path().as_deref(), Some("/boards/7"));
+
+    let (_client, plain) = harness.connect().await;
+    assert_eq!((plain.param("room"), plain.page_path()), (None, None));
+}

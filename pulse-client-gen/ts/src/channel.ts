@@ -60,7 +60,14 @@ export interface TypedChannel<S extends ChannelShape> {
   readonly closed: boolean;
   /** The room this channel is in (`null` for a channel without rooms). */
   readonly room: S["room"];
-  /** Calls `listener` for each `event` the server sends; returns the unsubscribe function. */
+  /**
+   * Calls `listener` for each `event` the server sends from now on; returns the
+   * unsubscribe function. Events that came while `event` had no listener at all are
+   * given to the listeners registered by the end of the current task (so React's
+   * StrictMode, which subscribes, unsubscribes and subscribes again, loses none). For
+   * state built from events (a list, a count), use `useChannelState`: it sees every
+   * event the channel has delivered, however often its component mounts.
+   */
   on<E extends keyof S["events"] & string>(event: E, listener: (payload: S["events"][E]) => void): () => void;
   /** Sends `event` to the server, fire-and-forget. */
   emit<E extends keyof S["emits"] & string>(event: E, ...payload: PayloadArgs<S["emits"][E]>): void;
@@ -127,6 +134,13 @@ export interface HistoryStart {
 type Listener = (payload: unknown) => void;
 type Answerer = (payload: unknown) => unknown;
 
+/** An event a channel delivered: `n` numbers the channel's events from 1, in order. */
+export interface Delivered {
+  n: number;
+  event: string;
+  payload: unknown;
+}
+
 interface Waiting {
   id: number;
   event: string;
@@ -147,8 +161,26 @@ export class ClientChannel {
   state: "pending" | "open" | "closed" = "pending";
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly answerers = new Map<string, Answerer>();
-  /** Events that arrived before anyone listened, delivered to the first listener. */
-  private backlog: { event: string; payload: unknown }[] = [];
+  /**
+   * What the channel delivered, oldest first: since it opened, or since its room's
+   * history last started over. At most `retain` events (the oldest go first).
+   */
+  private log: Delivered[] = [];
+  /** The `n` of the last event delivered. */
+  private delivered = 0;
+  /** The `n` up to which nothing is owed to anyone (the channel started over, or closed there). */
+  private base = 0;
+  /** Most events kept in `log`: the connection's `maxBufferedEvents`, or the room's history size if larger. */
+  private retain: number;
+  /** Per event name, the `n` up to which listeners have had them: later ones without a listener are held. */
+  private readonly claimed = new Map<string, number>();
+  /** Event names whose held events go to their listeners at the end of this task. */
+  private readonly flushing = new Set<string>();
+  /** Whether the loss of held events was warned of (once per channel). */
+  private warnedOfLoss = false;
+  private readonly logListeners = new Set<() => void>();
+  /** How many times what the channel delivered started over (a history replay that is not `recovered`). */
+  resets = 0;
   private waiting: Waiting[] = [];
   private readonly closeListeners = new Set<() => void>();
   private readonly historyListeners = new Set<(start: HistoryStart) => void>();
@@ -161,8 +193,10 @@ export class ClientChannel {
   constructor(
     readonly id: string,
     private readonly connection: PulseConnection,
-    private readonly maxBacklog: number,
-  ) {}
+    retain: number,
+  ) {
+    this.retain = Math.max(1, retain);
+  }
 
   get closed(): boolean {
     return this.state === "closed";
@@ -175,14 +209,53 @@ export class ClientChannel {
       this.listeners.set(event, set);
     }
     set.add(listener);
-    if (this.backlog.some((b) => b.event === event)) {
-      const held = this.backlog.filter((b) => b.event === event);
-      this.backlog = this.backlog.filter((b) => b.event !== event);
-      for (const { payload } of held) listener(payload);
-    }
+    if (this.log.some((d) => d.event === event && d.n > (this.claimed.get(event) ?? 0))) this.flushSoon(event);
     return () => {
       set.delete(listener);
     };
+  }
+
+  /**
+   * The events delivered after the `n`th (`after`), in order, and whether that is all of
+   * them (`false`: some were no longer kept). For state folded from the channel's
+   * events; see `onDelivered`.
+   */
+  since(after: number): { events: Delivered[]; complete: boolean } {
+    const first = this.log[0]?.n ?? this.delivered + 1;
+    const events = this.log.filter((d) => d.n > after);
+    return { events, complete: Math.max(after, this.base) + 1 >= first };
+  }
+
+  /** Calls `listener` (no arguments) whenever the channel delivers an event or starts over. */
+  onDelivered(listener: () => void): () => void {
+    this.logListeners.add(listener);
+    return () => this.logListeners.delete(listener);
+  }
+
+  /** Gives the held events of `event` to its listeners at the end of this task. */
+  private flushSoon(event: string): void {
+    if (this.flushing.has(event)) return;
+    this.flushing.add(event);
+    queueMicrotask(() => {
+      this.flushing.delete(event);
+      const set = this.listeners.get(event);
+      if (!set || set.size === 0) return;
+      const from = this.claimed.get(event) ?? 0;
+      const held = this.log.filter((d) => d.event === event && d.n > from);
+      const last = held[held.length - 1];
+      if (last) this.claimed.set(event, last.n);
+      for (const { payload } of held) this.call(event, set, payload);
+    });
+  }
+
+  private call(event: string, set: Set<Listener>, payload: unknown): void {
+    for (const listener of [...set]) {
+      try {
+        listener(payload);
+      } catch (error) {
+        console.error(`pulse: listener for \`${event}\` threw`, error);
+      }
+    }
   }
 
   emit(event: string, payload: unknown = null): void {
@@ -283,9 +356,18 @@ export class ClientChannel {
 
   // ---- called by the connection ----
 
-  /** @internal */
-  historyStarts(start: HistoryStart): void {
+  /** @internal `keep`: the most broadcasts the room keeps, if the server said. */
+  historyStarts(start: HistoryStart, keep?: number): void {
     this.history = start;
+    if (keep !== undefined) this.retain = Math.max(this.retain, keep);
+    if (!start.recovered) {
+      // What follows is everything the room keeps: what came before is not owed to anyone.
+      this.log = [];
+      this.base = this.delivered;
+      this.claimed.clear();
+      this.resets += 1;
+      this.notifyLog();
+    }
     for (const listener of [...this.historyListeners]) {
       try {
         listener(start);
@@ -305,21 +387,34 @@ export class ClientChannel {
 
   /** @internal */
   deliver(event: string, payload: unknown): void {
-    const set = this.listeners.get(event);
-    if (set && set.size > 0) {
-      for (const listener of [...set]) {
-        try {
-          listener(payload);
-        } catch (error) {
-          console.error(`pulse: listener for \`${event}\` threw`, error);
-        }
+    const n = ++this.delivered;
+    this.log.push({ n, event, payload });
+    if (this.log.length > this.retain) {
+      const dropped = this.log.shift();
+      if (dropped && dropped.n > (this.claimed.get(dropped.event) ?? 0) && !this.warnedOfLoss) {
+        this.warnedOfLoss = true;
+        console.warn(
+          `pulse: no listener for \`${dropped.event}\` on channel ${this.id} while more than ${this.retain} ` +
+            "events came; the oldest are no longer held (this is said once per channel)",
+        );
       }
-      return;
     }
-    this.backlog.push({ event, payload });
-    if (this.backlog.length > this.maxBacklog) {
-      const dropped = this.backlog.shift();
-      console.warn(`pulse: no listener for \`${dropped?.event}\` on ${this.id}; oldest held event dropped`);
+    const set = this.listeners.get(event);
+    // Held events of this name go first, in order (their flush is still to come).
+    if (set && set.size > 0 && !this.flushing.has(event)) {
+      this.claimed.set(event, n);
+      this.call(event, set, payload);
+    }
+    this.notifyLog();
+  }
+
+  private notifyLog(): void {
+    for (const listener of [...this.logListeners]) {
+      try {
+        listener();
+      } catch (error) {
+        console.error("pulse: channel state listener threw", error);
+      }
     }
   }
 
@@ -346,7 +441,9 @@ export class ClientChannel {
     if (this.closed) return;
     this.state = "closed";
     this.waiting = [];
-    this.backlog = [];
+    // State already folded from the log stays where it is; nothing more is owed.
+    this.log = [];
+    this.base = this.delivered;
     this.connection.failPending(this.id, (event) =>
       disconnected ? new DisconnectedError(event) : new ClosedError(event),
     );

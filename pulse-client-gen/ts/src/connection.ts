@@ -39,13 +39,24 @@ export interface ConnectionOptions {
    * (and the authentication hook with `request.query(name)`): `{ room: "lobby" }`.
    */
   params?: Record<string, string>;
+  /**
+   * Whether to send the page's address (`location.pathname` and `location.search`, as
+   * they are at each connect) in the `page` parameter, so the server reads the page's
+   * own query with `session.param(name)` and its path with `session.page_path()`.
+   * Default: true where there is a page.
+   */
+  page?: boolean;
   /** The WebSocket implementation; default `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;
   /** Timeout of client requests unless one sets its own. Default 10 000 ms. */
   requestTimeoutMs?: number;
   /** Delays between reconnect attempts (the last repeats), each with ±50% jitter. */
   backoffMs?: readonly number[];
-  /** Events held per channel while no listener is registered. Default 100. */
+  /**
+   * Events each channel keeps for listeners and `useChannelState` that come later (a
+   * component that mounts late, or again). Default 1000; a channel with history keeps
+   * at least as many as its room (the server says how many).
+   */
   maxBufferedEvents?: number;
 }
 
@@ -98,7 +109,8 @@ export class PulseConnection {
   private readonly frameListeners = new Set<FrameListener>();
   /** Where this client stands in each room's history it has seen, by topic; kept across sessions. */
   private readonly positions = new Map<string, HistoryPosition>();
-  private readonly options: Required<Omit<ConnectionOptions, "url" | "WebSocket" | "params">> & {
+  private readonly options: Required<Omit<ConnectionOptions, "url" | "WebSocket" | "params" | "page">> & {
+    page: boolean;
     urls: string[];
     WebSocket: WebSocketConstructor;
   };
@@ -127,9 +139,10 @@ export class PulseConnection {
         withParams(url, options.params ?? {}),
       ),
       WebSocket: WebSocketImpl,
+      page: options.page ?? true,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       backoffMs: options.backoffMs ?? DEFAULT_BACKOFF,
-      maxBufferedEvents: options.maxBufferedEvents ?? 100,
+      maxBufferedEvents: options.maxBufferedEvents ?? 1000,
     };
   }
 
@@ -257,6 +270,8 @@ export class PulseConnection {
     // it stands in each room's history, for a new session if that one is gone.
     const base = this.options.urls[this.urlIndex % this.options.urls.length] ?? defaultUrl();
     let url = this.sessionId === null ? base : `${base}&resume=${this.sessionId}&last_seq=${this.lastSeq}`;
+    const page = this.options.page ? pageAddress() : null;
+    if (page !== null) url += `&page=${encodeURIComponent(page)}`;
     if (this.positions.size > 0) {
       url += `&since=${encodeURIComponent(JSON.stringify([...this.positions.values()]))}`;
     }
@@ -358,7 +373,10 @@ export class PulseConnection {
         const roomKey = frame.room === undefined ? "" : JSON.stringify(frame.room);
         for (const channel of this.channels.values()) {
           if (channel.name === frame.name && channel.roomKey === roomKey && channel.state === "open") {
-            channel.historyStarts({ recovered: frame.recovered, epoch: frame.epoch, offset: frame.offset, top: frame.top });
+            channel.historyStarts(
+              { recovered: frame.recovered, epoch: frame.epoch, offset: frame.offset, top: frame.top },
+              frame.keep,
+            );
           }
         }
         break;
@@ -476,6 +494,13 @@ export class PulseConnection {
     this.state = state;
     for (const listener of [...this.stateListeners]) listener(state);
   }
+}
+
+/** The page's path and query, where there is a page. */
+function pageAddress(): string | null {
+  const location = (globalThis as { location?: { pathname?: unknown; search?: unknown } }).location;
+  if (typeof location?.pathname !== "string") return null;
+  return location.pathname + (typeof location.search === "string" ? location.search : "");
 }
 
 /** A room's topic as the server spells it: `name`, or `name:<room as JSON>`. */

@@ -3,6 +3,7 @@
 export {
   ClientChannel,
   type ChannelShape,
+  type Delivered,
   type FallibleRequest,
   type HistoryStart,
   type Outcome,
@@ -53,4 +54,12 @@ export {
 } from "./protocol.js";
 export { PulseRoot, type PulseRootProps, describeEvent } from "./root.js";
 export { TreeStore, applyOps } from "./tree.js";
-export { PulseProvider, useConnectionState, usePresence, usePulseChannel, usePulseConnection } from "./react.js";
+export {
+  PulseProvider,
+  type Reducers,
+  useChannelState,
+  useConnectionState,
+  usePresence,
+  usePulseChannel,
+  usePulseConnection,
+} from "./react.js";

@@ -80,6 +80,8 @@ export interface HistoryFrame {
   offset: number;
   top: number;
   recovered: boolean;
+  /** The most broadcasts the room keeps (`History::last(n)`): the client holds at least as many events. */
+  keep?: number;
 }
 
 /**

@@ -1,8 +1,18 @@
 // React bindings: a provider for the connection and the channel hook.
 
-import { type ReactNode, createContext, useContext, useEffect, useMemo, useState } from "react";
+import {
+  type ReactNode,
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  useSyncExternalStore,
+} from "react";
 
-import type { ChannelShape, Present, TypedChannel } from "./channel.js";
+import type { ChannelShape, ClientChannel, Present, TypedChannel } from "./channel.js";
 import type { ConnectionState, PulseConnection } from "./connection.js";
 import type { ChannelId } from "./protocol.js";
 
@@ -42,6 +52,86 @@ export function usePresence<S extends ChannelShape>(channel: TypedChannel<S>): P
     return channel.onPresence(setPresent);
   }, [channel]);
   return present;
+}
+
+/** How each event of `S` changes a state `T`: `(state, payload) => next state`. Events left out leave it as it is. */
+export type Reducers<S extends ChannelShape, T> = {
+  [E in keyof S["events"] & string]?: (state: T, payload: S["events"][E]) => T;
+};
+
+/**
+ * State built from everything `channel` delivers, in order: each event changes it as
+ * its reducer says, starting from `initial`; the component re-renders when it changes.
+ *
+ * ```tsx
+ * const todos = useChannelState(board, [] as Todo[], {
+ *   todo_added: (list, todo) => [...list, todo],
+ *   todo_removed: (list, id) => list.filter((t) => t.id !== id),
+ * });
+ * ```
+ *
+ * It is read from the channel's record of what it delivered, not from a listener's
+ * lifetime, so it is the same however the component mounts: late, twice (React's
+ * StrictMode), or again after a hot-module edit. When the room's history starts over
+ * (`recovered: false`: everything the room keeps follows) it starts again from
+ * `initial`; when the server gives the component a new channel (a new session), it keeps
+ * its state and goes on with the new channel's events (a recovered history replays just
+ * what was missed). Reducers must be pure: they may run again for the same events.
+ */
+export function useChannelState<S extends ChannelShape, T>(
+  channel: TypedChannel<S>,
+  initial: T,
+  reducers: Reducers<S, T>,
+): T {
+  const raw = channel as unknown as ClientChannel;
+  const latest = useRef(reducers);
+  latest.current = reducers;
+  const [fold] = useState(() => new Fold<T>(initial));
+  const subscribe = useCallback((changed: () => void) => raw.onDelivered(changed), [raw]);
+  const read = () => fold.read(raw, latest.current as Record<string, ((state: T, payload: unknown) => T) | undefined>);
+  return useSyncExternalStore(subscribe, read, read);
+}
+
+/** A state folded from a channel's delivered events, up to the `n`th. */
+class Fold<T> {
+  private channel: ClientChannel | null = null;
+  private resets = 0;
+  private upTo = 0;
+  private warned = false;
+
+  constructor(
+    private readonly initial: T,
+    private state: T = initial,
+  ) {}
+
+  /** The state with every event `channel` delivered folded in (the same object if none is new). */
+  read(channel: ClientChannel, reducers: Record<string, ((state: T, payload: unknown) => T) | undefined>): T {
+    if (channel !== this.channel) {
+      // A new channel (a new session): the state goes on with its events.
+      this.channel = channel;
+      this.resets = 0;
+      this.upTo = 0;
+    }
+    if (channel.resets !== this.resets) {
+      this.resets = channel.resets;
+      this.state = this.initial;
+      this.upTo = 0;
+    }
+    const { events, complete } = channel.since(this.upTo);
+    if (!complete && !this.warned) {
+      this.warned = true;
+      console.warn(
+        `pulse: channel ${channel.id} no longer holds its oldest events; this state starts from the ones it holds ` +
+          "(raise `maxBufferedEvents`, or give the channel a history)",
+      );
+    }
+    for (const { n, event, payload } of events) {
+      const reducer = reducers[event];
+      if (reducer) this.state = reducer(this.state, payload);
+      this.upTo = n;
+    }
+    return this.state;
+  }
 }
 
 /** The connection's state, re-rendering when it changes. */

@@ -70,7 +70,7 @@ impl Room {
     pub(crate) fn kept(&mut self, now: Instant) -> Kept {
         self.refresh(now);
         let entries = self.entries.iter().map(|(offset, _, body)| (*offset, body.clone())).collect();
-        Kept { epoch: self.epoch.clone(), top: self.top, entries }
+        Kept { epoch: self.epoch.clone(), top: self.top, entries, size: self.history.size() }
     }
 }
 

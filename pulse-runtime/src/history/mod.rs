@@ -83,6 +83,8 @@ pub(crate) struct Kept {
     pub epoch: Arc<str>,
     pub top: u64,
     pub entries: Vec<(u64, Body)>,
+    /// The most broadcasts the room keeps (`History::last(n)`).
+    pub size: usize,
 }
 
 /// What a joining session gets: where the client stands before the broadcasts that
@@ -95,12 +97,14 @@ pub(crate) struct Replay<'a> {
     /// The offset of the last broadcast replayed (`from.offset` if none is).
     pub top: u64,
     pub entries: &'a [(u64, Body)],
+    /// The most broadcasts the room keeps.
+    pub size: usize,
 }
 
 impl Replay<'_> {
     /// The `history` frame that announces this replay in `topic`.
     pub(crate) fn start_frame(&self, topic: &crate::protocol::Topic) -> Body {
-        crate::protocol::frames::history(topic, &self.from.epoch, self.from.offset, self.top, self.recovered)
+        crate::protocol::frames::history(topic, &self.from.epoch, self.from.offset, self.top, self.recovered, self.size)
     }
 }
 
@@ -118,7 +122,8 @@ pub(crate) fn plan<'a>(kept: &'a Kept, since: Option<&Position>) -> Replay<'a> {
         let reaches = since.epoch == kept.epoch && since.offset <= kept.top && since.offset + 1 >= first;
         if reaches {
             let skip = usize::try_from(since.offset + 1 - first).unwrap_or(usize::MAX).min(kept.entries.len());
-            return Replay { recovered: true, from: since.clone(), top: kept.top, entries: &kept.entries[skip..] };
+            let entries = &kept.entries[skip..];
+            return Replay { recovered: true, from: since.clone(), top: kept.top, entries, size: kept.size };
         }
     }
     Replay {
@@ -126,6 +131,7 @@ pub(crate) fn plan<'a>(kept: &'a Kept, since: Option<&Position>) -> Replay<'a> {
         from: Position { epoch: kept.epoch.clone(), offset: first - 1 },
         top: kept.top,
         entries: &kept.entries,
+        size: kept.size,
     }
 }
 
@@ -145,7 +151,7 @@ mod tests {
 
     fn kept(epoch: &str, first: u64, top: u64) -> Kept {
         let entries = (first..=top).map(|o| (o, Body::for_test(&format!("\"o\":{o}}}")))).collect();
-        Kept { epoch: Arc::from(epoch), top, entries }
+        Kept { epoch: Arc::from(epoch), top, entries, size: 100 }
     }
 
     fn at(epoch: &str, offset: u64) -> Position {

@@ -221,14 +221,16 @@ struct HistoryOut<'a> {
     offset: u64,
     top: u64,
     recovered: bool,
+    keep: usize,
 }
 
 /// The `history` frame that comes before a joining session's replay of a room's
 /// history: the client stands at `epoch`/`offset` before the broadcasts that follow,
 /// which run to `top`; `recovered` says they are exactly what came after the position
 /// it asked for.
-pub(crate) fn history(topic: &Topic, epoch: &str, offset: u64, top: u64, recovered: bool) -> Body {
-    let frame = HistoryOut { t: "history", name: topic.name(), room: topic.room(), epoch, offset, top, recovered };
+pub(crate) fn history(topic: &Topic, epoch: &str, offset: u64, top: u64, recovered: bool, keep: usize) -> Body {
+    let frame =
+        HistoryOut { t: "history", name: topic.name(), room: topic.room(), epoch, offset, top, recovered, keep };
     Body::encode(&frame).unwrap_or_else(|_| unreachable_encode())
 }
 

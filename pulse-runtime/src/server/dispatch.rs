@@ -119,7 +119,7 @@ fn request(session: &Arc<SessionShared>, channel_id: &str, id: u64, event: &str,
 /// Inbound work reached its channel: it runs now if the channel is idle, or waits for
 /// the work ahead of it (an async handler still running).
 fn arrive(session: &Arc<SessionShared>, channel: Arc<ChannelShared>, work: Work) {
-    let arrival = lock(&channel.inbox).arrive(work);
+    let arrival = lock(&channel.inbox).arrive(work, session.inbound());
     match arrival {
         Arrival::Run(work) => run(session, channel, work),
         Arrival::Queued => {}
@@ -174,7 +174,7 @@ fn run(session: &Arc<SessionShared>, channel: Arc<ChannelShared>, mut work: Work
             }
             return;
         }
-        match lock(&channel.inbox).next() {
+        match lock(&channel.inbox).next(session.inbound()) {
             Some(next) => work = next,
             None => return,
         }
@@ -185,7 +185,7 @@ async fn run_later(session: Arc<SessionShared>, channel: Arc<ChannelShared>, mut
     loop {
         later.complete(&session, &channel).await;
         loop {
-            let Some(work) = lock(&channel.inbox).next() else { return };
+            let Some(work) = lock(&channel.inbox).next(session.inbound()) else { return };
             if let Some(next) = execute(&session, &channel, work) {
                 later = next;
                 break;

@@ -2,11 +2,12 @@
 //!
 //! glibc's allocator keeps the pages a process frees in the middle of its heaps: after
 //! 19,900 sessions had come and gone, a server kept 97.7% of what they had grown it by
-//! (docs/benchmarks.md, "W2, after"). Every ten seconds this task looks at how many
-//! connections and sessions the server holds; when that has fallen to half of its peak
-//! since the last look that gave memory back (and by at least [`MIN_DROP`]), it asks the
-//! allocator to return its free pages (`malloc_trim`, on a blocking thread), which
-//! brought the same server back to 2.8% of the growth. Elsewhere (another C library, or
+//! (docs/benchmarks.md, "W2, after"). Every five seconds this task looks at how many
+//! connections and sessions the server holds; once that has fallen to half of its peak
+//! since memory was last given back (and by at least [`MIN_DROP`]), and has stopped
+//! falling (so what the leavers held is freed), it asks the allocator to return its
+//! free pages (`malloc_trim`, on a blocking thread), which brought the same server back
+//! to 2.8% of the growth. Elsewhere (another C library, or
 //! a global allocator of the app's own, such as mimalloc or jemalloc, which return
 //! memory themselves) it does nothing.
 
@@ -16,7 +17,7 @@ use std::time::Duration;
 use super::registry::ServerShared;
 
 /// How often the server's load is looked at.
-const EVERY: Duration = Duration::from_secs(10);
+const EVERY: Duration = Duration::from_secs(5);
 
 /// Fewer connections and sessions gone than this is not worth a trim (a session is a
 /// few KiB).
@@ -26,18 +27,28 @@ const MIN_DROP: usize = 1_000;
 #[derive(Debug, Default)]
 struct Reclaim {
     peak: usize,
+    /// The load at the last look.
+    last: usize,
+    /// The load fell far enough since the peak: memory is to be given back once it
+    /// stops falling.
+    owed: bool,
 }
 
 impl Reclaim {
     /// The server holds `load` connections and sessions now: whether to give memory
-    /// back (it has fallen to half its peak, by at least [`MIN_DROP`]).
+    /// back (it has fallen to half its peak, by at least [`MIN_DROP`], and is no lower
+    /// than at the last look).
     fn look(&mut self, load: usize) -> bool {
         self.peak = self.peak.max(load);
-        let trim = load <= self.peak / 2 && self.peak - load >= MIN_DROP;
-        if trim {
+        self.owed |= load <= self.peak / 2 && self.peak - load >= MIN_DROP;
+        let settled = load >= self.last;
+        self.last = load;
+        if self.owed && settled {
+            self.owed = false;
             self.peak = load;
+            return true;
         }
-        trim
+        false
     }
 }
 
@@ -84,19 +95,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn memory_is_given_back_once_the_load_has_halved_by_enough() {
+    fn memory_is_given_back_once_the_load_has_halved_and_stopped_falling() {
         let mut reclaim = Reclaim::default();
         // A crowd arrives: nothing to give back while it grows or stays.
         for load in [0, 5_000, 20_000, 20_000, 15_000, 10_001] {
             assert!(!reclaim.look(load), "at {load}");
         }
-        // Half of it is gone: memory back once, then not again at the same load.
-        assert!(reclaim.look(10_000));
+        // Half of it is gone, and more is going: not yet.
         assert!(!reclaim.look(10_000));
-        // The rest leaves: back again at half of the new peak.
-        assert!(!reclaim.look(6_000));
-        assert!(reclaim.look(0));
+        assert!(!reclaim.look(4_000));
+        assert!(!reclaim.look(900));
+        // It stopped falling: memory back once, then not again at the same load.
+        assert!(reclaim.look(900));
+        assert!(!reclaim.look(900));
+        assert!(!reclaim.look(0), "900 gone is not worth another");
+    }
+
+    #[test]
+    fn a_crowd_that_leaves_at_once_is_given_back_at_the_next_look() {
+        let mut reclaim = Reclaim::default();
+        assert!(!reclaim.look(39_800));
         assert!(!reclaim.look(0));
+        assert!(reclaim.look(0));
+        // A new crowd after a drop: given back when it stops falling, even on the way up.
+        assert!(!reclaim.look(10_000));
+        assert!(!reclaim.look(2_000));
+        assert!(reclaim.look(3_000));
     }
 
     #[test]
@@ -104,6 +128,7 @@ mod tests {
         let mut reclaim = Reclaim::default();
         assert!(!reclaim.look(1_500));
         assert!(!reclaim.look(600), "900 gone is not worth a trim");
+        assert!(!reclaim.look(400));
         assert!(reclaim.look(400));
     }
 }

@@ -480,5 +480,5 @@ fn kept_from_store(stored: StoredHistory, history: History) -> Kept {
         expected = expected.saturating_sub(1);
     }
     entries.reverse();
-    Kept { epoch, top: stored.top, entries }
+    Kept { epoch, top: stored.top, entries, size: history.size() }
 }

@@ -364,7 +364,7 @@ mod tests {
     fn stored(topic: &Topic, epoch: &Arc<str>, published: u64, size: u64) -> Kept {
         let first = published.saturating_sub(size) + 1;
         let entries = (first..=published).map(|o| (o, numbered(topic, epoch, o))).collect();
-        Kept { epoch: epoch.clone(), top: published, entries }
+        Kept { epoch: epoch.clone(), top: published, entries, size: size as usize }
     }
 
     fn numbered(topic: &Topic, epoch: &str, offset: u64) -> Body {

@@ -88,12 +88,13 @@ impl ChannelShared {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Marks the channel closed for `reason`: its waiting work is dropped and the task
-    /// of an async handler still running is aborted (its future dropped).
-    pub(crate) fn mark_closed(&self, reason: CloseReason) {
+    /// Marks the channel closed for `reason`: its waiting work is dropped (its bytes
+    /// given back to `budget`, its session's) and the task of an async handler still
+    /// running is aborted (its future dropped).
+    pub(crate) fn mark_closed(&self, reason: CloseReason, budget: &Budget) {
         *lock(&self.reason) = reason;
         self.closed.store(true, Ordering::Release);
-        drop(lock(&self.inbox).close());
+        drop(lock(&self.inbox).close(budget));
         if let Some(task) = lock(&self.task).take() {
             task.abort();
         }
@@ -317,14 +318,9 @@ impl RawChannel {
     /// dropped and requests fail with `Closed`.
     pub(crate) fn closed(session: &Session, name: &str) -> Self {
         let span = &session.shared.span;
-        let channel = ChannelShared::new(
-            ChannelId::generate(),
-            Topic::from(name),
-            Box::new(PushOnly),
-            Inbox::new(0, Arc::new(Budget::new(0))),
-            span,
-        );
-        channel.mark_closed(CloseReason::Server);
+        let channel =
+            ChannelShared::new(ChannelId::generate(), Topic::from(name), Box::new(PushOnly), Inbox::new(0), span);
+        channel.mark_closed(CloseReason::Server, session.shared.inbound());
         RawChannel { session: session.shared.clone(), channel: Arc::new(channel) }
     }
 

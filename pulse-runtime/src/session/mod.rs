@@ -103,7 +103,7 @@ pub(crate) struct SessionShared {
     since_used: Mutex<std::collections::HashSet<Arc<str>>>,
     /// What the client's events and requests waiting in its channels hold
     /// ([`Config::inbound_queue_bytes`](crate::Config::inbound_queue_bytes)).
-    inbound: Arc<Budget>,
+    inbound: Budget,
 }
 
 /// Positions a client may send in `since`, at most; the rest are ignored.
@@ -122,7 +122,7 @@ impl SessionShared {
             key,
             last_inbound_ms: AtomicU64::new(elapsed_ms(host.started(), Instant::now())),
             core: Mutex::new(SessionCore::new(Limits::from_config(host.config()), host.detached_budget().clone())),
-            inbound: Arc::new(Budget::new(host.config().inbound_queue_bytes)),
+            inbound: Budget::new(host.config().inbound_queue_bytes),
             host,
             wake: Notify::new(),
             ending: Watched::new(None),
@@ -399,13 +399,8 @@ impl SessionShared {
         let session = Session { shared: self.clone() };
         self.host.authorize(&session, &Access::Open { name, room: topic.room() }).map_err(OpenError::Forbidden)?;
         let backlog = self.host.config().max_pending_requests;
-        let channel = Arc::new(ChannelShared::new(
-            ChannelId::generate(),
-            topic,
-            handler,
-            Inbox::new(backlog, self.inbound.clone()),
-            &self.span,
-        ));
+        let channel =
+            Arc::new(ChannelShared::new(ChannelId::generate(), topic, handler, Inbox::new(backlog), &self.span));
         let (opened, gap) = {
             let mut core = lock(&self.core);
             (core.open_channel(channel.id, channel.topic.clone(), channel.clone(), false), core.gap())
@@ -468,13 +463,18 @@ impl SessionShared {
         };
         self.wake.notify_one();
         let channel = closed.handler;
-        channel.mark_closed(reason);
+        channel.mark_closed(reason, &self.inbound);
         self.host.leave(&closed.topic, self.key, id);
         for answer in closed.failed {
             let _ = answer.send(Err(ChannelError::Closed));
         }
         channel.release_handler(self.host.telemetry());
         true
+    }
+
+    /// The budget of the client's events and requests waiting in the session's channels.
+    pub(crate) fn inbound(&self) -> &Budget {
+        &self.inbound
     }
 
     /// Ends the session for good: every channel closes, every pending request fails
@@ -485,7 +485,7 @@ impl SessionShared {
         lock(&self.callbacks).clear();
         let ended = lock(&self.core).end();
         for (id, topic, channel) in &ended.channels {
-            channel.mark_closed(CloseReason::SessionEnded);
+            channel.mark_closed(CloseReason::SessionEnded, &self.inbound);
             self.host.leave(topic, self.key, *id);
         }
         for answer in ended.failed {
@@ -636,11 +636,22 @@ impl Session {
         host::broadcast(&*self.shared.host, &Topic::from(name), &Target::All, event, payload)
     }
 
-    /// A query parameter of the URL the session connected with (`/ws?v=1&room=lobby`:
-    /// `param("room")` is `Some("lobby")`), percent-decoded. Set it on the client with
-    /// `new PulseConnection({ params: { room } })`.
+    /// A parameter the client connected with, percent-decoded: one of the WebSocket
+    /// URL's query (`new PulseConnection({ params: { room } })` sends `/ws?v=1&room=…`),
+    /// or else one of the page's own query. `PulseRoot` sends the page's address by
+    /// default, so on the page `/?room=lobby`, `param("room")` is `Some("lobby")`.
     pub fn param(&self, name: &str) -> Option<String> {
-        query_param(self.shared.params.as_deref()?, name)
+        let query = self.shared.params.as_deref()?;
+        query_param(query, name).or_else(|| query_param(page_query(&page(query)?)?, name))
+    }
+
+    /// The path of the page the client connected from (`/boards/7`), if it said: the
+    /// TypeScript client sends the page's address (`location`) unless told not to
+    /// (`page: false`).
+    pub fn page_path(&self) -> Option<String> {
+        let page = page(self.shared.params.as_deref()?)?;
+        let path = page.split(['?', '#']).next().unwrap_or_default();
+        Some(path.to_owned())
     }
 
     /// The key of this session's user (see [`Identity`](crate::Identity)), if
@@ -693,6 +704,20 @@ impl std::fmt::Debug for Session {
 /// Percent-decodes a query value (`+` is a space); bytes that do not form UTF-8 are
 /// replaced.
 /// The value of parameter `name` in a query string, percent-decoded.
+/// The page's address the client sent in `page` (its path and query), decoded.
+fn page(query: &str) -> Option<String> {
+    query_param(query, PAGE_PARAM)
+}
+
+/// The query of a page address (`/boards/7?room=lobby#top`: `room=lobby`).
+fn page_query(page: &str) -> Option<&str> {
+    let (_, query) = page.split_once('?')?;
+    Some(query.split('#').next().unwrap_or_default())
+}
+
+/// The WebSocket URL's parameter with the page's address.
+const PAGE_PARAM: &str = "page";
+
 fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').filter_map(|pair| pair.split_once('=')).find_map(|(k, v)| (k == name).then(|| decode(v)))
 }
@@ -731,5 +756,16 @@ mod tests {
         assert_eq!(super::decode("caf%C3%A9"), "café");
         assert_eq!(super::decode("50%"), "50%");
         assert_eq!(super::decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn a_parameter_is_the_urls_or_else_the_pages() {
+        let query = "v=1&room=mine&page=%2Fboards%2F7%3Froom%3Dpage%26tab%3Dall%23top";
+        let page = super::page(query).unwrap();
+        assert_eq!(page, "/boards/7?room=page&tab=all#top");
+        assert_eq!(super::page_query(&page), Some("room=page&tab=all"));
+        assert_eq!(super::query_param(query, "room").as_deref(), Some("mine"));
+        assert_eq!(super::query_param(super::page_query(&page).unwrap(), "tab").as_deref(), Some("all"));
+        assert_eq!(super::page_query("/no-query"), None);
     }
 }

@@ -11,7 +11,6 @@
 //! [`Inbox::next`] says there is nothing left.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use super::budget::Budget;
 
@@ -22,13 +21,11 @@ pub(crate) trait Weighed {
 }
 
 /// The inbound work of one channel.
-pub(crate) struct Inbox<W: Weighed> {
+pub(crate) struct Inbox<W> {
     running: bool,
     closed: bool,
     waiting: VecDeque<W>,
     limit: usize,
-    /// The session's budget for waiting work; what waits here is taken from it.
-    budget: Arc<Budget>,
 }
 
 /// What to do with work that just arrived.
@@ -48,14 +45,15 @@ pub(crate) enum Arrival<W> {
 }
 
 impl<W: Weighed> Inbox<W> {
-    /// An idle inbox holding at most `limit` waiting pieces of work, whose bytes come
-    /// out of `budget`.
-    pub(crate) fn new(limit: usize, budget: Arc<Budget>) -> Self {
-        Inbox { running: false, closed: false, waiting: VecDeque::new(), limit, budget }
+    /// An idle inbox holding at most `limit` waiting pieces of work. The bytes of what
+    /// waits come out of the session's `budget`, passed to each call (the same one
+    /// every time).
+    pub(crate) fn new(limit: usize) -> Self {
+        Inbox { running: false, closed: false, waiting: VecDeque::new(), limit }
     }
 
     /// Work arrived.
-    pub(crate) fn arrive(&mut self, work: W) -> Arrival<W> {
+    pub(crate) fn arrive(&mut self, work: W, budget: &Budget) -> Arrival<W> {
         if self.closed {
             Arrival::Closed(work)
         } else if !self.running {
@@ -63,7 +61,7 @@ impl<W: Weighed> Inbox<W> {
             Arrival::Run(work)
         } else if self.waiting.len() >= self.limit {
             Arrival::Full(work)
-        } else if !self.budget.try_take(work.bytes()) {
+        } else if !budget.try_take(work.bytes()) {
             Arrival::OverBudget(work)
         } else {
             self.waiting.push_back(work);
@@ -73,10 +71,10 @@ impl<W: Weighed> Inbox<W> {
 
     /// The runner finished a piece of work: the next one to run, or `None`, and the
     /// inbox is idle (in the same step, so work that arrives after sees it idle).
-    pub(crate) fn next(&mut self) -> Option<W> {
+    pub(crate) fn next(&mut self, budget: &Budget) -> Option<W> {
         let next = if self.closed { None } else { self.waiting.pop_front() };
         match &next {
-            Some(work) => self.budget.give(work.bytes()),
+            Some(work) => budget.give(work.bytes()),
             None => self.running = false,
         }
         next
@@ -84,10 +82,10 @@ impl<W: Weighed> Inbox<W> {
 
     /// The channel closed: the waiting work is handed back (never run) and every later
     /// arrival is refused.
-    pub(crate) fn close(&mut self) -> Vec<W> {
+    pub(crate) fn close(&mut self, budget: &Budget) -> Vec<W> {
         self.closed = true;
         let waiting: Vec<W> = self.waiting.drain(..).collect();
-        self.budget.give(waiting.iter().map(Weighed::bytes).sum());
+        budget.give(waiting.iter().map(Weighed::bytes).sum());
         waiting
     }
 
@@ -98,15 +96,10 @@ impl<W: Weighed> Inbox<W> {
     }
 }
 
-impl<W: Weighed> Drop for Inbox<W> {
-    /// Work still waiting when the inbox goes gives its bytes back too.
-    fn drop(&mut self) {
-        self.budget.give(self.waiting.iter().map(Weighed::bytes).sum());
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use proptest::prelude::*;
 
     use super::*;
@@ -145,6 +138,7 @@ mod tests {
     /// One channel as its runner sees it.
     struct Channel {
         inbox: Inbox<Piece>,
+        budget: Arc<Budget>,
         current: Option<Piece>,
         ran: Vec<u32>,
     }
@@ -152,7 +146,7 @@ mod tests {
     impl Channel {
         fn finish(&mut self) {
             if self.current.take().is_some() {
-                if let Some(w) = self.inbox.next() {
+                if let Some(w) = self.inbox.next(&self.budget) {
                     self.current = Some(w);
                     self.ran.push(w.n);
                 }
@@ -173,7 +167,7 @@ mod tests {
         ) {
             let shared = Arc::new(Budget::new(budget));
             let mut channels: Vec<Channel> = (0..2)
-                .map(|_| Channel { inbox: Inbox::new(limit, shared.clone()), current: None, ran: Vec::new() })
+                .map(|_| Channel { inbox: Inbox::new(limit), budget: shared.clone(), current: None, ran: Vec::new() })
                 .collect();
             let mut arrived = 0u32;
             let mut returned = Vec::new();
@@ -183,7 +177,7 @@ mod tests {
                         let work = Piece { n: arrived, bytes };
                         arrived += 1;
                         let channel = &mut channels[c];
-                        match channel.inbox.arrive(work) {
+                        match channel.inbox.arrive(work, &shared) {
                             Arrival::Run(w) => {
                                 prop_assert!(channel.current.is_none(), "two runners at once");
                                 channel.current = Some(w);
@@ -201,7 +195,7 @@ mod tests {
                         channels[c].finish();
                         prop_assert_eq!(channels[c].inbox.is_running(), channels[c].current.is_some());
                     }
-                    Step::Close(c) => returned.extend(channels[c].inbox.close().iter().map(|w| w.n)),
+                    Step::Close(c) => returned.extend(channels[c].inbox.close(&shared).iter().map(|w| w.n)),
                 }
                 let waiting: Vec<usize> =
                     channels.iter().flat_map(|c| c.inbox.waiting.iter().map(|w| w.bytes)).collect();
@@ -222,18 +216,6 @@ mod tests {
             }
             all.sort_unstable();
             prop_assert_eq!(all, (0..arrived).collect::<Vec<_>>(), "lost or duplicated work");
-        }
-
-        /// Work still waiting when its inbox is dropped gives its bytes back.
-        #[test]
-        fn a_dropped_inbox_gives_its_bytes_back(sizes in prop::collection::vec(0usize..40, 1..10)) {
-            let shared = Arc::new(Budget::new(usize::MAX));
-            let mut inbox = Inbox::new(16, shared.clone());
-            for (n, bytes) in sizes.into_iter().enumerate() {
-                let _ = inbox.arrive(Piece { n: n as u32, bytes });
-            }
-            drop(inbox);
-            prop_assert_eq!(shared.used(), 0);
         }
     }
 }

@@ -3,7 +3,7 @@
 // room is typing.
 
 import { useEffect, useState } from "react";
-import { usePresence } from "@pulse-rs/client";
+import { useChannelState, usePresence } from "@pulse-rs/client";
 import { type ChatClientProps, type Message, useChatChannel } from "./generated/chat";
 
 /** Tests set `window.__withholdLocation = true` to see the server's timeout. */
@@ -17,8 +17,10 @@ const defaultName = `guest-${Math.floor(Math.random() * 9000 + 1000)}`;
 
 export function ChatClient({ channelId }: ChatClientProps) {
   const chat = useChatChannel(channelId);
-  const [messages, setMessages] = useState<Message[]>([]);
-  const [notices, setNotices] = useState<string[]>([]);
+  // The room's messages: its history first, then live ones. Built from everything the
+  // channel delivered, so it is whole however the component mounts (StrictMode, HMR).
+  const messages = useChannelState(chat, [] as Message[], { new_message: (list, m) => [...list, m] });
+  const notices = useChannelState(chat, [] as string[], { notification: (list, n) => [...list, n.text] });
   const [text, setText] = useState("");
   const [user, setUser] = useState(defaultName);
   const [typists, setTypists] = useState<string[]>([]);
@@ -29,11 +31,6 @@ export function ChatClient({ channelId }: ChatClientProps) {
 
   useEffect(() => {
     const offs = [
-      // The room's history comes first, as `new_message` events: after a start-over
-      // (`recovered: false`) they are the whole list; after a recovery, what was missed.
-      chat.onHistory(({ recovered }) => recovered || setMessages([])),
-      chat.on("new_message", (m) => setMessages((prev) => [...prev, m])), // m: Message
-      chat.on("notification", (n) => setNotices((prev) => [...prev, n.text])),
       // Never the typist's own: the server sends it to the others in the room only.
       chat.on("someone_typing", ({ user: who, typing }) =>
         setTypists((prev) => (typing ? [...prev.filter((u) => u !== who), who] : prev.filter((u) => u !== who))),

@@ -1,6 +1,6 @@
 // The page: PulseRoot renders the server's ChatRoom and mounts ChatClient where the
-// server places it; a status line shows the connection's state. The page's `?room=`
-// goes to the server as a connection parameter (`session.param("room")`).
+// server places it; a status line shows the connection's state. The page's address goes
+// to the server as it connects, so `session.param("room")` reads the page's `?room=`.
 
 import { type ConnectionState, PulseConnection, PulseRoot } from "@pulse-rs/client";
 import { StrictMode, useEffect, useState } from "react";
@@ -11,8 +11,7 @@ import type { ClientComponents } from "./generated/chat";
 
 // Typed by the generated module: a component with the wrong props would not compile.
 const components: ClientComponents = { ChatClient };
-const room = new URLSearchParams(window.location.search).get("room") ?? "lobby";
-const connection = new PulseConnection({ params: { room } });
+const connection = new PulseConnection();
 
 function ConnectionStatus() {
   const [state, setState] = useState<ConnectionState>(connection.state);
