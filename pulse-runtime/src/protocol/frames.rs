@@ -923,7 +923,7 @@ mod tests {
             open(channel, &Topic::from("n")),
             emit(channel, "e", &1).unwrap(),
             broadcast(&Topic::from("n"), "e", &1).unwrap(),
-            history(&Topic::from("n"), "e0", 0, 0, false),
+            history(&Topic::from("n"), "e0", 0, 0, false, 1),
             crate::presence::state_frame(&Topic::from("n"), &crate::presence::Replica::synced()),
             request(channel, 1, "e", &1).unwrap(),
             answer("c", 1, Err(&error)),
