@@ -2,7 +2,8 @@
 
 import WebSocket from "ws";
 import { afterEach, inject } from "vitest";
-import { type ConnectionOptions, PulseConnection, type WebSocketConstructor } from "../src/index";
+import { type ConnectionOptions, PulseConnection, type TypedChannel, type WebSocketConstructor } from "../src/index";
+import type { DeskSchema } from "./generated/lab";
 
 export const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
 
@@ -70,4 +71,19 @@ export function connectClosingAfterEach(): typeof connect {
     open.push(s.connection);
     return s;
   };
+}
+
+/** Says each of `texts` at `desk`, and resolves once the last came back. */
+export async function say(desk: TypedChannel<DeskSchema>, texts: string[]): Promise<void> {
+  const last = texts[texts.length - 1];
+  const heard = new Promise<void>((resolve) => {
+    const off = desk.on("said", (text) => {
+      if (text === last) {
+        off();
+        resolve();
+      }
+    });
+  });
+  for (const text of texts) desk.emit("say", text);
+  await heard;
 }

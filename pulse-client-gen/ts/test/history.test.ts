@@ -8,7 +8,7 @@ import { expect, it } from "vitest";
 import WebSocket from "ws";
 import { type HistoryStart, PulseConnection, type TypedChannel, type WebSocketConstructor } from "../src/index";
 import type { DeskSchema, LobbySchema } from "./generated/lab";
-import { connectClosingAfterEach, until, url } from "./helpers";
+import { connectClosingAfterEach, say, until, url } from "./helpers";
 
 const connect = connectClosingAfterEach();
 
@@ -18,21 +18,6 @@ async function join(connection: PulseConnection, lobby: string, room: string): P
   const joined = await typed.attempt("join", room);
   if (!joined.ok) throw new Error(`join refused: ${JSON.stringify(joined.error)}`);
   return connection.channel(joined.value) as unknown as TypedChannel<DeskSchema>;
-}
-
-/** Says each of `texts` at `desk`, and resolves once the last came back. */
-async function say(desk: TypedChannel<DeskSchema>, texts: string[]): Promise<void> {
-  const last = texts[texts.length - 1];
-  const heard = new Promise<void>((resolve) => {
-    const off = desk.on("said", (text) => {
-      if (text === last) {
-        off();
-        resolve();
-      }
-    });
-  });
-  for (const text of texts) desk.emit("say", text);
-  await heard;
 }
 
 /** Everything `desk` hears as `said`, the held replay included. */

@@ -19,7 +19,7 @@ import {
   usePulseChannel,
 } from "../src/index";
 import type { DeskSchema, LobbySchema } from "./generated/lab";
-import { connectClosingAfterEach, until } from "./helpers";
+import { connectClosingAfterEach, say, until } from "./helpers";
 
 beforeAll(() => {
   (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
@@ -56,21 +56,6 @@ async function join(connection: PulseConnection, lobby: string, room: string): P
   const joined = await typed.attempt("join", room);
   if (!joined.ok) throw new Error(`join refused: ${JSON.stringify(joined.error)}`);
   return joined.value;
-}
-
-/** Says each of `texts` at `desk` and resolves once the last came back. */
-async function say(desk: TypedChannel<DeskSchema>, texts: string[]): Promise<void> {
-  const last = texts[texts.length - 1];
-  const heard = new Promise<void>((resolve) => {
-    const off = desk.on("said", (text) => {
-      if (text === last) {
-        off();
-        resolve();
-      }
-    });
-  });
-  for (const text of texts) desk.emit("say", text);
-  await heard;
 }
 
 /** The guide's simplest code: the desk's messages as state. */
