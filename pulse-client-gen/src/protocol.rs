@@ -31,6 +31,14 @@ pub fn protocol_module() -> String {
          * own object counting as level 1. A deeper frame is refused with `malformed_frame`.\n */\n",
     );
     let _ = writeln!(out, "export const MAX_JSON_DEPTH = {};", protocol::MAX_JSON_DEPTH);
+    out.push_str("\n/** The WebSocket URL's parameter with the address of the page the client runs in. */\n");
+    let _ = writeln!(out, "export const PAGE_PARAM = \"{}\";", protocol::PAGE_PARAM);
+    out.push_str(
+        "\n/** The parameter that makes a plain `GET` of the WebSocket URL ask how an upgrade would be answered. */\n",
+    );
+    let _ = writeln!(out, "export const PROBE_PARAM = \"{}\";", protocol::PROBE_PARAM);
+    out.push_str("\n/** The header a same-origin page names its origin in when it probes. */\n");
+    let _ = writeln!(out, "export const PROBE_ORIGIN_HEADER = \"{}\";", protocol::PROBE_ORIGIN_HEADER);
 
     out.push('\n');
     declare::<ErrorCode>(&mut out, &cfg);

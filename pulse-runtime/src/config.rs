@@ -46,6 +46,8 @@ pub struct Config {
     /// Frames a session may send at once above the average rate.
     pub inbound_burst: u32,
     /// Which browser origins may connect; others get 403 on the upgrade.
+    /// [`ServerBuilder::build`](crate::ServerBuilder::build) replaces it with what the
+    /// environment variable [`PULSE_ORIGINS`](crate::ORIGINS_VAR) says, when it is set.
     pub origins: Origins,
     /// How long a session whose connection broke waits for its client to resume it
     /// (state, channels and component tree kept). Zero ends sessions with their

@@ -106,8 +106,8 @@ pub use error::{ChannelError, OpenError};
 pub use history::{History, Position};
 pub use id::{ChannelId, InvalidId, SessionId, Untyped};
 pub use server::{
-    ClientAddr, ConnectRequest, REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats, TRUSTED_PROXIES_VAR,
-    serve, serve_with, stop_signal,
+    ClientAddr, ConnectRequest, ORIGINS_VAR, REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats,
+    TRUSTED_PROXIES_VAR, serve, serve_with, stop_signal,
 };
 pub use session::channel::{
     CloseReason, Emitted, PushOnly, RawChannel, RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event,

@@ -220,3 +220,32 @@ test("a refused room says so and opens no chat", async () => {
   assert.equal(await page.locator(".chat-client").count(), 0);
   await page.context().close();
 });
+
+test("a page the server refuses says why, in the page and once in the console, and backs off", async () => {
+  const refusingPort = await freePort();
+  const refusing = await startServer(refusingPort, { PULSE_ORIGINS: "https://app.example" });
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = [];
+    page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
+    const upgrades = [];
+    page.on("websocket", (socket) => upgrades.push(socket.url()));
+    await page.goto(`http://127.0.0.1:${refusingPort}/`);
+    const refused = page.locator(".refused");
+    await refused.waitFor({ timeout: 10_000 });
+    assert.match(
+      await refused.textContent(),
+      /^the server refuses this page: origin not allowed: http:\/\/127\.0\.0\.1:\d+ is not in the server's Config::origins \(https:\/\/app\.example\)/,
+    );
+    // After the refusal is known, tries come at the longest backoff step (5 s ± 50%).
+    const tries = upgrades.length;
+    await page.waitForTimeout(2000);
+    assert.ok(upgrades.length - tries <= 1, `${upgrades.length - tries} tries in 2 s`);
+    const said = errors.filter((e) => e.includes("the server refuses this page's connection (HTTP 403)"));
+    assert.equal(said.length, 1, errors.join("\n"));
+    await context.close();
+  } finally {
+    await stopServer(refusing);
+  }
+});

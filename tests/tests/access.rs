@@ -240,3 +240,38 @@ async fn the_pages_address_reaches_the_session() {
     let (_client, plain) = harness.connect().await;
     assert_eq!((plain.param("room"), plain.page_path()), (None, None));
 }
+
+/// A browser cannot read why its upgrade was refused; the client asks with a probe: a
+/// plain `GET` of the WebSocket URL with `probe`, answered as the upgrade would be (the
+/// origin from `Origin`, or from `X-Pulse-Origin` for a same-origin page), readable from
+/// any origin. A plain `GET` without `probe` is still refused as not an upgrade.
+#[tokio::test]
+async fn a_probe_says_how_an_upgrade_would_be_answered() {
+    let config =
+        Config { origins: Origins::List(vec!["https://app.example".into()]), max_sessions: 1, ..Config::default() };
+    let mut harness = Harness::with_config(config).await;
+    let addr = harness.running.local_addr();
+    let probe = |headers: &'static [(&'static str, &'static str)]| {
+        pulse_tests::http_request(addr, "GET", "/ws?v=1&probe=1", headers)
+    };
+    let (status, head, body) = probe(&[("Origin", "https://elsewhere.example"), ("Connection", "close")]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("origin not allowed: https://elsewhere.example"), "{body}");
+    assert!(head.contains("access-control-allow-origin: *"), "{head}");
+    let (status, _, body) = probe(&[("X-Pulse-Origin", "https://elsewhere.example"), ("Connection", "close")]).await;
+    assert_eq!(status, 403, "a same-origin page names its origin: {body}");
+    let (status, _, body) = probe(&[("X-Pulse-Origin", "https://app.example"), ("Connection", "close")]).await;
+    assert_eq!((status, body.as_str()), (200, "ok: an upgrade with these headers would be taken"));
+
+    // The one session there may be is taken: the probe says what the upgrade would.
+    let mut request = harness.running.ws_url().into_client_request().unwrap();
+    request.headers_mut().insert("origin", HeaderValue::from_static("https://app.example"));
+    let (_first, _) = tokio_tungstenite::connect_async(request).await.expect("the first session");
+    let _ = harness.next_session().await;
+    let (status, _, body) = probe(&[("Origin", "https://app.example"), ("Connection", "close")]).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("Config::max_sessions"), "{body}");
+
+    let (status, _, body) = pulse_tests::http_get(addr, "/ws?v=1").await;
+    assert_eq!(status, 400, "not a probe, not an upgrade: {body}");
+}

@@ -13,6 +13,7 @@ import {
   defaultUrl,
   mustNotReconnect,
 } from "./protocol.js";
+import { PAGE_PARAM, PROBE_ORIGIN_HEADER, PROBE_PARAM } from "./generated/protocol.js";
 
 /** What `new WebSocket(url)` needs to be: the browser's, or `ws` in Node. */
 export interface WebSocketLike {
@@ -68,6 +69,27 @@ export interface CloseInfo {
   reason: string;
 }
 
+/** Why the server refuses this client's connection: the HTTP status and the server's words. */
+export interface Refusal {
+  status: number;
+  reason: string;
+}
+
+/** What a page shows of its connection (see `useConnectionStatus`). */
+export interface ConnectionStatus {
+  state: ConnectionState;
+  /** While reconnecting: when the next attempt is made (milliseconds since the epoch). */
+  retryAt: number | null;
+  /**
+   * Why the server refuses the connection, when it does: an upgrade the browser saw fail
+   * is asked about (a probe of the same URL), since the browser cannot read the refusal.
+   * `null` once a connection is taken.
+   */
+  refused: Refusal | null;
+  /** How the last connection ended, if one did. */
+  lastClose: CloseInfo | null;
+}
+
 /** A frame the server refused, reported on the connection. */
 export interface ServerError extends WireError {
   channel?: string;
@@ -91,6 +113,10 @@ const MAX_CLOSED_CHANNELS = 256;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Rooms whose history position is remembered (the most recent); the server reads as many. */
 const MAX_POSITIONS = 64;
+/** A failed handshake's reason is asked for at most this often. */
+const PROBE_EVERY_MS = 30_000;
+/** The longest refusal reason kept. */
+const MAX_REASON = 2000;
 
 type FrameListener = (frame: ServerFrame) => void;
 
@@ -105,6 +131,12 @@ export class PulseConnection {
   private watchdog: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
+  private readonly statusListeners = new Set<(status: ConnectionStatus) => void>();
+  private currentStatus: ConnectionStatus = { state: "connecting", retryAt: null, refused: null, lastClose: null };
+  private retryAt: number | null = null;
+  private refused: Refusal | null = null;
+  private lastProbe = Number.NEGATIVE_INFINITY;
+  private probing = false;
   private readonly errorListeners = new Set<(error: ServerError) => void>();
   private readonly frameListeners = new Set<FrameListener>();
   /** Where this client stands in each room's history it has seen, by topic; kept across sessions. */
@@ -209,6 +241,17 @@ export class PulseConnection {
     return () => this.stateListeners.delete(listener);
   }
 
+  /** What a page shows of the connection: its state, the next try, a refusal's reason. */
+  get status(): ConnectionStatus {
+    return this.currentStatus;
+  }
+
+  /** Calls `listener` whenever `status` changes (a new object each time). */
+  onStatusChange(listener: (status: ConnectionStatus) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
   /** Errors the server reported about frames that had no request to fail. */
   onServerError(listener: (error: ServerError) => void): () => void {
     this.errorListeners.add(listener);
@@ -271,7 +314,7 @@ export class PulseConnection {
     const base = this.options.urls[this.urlIndex % this.options.urls.length] ?? defaultUrl();
     let url = this.sessionId === null ? base : `${base}&resume=${this.sessionId}&last_seq=${this.lastSeq}`;
     const page = this.options.page ? pageAddress() : null;
-    if (page !== null) url += `&page=${encodeURIComponent(page)}`;
+    if (page !== null) url += `&${PAGE_PARAM}=${encodeURIComponent(page)}`;
     if (this.positions.size > 0) {
       url += `&since=${encodeURIComponent(JSON.stringify([...this.positions.values()]))}`;
     }
@@ -317,6 +360,8 @@ export class PulseConnection {
       clearTimeout(giveUp);
       if (!greeted) this.urlIndex += 1;
       if (this.stopped) return;
+      // A handshake the browser saw fail (1006, no hello): ask the server why.
+      if (!greeted && event.code === 1006) this.probe(url);
       if (mustNotReconnect(event.code)) {
         this.sessionLost();
         console.error(`pulse: server closed the connection for good: ${event.code} ${event.reason}`);
@@ -343,6 +388,8 @@ export class PulseConnection {
       case "hello": {
         this.hello = frame;
         this.attempt = 0;
+        this.retryAt = null;
+        this.refused = null;
         if (frame.resumed) {
           // The same session: the frames missed follow, then what waited here goes out.
           this.setState("open");
@@ -467,7 +514,9 @@ export class PulseConnection {
     const base = delays[Math.min(this.attempt, delays.length - 1)] ?? 1000;
     const delay = base * (0.5 + Math.random());
     this.attempt += 1;
+    this.retryAt = Date.now() + delay;
     this.setState("reconnecting");
+    this.updateStatus();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.open();
@@ -490,9 +539,61 @@ export class PulseConnection {
   }
 
   private setState(state: ConnectionState): void {
-    if (this.state === state) return;
-    this.state = state;
-    for (const listener of [...this.stateListeners]) listener(state);
+    if (this.state !== state) {
+      this.state = state;
+      for (const listener of [...this.stateListeners]) listener(state);
+    }
+    this.updateStatus();
+  }
+
+  private updateStatus(): void {
+    const { state, retryAt, refused, lastClose } = this;
+    const now = this.currentStatus;
+    if (now.state === state && now.retryAt === retryAt && now.refused === refused && now.lastClose === lastClose) return;
+    this.currentStatus = { state, retryAt, refused, lastClose };
+    for (const listener of [...this.statusListeners]) listener(this.currentStatus);
+  }
+
+  /**
+   * Asks the server how it answers an upgrade of `wsUrl` (a plain `GET` with the probe
+   * parameter), since the browser cannot read why one failed; at most once per
+   * `PROBE_EVERY_MS`. A refusal is logged (once per reason) and kept in `status`, and
+   * the connection waits the longest step of its backoff before each next try.
+   */
+  private probe(wsUrl: string): void {
+    const fetchImpl = (globalThis as { fetch?: typeof fetch }).fetch;
+    const now = Date.now();
+    if (typeof fetchImpl !== "function" || this.probing || now - this.lastProbe < PROBE_EVERY_MS) return;
+    let url: URL;
+    try {
+      url = new URL(wsUrl);
+    } catch {
+      return;
+    }
+    url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+    url.searchParams.set(PROBE_PARAM, "1");
+    const headers: Record<string, string> = {};
+    // A same-origin fetch sends no Origin: name it (a cross-origin one sends it itself).
+    const page = (globalThis as { location?: { origin?: unknown; host?: unknown } }).location;
+    if (typeof page?.origin === "string" && page.host === url.host) headers[PROBE_ORIGIN_HEADER] = page.origin;
+    this.probing = true;
+    this.lastProbe = now;
+    fetchImpl(url.toString(), { headers, cache: "no-store" })
+      .then(async (response) => {
+        if (response.ok || this.stopped) return;
+        const reason = (await response.text()).slice(0, MAX_REASON);
+        if (this.refused?.reason !== reason) {
+          console.error(`pulse: the server refuses this page's connection (HTTP ${response.status}): ${reason}`);
+        }
+        this.refused = { status: response.status, reason };
+        this.attempt = Math.max(this.attempt, this.options.backoffMs.length - 1);
+        this.updateStatus();
+      })
+      // The server cannot be reached at all: the connection's failure says as much.
+      .catch(() => {})
+      .finally(() => {
+        this.probing = false;
+      });
   }
 }
 

@@ -13,7 +13,7 @@ import {
 } from "react";
 
 import type { ChannelShape, ClientChannel, Present, TypedChannel } from "./channel.js";
-import type { ConnectionState, PulseConnection } from "./connection.js";
+import type { ConnectionState, ConnectionStatus, PulseConnection } from "./connection.js";
 import type { ChannelId } from "./protocol.js";
 
 const ConnectionContext = createContext<PulseConnection | null>(null);
@@ -132,6 +132,24 @@ class Fold<T> {
     }
     return this.state;
   }
+}
+
+/**
+ * What a page shows of its connection, re-rendering when it changes: the state
+ * (`connecting`, `open`, `reconnecting`, `closed`), when the next try is (`retryAt`), and
+ * why the server refuses the connection if it does (`refused`: its HTTP status and words,
+ * asked of the server after a failed handshake).
+ *
+ * ```tsx
+ * const { state, retryAt, refused } = useConnectionStatus();
+ * if (refused) return <p role="alert">The server refuses this page: {refused.reason}</p>;
+ * if (state === "reconnecting") return <p>Reconnecting{retryAt && ` in ${Math.ceil((retryAt - Date.now()) / 1000)} s`}…</p>;
+ * ```
+ */
+export function useConnectionStatus(): ConnectionStatus {
+  const connection = usePulseConnection();
+  const subscribe = useCallback((changed: () => void) => connection.onStatusChange(changed), [connection]);
+  return useSyncExternalStore(subscribe, () => connection.status, () => connection.status);
 }
 
 /** The connection's state, re-rendering when it changes. */

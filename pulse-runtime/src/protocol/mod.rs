@@ -25,6 +25,19 @@ pub const MAX_JSON_DEPTH: usize = 64;
 /// channel opens ([`OpenError::InvalidRoom`](crate::OpenError::InvalidRoom)).
 pub const MAX_ROOM_LEN: usize = 256;
 
+/// The WebSocket URL's parameter with the address of the page the client runs in (its
+/// path and query, percent-encoded): `session.param` falls back to the page's query.
+pub const PAGE_PARAM: &str = "page";
+
+/// The parameter that makes a plain `GET` of the WebSocket URL a probe: the server
+/// answers how an upgrade with the same headers would be answered (`200`, or the
+/// refusal's status and reason), readable from any origin.
+pub const PROBE_PARAM: &str = "probe";
+
+/// The header a same-origin page names its origin in when it probes (a same-origin
+/// `fetch` sends no `Origin`).
+pub const PROBE_ORIGIN_HEADER: &str = "x-pulse-origin";
+
 /// The frame types (`t`) the server sends, in the order of docs/protocol.md.
 pub const SERVER_FRAME_TYPES: [&str; 14] = [
     "hello",

@@ -110,6 +110,12 @@ impl Admission {
             .map_or(canonical(peer), canonical)
     }
 
+    /// Why one more session would be refused now, if it would (nothing is reserved).
+    pub(crate) fn session_refusal(&self) -> Option<Refusal> {
+        (self.sessions.load(Ordering::Acquire) >= self.max_sessions)
+            .then_some(Refusal::Sessions { max: self.max_sessions })
+    }
+
     /// A place for one more session, if the server has one.
     pub(crate) fn reserve_session(self: &Arc<Self>) -> Result<SessionSlot, Refusal> {
         if reserve(&self.sessions, self.max_sessions) {

@@ -308,6 +308,9 @@ impl ServerBuilder {
     pub fn build(mut self) -> Server {
         let backplane = self.backplane.or_else(backplane_from_env);
         self.config.trusted_proxies.extend(trusted_proxies_from_env());
+        if let Some(origins) = origins_from_env() {
+            self.config.origins = origins;
+        }
         // A replay is queued at once: it must leave room in the outbound queue.
         let most = (self.config.outbound_queue_frames / 2).max(1);
         for (name, history) in &mut self.histories {
@@ -370,6 +373,24 @@ pub const REDIS_URL_VAR: &str = "PULSE_REDIS_URL";
 /// [`Config::trusted_proxies`]: addresses or CIDR blocks, separated by commas
 /// (`PULSE_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8`).
 pub const TRUSTED_PROXIES_VAR: &str = "PULSE_TRUSTED_PROXIES";
+
+/// The environment variable naming the browser origins that may connect, replacing
+/// [`Config::origins`]: `*` for any, or origins separated by commas
+/// (`PULSE_ORIGINS=https://app.example,https://www.app.example`).
+pub const ORIGINS_VAR: &str = "PULSE_ORIGINS";
+
+/// What [`ORIGINS_VAR`] says, if it is set.
+fn origins_from_env() -> Option<crate::config::Origins> {
+    let value = std::env::var(ORIGINS_VAR).ok()?;
+    let origins = match value.trim() {
+        "*" => crate::config::Origins::Any,
+        list => crate::config::Origins::List(
+            list.split(',').map(str::trim).filter(|origin| !origin.is_empty()).map(str::to_owned).collect(),
+        ),
+    };
+    tracing::info!(%value, "browser origins from {ORIGINS_VAR}");
+    Some(origins)
+}
 
 /// What [`TRUSTED_PROXIES_VAR`] names; an entry that is not an address or a CIDR block
 /// is logged and left out.

@@ -21,7 +21,7 @@ mod topics;
 mod upgrade;
 
 pub use access::ConnectRequest;
-pub use builder::{REDIS_URL_VAR, ServerBuilder, TRUSTED_PROXIES_VAR};
+pub use builder::{ORIGINS_VAR, REDIS_URL_VAR, ServerBuilder, TRUSTED_PROXIES_VAR};
 #[cfg(feature = "fuzzing")]
 pub(crate) use connection::read_error_ending;
 #[cfg(feature = "fuzzing")]

@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 use tungstenite::protocol::WebSocketConfig;
 
 use super::access::{self, Identity};
 use super::admission::{RETRY_AFTER, SessionSlot};
-use super::handshake::Handshake;
+use super::handshake::{Handshake, NotAnUpgrade};
 use super::registry::ServerShared;
 use super::{ConnectRequest, connection};
 use crate::config::Config;
@@ -28,14 +28,19 @@ pub(super) async fn upgrade(
     State(server): State<Arc<ServerShared>>,
     uri: Uri,
     headers: HeaderMap,
-    ws: Handshake,
+    ws: Result<Handshake, NotAnUpgrade>,
 ) -> Response {
+    let query = UpgradeQuery::read(Query::try_from_uri(&uri));
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(_) if query.probe.is_some() => return probe(&server, headers, &query),
+        Err(not_an_upgrade) => return not_an_upgrade.into_response(),
+    };
     if !server.config.origins.allows(&headers) {
         let refusal = server.config.origins.refusal(&headers);
         tracing::warn!("WebSocket upgrade refused: {refusal}");
         return (axum::http::StatusCode::FORBIDDEN, refusal).into_response();
     }
-    let query = UpgradeQuery::read(Query::try_from_uri(&uri));
     // A new session needs a place; resuming one that is alive takes none.
     let slot = match query.resume() {
         Some((id, _)) if server.find_session(id).is_some() => None,
@@ -53,6 +58,36 @@ pub(super) async fn upgrade(
     ws.accept(websocket_config(&server.config), server.config.write_buffer_bytes, move |socket| {
         connection::run(server, socket, opening)
     })
+}
+
+/// [`protocol::PROBE_ORIGIN_HEADER`](crate::protocol::PROBE_ORIGIN_HEADER).
+const PROBE_ORIGIN: HeaderName = HeaderName::from_static(crate::protocol::PROBE_ORIGIN_HEADER);
+
+/// A plain `GET /ws?…&probe=1`: how an upgrade with these headers would be answered,
+/// without one. A browser cannot read why its upgrade was refused (it sees only a
+/// failed WebSocket), so the TypeScript client asks this after a handshake fails, and
+/// tells the page and the console. The origin is the request's `Origin`, or else the
+/// one a same-origin page names in `X-Pulse-Origin`. Readable from any origin
+/// (`Access-Control-Allow-Origin: *`): it says no more than the refusal itself would.
+fn probe(server: &ServerShared, mut headers: HeaderMap, query: &UpgradeQuery) -> Response {
+    if !headers.contains_key(header::ORIGIN) {
+        if let Some(origin) = headers.get(&PROBE_ORIGIN).cloned() {
+            headers.insert(header::ORIGIN, origin);
+        }
+    }
+    let live_resume = query.resume().is_some_and(|(id, _)| server.find_session(id).is_some());
+    let (status, reason) = if !server.config.origins.allows(&headers) {
+        (StatusCode::FORBIDDEN, server.config.origins.refusal(&headers))
+    } else if let Some(refusal) = server.admission.session_refusal().filter(|_| !live_resume) {
+        (StatusCode::SERVICE_UNAVAILABLE, refusal.to_string())
+    } else {
+        (StatusCode::OK, "ok: an upgrade with these headers would be taken".to_owned())
+    };
+    let headers = [
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ];
+    (status, headers, reason).into_response()
 }
 
 /// What a connection takes from its upgrade request.
@@ -115,6 +150,8 @@ pub(super) struct UpgradeQuery {
     v: Option<String>,
     resume: Option<String>,
     last_seq: Option<String>,
+    /// Present on a probe: a plain request asking how an upgrade would be answered.
+    probe: Option<String>,
 }
 
 impl UpgradeQuery {
@@ -157,6 +194,13 @@ mod tests {
     /// Reads `uri`'s query the way the `upgrade` handler's extractor does.
     fn query(uri: &str) -> UpgradeQuery {
         UpgradeQuery::read(Query::try_from_uri(&uri.parse::<Uri>().unwrap()))
+    }
+
+    #[test]
+    fn the_probe_parameter_is_the_protocols() {
+        let probe = crate::protocol::PROBE_PARAM;
+        assert!(query(&format!("/ws?v=1&{probe}=1")).probe.is_some());
+        assert!(query("/ws?v=1").probe.is_none());
     }
 
     fn id() -> SessionId {

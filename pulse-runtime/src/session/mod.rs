@@ -706,7 +706,7 @@ impl std::fmt::Debug for Session {
 /// The value of parameter `name` in a query string, percent-decoded.
 /// The page's address the client sent in `page` (its path and query), decoded.
 fn page(query: &str) -> Option<String> {
-    query_param(query, PAGE_PARAM)
+    query_param(query, protocol::PAGE_PARAM)
 }
 
 /// The query of a page address (`/boards/7?room=lobby#top`: `room=lobby`).
@@ -714,9 +714,6 @@ fn page_query(page: &str) -> Option<&str> {
     let (_, query) = page.split_once('?')?;
     Some(query.split('#').next().unwrap_or_default())
 }
-
-/// The WebSocket URL's parameter with the page's address.
-const PAGE_PARAM: &str = "page";
 
 fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').filter_map(|pair| pair.split_once('=')).find_map(|(k, v)| (k == name).then(|| decode(v)))

@@ -2,8 +2,8 @@
 // server places it; a status line shows the connection's state. The page's address goes
 // to the server as it connects, so `session.param("room")` reads the page's `?room=`.
 
-import { type ConnectionState, PulseConnection, PulseRoot } from "@pulse-rs/client";
-import { StrictMode, useEffect, useState } from "react";
+import { PulseConnection, PulseProvider, PulseRoot, useConnectionStatus } from "@pulse-rs/client";
+import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 
 import { ChatClient } from "./ChatClient";
@@ -13,10 +13,15 @@ import type { ClientComponents } from "./generated/chat";
 const components: ClientComponents = { ChatClient };
 const connection = new PulseConnection();
 
+/** The connection's state, and why the server refuses this page if it does. */
 function ConnectionStatus() {
-  const [state, setState] = useState<ConnectionState>(connection.state);
-  useEffect(() => connection.onStateChange(setState), []);
-  return <p className="status">connection: {state}</p>;
+  const { state, refused } = useConnectionStatus();
+  return (
+    <>
+      <p className="status">connection: {state}</p>
+      {refused && <p className="refused" role="alert">{`the server refuses this page: ${refused.reason}`}</p>}
+    </>
+  );
 }
 
 const element = document.getElementById("app");
@@ -24,7 +29,9 @@ if (element) {
   createRoot(element).render(
     <StrictMode>
       <PulseRoot connection={connection} components={components} fallback={<p>connecting…</p>} />
-      <ConnectionStatus />
+      <PulseProvider connection={connection}>
+        <ConnectionStatus />
+      </PulseProvider>
     </StrictMode>,
   );
 }

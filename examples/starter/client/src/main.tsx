@@ -1,7 +1,7 @@
 // The page: PulseRoot connects to the server (same host, `/ws`), renders the server
 // component `Home` and mounts the client components where the server places them.
 
-import { PulseRoot } from "@pulse-rs/client";
+import { PulseConnection, PulseProvider, PulseRoot, useConnectionStatus } from "@pulse-rs/client";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 
@@ -10,12 +10,23 @@ import type { ClientComponents } from "./generated/starter";
 
 // Typed by the generated module: a component with the wrong props does not compile.
 const components: ClientComponents = { Buttons };
+const connection = new PulseConnection();
+
+/** Says so while the page is not connected, and why the server refuses it if it does. */
+function Connection() {
+  const { state, refused } = useConnectionStatus();
+  if (refused) return <p role="alert">{`The server refuses this page: ${refused.reason}`}</p>;
+  return state === "open" || state === "connecting" ? null : <p className="connection">{state}…</p>;
+}
 
 const root = document.getElementById("root");
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <PulseRoot components={components} fallback={<p>connecting…</p>} />
+      <PulseRoot connection={connection} components={components} fallback={<p>connecting…</p>} />
+      <PulseProvider connection={connection}>
+        <Connection />
+      </PulseProvider>
     </StrictMode>,
   );
 }

@@ -11,6 +11,15 @@ export const PROTOCOL_VERSION = 1;
  */
 export const MAX_JSON_DEPTH = 64;
 
+/** The WebSocket URL's parameter with the address of the page the client runs in. */
+export const PAGE_PARAM = "page";
+
+/** The parameter that makes a plain `GET` of the WebSocket URL ask how an upgrade would be answered. */
+export const PROBE_PARAM = "probe";
+
+/** The header a same-origin page names its origin in when it probes. */
+export const PROBE_ORIGIN_HEADER = "x-pulse-origin";
+
 /**
  * Why a frame, an event or a request was refused. Sent as a snake_case string in
  * `error` frames and in failed `answer` frames.
