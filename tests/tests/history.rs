@@ -165,6 +165,31 @@ async fn a_joining_session_gets_the_last_broadcasts_in_order_before_live_ones() 
     assert_ne!(carl.seen.starts[0].0, epoch);
 }
 
+/// A history longer than the outbound queue (3,000 against 1,024 frames) is replayed
+/// whole: the replay takes one place in the queue and goes out as the writer drains it.
+#[tokio::test]
+async fn a_history_longer_than_the_outbound_queue_is_replayed_whole() {
+    let builder =
+        pulse_runtime::Server::builder().history::<Desk>(History::last(3_000)).on_session(|session| async move {
+            let room = session.param("room").unwrap_or_default();
+            let _ = Desk::open_in(&session, &room, DeskServer::default());
+        });
+    let mut harness = Harness::with_builder(builder).await;
+    let mut ann = Tab::open(&mut harness, "long", None).await;
+    // In steps a live client keeps up with (its queue holds 1,024 frames).
+    for step in 0..31 {
+        for n in step * 100 + 1..=step * 100 + 100 {
+            Desk::to_room(harness.server(), &"long".to_owned()).said(format!("m{n}"));
+        }
+        ann.read_until_said(&format!("m{}", step * 100 + 100)).await;
+    }
+
+    let bob = Tab::open(&mut harness, "long", None).await;
+    bob.assert_contiguous();
+    let expected: Vec<String> = (101..=3_100).map(|n| format!("m{n}")).collect();
+    assert_eq!(bob.said(), expected, "the room's last 3,000, in order");
+}
+
 /// The latest value for a late subscriber (a poll's tally, a price): a history of one.
 /// A session that joins after the value was broadcast gets it at once, in the welcome,
 /// and only the latest; then the live ones.

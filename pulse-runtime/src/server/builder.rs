@@ -311,19 +311,6 @@ impl ServerBuilder {
         if let Some(origins) = origins_from_env() {
             self.config.origins = origins;
         }
-        // A replay is queued at once: it must leave room in the outbound queue.
-        let most = (self.config.outbound_queue_frames / 2).max(1);
-        for (name, history) in &mut self.histories {
-            if history.size() > most {
-                tracing::warn!(
-                    channel = %name,
-                    size = history.size(),
-                    most,
-                    "a history larger than half the outbound queue would overflow it on every join; kept smaller"
-                );
-                *history = History::last(most).for_at_most(history.ttl());
-            }
-        }
         if let Some(backplane) = &backplane {
             if !self.histories.is_empty() && !backplane.keeps_history() {
                 tracing::warn!("the backplane keeps no history: each node keeps its own channels' histories");

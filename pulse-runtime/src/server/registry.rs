@@ -203,9 +203,7 @@ impl ServerShared {
         let since = session.since_for(topic);
         let replay = plan(&kept, since.as_ref());
         let _ = session.enqueue(replay.start_frame(topic));
-        for (_, body) in replay.entries {
-            let _ = session.enqueue(body.clone());
-        }
+        let _ = session.enqueue_run(replay.entries.iter().map(|(_, body)| body.clone()).collect());
         self.topics.join_live(topic, session, channel, Position { epoch: kept.epoch.clone(), offset: kept.top })
     }
 

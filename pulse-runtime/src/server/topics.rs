@@ -235,9 +235,7 @@ impl Topics {
         if recovery.announce || !replay.recovered {
             let _ = session.enqueue(replay.start_frame(topic));
         }
-        for (_, body) in replay.entries {
-            let _ = session.enqueue(body.clone());
-        }
+        let _ = session.enqueue_run(replay.entries.iter().map(|(_, body)| body.clone()).collect());
         *flow = Some(Flow::Live { epoch: kept.epoch.clone(), last: kept.top });
         let mut refetch = Vec::new();
         if recovery.overflowed {

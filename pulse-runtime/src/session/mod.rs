@@ -281,6 +281,14 @@ impl SessionShared {
         self.after_push(pushed).map_err(|_| ChannelError::Disconnected)
     }
 
+    /// Queues `bodies` together, in order, taking one place in the outbound queue (a
+    /// room's history replayed to a joining channel): its length is the history's, not
+    /// the live queue's to bound.
+    pub(crate) fn enqueue_run(&self, bodies: Vec<Body>) -> Result<(), ChannelError> {
+        let pushed = lock(&self.core).push_run(bodies);
+        self.after_push(pushed).map_err(|_| ChannelError::Disconnected)
+    }
+
     /// Queues a frame naming channel `channel` (an emit); refused once it has closed.
     pub(crate) fn enqueue_on(&self, channel: ChannelId, body: Body) -> Result<(), ChannelError> {
         let pushed = lock(&self.core).push_on(channel, body);

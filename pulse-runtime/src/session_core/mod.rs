@@ -157,18 +157,17 @@ enum Queued {
     Frame(Body),
     /// A channel's `open` frame: it holds the queue while its channel is not ready.
     Open(ChannelId, Body),
+    /// Frames queued together (a room's history replayed to a joining channel): one
+    /// place in the queue whatever their number, handed out one by one, so a long
+    /// history never crowds out the live frames the queue's bound is for.
+    Run(VecDeque<Body>),
 }
 
 impl Queued {
-    fn body(&self) -> &Body {
+    fn bytes(&self) -> usize {
         match self {
-            Queued::Frame(body) | Queued::Open(_, body) => body,
-        }
-    }
-
-    fn into_body(self) -> Body {
-        match self {
-            Queued::Frame(body) | Queued::Open(_, body) => body,
+            Queued::Frame(body) | Queued::Open(_, body) => body.bytes().len(),
+            Queued::Run(run) => run.iter().map(|body| body.bytes().len()).sum(),
         }
     }
 }
@@ -254,6 +253,15 @@ impl<H, A> SessionCore<H, A> {
         self.push_queued(Queued::Frame(body))
     }
 
+    /// Queues `bodies` together, in order: one place in the queue, however many they are
+    /// (a history replay). Refused, or queued, as one frame would be.
+    pub(crate) fn push_run(&mut self, bodies: Vec<Body>) -> Result<bool, Refused> {
+        if bodies.is_empty() {
+            return Ok(false);
+        }
+        self.push_queued(Queued::Run(bodies.into()))
+    }
+
     /// Queues a frame that names channel `channel` (an emit, an answer): refused once
     /// the channel has closed, so that its `close` is the last frame naming it.
     pub(crate) fn push_on(&mut self, channel: ChannelId, body: Body) -> Result<bool, Refused> {
@@ -284,7 +292,7 @@ impl<H, A> SessionCore<H, A> {
             self.gap.get_or_insert(Refused::Overflow);
             return Err(Refused::Overflow);
         }
-        let bytes = queued.body().bytes().len();
+        let bytes = queued.bytes();
         if self.link == Link::Detached {
             if !self.detached.try_take(bytes) {
                 self.gap = Some(Refused::OverBudget);
@@ -311,8 +319,21 @@ impl<H, A> SessionCore<H, A> {
             if self.unready > 0 && !self.front_is_ready() {
                 return;
             }
-            let Some(queued) = self.queue.pop_front() else { return };
-            let body = queued.into_body();
+            let body = match self.queue.front_mut() {
+                None => return,
+                Some(Queued::Run(run)) => {
+                    let body = run.pop_front();
+                    if run.is_empty() {
+                        self.queue.pop_front();
+                    }
+                    let Some(body) = body else { continue };
+                    body
+                }
+                Some(_) => match self.queue.pop_front() {
+                    Some(Queued::Frame(body) | Queued::Open(_, body)) => body,
+                    _ => return,
+                },
+            };
             self.queue_bytes -= body.bytes().len();
             self.seq += 1;
             self.replay.push(self.seq, body.clone());

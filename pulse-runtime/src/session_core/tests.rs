@@ -25,6 +25,9 @@ fn limits() -> Limits {
 enum Op {
     /// The server broadcasts the next number.
     Broadcast,
+    /// The next `n` numbers arrive together, as a history replay does (one place in the
+    /// queue).
+    Replay(usize),
     /// The server emits on a channel (perhaps one that has closed).
     Emit(usize),
     /// The writer takes up to `take` frames; the client gets the first `delivered`.
@@ -73,6 +76,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => Just(Op::Broadcast),
+        1 => (0..40usize).prop_map(Op::Replay),
         2 => (0..6usize).prop_map(Op::Emit),
         6 => (1..6usize, 0..6usize).prop_map(|(take, d)| Op::Write { take, delivered: d.min(take) }),
         2 => Just(Op::Cut),
@@ -221,6 +225,22 @@ impl Harness {
                     Err(Refused::Overflow) => {
                         assert!(gapped || self.core.buffered().0 == QUEUE, "refused with room in the queue");
                     }
+                    Err(Refused::OverBudget) => self.over_budget(),
+                    Err(Refused::Ended | Refused::ChannelClosed) => unreachable!("ended sessions are not driven"),
+                }
+            }
+            Op::Replay(n) => {
+                let bodies: Vec<Body> = (0..n as u64)
+                    .map(|i| frames::broadcast(&Topic::from("room"), "n", &(self.accepted + i)).expect("encodes"))
+                    .collect();
+                let gapped = self.core.has_gap();
+                let queued = self.core.buffered().0;
+                match self.core.push_run(bodies) {
+                    Ok(_) => {
+                        assert!(!gapped || n == 0, "nothing is queued after a gap");
+                        self.accepted += n as u64;
+                    }
+                    Err(Refused::Overflow) => assert!(gapped || queued == QUEUE, "refused with room in the queue"),
                     Err(Refused::OverBudget) => self.over_budget(),
                     Err(Refused::Ended | Refused::ChannelClosed) => unreachable!("ended sessions are not driven"),
                 }
