@@ -91,6 +91,21 @@ echo "$generated was not rewritten" >&2
 exit 1
 EDIT
     node "$repo/tests/browser/starter-page.mjs" "$url" --during "bash $work/edit.sh" || { cat "$log" >&2; return 1; }
+    sed 's/\x1b\[[0-9;]*m//g' "$log" > "$log.plain"
+    # While the server rebuilt, the proxy's failures were one line, not stack traces.
+    if grep -q "ECONNREFUSED\|ECONNRESET\|EPIPE" "$log.plain"; then
+      cat "$log.plain" >&2; echo "the dev loop printed the proxy's connection errors" >&2; return 1
+    fi
+    echo "   the dev loop: a misspelt event is a type error while it runs" >&2
+    sed -i.orig 's|counter.emit("add", 1)|counter.emit("ad", 1)|' client/src/Buttons.tsx
+    local typed=false
+    for _ in $(seq 1 120); do
+      sed 's/\x1b\[[0-9;]*m//g' "$log" > "$log.plain"
+      grep -q "Buttons.tsx.*error TS" "$log.plain" && { typed=true; break; }
+      sleep 1
+    done
+    mv client/src/Buttons.tsx.orig client/src/Buttons.tsx
+    $typed || { cat "$log.plain" >&2; echo "no type error shown for counter.emit(\"ad\", 1)" >&2; return 1; }
   else
     node "$repo/tests/browser/starter-page.mjs" "$url" || { cat "$log" >&2; return 1; }
   fi

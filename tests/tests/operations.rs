@@ -247,3 +247,18 @@ fn the_documented_filter_follows_one_user() {
     assert!(logs.contains("text=from ann"), "ann's line is missing:\n{logs}");
     assert!(!logs.contains("text=from bob"), "bob's line should be filtered out:\n{logs}");
 }
+
+/// A port already taken (most often an earlier run, still going) is named with the fix.
+#[tokio::test]
+async fn a_taken_port_is_refused_with_what_to_do() {
+    let first = pulse_runtime::Server::builder().build().bind("127.0.0.1:0").await.unwrap();
+    let error = match pulse_runtime::Server::builder().build().bind(first.local_addr()).await {
+        Ok(_) => panic!("bound a port already taken"),
+        Err(error) => error,
+    };
+    assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+    let message = error.to_string();
+    assert!(message.contains("another server listens there"), "{message}");
+    assert!(message.contains("choose another port"), "{message}");
+    first.shutdown().await;
+}

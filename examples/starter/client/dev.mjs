@@ -1,6 +1,7 @@
 // `npm run dev`: the development loop. Runs the Rust server (`cargo run`, which
-// rewrites src/generated/starter.ts when the declarations changed) and Vite's dev
-// server (http://localhost:5173, hot reload, the WebSocket proxied to the Rust server).
+// rewrites src/generated/starter.ts when the declarations changed), Vite's dev
+// server (http://localhost:5173, hot reload, the WebSocket proxied to the Rust server)
+// and tsc in watch mode, so a type error (a misspelt event) shows while you work.
 // When a Rust file changes, the server is rebuilt and restarted; the browser
 // reconnects, and Vite reloads what the new TypeScript module changed.
 import { spawn } from "node:child_process";
@@ -87,6 +88,10 @@ function watchTree(dir) {
 watchTree(join(crate, "src"));
 
 const client = run(process.execPath, [vite, ...process.argv.slice(2)], { env: { ...process.env, PULSE_PORT: port } });
+
+// Vite strips types without checking them: tsc checks them as files change.
+const tsc = join(dirname(createRequire(import.meta.url).resolve("typescript/package.json")), "bin/tsc");
+run(process.execPath, [tsc, "--noEmit", "--watch", "--preserveWatchOutput", "-p", "tsconfig.json"], {});
 
 // The children run in groups of their own: whatever ends this process ends them too.
 process.on("exit", () => children.forEach((child) => signal(child, "SIGTERM")));

@@ -306,6 +306,9 @@ impl ServerBuilder {
 
     /// The server, ready to be mounted with [`Server::router`] or run with [`Server::bind`].
     pub fn build(mut self) -> Server {
+        if let Some(problem) = self.assets.as_deref().and_then(assets_problem) {
+            tracing::warn!("{problem}");
+        }
         let backplane = self.backplane.or_else(backplane_from_env);
         self.config.trusted_proxies.extend(trusted_proxies_from_env());
         if let Some(origins) = origins_from_env() {
@@ -351,6 +354,20 @@ impl ServerBuilder {
             }),
         }
     }
+}
+
+/// What is wrong with `dir` as the built client's folder, if anything: it must hold an
+/// `index.html`, or every page is a 404.
+fn assets_problem(dir: &std::path::Path) -> Option<String> {
+    if dir.join("index.html").is_file() {
+        return None;
+    }
+    let what = if dir.is_dir() { "has no index.html" } else { "does not exist" };
+    Some(format!(
+        "the client's folder {} {what}: every page will be a 404 until the client is built there \
+         (`npm run build` in the client's folder), or `assets` names the right one",
+        dir.display()
+    ))
 }
 
 /// The environment variable that turns on the Redis backplane (feature `redis`).
@@ -419,4 +436,18 @@ fn backplane_from_env() -> Option<Arc<dyn Backplane>> {
         tracing::warn!("{REDIS_URL_VAR} is set but pulse-runtime was built without the `redis` feature");
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assets_problem;
+
+    #[test]
+    fn a_client_folder_without_its_index_is_named_with_the_fix() {
+        let missing = assets_problem(std::path::Path::new("/nonexistent/dist")).unwrap();
+        assert!(missing.contains("/nonexistent/dist does not exist"), "{missing}");
+        assert!(missing.contains("npm run build"), "{missing}");
+        let empty = std::env::temp_dir();
+        assert!(assets_problem(&empty).unwrap().contains("has no index.html"));
+    }
 }

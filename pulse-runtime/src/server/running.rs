@@ -221,7 +221,7 @@ impl Server {
     /// # }
     /// ```
     pub async fn bind_with(self, addr: impl ToSocketAddrs, app: Router) -> std::io::Result<RunningServer> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = TcpListener::bind(addr).await.map_err(explain_bind_error)?;
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let router = self.with_layers(self.with_assets(app.merge(self.routes())));
@@ -341,6 +341,21 @@ pub async fn stop_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// A bind error with what to do about it, when there is something to say: a port in use
+/// is most often an earlier run of the same server, still going.
+fn explain_bind_error(error: std::io::Error) -> std::io::Error {
+    let advice = match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "the address is in use: another server listens there (an earlier run of this one, still going?); \
+             stop it, or choose another port"
+        }
+        std::io::ErrorKind::AddrNotAvailable => "the address is not one of this machine's",
+        std::io::ErrorKind::PermissionDenied => "ports below 1024 need privileges: choose a port above 1023",
+        _ => return error,
+    };
+    std::io::Error::new(error.kind(), format!("cannot listen: {advice} ({error})"))
 }
 
 /// `GET` on the metrics path.
