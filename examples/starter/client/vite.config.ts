@@ -7,11 +7,13 @@ import { createLogger, defineConfig } from "vite";
 const server = `http://127.0.0.1:${process.env.PULSE_PORT ?? "3000"}`;
 
 // While the Rust server rebuilds or restarts, every proxied request fails; Vite would
-// print each failure with its stack. One line per outage says the same.
+// print each failure with its stack. One line per outage says the same. A tab that goes
+// away mid-connection (closed, reloaded) resets its socket: nothing to say.
 const logger = createLogger();
 const logError = logger.error.bind(logger);
 let quietUntil = 0;
 logger.error = (message, options) => {
+  if (/proxy socket error/i.test(message) && /ECONNRESET|EPIPE/.test(message)) return;
   const unreachable = /proxy error/i.test(message) && /ECONNREFUSED|ECONNRESET|EPIPE|socket hang up/.test(message);
   if (!unreachable) return logError(message, options);
   if (Date.now() < quietUntil) return;
