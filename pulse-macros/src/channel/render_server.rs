@@ -94,7 +94,9 @@ fn handler_trait(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         if event.error.is_some() {
             doc.push_str(" An `Err` reaches the client typed, as the request's error.");
         }
-        quote! {
+        // Spanned at the event: rustc's "missing `history`" then points at the event
+        // in the declaration, not at the whole attribute.
+        quote_spanned! {method.span()=>
             #[doc = #doc]
             #(#docs)*
             fn #method(&mut self, cx: &mut #rt::ChannelCx<#ident> #param) #ret;

@@ -1,0 +1,16 @@
+use pulse_runtime::prelude::*;
+
+#[channel(events(
+    send_message(String) => server,
+    /// Answered later, by the future the handler returns (`Later<Vec<String>>`).
+    async history() -> Vec<String> => server,
+))]
+pub struct Chat;
+
+struct Room;
+
+impl ChatHandler for Room {
+    fn send_message(&mut self, _cx: &mut ChannelCx<Chat>, _text: String) {}
+}
+
+fn main() {}
