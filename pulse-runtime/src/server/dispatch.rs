@@ -125,19 +125,13 @@ fn arrive(session: &Arc<SessionShared>, channel: Arc<ChannelShared>, work: Work)
         Arrival::Queued => {}
         Arrival::Full(work) => {
             let limit = session.host.config().max_pending_requests;
-            let error = WireError::new(
-                ErrorCode::TooManyRequests,
-                format!("more than {limit} events are waiting for this channel's handler"),
-            );
-            refuse(session, &channel, work, &error);
+            let why = format!("more than {limit} events are waiting for this channel's handler");
+            refuse(session, &channel, work, &WireError::new(ErrorCode::TooManyRequests, why));
         }
         Arrival::OverBudget(work) => {
             let limit = session.host.config().inbound_queue_bytes;
-            let error = WireError::new(
-                ErrorCode::TooManyRequests,
-                format!("more than {limit} bytes of events are waiting for this session's handlers"),
-            );
-            refuse(session, &channel, work, &error);
+            let why = format!("more than {limit} bytes of events are waiting for this session's handlers");
+            refuse(session, &channel, work, &WireError::new(ErrorCode::TooManyRequests, why));
         }
         // The channel closed since it was looked up: its `close` is on its way. An emit
         // is told so; a request is failed by the client when it hears `close`.
