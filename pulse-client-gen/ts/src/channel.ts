@@ -222,7 +222,8 @@ export class ClientChannel {
    */
   since(after: number): { events: Delivered[]; complete: boolean } {
     const first = this.log[0]?.n ?? this.delivered + 1;
-    const events = this.log.filter((d) => d.n > after);
+    // The log's numbers run without a gap from `first`: what follows `after` is a slice.
+    const events = this.log.slice(Math.max(0, after + 1 - first));
     return { events, complete: Math.max(after, this.base) + 1 >= first };
   }
 

@@ -172,19 +172,19 @@ it("a history that starts over starts the state over; a new channel carries it o
     first.deliver("said", "x");
   });
   expect(text(mounted.container)).toBe("x");
-  // A new session's channel for the component: a recovered replay goes on from the state…
-  const second = channel("c2");
-  second.markOpen("desk", "r");
-  second.historyStarts(start(true));
-  second.deliver("said", "y");
-  await act(async () => mounted.root.render(<Counter id="c2" connection={connection} />));
+  /** A new session's channel `id` for the component, whose replay says `said`. */
+  const renderNew = async (id: string, recovered: boolean, said: string) => {
+    const next = channel(id);
+    next.markOpen("desk", "r");
+    next.historyStarts(start(recovered));
+    next.deliver("said", said);
+    await act(async () => mounted.root.render(<Counter id={id} connection={connection} />));
+  };
+  // A recovered replay goes on from the state…
+  await renderNew("c2", true, "y");
   expect(text(mounted.container)).toBe("x,y");
   // …and one that is not recovered starts it over.
-  const third = channel("c3");
-  third.markOpen("desk", "r");
-  third.historyStarts(start(false));
-  third.deliver("said", "z");
-  await act(async () => mounted.root.render(<Counter id="c3" connection={connection} />));
+  await renderNew("c3", false, "z");
   expect(text(mounted.container)).toBe("z");
 });
 
