@@ -7,7 +7,8 @@
 #   TypeScript:  the generated chat module is current, tsc --strict (with the misuse
 #                files), vitest against the real server (runtime and DOM renderer)
 #   Browser:     the chat in headless Chromium, two tabs and more, and behind Debian's
-#                nginx with TLS (docs/deployment.md's configuration)
+#                nginx with TLS (docs/deployment.md's configuration); a todo app through
+#                Vite's dev server with <StrictMode>, a late tab and a hot-module edit
 #   Adoption:    docs/getting-started.md followed on a fresh copy of the starter (the
 #                packed npm package, Vite, the dev loop, the page in Chromium), and
 #                `cargo package` of the three published crates
@@ -50,6 +51,7 @@ step "tsc --strict"
 (cd pulse-client-gen/ts && npx tsc --noEmit -p tsconfig.json)
 (cd examples/chat/client && npx tsc --noEmit -p tsconfig.json)
 (cd examples/starter/client && npm run -s typecheck)
+node_modules/.bin/tsc --noEmit -p tests/browser/todo/tsconfig.json
 
 step "vitest: the client runtime and renderer against the real server"
 cargo build -q -p pulse-tests --bin ts-test-server
@@ -59,10 +61,10 @@ step "benchmarks: a smoke run of every workload against every server (not for ti
 bench/run.sh --smoke > target/bench-smoke.log 2>&1 || { cat target/bench-smoke.log; exit 1; }
 echo "bench smoke: $(grep -c '"workload"' target/bench-smoke.log) runs, all delivered"
 
-step "browser: the chat in headless Chromium"
-cargo build -q -p chat --bin chat
+step "browser: the chat, and a todo app through Vite's dev server, in headless Chromium"
+cargo build -q -p chat -p pulse-tests --bin chat --bin todo-server
 (cd examples/chat/client && node build.mjs)
-(cd tests/browser && node --test --test-concurrency=1 chat.test.mjs two-reacts.test.mjs behind-nginx.test.mjs)
+(cd tests/browser && npm test)
 
 step "getting started: docs/getting-started.md on a fresh copy, in headless Chromium"
 ./scripts/getting-started-test.sh

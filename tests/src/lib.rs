@@ -161,6 +161,7 @@ pub fn test_handlers() -> (pulse_runtime::Handlers, Seen) {
 pub mod lab;
 pub mod poll;
 pub mod redis;
+pub mod todo;
 pub mod vdom;
 
 /// Polls the async check `f` until it holds, failing after [`PATIENCE`].

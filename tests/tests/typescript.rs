@@ -31,18 +31,18 @@ fn rendering_is_deterministic() {
 /// `PULSE_BLESS=1 cargo test` rewrites the fixture after a deliberate change.
 #[test]
 fn the_committed_fixture_is_current() {
-    let module = lab_module();
+    current(lab_module(), FIXTURE);
+    current(pulse_tests::poll::typescript(), POLL_FIXTURE);
+    // The browser test's todo app (tests/browser/todo), which Vite serves as it is.
+    current(pulse_tests::todo::typescript(), pulse_tests::todo::TYPESCRIPT);
+}
+
+/// Fails unless `path` holds `module` (rewrites it first under `PULSE_BLESS`).
+fn current(module: Module, path: &str) {
     if std::env::var_os("PULSE_BLESS").is_some() {
-        module.write(FIXTURE).unwrap();
+        module.write(path).unwrap();
     }
-    if let Err(error) = module.check(FIXTURE) {
-        panic!("{error}\n(run `PULSE_BLESS=1 cargo test -p pulse-tests --test typescript` to regenerate)");
-    }
-    let poll = pulse_tests::poll::typescript();
-    if std::env::var_os("PULSE_BLESS").is_some() {
-        poll.write(POLL_FIXTURE).unwrap();
-    }
-    if let Err(error) = poll.check(POLL_FIXTURE) {
+    if let Err(error) = module.check(path) {
         panic!("{error}\n(run `PULSE_BLESS=1 cargo test -p pulse-tests --test typescript` to regenerate)");
     }
 }

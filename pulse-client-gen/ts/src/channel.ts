@@ -141,6 +141,20 @@ export interface Delivered {
   payload: unknown;
 }
 
+/**
+ * What a lost session's channel in a room with history leaves the next session's channel
+ * in the same room: what it delivered, numbered as it was, so that state folded from it
+ * goes on where it stopped and a component mounted later still sees all of it.
+ */
+export interface Carried {
+  log: Delivered[];
+  delivered: number;
+  base: number;
+  resets: number;
+  retain: number;
+  lineage: object;
+}
+
 interface Waiting {
   id: number;
   event: string;
@@ -181,6 +195,13 @@ export class ClientChannel {
   private readonly logListeners = new Set<() => void>();
   /** How many times what the channel delivered started over (a history replay that is not `recovered`). */
   resets = 0;
+  /**
+   * The same object for a channel and the channels that carry on from it in later
+   * sessions (`carryOn`): their events are numbered as one sequence.
+   */
+  lineage: object = {};
+  /** Events up to this `n` were delivered to an earlier session's channel: never held for `on`. */
+  private heldAfter = 0;
   private waiting: Waiting[] = [];
   private readonly closeListeners = new Set<() => void>();
   private readonly historyListeners = new Set<(start: HistoryStart) => void>();
@@ -209,7 +230,7 @@ export class ClientChannel {
       this.listeners.set(event, set);
     }
     set.add(listener);
-    if (this.log.some((d) => d.event === event && d.n > (this.claimed.get(event) ?? 0))) this.flushSoon(event);
+    if (this.log.some((d) => d.event === event && d.n > this.claimedUpTo(event))) this.flushSoon(event);
     return () => {
       set.delete(listener);
     };
@@ -233,6 +254,11 @@ export class ClientChannel {
     return () => this.logListeners.delete(listener);
   }
 
+  /** The `n` up to which events named `event` are not held for a listener. */
+  private claimedUpTo(event: string): number {
+    return Math.max(this.claimed.get(event) ?? 0, this.heldAfter);
+  }
+
   /** Gives the held events of `event` to its listeners at the end of this task. */
   private flushSoon(event: string): void {
     if (this.flushing.has(event)) return;
@@ -241,7 +267,7 @@ export class ClientChannel {
       this.flushing.delete(event);
       const set = this.listeners.get(event);
       if (!set || set.size === 0) return;
-      const from = this.claimed.get(event) ?? 0;
+      const from = this.claimedUpTo(event);
       const held = this.log.filter((d) => d.event === event && d.n > from);
       const last = held[held.length - 1];
       if (last) this.claimed.set(event, last.n);
@@ -392,7 +418,7 @@ export class ClientChannel {
     this.log.push({ n, event, payload });
     if (this.log.length > this.retain) {
       const dropped = this.log.shift();
-      if (dropped && dropped.n > (this.claimed.get(dropped.event) ?? 0) && !this.warnedOfLoss) {
+      if (dropped && dropped.n > this.claimedUpTo(dropped.event) && !this.warnedOfLoss) {
         this.warnedOfLoss = true;
         console.warn(
           `pulse: no listener for \`${dropped.event}\` on channel ${this.id} while more than ${this.retain} ` +
@@ -435,6 +461,29 @@ export class ClientChannel {
         error: { code: "unknown_event", message: `no answerer for \`${event}\`` },
       });
     }
+  }
+
+  /** @internal What this channel leaves the next session's channel in its room, if it keeps history. */
+  carry(): Carried | null {
+    if (this.history === null || this.closed) return null;
+    const { log, delivered, base, resets, retain, lineage } = this;
+    return { log, delivered, base, resets, retain, lineage };
+  }
+
+  /**
+   * @internal This channel, just opened in a new session, carries on from `carried` (the
+   * lost session's channel in the same room): what that one delivered comes first. If the
+   * replay that follows is not `recovered`, it starts over as any channel does.
+   */
+  carryOn(carried: Carried): void {
+    if (this.delivered !== 0) return;
+    this.log = carried.log;
+    this.delivered = carried.delivered;
+    this.base = carried.base;
+    this.resets = carried.resets;
+    this.retain = Math.max(this.retain, carried.retain);
+    this.lineage = carried.lineage;
+    this.heldAfter = carried.delivered;
   }
 
   /** @internal */

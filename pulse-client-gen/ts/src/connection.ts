@@ -1,7 +1,7 @@
 // The connection: one WebSocket per session, reconnect with backoff, request
 // correlation with timeouts, and routing of server frames to channels.
 
-import { ClientChannel } from "./channel.js";
+import { type Carried, ClientChannel } from "./channel.js";
 import { type ChannelError, DisconnectedError, TimeoutError, type WireError, errorFromWire } from "./errors.js";
 import {
   CLOSE_CODES,
@@ -141,6 +141,8 @@ export class PulseConnection {
   private readonly frameListeners = new Set<FrameListener>();
   /** Where this client stands in each room's history it has seen, by topic; kept across sessions. */
   private readonly positions = new Map<string, HistoryPosition>();
+  /** What the lost session's channels in rooms with history delivered, by topic, for the next session's. */
+  private carried = new Map<string, Carried>();
   private readonly options: Required<Omit<ConnectionOptions, "url" | "WebSocket" | "params" | "page">> & {
     page: boolean;
     urls: string[];
@@ -233,6 +235,7 @@ export class PulseConnection {
     this.socket?.close(1000, "client closed");
     this.lastClose = { code: 1000, reason: "client closed" };
     this.sessionLost();
+    this.carried.clear();
     this.setState("closed");
   }
 
@@ -405,9 +408,17 @@ export class PulseConnection {
       case "ping":
         this.send({ t: "pong" });
         break;
-      case "open":
-        this.channel(frame.channel).markOpen(frame.name, frame.room);
+      case "open": {
+        const channel = this.channel(frame.channel);
+        channel.markOpen(frame.name, frame.room);
+        const key = `${channel.name}:${channel.roomKey}`;
+        const carried = this.carried.get(key);
+        if (carried) {
+          this.carried.delete(key);
+          channel.carryOn(carried);
+        }
         break;
+      }
       case "close":
         this.channels.get(frame.channel)?.markClosed(frame.reason);
         this.pruneClosed();
@@ -504,7 +515,12 @@ export class PulseConnection {
     this.sessionId = null;
     this.outbox = [];
     this.failPending(null, (event) => new DisconnectedError(event));
-    for (const channel of this.channels.values()) channel.markClosed("disconnected", true);
+    this.carried = new Map();
+    for (const channel of this.channels.values()) {
+      const carried = channel.carry();
+      if (carried) this.carried.set(`${channel.name}:${channel.roomKey}`, carried);
+      channel.markClosed("disconnected", true);
+    }
     this.channels.clear();
   }
 

@@ -76,7 +76,9 @@ export type Reducers<S extends ChannelShape, T> = {
  * (`recovered: false`: everything the room keeps follows) it starts again from
  * `initial`; when the server gives the component a new channel (a new session), it keeps
  * its state and goes on with the new channel's events (a recovered history replays just
- * what was missed). Reducers must be pure: they may run again for the same events.
+ * what was missed). A component mounted on that new channel later gets the same state:
+ * the channel starts with what its room's channel of the lost session delivered.
+ * Reducers must be pure: they may run again for the same events.
  */
 export function useChannelState<S extends ChannelShape, T>(
   channel: TypedChannel<S>,
@@ -94,7 +96,7 @@ export function useChannelState<S extends ChannelShape, T>(
 
 /** A state folded from a channel's delivered events, up to the `n`th. */
 class Fold<T> {
-  private channel: ClientChannel | null = null;
+  private lineage: object | null = null;
   private resets = 0;
   private upTo = 0;
   private warned = false;
@@ -106,9 +108,10 @@ class Fold<T> {
 
   /** The state with every event `channel` delivered folded in (the same object if none is new). */
   read(channel: ClientChannel, reducers: Record<string, ((state: T, payload: unknown) => T) | undefined>): T {
-    if (channel !== this.channel) {
-      // A new channel (a new session): the state goes on with its events.
-      this.channel = channel;
+    if (channel.lineage !== this.lineage) {
+      // Another channel: the state goes on with its events. (A new session's channel
+      // that carries on from the one folded so far shares its lineage and numbering.)
+      this.lineage = channel.lineage;
       this.resets = 0;
       this.upTo = 0;
     }

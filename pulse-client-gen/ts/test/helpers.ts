@@ -87,3 +87,16 @@ export async function say(desk: TypedChannel<DeskSchema>, texts: string[]): Prom
   for (const text of texts) desk.emit("say", text);
   await heard;
 }
+
+/** A WebSocket that, once `forget` is set, connects as to a server that never knew the session. */
+export class ForgetfulWebSocket extends WebSocket {
+  static latest: ForgetfulWebSocket | null = null;
+  static forget = false;
+  static urls: string[] = [];
+  constructor(address: string) {
+    const target = ForgetfulWebSocket.forget ? address.replace(/&resume=[^&]*&last_seq=[^&]*/, "") : address;
+    super(target);
+    ForgetfulWebSocket.urls.push(address);
+    ForgetfulWebSocket.latest = this;
+  }
+}

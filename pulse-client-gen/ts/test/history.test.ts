@@ -5,10 +5,9 @@
 // gets exactly what it missed on the new session.
 
 import { expect, it } from "vitest";
-import WebSocket from "ws";
 import { type HistoryStart, PulseConnection, type TypedChannel, type WebSocketConstructor } from "../src/index";
 import type { DeskSchema, LobbySchema } from "./generated/lab";
-import { connectClosingAfterEach, say, until, url } from "./helpers";
+import { ForgetfulWebSocket, connectClosingAfterEach, say, until, url } from "./helpers";
 
 const connect = connectClosingAfterEach();
 
@@ -52,19 +51,6 @@ it("a joining tab gets the room's last broadcasts, announced by onHistory, befor
   expect(bobHeard[5]).toBe("live");
   expect(bob.connection.position("desk", desk)).toMatchObject({ epoch: start.epoch, offset: 8 });
 });
-
-/** A WebSocket that, once `forget` is set, connects as to a server that never knew the session. */
-class ForgetfulWebSocket extends WebSocket {
-  static latest: ForgetfulWebSocket | null = null;
-  static forget = false;
-  static urls: string[] = [];
-  constructor(address: string) {
-    const target = ForgetfulWebSocket.forget ? address.replace(/&resume=[^&]*&last_seq=[^&]*/, "") : address;
-    super(target);
-    ForgetfulWebSocket.urls.push(address);
-    ForgetfulWebSocket.latest = this;
-  }
-}
 
 it("a client whose session is gone sends its position and gets exactly what it missed", async () => {
   const desk = room("r");

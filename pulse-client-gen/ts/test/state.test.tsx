@@ -15,11 +15,12 @@ import {
   PulseConnection,
   PulseProvider,
   type TypedChannel,
+  type WebSocketConstructor,
   useChannelState,
   usePulseChannel,
 } from "../src/index";
 import type { DeskSchema, LobbySchema } from "./generated/lab";
-import { connectClosingAfterEach, say, until } from "./helpers";
+import { ForgetfulWebSocket, connectClosingAfterEach, say, until, url } from "./helpers";
 
 beforeAll(() => {
   (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = false;
@@ -134,6 +135,59 @@ it("`on` in StrictMode gets the events that came before it, once", async () => {
   await say(annDesk, ["d"]);
   await until(() => runs[1]?.length === 4);
   expect(runs).toEqual([[], ["a", "b", "c", "d"]]);
+});
+
+it("after a new session's recovered replay, a component mounted then shows what came before too", async () => {
+  const name = room("n");
+  const ann = await connect();
+  const annDesk = ann.connection.channel(await join(ann.connection, ann.lobby, name)) as unknown as TypedChannel<DeskSchema>;
+  await say(annDesk, ["m1", "m2"]);
+
+  const connection = new PulseConnection({ url: url(), WebSocket: ForgetfulWebSocket as unknown as WebSocketConstructor, backoffMs: [20, 50] }).start();
+  let lobby = "";
+  connection.onFrame((frame) => {
+    if (frame.t === "open" && frame.name === "lobby") lobby = frame.channel;
+  });
+  try {
+    await until(() => lobby !== "");
+    const first = await join(connection, lobby, name);
+    const app = (id: ChannelId<"desk">) => (
+      <StrictMode>
+        <PulseProvider connection={connection}>
+          <Said id={id} />
+        </PulseProvider>
+      </StrictMode>
+    );
+    const stays = await mount(app(first));
+    await until(() => text(stays.container) === "m1,m2");
+
+    // The next server knows nothing of the session: a new one, whose channel in the room
+    // replays only what was missed.
+    const firstLobby = lobby;
+    ForgetfulWebSocket.forget = true;
+    ForgetfulWebSocket.latest?.terminate();
+    await say(annDesk, ["m3"]);
+    await until(() => lobby !== firstLobby);
+    const again = await join(connection, lobby, name);
+    await until(() => connection.channel(again).history !== null && said(connection.channel(again)) === 3);
+    expect(connection.channel(again).history).toMatchObject({ recovered: true });
+
+    // The component that stayed goes on; one mounted now shows the same.
+    await act(async () => stays.root.render(app(again)));
+    expect(text(stays.container)).toBe("m1,m2,m3");
+    const late = await mount(app(again));
+    expect(text(late.container)).toBe("m1,m2,m3");
+    // `on` hears only what the new channel delivered (held), not the earlier session's.
+    const heard: string[] = [];
+    (connection.channel(again) as unknown as TypedChannel<DeskSchema>).on("said", (text) => heard.push(text));
+    await until(() => heard.length >= 1);
+    await say(annDesk, ["m4"]);
+    await until(() => text(late.container) === "m1,m2,m3,m4" && text(stays.container) === "m1,m2,m3,m4");
+    expect(heard).toEqual(["m3", "m4"]);
+  } finally {
+    ForgetfulWebSocket.forget = false;
+    connection.close();
+  }
 });
 
 /** A channel of a connection that never connects, fed by hand. */
