@@ -49,6 +49,12 @@ pub struct Config {
     /// [`ServerBuilder::build`](crate::ServerBuilder::build) replaces it with what the
     /// environment variable [`PULSE_ORIGINS`](crate::ORIGINS_VAR) says, when it is set.
     pub origins: Origins,
+    /// The WebSocket URLs of every node of the cluster (`wss://a.example.com/ws`). They
+    /// are sent to clients in `hello`, so that a page fails over to another node when its
+    /// own goes; and each node admits pages served by any of them (the origins the URLs
+    /// name), whatever [`origins`](Config::origins) says. Empty by default; `PULSE_NODES`
+    /// (comma-separated) sets it when the server is built.
+    pub nodes: Vec<String>,
     /// How long a session whose connection broke waits for its client to resume it
     /// (state, channels and component tree kept). Zero ends sessions with their
     /// connection.
@@ -112,6 +118,7 @@ impl Default for Config {
             inbound_frames_per_second: 200,
             inbound_burst: 400,
             origins: Origins::SameHost,
+            nodes: Vec::new(),
             resume_grace: Duration::from_secs(60),
             replay_buffer_frames: 256,
             replay_buffer_bytes: 64 * 1024,

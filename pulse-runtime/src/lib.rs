@@ -106,8 +106,8 @@ pub use error::{ChannelError, OpenError};
 pub use history::{History, Position};
 pub use id::{ChannelId, InvalidId, SessionId, Untyped};
 pub use server::{
-    ClientAddr, ConnectRequest, ORIGINS_VAR, REDIS_URL_VAR, RunningServer, Server, ServerBuilder, ServerStats,
-    TRUSTED_PROXIES_VAR, serve, serve_with, stop_signal,
+    ClientAddr, ConnectRequest, NODES_VAR, ORIGINS_VAR, REDIS_URL_VAR, RunningServer, Server, ServerBuilder,
+    ServerStats, TRUSTED_PROXIES_VAR, serve, serve_with, stop_signal,
 };
 pub use session::channel::{
     CloseReason, Emitted, PushOnly, RawChannel, RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event,
@@ -117,7 +117,7 @@ pub use session::request::Request;
 pub use session::{Access, Session};
 pub use target::{Identity, Target};
 
-pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Later, Payload};
+pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Later, Payload, RoomHistory, RoomLog};
 
 #[doc(hidden)]
 pub use typed::private as __private;
@@ -144,7 +144,7 @@ pub mod prelude {
         fragment,
     };
     pub use crate::protocol::ErrorCode;
-    pub use crate::typed::{Channel, ChannelCx, ChannelSpec, Later};
+    pub use crate::typed::{Channel, ChannelCx, ChannelSpec, Later, RoomHistory};
     pub use crate::{ChannelError, ChannelId, History, Server, Session, channel, component, state};
     pub use crate::{CloseReason, Config, Origins, SessionId};
     pub use serde::{Deserialize, Serialize};

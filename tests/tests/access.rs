@@ -157,6 +157,25 @@ async fn the_origin_check_refuses_other_sites_with_403() {
     assert_eq!(upgrade_status(&url, Some(&format!("http://{host}"))).await, Err(403));
 }
 
+/// A cluster's nodes named once (`Config::nodes`, as `PULSE_NODES` sets it): `hello`
+/// names them to the client, and a page served by another node is admitted with the
+/// default origin rule, while a page of no node still gets 403.
+#[tokio::test]
+async fn the_clusters_nodes_are_named_in_hello_and_admit_each_others_pages() {
+    let nodes = vec!["ws://127.0.0.1:4100/ws".to_owned(), "ws://127.0.0.1:4101/ws".to_owned()];
+    let mut harness = Harness::with_config(Config { nodes: nodes.clone(), ..Config::default() }).await;
+    let (client, _session) = harness.connect().await;
+    assert_eq!(client.hello().nodes, nodes);
+    let url = harness.running.ws_url();
+    assert_eq!(upgrade_status(&url, Some("http://127.0.0.1:4101")).await, Ok(()), "another node's page");
+    assert_eq!(upgrade_status(&url, Some("http://127.0.0.1:4102")).await, Err(403), "no node's page");
+    // Without nodes, `hello` says nothing of them.
+    let mut plain = Harness::start().await;
+    let (client, _session) = plain.connect().await;
+    assert!(client.hello().nodes.is_empty());
+    assert_eq!(upgrade_status(&plain.running.ws_url(), Some("http://127.0.0.1:4101")).await, Err(403));
+}
+
 #[tokio::test]
 async fn a_request_that_is_no_upgrade_gets_a_4xx_naming_what_is_missing_and_disturbs_no_one() {
     let mut harness = Harness::start().await;

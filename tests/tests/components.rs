@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chat::{ChatRoom, RoomId, Rooms};
+use chat::{Chat, RoomId};
 use pulse_runtime::client::{Client, ServerFrame};
 use pulse_runtime::prelude::*;
 use pulse_runtime::protocol::ErrorCode;
@@ -39,9 +39,8 @@ async fn next_patch(client: &mut Client, tree: &mut ClientTree) -> (Value, Vec<S
 
 #[tokio::test]
 async fn the_seeds_chat_room_renders_and_updates_over_a_real_socket() {
-    let rooms = Rooms::default();
-    let root_rooms = rooms.clone();
-    let mut harness = Harness::with_root(move || ChatRoom { rooms: root_rooms.clone() }).await;
+    let mut harness = Harness::with_builder(chat::server()).await;
+    let room = harness.running.server().room_history::<Chat>(&RoomId::lobby());
     let (mut client, _session) = harness.connect().await;
 
     let (mut tree, before) = first_tree(&mut client).await;
@@ -77,7 +76,7 @@ async fn the_seeds_chat_room_renders_and_updates_over_a_real_socket() {
     assert_eq!(
         ops,
         json!([{ "op": "children", "path": [0, 2], "children": [
-            { "node": { "tag": "li", "key": "0", "children": ["ann: hello"] } }
+            { "node": { "tag": "li", "key": "1", "children": ["ann: hello"] } }
         ] }])
     );
     assert_eq!(tree.texts("ul"), vec!["ann: hello"]);
@@ -102,15 +101,13 @@ async fn the_seeds_chat_room_renders_and_updates_over_a_real_socket() {
 
     // A client request on the same channel: the room's history.
     assert_eq!(client.request(channel, "history", &()).await, Ok(json!([{ "user": "ann", "text": "hello" }])));
-    assert_eq!(rooms.room(&RoomId::lobby()).read().len(), 1);
+    assert_eq!(room.read().len(), 1);
 }
 
 #[tokio::test]
 async fn a_message_from_one_session_re_renders_every_chat_room() {
-    let rooms = Rooms::default();
-    let root_rooms = rooms.clone();
-    let room = rooms.room(&RoomId::lobby());
-    let mut harness = Harness::with_root(move || ChatRoom { rooms: root_rooms.clone() }).await;
+    let mut harness = Harness::with_builder(chat::server()).await;
+    let room = harness.running.server().room_history::<Chat>(&RoomId::lobby());
     let (mut a, _) = harness.connect().await;
     let (mut b, _) = harness.connect().await;
     let (mut a_tree, a_before) = first_tree(&mut a).await;

@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
-use chat::{RoomId, Rooms};
+use chat::{Chat, RoomId};
 use futures_util::{SinkExt as _, StreamExt as _};
+use pulse_runtime::History;
 use pulse_runtime::prelude::*;
 use pulse_runtime::protocol::CloseCode;
 use pulse_runtime::{Config, PushOnly};
@@ -67,9 +68,9 @@ async fn close_code(socket: &mut Socket) -> Option<u16> {
 /// these sessions sends both the moment `open` arrives, before `tree`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_channel_is_usable_the_moment_its_open_arrives() {
-    let rooms = Rooms::default();
-    let room = rooms.room(&RoomId::lobby());
-    let harness = Harness::with_builder(chat::server(rooms)).await;
+    // A history that holds every message sent here: the room's list counts them.
+    let harness = Harness::with_builder(chat::server().history::<Chat>(History::last(1000))).await;
+    let room = harness.running.server().room_history::<Chat>(&RoomId::lobby());
     let url = url(&harness);
     let sessions = 120;
     let mut tasks = Vec::new();
@@ -121,9 +122,9 @@ async fn a_channel_is_usable_the_moment_its_open_arrives() {
 /// holds no lock, so renders and handlers cannot wait on each other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn renders_and_handlers_of_one_session_never_deadlock() {
-    let rooms = Rooms::default();
-    let room = rooms.room(&RoomId::lobby());
-    let harness = Harness::with_builder(chat::server(rooms)).await;
+    // A history that holds every message sent here: the room's list counts them.
+    let harness = Harness::with_builder(chat::server().history::<Chat>(History::last(1000))).await;
+    let room = harness.running.server().room_history::<Chat>(&RoomId::lobby());
     let (sessions, messages) = (8, 40);
     let mut tasks = Vec::new();
     for s in 0..sessions {

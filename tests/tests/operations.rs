@@ -21,7 +21,7 @@ async fn open_chat(client: &mut Client) -> ChannelId {
 #[tokio::test]
 async fn the_metrics_endpoint_counts_what_the_chat_does() {
     pulse_tests::init_tracing();
-    let server = chat::server(chat::Rooms::default()).metrics("/metrics").build();
+    let server = chat::server().metrics("/metrics").build();
     let running = server.bind("127.0.0.1:0").await.unwrap();
     let addr = running.local_addr();
 

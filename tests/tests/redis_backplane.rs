@@ -126,9 +126,8 @@ async fn the_chat_room_follows_messages_sent_on_another_node() {
     for _ in 0..2 {
         let backplane = RedisBackplane::new(&redis.url()).unwrap();
         let stats = backplane.stats();
-        let rooms = chat::Rooms::default();
-        let room = rooms.room(&chat::RoomId::lobby());
-        let harness = Harness::with_builder(chat::server(rooms).backplane(backplane)).await;
+        let harness = Harness::with_builder(chat::server().backplane(backplane)).await;
+        let room = harness.server().room_history::<chat::Chat>(&chat::RoomId::lobby());
         eventually("subscribed", move || stats.subscriptions.load(Ordering::Relaxed) >= 1).await;
         nodes.push((harness, room));
     }
@@ -141,6 +140,7 @@ async fn the_chat_room_follows_messages_sent_on_another_node() {
     client.emit(channel, "send_message", &json!({ "user": "ann", "text": "across" })).unwrap();
     let far_room = nodes[1].1.clone();
     eventually("the other node's room has the message", move || far_room.read().len() == 1).await;
-    assert_eq!(nodes[1].1.read()[0].text, "across");
+    let text = |log: &pulse_runtime::RoomLog<chat::ChatToClient>| log.iter().find_map(|e| e.as_new_message().cloned());
+    assert_eq!(text(&nodes[1].1.read()).map(|m| m.text).as_deref(), Some("across"));
     assert_eq!(nodes[0].1.read().len(), 1, "the sending node's room has it once");
 }

@@ -10,11 +10,12 @@ use pulse_tests::{Harness, expect_open, next_frame};
 use serde_json::json;
 
 // The chat example's declaration, handled here by a plain struct instead of its state.
-use chat::{Chat, ChatHandler, ChatToClient, ChatToServer, Location, Message, Notice, Online, RoomId, Typing};
+use chat::{Chat, ChatHandler, ChatToClient, ChatToServer, Location, Message, Notice, Online, RoomId};
 
 #[derive(Default)]
 struct Room {
     messages: Vec<Message>,
+    name: String,
 }
 
 impl ChatHandler for Room {
@@ -28,12 +29,13 @@ impl ChatHandler for Room {
         Later::new(async move { messages })
     }
 
-    fn typing(&mut self, cx: &mut ChannelCx<Chat>, typing: Typing) {
-        cx.broadcast_others().someone_typing(typing);
+    fn set_name(&mut self, cx: &mut ChannelCx<Chat>, name: String) {
+        self.name = name;
+        cx.track(&Online { name: self.name.clone(), typing: false });
     }
 
-    fn set_name(&mut self, cx: &mut ChannelCx<Chat>, name: String) {
-        cx.track(&Online { name });
+    fn typing(&mut self, cx: &mut ChannelCx<Chat>, typing: bool) {
+        cx.track(&Online { name: self.name.clone(), typing });
     }
 }
 
@@ -59,7 +61,10 @@ async fn typed_handlers_emits_broadcasts_and_requests() {
     match next_frame(&mut client).await {
         ServerFrame::Presence { state: false, joins, .. } => {
             let session = session.id().to_string();
-            assert_eq!(joins, json!({ session.clone(): [{ "id": session, "meta": { "name": "Ann" } }] }));
+            assert_eq!(
+                joins,
+                json!({ session.clone(): [{ "id": session, "meta": { "name": "Ann", "typing": false } }] })
+            );
         }
         other => panic!("expected a presence change, got {other:?}"),
     }
@@ -177,9 +182,8 @@ fn the_schema_describes_every_event() {
             ("notification", ToClient, Some("Notice"), None),
             ("get_location", ToClient, None, Some("Location")),
             ("history", ToServer, None, Some("Vec<Message>")),
-            ("typing", ToServer, Some("Typing"), None),
-            ("someone_typing", ToClient, Some("Typing"), None),
             ("set_name", ToServer, Some("String"), None),
+            ("typing", ToServer, Some("bool"), None),
         ]
     );
 }

@@ -1,10 +1,7 @@
 //! The chat of the seed ("Chat with Channels"), as a user of Pulse for Rust writes it:
 //! the `chat` channel declared once, with rooms; a server component `ChatRoom` with
 //! state; and the client component `ChatClient` implemented in TypeScript
-//! (`client/src/ChatClient.tsx`), which also shows who else is typing.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+//! (`client/src/ChatClient.tsx`), which also shows who is online and who else is typing.
 
 use pulse_runtime::OpenError;
 use pulse_runtime::prelude::*;
@@ -34,20 +31,22 @@ pub struct Location {
     pub lng: f64,
 }
 
-/// Who is typing, and whether they still are.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
-pub struct Typing {
-    /// Who.
-    pub user: String,
-    /// `false` once they stopped (sent, or cleared the box).
-    pub typing: bool,
-}
-
-/// Who is online in a room: what the room's presence list shows of each tab.
+/// Who is in a room: what the room's presence list shows of each tab. Typing is part of
+/// it, so a tab that leaves (closed, gone quiet past the heartbeat, its node dead) stops
+/// typing on every screen with it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Online {
     /// The name the tab chats under.
     pub name: String,
+    /// Whether its text box has something not yet sent.
+    pub typing: bool,
+}
+
+impl Online {
+    /// A tab before it says its name.
+    fn anonymous() -> Online {
+        Online { name: "anonymous".into(), typing: false }
+    }
 }
 
 /// A chat room's name: the `room` of the page's URL (`/?room=random`).
@@ -73,53 +72,42 @@ pub const ROOMS: [&str; 2] = ["lobby", "random"];
     notification(Notice)         => client,
     get_location() -> Location   => client,  // server asks, client answers
     async history() -> Vec<Message> => server,  // client asks, an async handler answers
-    /// The client's user started or stopped typing.
-    typing(Typing)               => server,
-    /// Someone else in the room started or stopped typing (never sent to the typist).
-    someone_typing(Typing)       => client,
     /// The tab chats under this name from now on: it is listed as online with it.
     set_name(String)             => server,
+    /// The tab's user started (`true`) or stopped typing: shown in its presence entry.
+    typing(bool)                 => server,
 ))]
 pub struct Chat;
-
-/// One room's messages: every `ChatRoom` showing the room renders them.
-pub type Room = Shared<Vec<Message>>;
-
-/// Every room's messages, by name (a room exists once someone opens it).
-#[derive(Clone, Default)]
-pub struct Rooms(Arc<Mutex<HashMap<RoomId, Room>>>);
-
-impl Rooms {
-    /// The messages of room `id`.
-    pub fn room(&self, id: &RoomId) -> Room {
-        let mut rooms = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        rooms.entry(id.clone()).or_insert_with(|| Room::new(Vec::new())).clone()
-    }
-}
 
 /// How long the server waits for a client's location.
 pub const LOCATION_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One session's chat state: its room, its channel there (or why it was refused), and
-/// what its client said about where it is.
+/// One session's chat state: its room, the room's messages (the same on every node),
+/// its channel there (or why it was refused), and what its client said about where it is.
 #[state]
 pub struct ChatState {
     id: RoomId,
-    room: Room,
+    messages: RoomHistory<Chat>,
     channel: Result<Channel<Chat>, String>,
     location: Option<String>,
+    /// How the room's presence list shows this tab.
+    online: Online,
 }
 
 impl ChatState {
-    fn new(cx: &mut StateCx<Self>, rooms: &Rooms) -> Self {
+    fn new(cx: &mut StateCx<Self>) -> Self {
         let id = cx.session().param("room").map_or_else(RoomId::lobby, RoomId);
-        let room = rooms.room(&id);
+        // The room's kept broadcasts, in the order every node and every client has them.
+        let messages = cx.room_history::<Chat>(&id);
         let channel = match cx.try_channel_in::<Chat>(&id) {
             Ok(channel) => channel,
             Err(OpenError::Forbidden(reason)) => {
-                return ChatState { id, room, channel: Err(reason), location: None };
+                return ChatState { id, messages, channel: Err(reason), location: None, online: Online::anonymous() };
             }
-            Err(other) => return ChatState { id, room, channel: Err(other.to_string()), location: None },
+            Err(other) => {
+                let channel = Err(other.to_string());
+                return ChatState { id, messages, channel, location: None, online: Online::anonymous() };
+            }
         };
         // To the others: a notice to the whole room would be kept in its history.
         let me = cx.session().id();
@@ -138,7 +126,7 @@ impl ChatState {
             };
             state.update(|s| s.location = Some(location));
         });
-        ChatState { id, room, channel: Ok(channel), location: None }
+        ChatState { id, messages, channel: Ok(channel), location: None, online: Online::anonymous() }
     }
 
     /// Sends a notice to this session's client (fire-and-forget).
@@ -152,33 +140,36 @@ impl ChatState {
 // rustc refuses to compile until every `=> server` event has a handler here.
 impl ChatHandler for ChatState {
     fn send_message(&mut self, cx: &mut ChannelCx<Chat>, msg: Message) {
-        self.room.update(|messages| messages.push(msg.clone())); // every ChatRoom of the room re-renders
-        cx.broadcast().new_message(msg); // every session in this room
+        // Every session in this room, on every node; kept in the room's history, so every
+        // ChatRoom showing the room re-renders with it, in the same order everywhere.
+        cx.broadcast().new_message(msg);
     }
 
     fn history(&mut self, _cx: &mut ChannelCx<Chat>) -> Later<Vec<Message>> {
         // The work runs after this returns, on its own task (a database query would
         // await here); it owns what it reads.
-        let room = self.room.clone();
-        Later::new(async move { room.read().clone() })
-    }
-
-    fn typing(&mut self, cx: &mut ChannelCx<Chat>, typing: Typing) {
-        cx.broadcast_others().someone_typing(typing); // the others in the room, not the typist
+        let messages = self.messages.clone();
+        Later::new(async move { messages.read().iter().filter_map(ChatToClient::as_new_message).cloned().collect() })
     }
 
     fn set_name(&mut self, cx: &mut ChannelCx<Chat>, name: String) {
-        cx.track(&Online { name }); // every tab in the room sees who is online
+        self.online.name = name;
+        cx.track(&self.online); // every tab in the room sees who is online
+    }
+
+    fn typing(&mut self, cx: &mut ChannelCx<Chat>, typing: bool) {
+        self.online.typing = typing;
+        cx.track(&self.online); // ends with the tab's presence: never left behind
     }
 }
 
 /// The chat room: links to the rooms, the room's messages rendered on the server, and
 /// the client component that sends them, given its channel by id.
 #[component]
-pub fn ChatRoom(cx: &mut Scope, rooms: Rooms) -> Node {
-    let state = cx.init(|cx| ChatState::new(cx, &rooms));
-    let room = state.read().room.clone();
-    let messages = cx.watch(&room);
+pub fn ChatRoom(cx: &mut Scope) -> Node {
+    let state = cx.init(ChatState::new);
+    let history = state.read().messages.clone();
+    let log = cx.watch(&history);
     let s = state.read();
     let links = nav(ROOMS.map(|name| {
         let link = a(name).href(format!("?room={name}")).key(name);
@@ -187,8 +178,11 @@ pub fn ChatRoom(cx: &mut Scope, rooms: Rooms) -> Node {
     .class("rooms");
     let body = match &s.channel {
         Ok(channel) => fragment((
-            ul(messages.iter().enumerate().map(|(i, m)| li(format!("{}: {}", m.user, m.text)).key(i)))
-                .class("server-messages"),
+            // Keyed by their place in the room's history, which never changes.
+            ul(log.entries().filter_map(|(offset, event)| {
+                event.as_new_message().map(|m| li(format!("{}: {}", m.user, m.text)).key(offset))
+            }))
+            .class("server-messages"),
             p(s.location.clone().unwrap_or_else(|| "locating…".into())).class("location"),
             ChatClient { channel_id: channel.id() }, // a client component, typed props
         )),
@@ -209,22 +203,16 @@ pub const HISTORY: usize = 100;
 
 /// The chat server: `ChatRoom` for every session, in the room its URL names; room
 /// `staff` is refused; each room keeps its last [`HISTORY`] messages for the tabs that
-/// join it. With a backplane (`PULSE_REDIS_URL`), messages sent on other nodes join this
-/// node's rooms too, and the history lives in Redis.
-pub fn server(rooms: Rooms) -> pulse_runtime::ServerBuilder {
-    let remote_rooms = rooms.clone();
-    Server::builder()
-        .history::<Chat>(History::last(HISTORY))
-        .root(move || ChatRoom { rooms: rooms.clone() })
-        .authorize(|_session, access| match access.room::<RoomId>() {
+/// join it, and its server-rendered list shows them. With a backplane
+/// (`PULSE_REDIS_URL`) the history lives in Redis: every node shows the same messages,
+/// in the same order.
+pub fn server() -> pulse_runtime::ServerBuilder {
+    Server::builder().history::<Chat>(History::last(HISTORY)).root(|| ChatRoom {}).authorize(|_session, access| {
+        match access.room::<RoomId>() {
             Some(RoomId(name)) if name == "staff" => Err("the staff room is for staff".into()),
             _ => Ok(()),
-        })
-        .on_remote_broadcast::<Chat>(move |room, event| {
-            if let ChatToClient::NewMessage(message) = event {
-                remote_rooms.room(&room).update(|messages| messages.push(message));
-            }
-        })
+        }
+    })
 }
 
 /// The generated TypeScript module of this crate.

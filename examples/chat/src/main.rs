@@ -6,8 +6,6 @@
 
 use std::path::PathBuf;
 
-use chat::Rooms;
-
 fn assets_dir() -> PathBuf {
     std::env::var_os("CHAT_ASSETS")
         .map(PathBuf::from)
@@ -34,7 +32,7 @@ async fn main() -> std::io::Result<()> {
     // A folder without the built client is warned of when the server is built.
     let assets = assets_dir();
     // Set PULSE_REDIS_URL to run several nodes behind one Redis (scripts/chat-cluster.sh).
-    let server = chat::server(Rooms::default()).assets(assets).metrics("/metrics").build();
+    let server = chat::server().assets(assets).metrics("/metrics").build();
     let running = server.bind(("127.0.0.1", port())).await?;
     println!("chat on http://{}", running.local_addr());
     pulse_runtime::stop_signal().await;

@@ -13,7 +13,7 @@ import {
   defaultUrl,
   mustNotReconnect,
 } from "./protocol.js";
-import { PAGE_PARAM, PROBE_ORIGIN_HEADER, PROBE_PARAM } from "./generated/protocol.js";
+import { PAGE_PARAM, PROBE_ORIGIN_HEADER, PROBE_PARAM, PROTOCOL_VERSION } from "./generated/protocol.js";
 
 /** What `new WebSocket(url)` needs to be: the browser's, or `ws` in Node. */
 export interface WebSocketLike {
@@ -146,6 +146,7 @@ export class PulseConnection {
   private readonly options: Required<Omit<ConnectionOptions, "url" | "WebSocket" | "params" | "page">> & {
     page: boolean;
     urls: string[];
+    params: Record<string, string>;
     WebSocket: WebSocketConstructor;
   };
   /** Which of the URLs the connection uses. */
@@ -172,6 +173,7 @@ export class PulseConnection {
       urls: (typeof options.url === "string" ? [options.url] : [...(options.url ?? [defaultUrl()])]).map((url) =>
         withParams(url, options.params ?? {}),
       ),
+      params: options.params ?? {},
       WebSocket: WebSocketImpl,
       page: options.page ?? true,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
@@ -390,6 +392,7 @@ export class PulseConnection {
     switch (frame.t) {
       case "hello": {
         this.hello = frame;
+        this.learnNodes(frame.nodes ?? []);
         this.attempt = 0;
         this.retryAt = null;
         this.refused = null;
@@ -493,6 +496,17 @@ export class PulseConnection {
       }
     }
     for (const listener of [...this.frameListeners]) listener(frame);
+  }
+
+  /**
+   * The cluster's nodes the server named in `hello`: tried after the URLs this
+   * connection was given, in the order named, when its node stops answering.
+   */
+  private learnNodes(nodes: string[]): void {
+    for (const node of nodes) {
+      const url = withParams(withVersion(node), this.options.params);
+      if (!this.options.urls.some((known) => sameEndpoint(known, url))) this.options.urls.push(url);
+    }
   }
 
   /** Where this client stands in the history of channel `name`'s room `room`, if it has seen it. */
@@ -623,6 +637,18 @@ function pageAddress(): string | null {
 /** A room's topic as the server spells it: `name`, or `name:<room as JSON>`. */
 function topicKey(name: string, room: unknown): string {
   return room === undefined ? name : `${name}:${JSON.stringify(room)}`;
+}
+
+/** `url` with the protocol version in its query (`?v=1`) unless it says one. */
+function withVersion(url: string): string {
+  if (/[?&]v=/.test(url)) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}v=${PROTOCOL_VERSION}`;
+}
+
+/** Whether two URLs name the same endpoint (scheme, host, port and path; the query aside). */
+function sameEndpoint(a: string, b: string): boolean {
+  const endpoint = (url: string) => url.split("?")[0]?.replace(/\/+$/, "").toLowerCase();
+  return endpoint(a) === endpoint(b);
 }
 
 /** `url` with `params` appended to its query string, each percent-encoded. */

@@ -38,6 +38,8 @@ export interface HelloFrame {
   limits: AnnouncedLimits;
   /** This connection resumed the session the client had; the frames it missed follow. */
   resumed?: boolean;
+  /** The WebSocket URLs of the cluster's nodes (the server's `Config::nodes`): where to fail over. */
+  nodes?: string[];
 }
 
 export type ServerFrame =

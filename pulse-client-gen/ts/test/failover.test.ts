@@ -8,7 +8,7 @@ import { afterEach, expect, it } from "vitest";
 import { type HistoryStart, PulseConnection, type TypedChannel } from "../src/index";
 import type { DeskSchema, LobbySchema } from "./generated/lab";
 import { NodeWebSocket, until } from "./helpers";
-import { type RunningServer, startRedis, startServer } from "./server";
+import { type RunningServer, freePort, startRedis, startServer } from "./server";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -68,4 +68,33 @@ it("a client whose node dies moves to the other and misses nothing", async () =>
   mouth.desk.emit("say", "live");
   await until(() => after.heard.length === 3);
   expect([...before.heard, ...after.heard]).toEqual(["before", "missed 1", "missed 2", "live"]);
+});
+
+it("a connection given one URL learns the cluster's nodes from hello and fails over to them", async () => {
+  const redis = await startRedis();
+  cleanup.push(() => redis.stop());
+  const ports = [await freePort(), await freePort()];
+  // The nodes name each other, as a deployment does with PULSE_NODES.
+  const env = { PULSE_REDIS_URL: redis.url, PULSE_NODES: ports.map((port) => `ws://127.0.0.1:${port}/ws`).join(",") };
+  const nodes: RunningServer[] = [];
+  for (const port of ports) nodes.push(await startServer(port, env));
+  for (const node of nodes) cleanup.push(() => node.stop());
+  const room = `learnt-${Math.random().toString(36).slice(2)}`;
+
+  const client = connectTo([`ws://127.0.0.1:${ports[0]}/ws?v=1`]);
+  const speaker = connectTo([`ws://127.0.0.1:${ports[1]}/ws?v=1`]);
+  await until(() => client.lobby.id !== "" && speaker.lobby.id !== "");
+  const before = await join(client.connection, client.lobby.id, room);
+  const mouth = await join(speaker.connection, speaker.lobby.id, room);
+  mouth.desk.emit("say", "before");
+  await until(() => before.heard.includes("before"));
+
+  const firstLobby = client.lobby.id;
+  await nodes[0]?.stop();
+  mouth.desk.emit("say", "missed");
+  await until(() => client.lobby.id !== firstLobby, 10_000);
+  const after = await join(client.connection, client.lobby.id, room);
+  expect(await after.start).toMatchObject({ recovered: true });
+  await until(() => after.heard.length === 1);
+  expect([...before.heard, ...after.heard]).toEqual(["before", "missed"]);
 });

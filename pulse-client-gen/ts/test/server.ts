@@ -46,9 +46,9 @@ export function startServer(port = 0, env: Record<string, string> = {}): Promise
   });
 }
 
-/** A redis-server on a free port, for the tests that run several nodes. */
-export async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = await new Promise<number>((resolve, reject) => {
+/** A free loopback port (for a server whose port must be known before it starts). */
+export function freePort(): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     const probe = createServer();
     probe.once("error", reject);
     probe.listen(0, "127.0.0.1", () => {
@@ -57,6 +57,11 @@ export async function startRedis(): Promise<{ url: string; stop(): Promise<void>
       probe.close(() => resolve(free));
     });
   });
+}
+
+/** A redis-server on a free port, for the tests that run several nodes. */
+export async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
   const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
     stdio: ["ignore", "ignore", "inherit"],
   });

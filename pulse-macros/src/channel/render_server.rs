@@ -327,6 +327,23 @@ fn wire_enum(decl: &ChannelDecl, rt: &TokenStream, direction: Direction) -> (Tok
         }
     });
     let matched = if list.is_empty() { quote!(match *self {}) } else { quote!(match *self { #(#name_arms,)* }) };
+    // `as_new_message()`: the payload of one event, for filtering a list of them.
+    let accessors = list.iter().filter_map(|event| {
+        let ty = event.payload.as_ref()?;
+        let variant = event.variant();
+        let method = format_ident!("as_{}", event.ident, span = event.ident.span());
+        let doc = format!("The payload, if this is `{}`.", event.name);
+        Some(quote! {
+            #[doc = #doc]
+            #[allow(unreachable_patterns)]
+            pub fn #method(&self) -> ::core::option::Option<&#ty> {
+                match self {
+                    Self::#variant(payload) => ::core::option::Option::Some(payload),
+                    _ => ::core::option::Option::None,
+                }
+            }
+        })
+    });
     let matched_request =
         if list.is_empty() { quote!(match *self {}) } else { quote!(match *self { #(#request_arms,)* }) };
     let matched_serialize =
@@ -349,6 +366,8 @@ fn wire_enum(decl: &ChannelDecl, rt: &TokenStream, direction: Direction) -> (Tok
             pub fn is_request(&self) -> bool {
                 #matched_request
             }
+
+            #(#accessors)*
 
             /// Decodes an event from its name and payload, refusing unknown names and
             /// payloads of the wrong type.

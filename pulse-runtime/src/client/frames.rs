@@ -23,6 +23,9 @@ pub struct Hello {
     /// Whether this connection resumed a session the client had.
     #[serde(default)]
     pub resumed: bool,
+    /// The WebSocket URLs of the cluster's nodes, to fail over to (`Config::nodes`).
+    #[serde(default)]
+    pub nodes: Vec<String>,
 }
 
 /// A server-to-client frame, decoded; or the end of the connection.

@@ -397,6 +397,18 @@ impl<I: Iterator, F: FnMut(I::Item) -> T, T: IntoNode> IntoNodes for std::iter::
     }
 }
 
+impl<I: Iterator, F: FnMut(I::Item) -> Option<T>, T: IntoNode> IntoNodes for std::iter::FilterMap<I, F> {
+    fn into_nodes(self, out: &mut Vec<Node>) {
+        out.extend(self.map(IntoNode::into_node));
+    }
+}
+
+impl<I: Iterator<Item = T>, P: FnMut(&T) -> bool, T: IntoNode> IntoNodes for std::iter::Filter<I, P> {
+    fn into_nodes(self, out: &mut Vec<Node>) {
+        out.extend(self.map(IntoNode::into_node));
+    }
+}
+
 impl IntoNodes for () {
     fn into_nodes(self, _: &mut Vec<Node>) {}
 }

@@ -250,6 +250,24 @@ impl<S: State> StateCx<'_, S> {
         }
     }
 
+    /// Room `room`'s history of `C` as a value this node follows, the same on every node:
+    /// see [`RoomHistory`](crate::RoomHistory). The channel must keep history
+    /// (`ServerBuilder::history::<C>`); otherwise the error is logged and it stays empty.
+    pub fn room_history<C: ChannelSpec + WithRooms>(&self, room: &C::Room) -> crate::RoomHistory<C>
+    where
+        C::ToClient: Sync,
+    {
+        crate::RoomHistory::of_room(self.session, room)
+    }
+
+    /// The history of `C`, a channel without rooms, as [`StateCx::room_history`] gives a room's.
+    pub fn channel_history<C: ChannelSpec + WithoutRooms>(&self) -> crate::RoomHistory<C>
+    where
+        C::ToClient: Sync,
+    {
+        crate::RoomHistory::of_channel(self.session)
+    }
+
     /// A handle to the state being made, for tasks that change it later (an answer that
     /// arrives after the render). It does not keep the state alive.
     pub fn handle(&self) -> WeakState<S> {

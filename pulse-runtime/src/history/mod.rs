@@ -13,6 +13,7 @@
 //! the history lives is elsewhere: in memory on one node ([`memory`]), or in Redis with
 //! the Redis backplane, so that every node hands out the same positions.
 
+pub(crate) mod follow;
 pub(crate) mod memory;
 
 use std::sync::Arc;

@@ -151,6 +151,8 @@ struct HelloOut<'a> {
     idle_timeout_ms: u64,
     limits: AnnouncedLimits,
     resumed: bool,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    nodes: &'a [String],
 }
 
 /// The `hello` frame that starts every connection (no sequence number); `resumed` says
@@ -161,9 +163,18 @@ pub(crate) fn hello(
     idle_timeout_ms: u64,
     limits: AnnouncedLimits,
     resumed: bool,
+    nodes: &[String],
 ) -> String {
-    let frame =
-        HelloOut { t: "hello", v: super::PROTOCOL_VERSION, session, heartbeat_ms, idle_timeout_ms, limits, resumed };
+    let frame = HelloOut {
+        t: "hello",
+        v: super::PROTOCOL_VERSION,
+        session,
+        heartbeat_ms,
+        idle_timeout_ms,
+        limits,
+        resumed,
+        nodes,
+    };
     serde_json::to_string(&frame).unwrap_or_default()
 }
 
@@ -933,7 +944,7 @@ mod tests {
             patch::<[()]>(&[]),
             render_error("C", "m"),
         ];
-        let mut seen: Vec<String> = [hello(&SessionId::generate(), 1, 2, limits, false), PING.to_owned()]
+        let mut seen: Vec<String> = [hello(&SessionId::generate(), 1, 2, limits, false, &[]), PING.to_owned()]
             .into_iter()
             .chain(bodies.iter().map(|body| body.with_seq(1)))
             .map(|text| serde_json::from_str::<serde_json::Value>(&text).unwrap()["t"].as_str().unwrap().to_owned())

@@ -64,6 +64,30 @@ impl ConnectRequest {
     }
 }
 
+/// The origin of the pages a node at WebSocket URL `node` serves
+/// (`wss://a.example.com/ws` → `https://a.example.com`); `None` if it is not a
+/// `ws://` or `wss://` URL.
+pub(crate) fn node_origin(node: &str) -> Option<String> {
+    let (scheme, rest) = node.split_once("://")?;
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "ws" => "http",
+        "wss" => "https",
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next().filter(|a| !a.is_empty())?;
+    Some(format!("{scheme}://{authority}"))
+}
+
+/// Whether the upgrade request's `Origin` passes `origins`, or is a page of one of the
+/// cluster's `nodes`.
+pub(crate) fn admits(origins: &Origins, nodes: &[String], headers: &HeaderMap) -> bool {
+    if origins.allows(headers) {
+        return true;
+    }
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    nodes.iter().filter_map(|node| node_origin(node)).any(|page| page.eq_ignore_ascii_case(origin))
+}
+
 impl Origins {
     /// Whether the upgrade request's headers pass this policy.
     pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
@@ -88,8 +112,9 @@ impl Origins {
             Origins::SameHost => format!(
                 "origin not allowed: the page's origin {origin} is not this server's host ({host}), and the \
                  default rule (Origins::SameHost) admits only pages of this host. Behind a dev-server proxy, \
-                 keep the browser's Host header (Vite: `changeOrigin: false`); to admit that origin, serve \
-                 with {allow}"
+                 keep the browser's Host header (Vite: `changeOrigin: false`); for a page of another node of \
+                 the cluster, name every node in PULSE_NODES (or Config::nodes); to admit that origin, serve \
+                 with {allow} (or PULSE_ORIGINS={origin})"
             ),
             Origins::List(list) => format!(
                 "origin not allowed: {origin} is not in the server's Config::origins ({}); add it to the list",
@@ -113,6 +138,21 @@ mod tests {
             h.insert(ORIGIN, HeaderValue::from_str(origin).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn the_clusters_nodes_admit_each_others_pages() {
+        assert_eq!(node_origin("ws://127.0.0.1:4101/ws").as_deref(), Some("http://127.0.0.1:4101"));
+        assert_eq!(node_origin("WSS://a.example.com/ws?v=1").as_deref(), Some("https://a.example.com"));
+        assert_eq!(node_origin("https://a.example.com/ws"), None);
+        assert_eq!(node_origin("ws:///ws"), None);
+        let nodes = vec!["ws://127.0.0.1:4100/ws".to_owned(), "ws://127.0.0.1:4101/ws".to_owned()];
+        let same = Origins::SameHost;
+        assert!(admits(&same, &nodes, &headers(Some("http://127.0.0.1:4101"), "127.0.0.1:4100")));
+        assert!(admits(&same, &nodes, &headers(Some("http://127.0.0.1:4100"), "127.0.0.1:4100")));
+        assert!(!admits(&same, &nodes, &headers(Some("http://127.0.0.1:4102"), "127.0.0.1:4100")));
+        assert!(!admits(&same, &nodes, &headers(Some("https://127.0.0.1:4101"), "127.0.0.1:4100")), "scheme counts");
+        assert!(!admits(&same, &[], &headers(Some("http://127.0.0.1:4101"), "127.0.0.1:4100")));
     }
 
     #[test]

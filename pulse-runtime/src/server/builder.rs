@@ -314,6 +314,9 @@ impl ServerBuilder {
         if let Some(origins) = origins_from_env() {
             self.config.origins = origins;
         }
+        if let Some(nodes) = nodes_from_env() {
+            self.config.nodes = nodes;
+        }
         if let Some(backplane) = &backplane {
             if !self.histories.is_empty() && !backplane.keeps_history() {
                 tracing::warn!("the backplane keeps no history: each node keeps its own channels' histories");
@@ -351,6 +354,7 @@ impl ServerBuilder {
                 metrics_path: self.metrics_path,
                 assets: self.assets,
                 layers: self.layers,
+                views: Default::default(),
             }),
         }
     }
@@ -382,6 +386,23 @@ pub const TRUSTED_PROXIES_VAR: &str = "PULSE_TRUSTED_PROXIES";
 /// [`Config::origins`]: `*` for any, or origins separated by commas
 /// (`PULSE_ORIGINS=https://app.example,https://www.app.example`).
 pub const ORIGINS_VAR: &str = "PULSE_ORIGINS";
+
+/// The environment variable naming the cluster's nodes ([`Config::nodes`](crate::Config::nodes)):
+/// their WebSocket URLs, comma-separated (`wss://a.example.com/ws,wss://b.example.com/ws`).
+pub const NODES_VAR: &str = "PULSE_NODES";
+
+/// What [`NODES_VAR`] says, if it is set.
+fn nodes_from_env() -> Option<Vec<String>> {
+    let value = std::env::var(NODES_VAR).ok()?;
+    let nodes: Vec<String> = value.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect();
+    for node in &nodes {
+        if super::access::node_origin(node).is_none() {
+            tracing::error!(node, "{NODES_VAR}: not a ws:// or wss:// URL; clients cannot fail over to it");
+        }
+    }
+    tracing::info!(%value, "the cluster's nodes from {NODES_VAR}");
+    Some(nodes)
+}
 
 /// What [`ORIGINS_VAR`] says, if it is set.
 fn origins_from_env() -> Option<crate::config::Origins> {

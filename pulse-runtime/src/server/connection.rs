@@ -261,6 +261,7 @@ async fn greet(session: &SessionShared, writer: &mut Writer, missed: Option<Vec<
             max_pending_requests: config.max_pending_requests,
         },
         missed.is_some(),
+        &config.nodes,
     );
     let telemetry = session.host.telemetry();
     if let Some(telemetry) = telemetry {

@@ -19,9 +19,10 @@ mod running;
 mod socket;
 mod topics;
 mod upgrade;
+mod views;
 
 pub use access::ConnectRequest;
-pub use builder::{ORIGINS_VAR, REDIS_URL_VAR, ServerBuilder, TRUSTED_PROXIES_VAR};
+pub use builder::{NODES_VAR, ORIGINS_VAR, REDIS_URL_VAR, ServerBuilder, TRUSTED_PROXIES_VAR};
 #[cfg(feature = "fuzzing")]
 pub(crate) use connection::read_error_ending;
 #[cfg(feature = "fuzzing")]

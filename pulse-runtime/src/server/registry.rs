@@ -69,6 +69,8 @@ pub(crate) struct ServerShared {
     pub(super) layers: Vec<super::builder::RouterLayer>,
     /// What the sessions waiting to be resumed hold, together ([`Config::max_detached_bytes`]).
     pub(super) detached: Arc<Budget>,
+    /// The rooms this node follows for `RoomHistory` values ([`super::views`]).
+    pub(super) views: super::views::Views,
 }
 
 /// A backplane [`Gate`] that several may await; already running on its own task.
@@ -180,12 +182,12 @@ impl ServerShared {
     }
 
     /// How much `topic`'s channel keeps, if it keeps history.
-    fn history_of(&self, topic: &Topic) -> Option<History> {
+    pub(super) fn history_of(&self, topic: &Topic) -> Option<History> {
         self.histories.get(topic.name()).copied()
     }
 
     /// The backplane, if it keeps the histories.
-    fn history_backplane(&self) -> Option<&Arc<dyn Backplane>> {
+    pub(super) fn history_backplane(&self) -> Option<&Arc<dyn Backplane>> {
         self.backplane.as_ref().filter(|backplane| backplane.keeps_history())
     }
 
@@ -358,6 +360,15 @@ impl Host for ServerShared {
         &self.detached
     }
 
+    fn follow_room(
+        &self,
+        topic: &Topic,
+        kind: std::any::TypeId,
+        make: crate::history::follow::MakeView<'_>,
+    ) -> Option<Arc<crate::history::follow::RoomFollow>> {
+        ServerShared::follow_room(self, topic, kind, make)
+    }
+
     /// Queues the frame (shared, not copied) for every member session of this node that
     /// `target` admits, and hands it to the backplane once for the other nodes (unless
     /// it was for one session of this node, which needs no other node).
@@ -388,7 +399,9 @@ impl ServerShared {
             let room = self.memory_histories.room(topic, history);
             let mut room = lock(&room);
             let (offset, numbered) = room.append(body, Instant::now());
-            let reached = self.topics.deliver_kept(topic, &room.epoch().clone(), offset, &numbered).reached;
+            let epoch = room.epoch().clone();
+            let reached = self.topics.deliver_kept(topic, &epoch, offset, &numbered).reached;
+            self.views_arrive(topic, &epoch, offset, &numbered);
             drop(room);
             if let Some(backplane) = &self.backplane {
                 // A backplane that keeps no history: other nodes get it unnumbered.
@@ -432,6 +445,7 @@ impl RemoteSink for ServerShared {
         if self.history_backplane().is_none() {
             return; // histories in memory miss nothing
         }
+        self.resync_views();
         for (topic, refetch) in self.topics.resync() {
             if let Some(history) = self.history_of(&topic) {
                 self.recover(&topic, history, refetch, None);
@@ -447,6 +461,7 @@ impl RemoteSink for ServerShared {
         let epoch: Arc<str> = Arc::from(epoch);
         let numbered = frame.with_position(&epoch, offset);
         let delivered = self.topics.deliver_kept(topic, &epoch, offset, &numbered);
+        self.views_arrive(topic, &epoch, offset, &numbered);
         if let Some(telemetry) = &self.telemetry {
             // Counted once per broadcast, on the node that made it (its `publish` counted 0).
             if from == self.node {
@@ -461,7 +476,7 @@ impl RemoteSink for ServerShared {
 
 /// A history as the backplane stored it, as sessions get it: broadcasts older than
 /// the history keeps left out, and only the run that ends at `top` with no hole.
-fn kept_from_store(stored: StoredHistory, history: History) -> Kept {
+pub(super) fn kept_from_store(stored: StoredHistory, history: History) -> Kept {
     let epoch: Arc<str> = Arc::from(stored.epoch);
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

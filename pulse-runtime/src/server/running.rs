@@ -366,6 +366,17 @@ async fn metrics(axum::extract::State(server): axum::extract::State<Arc<ServerSh
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
+impl Server {
+    /// Room `room`'s history of `C` as this node follows it, the same on every node: see
+    /// [`RoomHistory`](crate::RoomHistory).
+    pub fn room_history<C: crate::ChannelSpec + crate::typed::WithRooms>(&self, room: &C::Room) -> crate::RoomHistory<C>
+    where
+        C::ToClient: Sync,
+    {
+        crate::RoomHistory::in_room(&*self.shared, room)
+    }
+}
+
 impl crate::Broadcaster {
     /// A broadcaster for `topic` (a channel name, or a name and a room) of `server`.
     pub fn for_server(server: &Server, topic: crate::protocol::Topic) -> Self {

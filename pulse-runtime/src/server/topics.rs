@@ -343,6 +343,14 @@ mod tests {
         fn detached_budget(&self) -> &Arc<crate::session_core::budget::Budget> {
             &self.2
         }
+        fn follow_room(
+            &self,
+            _: &Topic,
+            _: std::any::TypeId,
+            _: crate::history::follow::MakeView<'_>,
+        ) -> Option<Arc<crate::history::follow::RoomFollow>> {
+            None
+        }
     }
 
     fn session(key: u64) -> Arc<SessionShared> {

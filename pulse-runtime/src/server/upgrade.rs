@@ -36,7 +36,7 @@ pub(super) async fn upgrade(
         Err(_) if query.probe.is_some() => return probe(&server, headers, &query),
         Err(not_an_upgrade) => return not_an_upgrade.into_response(),
     };
-    if !server.config.origins.allows(&headers) {
+    if !super::access::admits(&server.config.origins, &server.config.nodes, &headers) {
         let refusal = server.config.origins.refusal(&headers);
         tracing::warn!("WebSocket upgrade refused: {refusal}");
         return (axum::http::StatusCode::FORBIDDEN, refusal).into_response();
@@ -76,7 +76,7 @@ fn probe(server: &ServerShared, mut headers: HeaderMap, query: &UpgradeQuery) ->
         }
     }
     let live_resume = query.resume().is_some_and(|(id, _)| server.find_session(id).is_some());
-    let (status, reason) = if !server.config.origins.allows(&headers) {
+    let (status, reason) = if !super::access::admits(&server.config.origins, &server.config.nodes, &headers) {
         (StatusCode::FORBIDDEN, server.config.origins.refusal(&headers))
     } else if let Some(refusal) = server.admission.session_refusal().filter(|_| !live_resume) {
         (StatusCode::SERVICE_UNAVAILABLE, refusal.to_string())

@@ -44,6 +44,14 @@ pub(crate) trait Host: Send + Sync + 'static {
     fn telemetry(&self) -> Option<&crate::telemetry::Telemetry>;
     /// What the sessions waiting to be resumed may hold, together.
     fn detached_budget(&self) -> &Arc<crate::session_core::budget::Budget>;
+    /// This node's follower of `topic`'s history for values of type `kind` (made with
+    /// `make` if there is none); `None` if `topic`'s channel keeps no history.
+    fn follow_room(
+        &self,
+        topic: &Topic,
+        kind: std::any::TypeId,
+        make: crate::history::follow::MakeView<'_>,
+    ) -> Option<Arc<crate::history::follow::RoomFollow>>;
 }
 
 /// Encodes `event` once and publishes it on `topic`, to `target`, through `host`.

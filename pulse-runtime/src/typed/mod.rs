@@ -9,11 +9,13 @@ mod broadcast;
 mod channel;
 mod codec;
 mod dispatch;
+mod room_history;
 pub mod schema;
 
 pub use broadcast::Broadcaster;
 pub use channel::{Channel, ChannelCx};
 pub use dispatch::{HandlerCell, Later};
+pub use room_history::{RoomHistory, RoomLog};
 
 /// What only the code `#[channel]` generates uses; re-exported as
 /// `pulse_runtime::__private`, not a stable API.

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chat::{ChatRoom, Rooms};
+use chat::{Chat, ChatRoom};
 use pulse_runtime::prelude::{IntoNode, div};
 use pulse_runtime::{Access, Config, History, Server};
 use pulse_tests::lab::{Desk, Lab, LabCounter, LabServer, Lobby, LobbyServer, Table, TableServer};
@@ -17,11 +17,11 @@ async fn main() -> std::io::Result<()> {
     pulse_tests::init_tracing();
     let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     let config = Config { heartbeat_interval: Duration::from_millis(500), ..Config::default() };
-    let rooms = Rooms::default();
     let server = Server::builder()
         .config(config)
         .history::<Desk>(History::last(5))
-        .root(move || div((ChatRoom { rooms: rooms.clone() }, LabCounter {})).into_node())
+        .history::<Chat>(History::last(chat::HISTORY))
+        .root(|| div((ChatRoom {}, LabCounter {})).into_node())
         .on_session(|session| async move {
             if Lab::open(&session, LabServer::default()).is_err() {
                 return;

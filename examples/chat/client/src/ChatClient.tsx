@@ -1,9 +1,10 @@
 // The client half of the chat: it talks on the channel the server component handed it
-// (in the page's room), through the generated typed hook only, and shows who else in the
-// room is typing.
+// (in the page's room), through the generated typed hook only, and shows who is online
+// and who else is typing (both from the room's presence list, so a tab that leaves takes
+// its "typing…" with it).
 
 import { useEffect, useState } from "react";
-import { useChannelState, usePresence } from "@pulse-rs/client";
+import { useChannelState, usePresence, usePulseConnection } from "@pulse-rs/client";
 import { type ChatClientProps, type Message, useChatChannel } from "./generated/chat";
 
 /** Tests set `window.__withholdLocation = true` to see the server's timeout. */
@@ -23,18 +24,17 @@ export function ChatClient({ channelId }: ChatClientProps) {
   const notices = useChannelState(chat, [] as string[], { notification: (list, n) => [...list, n.text] });
   const [text, setText] = useState("");
   const [user, setUser] = useState(defaultName);
-  const [typists, setTypists] = useState<string[]>([]);
   const online = usePresence(chat); // who is in this room, one entry per tab's user
+  const me = usePulseConnection().sessionId;
+  const typists = online.flatMap(({ sessions }) =>
+    sessions.filter((s) => s.meta.typing && s.id !== me).map((s) => s.meta.name),
+  );
 
   // Listed as online under the current name (again whenever it changes).
   useEffect(() => chat.emit("set_name", user), [chat, user]);
 
   useEffect(() => {
     const offs = [
-      // Never the typist's own: the server sends it to the others in the room only.
-      chat.on("someone_typing", ({ user: who, typing }) =>
-        setTypists((prev) => (typing ? [...prev.filter((u) => u !== who), who] : prev.filter((u) => u !== who))),
-      ),
       chat.answer("get_location", () =>
         window.__withholdLocation ? new Promise<never>(() => {}) : { lat: 40.7, lng: -74.0 },
       ),
@@ -43,14 +43,14 @@ export function ChatClient({ channelId }: ChatClientProps) {
   }, [chat]);
 
   const edit = (next: string) => {
-    if ((next === "") !== (text === "")) chat.emit("typing", { user, typing: next !== "" });
+    if ((next === "") !== (text === "")) chat.emit("typing", next !== "");
     setText(next);
   };
 
   const send = () => {
     if (text) {
       chat.emit("send_message", { user, text });
-      chat.emit("typing", { user, typing: false });
+      chat.emit("typing", false);
       setText("");
     }
   };

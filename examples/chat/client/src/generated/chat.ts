@@ -10,13 +10,19 @@ import { usePulseChannel, type ChannelId, type TypedChannel } from "@pulse-rs/cl
 export type RoomId = string;
 
 /**
- * Who is online in a room: what the room's presence list shows of each tab.
+ * Who is in a room: what the room's presence list shows of each tab. Typing is part of
+ * it, so a tab that leaves (closed, gone quiet past the heartbeat, its node dead) stops
+ * typing on every screen with it.
  */
 export type Online = {
   /**
    * The name the tab chats under.
    */
-  name: string, };
+  name: string,
+  /**
+   * Whether its text box has something not yet sent.
+   */
+  typing: boolean, };
 
 /**
  * A chat message.
@@ -54,19 +60,6 @@ export type Location = {
   lng: number, };
 
 /**
- * Who is typing, and whether they still are.
- */
-export type Typing = {
-  /**
-   * Who.
-   */
-  user: string,
-  /**
-   * `false` once they stopped (sent, or cleared the box).
-   */
-  typing: boolean, };
-
-/**
  * Implemented in TypeScript; Rust declares its props, client-gen writes the TS props type.
  */
 export type ChatClientProps = {
@@ -90,16 +83,14 @@ export type ChatSchema = {
   events: {
     new_message: Message;
     notification: Notice;
-    /** Someone else in the room started or stopped typing (never sent to the typist). */
-    someone_typing: Typing;
   };
   /** Events the client sends with `emit`. */
   emits: {
     send_message: Message;
-    /** The client's user started or stopped typing. */
-    typing: Typing;
     /** The tab chats under this name from now on: it is listed as online with it. */
     set_name: string;
+    /** The tab's user started (`true`) or stopped typing: shown in its presence entry. */
+    typing: boolean;
   };
   /** Requests the client sends with `request` (`attempt` for those with an error type), and their answers. */
   requests: {
