@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the chat on two nodes behind one Redis: http://127.0.0.1:3000 and :3001.
 # A message sent on either node appears in the tabs of both, in the same order in every
-# list; kill one node and its tabs move to the other (the nodes name each other in
-# PULSE_NODES: the pages learn where to go, and each node admits the other's pages).
+# list; kill one node and its tabs move to the other (the nodes learn each other's
+# addresses through Redis: the pages learn where to go, and each node admits the other's
+# pages).
 # Needs redis-server (Debian: apt-get install redis-server). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,6 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/d
 pids=($!)
 trap 'kill "${pids[@]}" 2>/dev/null' EXIT INT TERM
 export PULSE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-export PULSE_NODES="ws://127.0.0.1:3000/ws,ws://127.0.0.1:3001/ws"
 for port in 3000 3001; do
   target/debug/chat --port "$port" &
   pids+=($!)

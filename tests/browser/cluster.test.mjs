@@ -1,6 +1,7 @@
 // The chat on two nodes behind one Redis, in Chromium, with the settings
-// scripts/chat-cluster.sh uses (PULSE_REDIS_URL, and PULSE_NODES naming both nodes;
-// nothing else): a tab whose node is killed moves to the other node and ends with every
+// scripts/chat-cluster.sh uses (PULSE_REDIS_URL; nothing else: the nodes learn each
+// other's addresses through Redis): a tab whose node is killed moves to the other node
+// and ends with every
 // message, once, in order; a restarted node's tabs render the room's messages, not the
 // node's memory; messages sent at the same instant on both nodes are in one order in
 // every list of every tab; a typist whose tab closes stops "typing…" on every screen.
@@ -21,10 +22,7 @@ before(async () => {
   const redisPort = await freePort();
   redis = await startRedis(redisPort);
   ports.push(await freePort(), await freePort());
-  env = {
-    PULSE_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-    PULSE_NODES: ports.map((port) => `ws://127.0.0.1:${port}/ws`).join(","),
-  };
+  env = { PULSE_REDIS_URL: `redis://127.0.0.1:${redisPort}` };
   nodes.push(await startServer(ports[0], env), await startServer(ports[1], env));
   browser = await launchChromium();
 });
@@ -35,10 +33,20 @@ after(async () => {
   if (redis) await stopServer(redis);
 });
 
-/** A tab on node `node` (0 or 1) in `room`, chatting as `name`. */
+/** A tab on node `node` (0 or 1) in `room`, chatting as `name`; `page.knowsBoth` resolves
+ * once the server has told it both nodes (in `hello` or a `nodes` frame). */
 async function open(name, node, room) {
   const page = await (await browser.newContext()).newPage();
   page.on("pageerror", (error) => console.error(`[${name}] page error:`, error));
+  page.knowsBoth = new Promise((resolve) => {
+    page.on("websocket", (socket) =>
+      socket.on("framereceived", ({ payload }) => {
+        if (typeof payload !== "string" || !/^\{"t":"(hello|nodes)"/.test(payload)) return;
+        const { nodes = [] } = JSON.parse(payload);
+        if (ports.every((port) => nodes.includes(`ws://127.0.0.1:${port}/ws`))) resolve();
+      }),
+    );
+  });
   await page.goto(`http://127.0.0.1:${ports[node]}/?room=${room}`);
   await page.locator(".chat-client").waitFor();
   await page.locator(".name").fill(name);
@@ -69,6 +77,8 @@ test("a tab whose node is killed moves to the other node with every message, onc
   const ben = await open("ben", 1, room);
   await send(ann, "before");
   await listsShow(ben, ["ann: before"], "ben before the kill");
+  // Nothing configured: ann's node learnt of ben's through Redis, and told ann.
+  await ann.knowsBoth;
 
   const killed = Date.now();
   await stopServer(nodes[0]); // SIGKILL

@@ -144,3 +144,45 @@ async fn the_chat_room_follows_messages_sent_on_another_node() {
     assert_eq!(text(&nodes[1].1.read()).map(|m| m.text).as_deref(), Some("across"));
     assert_eq!(nodes[0].1.read().len(), 1, "the sending node's room has it once");
 }
+
+/// Nothing configured but Redis: the nodes learn each other's addresses, a client that
+/// reached a node directly is told both (to fail over to), and each node admits a page
+/// the other served, but not a page of no node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_behind_one_redis_learn_each_other_and_admit_each_others_pages() {
+    let redis = RedisServer::start().await;
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let backplane = RedisBackplane::new(&redis.url()).unwrap().channel("cluster-nodes");
+        nodes.push(Harness::with_builder(Server::builder().backplane(backplane)).await);
+    }
+    let urls: Vec<String> = nodes.iter().map(|n| format!("ws://{}/ws", n.running.local_addr())).collect();
+    let mut both = urls.clone();
+    both.sort();
+    let url = nodes[0].running.ws_url();
+    let expected = both.clone();
+    pulse_tests::eventually_async("node one names both nodes in hello", || {
+        let (url, expected) = (url.clone(), expected.clone());
+        async move {
+            let client = Client::connect(&url).await.expect("connects");
+            client.hello().nodes == expected
+        }
+    })
+    .await;
+    let other_page = format!("http://{}", nodes[1].running.local_addr());
+    assert_eq!(upgrade_status(&url, Some(&other_page)).await, Ok(()), "the other node's page");
+    assert_eq!(upgrade_status(&url, Some("http://127.0.0.1:9")).await, Err(403), "a page of no node");
+}
+
+async fn upgrade_status(url: &str, origin: Option<&str>) -> Result<(), u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request().unwrap();
+    if let Some(origin) = origin {
+        request.headers_mut().insert("origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok(_) => Ok(()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(other) => panic!("unexpected error {other}"),
+    }
+}

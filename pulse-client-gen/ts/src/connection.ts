@@ -411,6 +411,9 @@ export class PulseConnection {
       case "ping":
         this.send({ t: "pong" });
         break;
+      case "nodes":
+        this.learnNodes(frame.nodes);
+        break;
       case "open": {
         const channel = this.channel(frame.channel);
         channel.markOpen(frame.name, frame.room);

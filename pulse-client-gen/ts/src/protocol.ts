@@ -45,6 +45,7 @@ export interface HelloFrame {
 export type ServerFrame =
   | HelloFrame
   | { t: "ping" }
+  | { t: "nodes"; nodes: string[] }
   | { t: "open"; seq: number; channel: ChannelId; name: string; room?: unknown }
   | { t: "close"; seq: number; channel: string; reason: string }
   | { t: "emit"; seq: number; channel: string; event: string; payload: unknown }

@@ -116,7 +116,29 @@ pub trait Backplane: Send + Sync + 'static {
     fn counters(&self) -> Vec<(&'static str, &'static str, u64)> {
         Vec::new()
     }
+
+    /// This node's WebSocket URL (`ws://127.0.0.1:4100/ws`, the address it listens on),
+    /// for the other nodes: see [`Backplane::cluster_nodes`]. Does nothing unless the
+    /// backplane keeps a list of the cluster's nodes.
+    fn advertise(&self, url: String) {
+        let _ = url;
+    }
+
+    /// The WebSocket URLs the cluster's live nodes advertised, this one's included, as
+    /// last read (the server names them to its clients and admits their pages).
+    fn cluster_nodes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Reads the cluster's nodes again now (a node that just started may not be known
+    /// yet); the list [`Backplane::cluster_nodes`] gives from then on.
+    fn refresh_nodes(&self) -> NodesRead {
+        Box::pin(async { Vec::new() })
+    }
 }
+
+/// A pending [`Backplane::refresh_nodes`].
+pub type NodesRead = Pin<Box<dyn Future<Output = Vec<String>> + Send>>;
 
 /// A pending [`Backplane::read_presence`].
 pub type PresenceRead = Pin<Box<dyn Future<Output = Result<StoredPresence, HistoryError>> + Send>>;

@@ -222,6 +222,8 @@ pub struct DecodeError(String);
 /// What a decoded text frame is.
 pub(crate) enum Decoded {
     Ping,
+    /// The cluster's nodes changed (a connection frame, like `ping`).
+    Nodes,
     Frame(ServerFrame),
 }
 
@@ -237,6 +239,7 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, DecodeError> {
     let seq = f.seq;
     let frame = match f.t.as_str() {
         "ping" => return Ok(Decoded::Ping),
+        "nodes" => return Ok(Decoded::Nodes),
         "open" => ServerFrame::Open {
             seq,
             channel: channel_id(&f.channel)?,

@@ -197,6 +197,7 @@ impl Client {
                             let _ = shared.send_text(r#"{"t":"pong"}"#.to_owned());
                         }
                     }
+                    Ok(Decoded::Nodes) => {} // this client does not fail over
                     Ok(Decoded::Frame(frame)) => {
                         if let Some(frame) = route(&shared, frame) {
                             let _ = deliver.send(frame);

@@ -178,6 +178,17 @@ pub(crate) fn hello(
     serde_json::to_string(&frame).unwrap_or_default()
 }
 
+#[derive(Serialize)]
+struct NodesOut<'a> {
+    t: &'static str,
+    nodes: &'a [String],
+}
+
+/// The cluster's nodes changed (no sequence number): where the client may fail over.
+pub(crate) fn nodes(nodes: &[String]) -> String {
+    serde_json::to_string(&NodesOut { t: "nodes", nodes }).unwrap_or_default()
+}
+
 /// The heartbeat frame (no sequence number).
 pub(crate) const PING: &str = r#"{"t":"ping"}"#;
 
@@ -944,7 +955,8 @@ mod tests {
             patch::<[()]>(&[]),
             render_error("C", "m"),
         ];
-        let mut seen: Vec<String> = [hello(&SessionId::generate(), 1, 2, limits, false, &[]), PING.to_owned()]
+        let hello = hello(&SessionId::generate(), 1, 2, limits, false, &[]);
+        let mut seen: Vec<String> = [hello, PING.to_owned(), nodes(&["ws://a/ws".to_owned()])]
             .into_iter()
             .chain(bodies.iter().map(|body| body.with_seq(1)))
             .map(|text| serde_json::from_str::<serde_json::Value>(&text).unwrap()["t"].as_str().unwrap().to_owned())

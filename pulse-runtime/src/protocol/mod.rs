@@ -39,9 +39,10 @@ pub const PROBE_PARAM: &str = "probe";
 pub const PROBE_ORIGIN_HEADER: &str = "x-pulse-origin";
 
 /// The frame types (`t`) the server sends, in the order of docs/protocol.md.
-pub const SERVER_FRAME_TYPES: [&str; 14] = [
+pub const SERVER_FRAME_TYPES: [&str; 15] = [
     "hello",
     "ping",
+    "nodes",
     "open",
     "emit",
     "broadcast",

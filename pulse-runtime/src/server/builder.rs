@@ -322,6 +322,7 @@ impl ServerBuilder {
                 tracing::warn!("the backplane keeps no history: each node keeps its own channels' histories");
             }
         }
+        let nodes = tokio::sync::watch::Sender::new(Arc::from(self.config.nodes.clone()));
         Server {
             shared: Arc::new_cyclic(|this| ServerShared {
                 admission: Arc::new(super::admission::Admission::new(&self.config)),
@@ -355,6 +356,8 @@ impl ServerBuilder {
                 assets: self.assets,
                 layers: self.layers,
                 views: Default::default(),
+                advertised: std::sync::OnceLock::new(),
+                nodes,
             }),
         }
     }

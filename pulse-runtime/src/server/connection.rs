@@ -29,7 +29,8 @@ const GREET_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one upgraded connection until it ends.
 pub(crate) async fn run(server: Arc<ServerShared>, mut socket: Socket, opening: Opening) {
-    let Opening { version, identity, resume, params, slot } = opening;
+    let Opening { version, identity, resume, params, slot, nodes } = opening;
+    socket.nodes = nodes;
     if version != Some(PROTOCOL_VERSION) {
         let asked = version.map_or_else(|| "none".to_owned(), |v| v.to_string());
         let reason = format!("unsupported_version: asked for v={asked}, this server speaks v={PROTOCOL_VERSION}");
@@ -223,7 +224,8 @@ async fn serve_connections(
 async fn serve_connection(session: Arc<SessionShared>, mut socket: Box<Socket>, missed: Option<Vec<(u64, Body)>>) {
     // A client that stalls during the greeting (it vanished right after the upgrade)
     // must not hold the session: past the limit the connection counts as broken.
-    let greeted = tokio::time::timeout(GREET_TIMEOUT, greet(&session, &mut socket.writer, missed)).await;
+    let nodes = socket.nodes.as_mut().map(|nodes| nodes.borrow_and_update().clone()).unwrap_or_else(|| Arc::from([]));
+    let greeted = tokio::time::timeout(GREET_TIMEOUT, greet(&session, &mut socket.writer, missed, &nodes)).await;
     if !matches!(greeted, Ok(Ok(()))) {
         session.signal_end(Ending::ClientGone);
         if let Some(telemetry) = session.host.telemetry() {
@@ -233,8 +235,8 @@ async fn serve_connection(session: Arc<SessionShared>, mut socket: Box<Socket>, 
     }
     // The reader stays boxed: this task lives as long as the connection, and an idle
     // connection's memory is mostly its tasks.
-    let Socket { reader, writer } = *socket;
-    tokio::join!(read_loop(&session, Box::new(reader)), write_loop(&session, writer));
+    let Socket { reader, writer, nodes } = *socket;
+    tokio::join!(read_loop(&session, Box::new(reader)), write_loop(&session, writer, nodes));
 }
 
 /// Waits (while detached) for a resuming connection; `None` if the session must end
@@ -249,7 +251,12 @@ async fn wait_for_resume(session: &SessionShared, grace: Duration) -> Option<Box
 }
 
 /// Sends `hello` and, on a resumed connection, every frame the client missed.
-async fn greet(session: &SessionShared, writer: &mut Writer, missed: Option<Vec<(u64, Body)>>) -> std::io::Result<()> {
+async fn greet(
+    session: &SessionShared,
+    writer: &mut Writer,
+    missed: Option<Vec<(u64, Body)>>,
+    nodes: &[String],
+) -> std::io::Result<()> {
     let config = session.host.config();
     let hello = frames::hello(
         &session.id,
@@ -261,7 +268,7 @@ async fn greet(session: &SessionShared, writer: &mut Writer, missed: Option<Vec<
             max_pending_requests: config.max_pending_requests,
         },
         missed.is_some(),
-        &config.nodes,
+        nodes,
     );
     let telemetry = session.host.telemetry();
     if let Some(telemetry) = telemetry {
@@ -389,7 +396,11 @@ pub(crate) fn read_error_ending(error: tungstenite::Error, config: &crate::Confi
 /// handed out, so a write cut short loses nothing), sends heartbeats, and fails the
 /// server's requests past their deadline; at the end, sends the close frame if the
 /// server is the one closing.
-async fn write_loop(session: &Arc<SessionShared>, mut writer: Writer) {
+async fn write_loop(
+    session: &Arc<SessionShared>,
+    mut writer: Writer,
+    mut nodes: Option<tokio::sync::watch::Receiver<Arc<[String]>>>,
+) {
     // One waiter for the whole loop (see `read_frames`).
     let ended = session.wait_connection_end();
     tokio::pin!(ended);
@@ -406,6 +417,8 @@ async fn write_loop(session: &Arc<SessionShared>, mut writer: Writer) {
     // Grows to the largest batch seen (idle sessions keep it empty).
     let mut batch = Vec::new();
     let mut ping = false;
+    // The cluster's nodes, when they changed since the client was told.
+    let mut tell_nodes: Option<Arc<[String]>> = None;
     loop {
         let now = tokio::time::Instant::now();
         if now >= wake {
@@ -425,14 +438,22 @@ async fn write_loop(session: &Arc<SessionShared>, mut writer: Writer) {
             timer.as_mut().reset(wake);
         }
         session.take_batch(WRITE_BATCH, &mut batch);
-        if batch.is_empty() && !ping && !writer.has_replies() {
+        if batch.is_empty() && !ping && tell_nodes.is_none() && !writer.has_replies() {
             writer.release();
+            let nodes_changed = async {
+                let Some(nodes) = nodes.as_mut() else { return std::future::pending().await };
+                if nodes.changed().await.is_err() {
+                    return std::future::pending().await; // the server is gone
+                }
+                nodes.borrow_and_update().clone()
+            };
             tokio::select! {
                 biased;
                 _ = &mut ended => break,
                 _ = session.frames_queued() => {}
                 _ = writer.replies_arrived() => {}
                 _ = &mut timer => {}
+                changed = nodes_changed => tell_nodes = Some(changed),
             }
             continue;
         }
@@ -446,6 +467,13 @@ async fn write_loop(session: &Arc<SessionShared>, mut writer: Writer) {
                     telemetry.frame_out(frames::PING);
                 }
                 writer.text(frames::PING);
+            }
+            if let Some(nodes) = tell_nodes.take() {
+                let frame = frames::nodes(&nodes);
+                if let Some(telemetry) = telemetry {
+                    telemetry.frame_out(&frame);
+                }
+                writer.text(&frame);
             }
             // Encoded here, outside the session's lock.
             write_numbered(&mut writer, telemetry, batch.drain(..)).await

@@ -11,6 +11,7 @@ mod handshake;
 mod http;
 mod listener;
 mod memory;
+mod nodes;
 mod presence;
 mod registry;
 mod remote_hooks;

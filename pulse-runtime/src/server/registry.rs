@@ -71,6 +71,10 @@ pub(crate) struct ServerShared {
     pub(super) detached: Arc<Budget>,
     /// The rooms this node follows for `RoomHistory` values ([`super::views`]).
     pub(super) views: super::views::Views,
+    /// The address this node listens on, once it does ([`super::nodes`]).
+    pub(super) advertised: std::sync::OnceLock<String>,
+    /// The cluster's nodes' WebSocket URLs, as clients are told them ([`super::nodes`]).
+    pub(super) nodes: tokio::sync::watch::Sender<Arc<[String]>>,
 }
 
 /// A backplane [`Gate`] that several may await; already running on its own task.
@@ -138,6 +142,7 @@ impl ServerShared {
                 }
                 backplane.start(RemoteDelivery::new(sink, self.node));
                 self.start_presence_sweeper();
+                self.follow_nodes();
             }
             #[cfg(feature = "metrics")]
             if self.telemetry.is_some() {

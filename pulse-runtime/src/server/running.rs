@@ -226,6 +226,7 @@ impl Server {
         let (stop, stopped) = oneshot::channel::<()>();
         let router = self.with_layers(self.with_assets(app.merge(self.routes())));
         let listener = Listener::new(listener, self.shared.clone(), router);
+        self.shared.advertise(local_addr);
         let task = tokio::spawn(listener.run(async move {
             let _ = stopped.await;
         }));

@@ -89,6 +89,9 @@ pub(crate) struct Socket {
     pub(crate) reader: Reader,
     /// Writes the server's frames.
     pub(crate) writer: Writer,
+    /// The cluster's nodes, if this client is told them: in its `hello`, then in a
+    /// `nodes` frame each time they change (`ServerShared::nodes_for`).
+    pub(crate) nodes: Option<tokio::sync::watch::Receiver<std::sync::Arc<[String]>>>,
 }
 
 impl Socket {
@@ -107,6 +110,7 @@ impl Socket {
         Socket {
             reader: WebSocketStream::from_raw_socket(inbound, Role::Server, Some(config)).await,
             writer: FrameWriter::new(write, replies, write_batch_bytes),
+            nodes: None,
         }
     }
 }

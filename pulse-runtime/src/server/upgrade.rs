@@ -33,10 +33,10 @@ pub(super) async fn upgrade(
     let query = UpgradeQuery::read(Query::try_from_uri(&uri));
     let ws = match ws {
         Ok(ws) => ws,
-        Err(_) if query.probe.is_some() => return probe(&server, headers, &query),
+        Err(_) if query.probe.is_some() => return probe(&server, headers, &query).await,
         Err(not_an_upgrade) => return not_an_upgrade.into_response(),
     };
-    if !super::access::admits(&server.config.origins, &server.config.nodes, &headers) {
+    if !server.admits_origin(&headers).await {
         let refusal = server.config.origins.refusal(&headers);
         tracing::warn!("WebSocket upgrade refused: {refusal}");
         return (axum::http::StatusCode::FORBIDDEN, refusal).into_response();
@@ -69,14 +69,14 @@ const PROBE_ORIGIN: HeaderName = HeaderName::from_static(crate::protocol::PROBE_
 /// tells the page and the console. The origin is the request's `Origin`, or else the
 /// one a same-origin page names in `X-Pulse-Origin`. Readable from any origin
 /// (`Access-Control-Allow-Origin: *`): it says no more than the refusal itself would.
-fn probe(server: &ServerShared, mut headers: HeaderMap, query: &UpgradeQuery) -> Response {
+async fn probe(server: &ServerShared, mut headers: HeaderMap, query: &UpgradeQuery) -> Response {
     if !headers.contains_key(header::ORIGIN) {
         if let Some(origin) = headers.get(&PROBE_ORIGIN).cloned() {
             headers.insert(header::ORIGIN, origin);
         }
     }
     let live_resume = query.resume().is_some_and(|(id, _)| server.find_session(id).is_some());
-    let (status, reason) = if !super::access::admits(&server.config.origins, &server.config.nodes, &headers) {
+    let (status, reason) = if !server.admits_origin(&headers).await {
         (StatusCode::FORBIDDEN, server.config.origins.refusal(&headers))
     } else if let Some(refusal) = server.admission.session_refusal().filter(|_| !live_resume) {
         (StatusCode::SERVICE_UNAVAILABLE, refusal.to_string())
@@ -103,6 +103,8 @@ pub(super) struct Opening {
     /// The place a new session takes among the server's sessions, unless the request
     /// resumes a session that was alive.
     pub(super) slot: Option<SessionSlot>,
+    /// The cluster's nodes, if this client is told them.
+    pub(super) nodes: Option<tokio::sync::watch::Receiver<Arc<[String]>>>,
 }
 
 impl Opening {
@@ -116,6 +118,7 @@ impl Opening {
         slot: Option<SessionSlot>,
     ) -> Self {
         let params = uri.query().map(str::to_owned);
+        let nodes = server.nodes_for(&headers);
         let identity = match &server.authenticator {
             Some(authenticate) => {
                 let request = ConnectRequest::new(headers, params.clone());
@@ -126,7 +129,7 @@ impl Opening {
             }
             None => None,
         };
-        Opening { version: query.version(), identity, resume: query.resume(), params, slot }
+        Opening { version: query.version(), identity, resume: query.resume(), params, slot, nodes }
     }
 }
 

@@ -105,6 +105,7 @@ export function mustNotReconnect(code: number): boolean {
 export type ServerFrameType =
   | "hello"
   | "ping"
+  | "nodes"
   | "open"
   | "emit"
   | "broadcast"

@@ -14,6 +14,7 @@
 //! every node sees them in one order. A broadcast kept in history needs Redis: while
 //! Redis is unreachable it is lost (counted in [`RedisStats::lost`]) on every node alike.
 
+mod cluster;
 mod history;
 mod presence;
 mod subscriptions;
@@ -29,8 +30,8 @@ use tokio::sync::mpsc;
 use self::history::{READ_HISTORY, history_keys, parse_history, publish_kept};
 use self::subscriptions::{Subscriptions, topic_channel};
 use super::{
-    Backplane, Gate, HistoryError, HistoryRead, KeptMessage, NodeId, NodesAlive, PresenceMessage, PresenceRead,
-    RemoteDelivery,
+    Backplane, Gate, HistoryError, HistoryRead, KeptMessage, NodeId, NodesAlive, NodesRead, PresenceMessage,
+    PresenceRead, RemoteDelivery,
 };
 use crate::history::History;
 use crate::protocol::Topic;
@@ -93,6 +94,8 @@ pub struct RedisBackplane {
     subscriptions: Subscriptions,
     /// How long a silent node stays listed (see [`RedisBackplane::presence_timeout`]).
     presence_timeout: Duration,
+    /// Where this node and the others listen.
+    cluster: Arc<cluster::Cluster>,
 }
 
 /// How long a node that stopped announcing itself stays in presence lists by default.
@@ -113,6 +116,7 @@ impl RedisBackplane {
             reader: Reader { client: client.clone(), cached: Arc::default() },
             subscriptions: Subscriptions::default(),
             presence_timeout: DEFAULT_PRESENCE_TIMEOUT,
+            cluster: Arc::default(),
         })
     }
 
@@ -174,10 +178,12 @@ impl Backplane for RedisBackplane {
         tokio::spawn(publish_loop(self.client.clone(), publisher, pending, self.stats.clone()));
         let node = remote.node();
         tokio::spawn(self.subscriptions.clone().supervised(self.client.clone(), remote.clone(), self.stats.clone()));
-        tokio::spawn(announce(
+        tokio::spawn(cluster::announce(
             self.client.clone(),
+            self.channel.clone(),
             presence::node_key(&self.channel, node),
             self.presence_timeout,
+            self.cluster.clone(),
             remote,
         ));
     }
@@ -259,6 +265,28 @@ impl Backplane for RedisBackplane {
         }
     }
 
+    fn advertise(&self, url: String) {
+        self.cluster.advertise(url);
+    }
+
+    fn cluster_nodes(&self) -> Vec<String> {
+        self.cluster.known()
+    }
+
+    fn refresh_nodes(&self) -> NodesRead {
+        let (reader, cluster, prefix) = (self.reader.clone(), self.cluster.clone(), self.channel.clone());
+        Box::pin(async move {
+            let Ok(mut connection) = reader.connection().await else { return cluster.known() };
+            match cluster.read(&prefix, &mut connection).await {
+                Ok(nodes) => nodes,
+                Err(error) => {
+                    reader.failed(error).await;
+                    cluster.known()
+                }
+            }
+        })
+    }
+
     fn read_history(&self, topic: &Topic, history: History, new_epoch: &str) -> HistoryRead {
         let reader = self.reader.clone();
         let keys = history_keys(&self.channel, topic);
@@ -304,31 +332,6 @@ impl Reader {
     async fn failed(&self, error: redis::RedisError) -> HistoryError {
         self.cached.lock().await.take();
         HistoryError::Unreachable(Box::new(error))
-    }
-}
-
-/// Says every third of `timeout` that this node is alive (a key that expires after
-/// `timeout`), until the server is gone; then takes the key away.
-async fn announce(client: redis::Client, key: String, timeout: Duration, remote: RemoteDelivery) {
-    let every = (timeout / 3).max(Duration::from_millis(100));
-    let ttl_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-    let mut connection: Option<redis::aio::MultiplexedConnection> = None;
-    while remote.is_alive() {
-        if connection.is_none() {
-            connection = client.get_multiplexed_async_connection().await.ok();
-        }
-        if let Some(conn) = connection.as_mut() {
-            let said: redis::RedisResult<()> =
-                redis::cmd("SET").arg(&key).arg(1).arg("PX").arg(ttl_ms).query_async(conn).await;
-            if let Err(error) = said {
-                tracing::debug!(%error, "announcing this node to Redis failed");
-                connection = None;
-            }
-        }
-        tokio::time::sleep(every).await;
-    }
-    if let Some(conn) = connection.as_mut() {
-        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&key).query_async(conn).await;
     }
 }
 
