@@ -213,3 +213,18 @@ pub fn metric(scrape: &str, name: &str) -> f64 {
         .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| panic!("no sample `{name}` in\n{scrape}"))
 }
+
+/// Upgrades to `url` with `origin` as the `Origin` header (none if `None`): `Ok` if the
+/// server took the upgrade, else the HTTP status it answered.
+pub async fn upgrade_status(url: &str, origin: Option<&str>) -> Result<(), u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request().expect("a WebSocket URL");
+    if let Some(origin) = origin {
+        request.headers_mut().insert("origin", origin.parse().expect("an Origin header"));
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok(_) => Ok(()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(other) => panic!("unexpected error {other}"),
+    }
+}

@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use pulse_runtime::client::{Client, ClientError, ServerFrame};
 use pulse_runtime::protocol::{CloseCode, ErrorCode};
 use pulse_runtime::{Access, Config, Handlers, OpenError, Origins, PushOnly, Server};
-use pulse_tests::{Harness, expect_disconnect, expect_open, next_frame};
+use pulse_tests::{Harness, expect_disconnect, expect_open, next_frame, upgrade_status};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -127,18 +127,6 @@ async fn authorization_refuses_opens_events_and_requests_with_forbidden() {
     // Bob trying alice's channel gets what any stranger gets: it does not exist for him.
     let err = bob.request(alice_ops, "shutdown", &()).await.unwrap_err();
     assert_eq!(err.rejection_code(), Some(ErrorCode::UnknownChannel));
-}
-
-async fn upgrade_status(url: &str, origin: Option<&str>) -> Result<(), u16> {
-    let mut request = url.into_client_request().unwrap();
-    if let Some(origin) = origin {
-        request.headers_mut().insert("origin", HeaderValue::from_str(origin).unwrap());
-    }
-    match tokio_tungstenite::connect_async(request).await {
-        Ok(_) => Ok(()),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
-        Err(other) => panic!("unexpected error {other}"),
-    }
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use pulse_runtime::backplane::{RedisBackplane, RedisStats};
 use pulse_runtime::client::{Client, ServerFrame};
 use pulse_runtime::{Server, Session};
 use pulse_tests::redis::RedisServer;
-use pulse_tests::{Harness, eventually, expect_open, expect_silence, next_frame};
+use pulse_tests::{Harness, eventually, expect_open, expect_silence, next_frame, upgrade_status};
 use serde_json::json;
 
 struct Node {
@@ -156,11 +156,9 @@ async fn nodes_behind_one_redis_learn_each_other_and_admit_each_others_pages() {
         let backplane = RedisBackplane::new(&redis.url()).unwrap().channel("cluster-nodes");
         nodes.push(Harness::with_builder(Server::builder().backplane(backplane)).await);
     }
-    let urls: Vec<String> = nodes.iter().map(|n| format!("ws://{}/ws", n.running.local_addr())).collect();
-    let mut both = urls.clone();
-    both.sort();
+    let mut expected: Vec<String> = nodes.iter().map(|n| format!("ws://{}/ws", n.running.local_addr())).collect();
+    expected.sort();
     let url = nodes[0].running.ws_url();
-    let expected = both.clone();
     pulse_tests::eventually_async("node one names both nodes in hello", || {
         let (url, expected) = (url.clone(), expected.clone());
         async move {
@@ -172,17 +170,4 @@ async fn nodes_behind_one_redis_learn_each_other_and_admit_each_others_pages() {
     let other_page = format!("http://{}", nodes[1].running.local_addr());
     assert_eq!(upgrade_status(&url, Some(&other_page)).await, Ok(()), "the other node's page");
     assert_eq!(upgrade_status(&url, Some("http://127.0.0.1:9")).await, Err(403), "a page of no node");
-}
-
-async fn upgrade_status(url: &str, origin: Option<&str>) -> Result<(), u16> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-    let mut request = url.into_client_request().unwrap();
-    if let Some(origin) = origin {
-        request.headers_mut().insert("origin", origin.parse().unwrap());
-    }
-    match tokio_tungstenite::connect_async(request).await {
-        Ok(_) => Ok(()),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
-        Err(other) => panic!("unexpected error {other}"),
-    }
 }
