@@ -50,6 +50,24 @@ async fn in_memory_it_is_whole_at_once_and_keeps_the_historys_last() {
     assert_eq!(said(&server.room_history::<Desk>(&room("a"))).last(), Some(&(5, "m5".to_owned())));
 }
 
+/// A room silent for longer than its history is kept starts a new epoch at offset 1:
+/// in memory the follower reads it again at once, under the room's lock.
+#[tokio::test]
+async fn in_memory_a_history_that_starts_over_is_followed_into_its_new_epoch() {
+    let history = History::last(10).for_at_most(std::time::Duration::from_secs(1));
+    let harness = Harness::with_builder(Server::builder().history::<Desk>(history)).await;
+    let server = harness.server();
+    let followed = server.room_history::<Desk>(&room("e"));
+    Desk::to_room(server, &room("e")).said("before".into());
+    assert_eq!(said(&followed), [(1, "before".to_owned())]);
+    // Waiting out the time to live is what the test is about (not a race to close).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    Desk::to_room(server, &room("e")).said("after".into());
+    assert_eq!(said(&followed), [(1, "after".to_owned())], "the new epoch, read again");
+    Desk::to_room(server, &room("e")).said("and on".into());
+    assert_eq!(said(&followed), [(1, "after".to_owned()), (2, "and on".to_owned())]);
+}
+
 #[tokio::test]
 async fn a_channel_without_history_gives_an_empty_value_and_says_why() {
     let harness = Harness::with_builder(Server::builder()).await;

@@ -465,7 +465,9 @@ export class ClientChannel {
 
   /** @internal What this channel leaves the next session's channel in its room, if it keeps history. */
   carry(): Carried | null {
-    if (this.history === null || this.closed) return null;
+    // A channel of a room with history (or one that carried on from one, its replay
+    // still to come).
+    if ((this.history === null && this.heldAfter === 0) || this.closed) return null;
     const { log, delivered, base, resets, retain, lineage } = this;
     return { log, delivered, base, resets, retain, lineage };
   }

@@ -151,6 +151,8 @@ export class PulseConnection {
   };
   /** Which of the URLs the connection uses. */
   private urlIndex = 0;
+  /** The URLs it was given (the server's nodes come after them). */
+  private readonly configuredUrls: string[];
 
   state: ConnectionState = "connecting";
   /** The current session id (from `hello`). */
@@ -180,6 +182,7 @@ export class PulseConnection {
       backoffMs: options.backoffMs ?? DEFAULT_BACKOFF,
       maxBufferedEvents: options.maxBufferedEvents ?? 1000,
     };
+    this.configuredUrls = [...this.options.urls];
   }
 
   /** Opens the connection (once; later calls do nothing). Returns `this`. */
@@ -502,14 +505,20 @@ export class PulseConnection {
   }
 
   /**
-   * The cluster's nodes the server named in `hello`: tried after the URLs this
-   * connection was given, in the order named, when its node stops answering.
+   * The cluster's nodes the server named (in `hello`, and in `nodes` when they change):
+   * tried after the URLs this connection was given, in the order named, when its node
+   * stops answering.
    */
   private learnNodes(nodes: string[]): void {
+    const current = this.options.urls[this.urlIndex % this.options.urls.length];
+    const urls = [...this.configuredUrls];
     for (const node of nodes) {
       const url = withParams(withVersion(node), this.options.params);
-      if (!this.options.urls.some((known) => sameEndpoint(known, url))) this.options.urls.push(url);
+      if (!urls.some((known) => sameEndpoint(known, url))) urls.push(url);
     }
+    // The list is the server's current one: nodes gone from it are dropped.
+    this.options.urls = urls;
+    this.urlIndex = Math.max(0, current === undefined ? 0 : urls.findIndex((url) => url === current));
   }
 
   /** Where this client stands in the history of channel `name`'s room `room`, if it has seen it. */
@@ -532,11 +541,19 @@ export class PulseConnection {
     this.sessionId = null;
     this.outbox = [];
     this.failPending(null, (event) => new DisconnectedError(event));
-    this.carried = new Map();
+    // What each room's channel delivered goes to the next session's channel there (what
+    // an earlier loss left and no channel took yet stays). A room with two channels is
+    // ambiguous: neither is carried.
+    const carried = new Map<string, Carried | null>();
     for (const channel of this.channels.values()) {
-      const carried = channel.carry();
-      if (carried) this.carried.set(`${channel.name}:${channel.roomKey}`, carried);
+      const carry = channel.carry();
+      const key = `${channel.name}:${channel.roomKey}`;
+      if (carry) carried.set(key, carried.has(key) ? null : carry);
       channel.markClosed("disconnected", true);
+    }
+    for (const [key, carry] of carried) {
+      if (carry) this.carried.set(key, carry);
+      else this.carried.delete(key);
     }
     this.channels.clear();
   }

@@ -135,6 +135,11 @@ impl Follower {
         Outcome { change, read: None }
     }
 
+    /// Whether a read for `token` is still wanted (no later one was asked for).
+    pub(crate) fn wants(&self, token: u64) -> bool {
+        matches!(self.stage, Stage::Reading { token: wanted, .. } if wanted == token)
+    }
+
     /// The node may have missed broadcasts (its subscription was lost): read again.
     pub(crate) fn resync(&mut self) -> u64 {
         let token = self.next_token();

@@ -358,6 +358,7 @@ impl ServerBuilder {
                 views: Default::default(),
                 advertised: std::sync::OnceLock::new(),
                 nodes,
+                nodes_refreshed: Mutex::default(),
             }),
         }
     }

@@ -13,8 +13,12 @@ use tokio::sync::watch;
 use super::registry::ServerShared;
 use super::upgrade::WS_PATH;
 
-/// How often the list the backplane learnt is looked at for changes to tell clients.
+/// How often the list the backplane learnt is looked at for changes to tell clients,
+/// and the least time between two reads of it for refused origins.
 const NODES_POLL: Duration = Duration::from_millis(250);
+
+const X_FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: header::HeaderName = header::HeaderName::from_static("x-forwarded-host");
 
 impl ServerShared {
     /// The server listens on `addr`: the other nodes learn it through the backplane
@@ -40,15 +44,18 @@ impl ServerShared {
 
     /// The cluster's nodes as a client whose upgrade came with `headers` is told them
     /// (in `hello`, then in a `nodes` frame whenever they change): the configured
-    /// nodes; or, to a client that reached this node at the address it listens on (not
-    /// through a proxy, whose clients must not be sent to internal addresses), the nodes
-    /// the backplane learnt. `None`: the client is told nothing.
+    /// nodes; or, to a client that reached this node at the address it listens on (its
+    /// `Host`, and no `Forwarded`/`X-Forwarded-*` header: a proxy's clients must not be
+    /// sent to internal addresses), the nodes the backplane learnt. `None`: the client
+    /// is told nothing.
     pub(super) fn nodes_for(&self, headers: &HeaderMap) -> Option<watch::Receiver<Arc<[String]>>> {
         if !self.config.nodes.is_empty() {
             return Some(self.nodes.subscribe());
         }
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok())?;
-        let direct = self.advertised.get().is_some_and(|advertised| host.eq_ignore_ascii_case(advertised));
+        // A proxy may pass the upstream address as `Host`; what it adds says it is there.
+        let proxied = [header::FORWARDED, X_FORWARDED_FOR, X_FORWARDED_HOST].iter().any(|h| headers.contains_key(h));
+        let direct = !proxied && self.advertised.get().is_some_and(|advertised| host.eq_ignore_ascii_case(advertised));
         (direct && self.backplane.is_some()).then(|| self.nodes.subscribe())
     }
 
@@ -66,6 +73,17 @@ impl ServerShared {
                 server.learnt(backplane.cluster_nodes());
             }
         });
+    }
+
+    /// Whether the list may be read again now ([`NODES_POLL`] since the last time).
+    fn may_refresh_nodes(&self) -> bool {
+        let mut last = crate::sync::lock(&self.nodes_refreshed);
+        let now = std::time::Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < NODES_POLL) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// The backplane's list of nodes is `now`.
@@ -89,7 +107,8 @@ impl ServerShared {
             return true;
         }
         match &self.backplane {
-            Some(backplane) if self.config.nodes.is_empty() => {
+            // At most one read a quarter second for refused origins (any page can send one).
+            Some(backplane) if self.config.nodes.is_empty() && self.may_refresh_nodes() => {
                 let nodes = backplane.refresh_nodes().await;
                 let admitted = super::access::admits(origins, &nodes, headers);
                 self.learnt(nodes);

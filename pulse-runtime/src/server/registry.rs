@@ -75,6 +75,8 @@ pub(crate) struct ServerShared {
     pub(super) advertised: std::sync::OnceLock<String>,
     /// The cluster's nodes' WebSocket URLs, as clients are told them ([`super::nodes`]).
     pub(super) nodes: tokio::sync::watch::Sender<Arc<[String]>>,
+    /// When the backplane's list of nodes was last read for a refused origin.
+    pub(super) nodes_refreshed: Mutex<Option<Instant>>,
 }
 
 /// A backplane [`Gate`] that several may await; already running on its own task.
@@ -406,7 +408,8 @@ impl ServerShared {
             let (offset, numbered) = room.append(body, Instant::now());
             let epoch = room.epoch().clone();
             let reached = self.topics.deliver_kept(topic, &epoch, offset, &numbered).reached;
-            self.views_arrive(topic, &epoch, offset, &numbered);
+            let mut kept = || room.kept(Instant::now());
+            self.views_arrive(topic, &epoch, offset, &numbered, Some(&mut kept));
             drop(room);
             if let Some(backplane) = &self.backplane {
                 // A backplane that keeps no history: other nodes get it unnumbered.
@@ -466,7 +469,7 @@ impl RemoteSink for ServerShared {
         let epoch: Arc<str> = Arc::from(epoch);
         let numbered = frame.with_position(&epoch, offset);
         let delivered = self.topics.deliver_kept(topic, &epoch, offset, &numbered);
-        self.views_arrive(topic, &epoch, offset, &numbered);
+        self.views_arrive(topic, &epoch, offset, &numbered, None);
         if let Some(telemetry) = &self.telemetry {
             // Counted once per broadcast, on the node that made it (its `publish` counted 0).
             if from == self.node {

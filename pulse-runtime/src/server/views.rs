@@ -36,11 +36,23 @@ impl Views {
         by_topic.get(topic)?.iter().find(|(k, _)| *k == kind).and_then(|(_, follow)| follow.upgrade())
     }
 
-    fn insert(&self, topic: &Topic, kind: TypeId, follow: &Arc<RoomFollow>) {
+    /// The follower of `topic` for `kind`, or `make`'s, registered: one step under the
+    /// lock, so two made at once never both register. `true` if `make`'s was.
+    fn find_or_insert(
+        &self,
+        topic: &Topic,
+        kind: TypeId,
+        make: impl FnOnce() -> Arc<RoomFollow>,
+    ) -> (Arc<RoomFollow>, bool) {
         let mut by_topic = lock(&self.by_topic);
         let entries = by_topic.entry(topic.clone()).or_default();
-        entries.retain(|(k, follow)| *k != kind && follow.strong_count() > 0);
-        entries.push((kind, Arc::downgrade(follow)));
+        if let Some(found) = entries.iter().filter(|(k, _)| *k == kind).find_map(|(_, f)| f.upgrade()) {
+            return (found, false);
+        }
+        entries.retain(|(_, follow)| follow.strong_count() > 0);
+        let follow = make();
+        entries.push((kind, Arc::downgrade(&follow)));
+        (follow, true)
     }
 
     fn remove_dead(&self, topic: &Topic) {
@@ -76,33 +88,36 @@ impl ServerShared {
         if let Some(follow) = self.views.find(topic, kind) {
             return Some(follow);
         }
-        let (value, sink) = make();
-        let (follow, token) = RoomFollow::new(value, sink);
-        let follow = Arc::new(follow);
+        let mut token = 0;
+        let new = || {
+            let (value, sink) = make();
+            let (follow, read) = RoomFollow::new(value, sink);
+            token = read;
+            Arc::new(follow)
+        };
+        let this = self.this.clone();
+        let forget = topic.clone();
         let Some(backplane) = self.history_backplane().cloned() else {
             // In memory: read and registered under the room's lock, as broadcasts are made.
             let room = self.memory_histories.room(topic, history);
             let mut room = lock(&room);
-            if let Some(found) = self.views.find(topic, kind) {
-                return Some(found); // made meanwhile by another
+            let (follow, created) = self.views.find_or_insert(topic, kind, new);
+            if created {
+                let kept = room.kept(Instant::now());
+                follow.step(|follower| follower.read(token, &kept));
+                follow.on_drop(Box::new(move || {
+                    if let Some(server) = this.upgrade() {
+                        server.views.remove_dead(&forget);
+                    }
+                }));
             }
-            let kept = room.kept(Instant::now());
-            follow.step(|follower| follower.read(token, &kept));
-            self.views.insert(topic, kind, &follow);
-            drop(room);
-            let this = self.this.clone();
-            let forget = topic.clone();
-            follow.on_drop(Box::new(move || {
-                if let Some(server) = this.upgrade() {
-                    server.views.remove_dead(&forget);
-                }
-            }));
             return Some(follow);
         };
-        self.views.insert(topic, kind, &follow);
+        let (follow, created) = self.views.find_or_insert(topic, kind, new);
+        if !created {
+            return Some(follow);
+        }
         let gate = backplane.join_topic(topic);
-        let this = self.this.clone();
-        let forget = topic.clone();
         follow.on_drop(Box::new(move || {
             if let Some(server) = this.upgrade() {
                 server.views.remove_dead(&forget);
@@ -116,12 +131,30 @@ impl ServerShared {
     }
 
     /// Broadcast `offset` of `epoch` in `topic`'s history reached this node: to its
-    /// followers, in the order given (one call at a time per topic).
-    pub(super) fn views_arrive(&self, topic: &Topic, epoch: &Arc<str>, offset: u64, body: &Body) {
+    /// followers, in the order given (one call at a time per topic). With the history
+    /// in memory, `kept` reads it (under the room's lock the caller holds), for a
+    /// follower that must read it again (a history that started over).
+    pub(super) fn views_arrive(
+        &self,
+        topic: &Topic,
+        epoch: &Arc<str>,
+        offset: u64,
+        body: &Body,
+        mut kept: Option<&mut dyn FnMut() -> crate::history::Kept>,
+    ) {
         for follow in self.views.of(topic) {
-            if let Some(token) = follow.step(|follower| follower.arrive(epoch, offset, body)) {
-                if let Some(history) = self.history_of(topic) {
-                    self.read_for_view(topic, history, Arc::downgrade(&follow), token, None);
+            let Some(token) = follow.step(|follower| follower.arrive(epoch, offset, body)) else { continue };
+            match kept.as_mut() {
+                Some(kept) => {
+                    let kept = kept();
+                    // Read under the room's lock: nothing can come between.
+                    let again = follow.step(|follower| follower.read(token, &kept));
+                    debug_assert!(again.is_none(), "a history read under its lock has no gap");
+                }
+                None => {
+                    if let Some(history) = self.history_of(topic) {
+                        self.read_for_view(topic, history, Arc::downgrade(&follow), token, None);
+                    }
                 }
             }
         }
@@ -160,8 +193,10 @@ impl ServerShared {
             }
             let mut delay = Duration::from_millis(50);
             loop {
-                if follow.strong_count() == 0 {
-                    return;
+                // Gone, or a later read was asked for (a resync): this one is not needed.
+                match follow.upgrade() {
+                    Some(follow) if lock(&follow.follower).wants(token) => {}
+                    _ => return,
                 }
                 match backplane.read_history(&topic, history, &crate::history::new_epoch()).await {
                     Ok(stored) => {
