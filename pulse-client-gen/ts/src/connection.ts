@@ -546,14 +546,14 @@ export class PulseConnection {
     // ambiguous: neither is carried.
     const carried = new Map<string, Carried | null>();
     for (const channel of this.channels.values()) {
-      const carry = channel.carry();
+      if (channel.name === null || channel.closed) continue;
       const key = `${channel.name}:${channel.roomKey}`;
-      if (carry) carried.set(key, carried.has(key) ? null : carry);
-      channel.markClosed("disconnected", true);
+      carried.set(key, carried.has(key) ? null : channel.carry());
     }
+    for (const channel of this.channels.values()) channel.markClosed("disconnected", true);
     for (const [key, carry] of carried) {
       if (carry) this.carried.set(key, carry);
-      else this.carried.delete(key);
+      else this.carried.delete(key); // ambiguous, or not a room with history
     }
     this.channels.clear();
   }

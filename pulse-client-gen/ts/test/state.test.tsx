@@ -190,6 +190,45 @@ it("after a new session's recovered replay, a component mounted then shows what 
   }
 });
 
+it("a room with two channels in the lost session carries neither: state is never folded twice", async () => {
+  const name = room("d");
+  const ann = await connect();
+  const annDesk = ann.connection.channel(await join(ann.connection, ann.lobby, name)) as unknown as TypedChannel<DeskSchema>;
+  await say(annDesk, ["m1", "m2"]);
+
+  const connection = new PulseConnection({ url: url(), WebSocket: ForgetfulWebSocket as unknown as WebSocketConstructor, backoffMs: [20, 50] }).start();
+  let lobby = "";
+  connection.onFrame((frame) => {
+    if (frame.t === "open" && frame.name === "lobby") lobby = frame.channel;
+  });
+  try {
+    await until(() => lobby !== "");
+    // Two channels in the same room: which one a new channel would carry on from is unknown.
+    const first = await join(connection, lobby, name);
+    await join(connection, lobby, name);
+    const app = (id: ChannelId<"desk">) => (
+      <PulseProvider connection={connection}>
+        <Said id={id} />
+      </PulseProvider>
+    );
+    const stays = await mount(app(first));
+    await until(() => text(stays.container) === "m1,m2");
+
+    const firstLobby = lobby;
+    ForgetfulWebSocket.forget = true;
+    ForgetfulWebSocket.latest?.terminate();
+    await say(annDesk, ["m3"]);
+    await until(() => lobby !== firstLobby);
+    const again = await join(connection, lobby, name);
+    await until(() => said(connection.channel(again)) === 1);
+    await act(async () => stays.root.render(app(again)));
+    expect(text(stays.container)).toBe("m1,m2,m3");
+  } finally {
+    ForgetfulWebSocket.forget = false;
+    connection.close();
+  }
+});
+
 /** A channel of a connection that never connects, fed by hand. */
 function offline(retain = 1000): { connection: PulseConnection; channel: (id: string) => ClientChannel } {
   const connection = new PulseConnection({ maxBufferedEvents: retain });
