@@ -631,7 +631,11 @@ export class PulseConnection {
     fetchImpl(url.toString(), { headers, cache: "no-store" })
       .then(async (response) => {
         if (response.ok || this.stopped) return;
-        const reason = (await response.text()).slice(0, MAX_REASON);
+        const reason = (await response.text()).slice(0, MAX_REASON).trim();
+        // Not a refusal: a proxy's error without words (the server is down, say a dev
+        // server's proxy while it restarts), or an answer that came after the connection
+        // got through.
+        if (reason === "" || [502, 504].includes(response.status) || this.state === "open") return;
         if (this.refused?.reason !== reason) {
           console.error(`pulse: the server refuses this page's connection (HTTP ${response.status}): ${reason}`);
         }

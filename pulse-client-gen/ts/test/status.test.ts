@@ -57,3 +57,40 @@ it("a refused upgrade's reason reaches the status and the console, and the clien
     connection.close();
   }
 });
+
+it("a proxy's error without words (the server down behind a dev proxy) is not a refusal", async () => {
+  // Stands in for Vite's proxy while the Rust server restarts: upgrades are dropped, and
+  // every plain request (the probe) gets an empty 502.
+  const { createServer } = await import("node:http");
+  let probes = 0;
+  let answered = 0;
+  const proxy = createServer((request, response) => {
+    if (request.url?.includes("probe=1")) probes += 1;
+    response.on("finish", () => {
+      answered += 1;
+    });
+    response.writeHead(502).end();
+  });
+  proxy.on("upgrade", (_request, socket) => socket.destroy());
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  const address = proxy.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  page.location = { origin: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}` };
+  const connection = new PulseConnection({
+    url: `ws://127.0.0.1:${port}/ws?v=1`,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    backoffMs: [10, 20],
+    page: false,
+  });
+  connection.start();
+  try {
+    await until(() => probes >= 1 && answered >= 1);
+    // The probe's answer is read in the next turns of the event loop.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(connection.status.refused).toBeNull();
+    expect(connection.status.state).toBe("reconnecting");
+  } finally {
+    connection.close();
+    await new Promise((r) => proxy.close(r));
+  }
+});
