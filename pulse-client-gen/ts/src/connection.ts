@@ -29,9 +29,9 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export interface ConnectionOptions {
   /**
-   * The server's WebSocket URL; default `ws(s)://<page host>/ws?v=1`. Several URLs (the
-   * nodes of a cluster): the connection uses one until connecting to it fails, then the
-   * next. On another node the session cannot be resumed: the client gets a new one, and
+   * The server's WebSocket URL; default `ws(s)://<page host>/ws`. The protocol version
+   * (`?v=1`) is added unless the URL names one. Several URLs (the nodes of a cluster):
+   * the connection uses one until connecting to it fails, then the next. On another node the session cannot be resumed: the client gets a new one, and
    * each room with history replays what it missed.
    */
   url?: string | readonly string[];
@@ -173,7 +173,7 @@ export class PulseConnection {
     const WebSocketImpl = options.WebSocket ?? (globalThis.WebSocket as unknown as WebSocketConstructor);
     this.options = {
       urls: (typeof options.url === "string" ? [options.url] : [...(options.url ?? [defaultUrl()])]).map((url) =>
-        withParams(url, options.params ?? {}),
+        withParams(withVersion(url), options.params ?? {}),
       ),
       params: options.params ?? {},
       WebSocket: WebSocketImpl,

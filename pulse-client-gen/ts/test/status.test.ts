@@ -94,3 +94,17 @@ it("a proxy's error without words (the server down behind a dev proxy) is not a 
     await new Promise((r) => proxy.close(r));
   }
 });
+
+it("a URL without the protocol version gets it added", async () => {
+  const connection = new PulseConnection({
+    url: `ws://127.0.0.1:${inject("port")}/ws`,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    page: false,
+  }).start();
+  try {
+    await until(() => connection.status.state === "open");
+    expect(connection.sessionId).not.toBeNull();
+  } finally {
+    connection.close();
+  }
+});
