@@ -137,20 +137,50 @@ it("`on` in StrictMode gets the events that came before it, once", async () => {
   expect(runs).toEqual([[], ["a", "b", "c", "d"]]);
 });
 
-it("after a new session's recovered replay, a component mounted then shows what came before too", async () => {
-  const name = room("n");
+/**
+ * Ann says m1 and m2 in room `name`; then a connection (through `ForgetfulWebSocket`,
+ * whose server can be made to forget its session) and its current lobby's id.
+ */
+async function aRoomAndAForgetfulConnection(name: string) {
   const ann = await connect();
   const annDesk = ann.connection.channel(await join(ann.connection, ann.lobby, name)) as unknown as TypedChannel<DeskSchema>;
   await say(annDesk, ["m1", "m2"]);
-
-  const connection = new PulseConnection({ url: url(), WebSocket: ForgetfulWebSocket as unknown as WebSocketConstructor, backoffMs: [20, 50] }).start();
-  let lobby = "";
+  const connection = new PulseConnection({
+    url: url(),
+    WebSocket: ForgetfulWebSocket as unknown as WebSocketConstructor,
+    backoffMs: [20, 50],
+  }).start();
+  const lobby = { id: "" };
   connection.onFrame((frame) => {
-    if (frame.t === "open" && frame.name === "lobby") lobby = frame.channel;
+    if (frame.t === "open" && frame.name === "lobby") lobby.id = frame.channel;
   });
+  await until(() => lobby.id !== "");
+  return { annDesk, connection, lobby };
+}
+
+/**
+ * The connection's next server knows nothing of its session while Ann says m3; the
+ * desk's channel in room `name` on the new session.
+ */
+async function loseTheSessionWhileM3IsSaid(
+  connection: PulseConnection,
+  lobby: { id: string },
+  annDesk: TypedChannel<DeskSchema>,
+  name: string,
+): Promise<ChannelId<"desk">> {
+  const firstLobby = lobby.id;
+  ForgetfulWebSocket.forget = true;
+  ForgetfulWebSocket.latest?.terminate();
+  await say(annDesk, ["m3"]);
+  await until(() => lobby.id !== firstLobby);
+  return join(connection, lobby.id, name);
+}
+
+it("after a new session's recovered replay, a component mounted then shows what came before too", async () => {
+  const name = room("n");
+  const { annDesk, connection, lobby } = await aRoomAndAForgetfulConnection(name);
   try {
-    await until(() => lobby !== "");
-    const first = await join(connection, lobby, name);
+    const first = await join(connection, lobby.id, name);
     const app = (id: ChannelId<"desk">) => (
       <StrictMode>
         <PulseProvider connection={connection}>
@@ -163,12 +193,7 @@ it("after a new session's recovered replay, a component mounted then shows what 
 
     // The next server knows nothing of the session: a new one, whose channel in the room
     // replays only what was missed.
-    const firstLobby = lobby;
-    ForgetfulWebSocket.forget = true;
-    ForgetfulWebSocket.latest?.terminate();
-    await say(annDesk, ["m3"]);
-    await until(() => lobby !== firstLobby);
-    const again = await join(connection, lobby, name);
+    const again = await loseTheSessionWhileM3IsSaid(connection, lobby, annDesk, name);
     await until(() => connection.channel(again).history !== null && said(connection.channel(again)) === 3);
     expect(connection.channel(again).history).toMatchObject({ recovered: true });
 
@@ -192,20 +217,11 @@ it("after a new session's recovered replay, a component mounted then shows what 
 
 it("a room with two channels in the lost session carries neither: state is never folded twice", async () => {
   const name = room("d");
-  const ann = await connect();
-  const annDesk = ann.connection.channel(await join(ann.connection, ann.lobby, name)) as unknown as TypedChannel<DeskSchema>;
-  await say(annDesk, ["m1", "m2"]);
-
-  const connection = new PulseConnection({ url: url(), WebSocket: ForgetfulWebSocket as unknown as WebSocketConstructor, backoffMs: [20, 50] }).start();
-  let lobby = "";
-  connection.onFrame((frame) => {
-    if (frame.t === "open" && frame.name === "lobby") lobby = frame.channel;
-  });
+  const { annDesk, connection, lobby } = await aRoomAndAForgetfulConnection(name);
   try {
-    await until(() => lobby !== "");
     // Two channels in the same room: which one a new channel would carry on from is unknown.
-    const first = await join(connection, lobby, name);
-    await join(connection, lobby, name);
+    const first = await join(connection, lobby.id, name);
+    await join(connection, lobby.id, name);
     const app = (id: ChannelId<"desk">) => (
       <PulseProvider connection={connection}>
         <Said id={id} />
@@ -214,12 +230,7 @@ it("a room with two channels in the lost session carries neither: state is never
     const stays = await mount(app(first));
     await until(() => text(stays.container) === "m1,m2");
 
-    const firstLobby = lobby;
-    ForgetfulWebSocket.forget = true;
-    ForgetfulWebSocket.latest?.terminate();
-    await say(annDesk, ["m3"]);
-    await until(() => lobby !== firstLobby);
-    const again = await join(connection, lobby, name);
+    const again = await loseTheSessionWhileM3IsSaid(connection, lobby, annDesk, name);
     await until(() => said(connection.channel(again)) === 1);
     await act(async () => stays.root.render(app(again)));
     expect(text(stays.container)).toBe("m1,m2,m3");
