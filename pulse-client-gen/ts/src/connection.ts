@@ -31,8 +31,9 @@ export interface ConnectionOptions {
   /**
    * The server's WebSocket URL; default `ws(s)://<page host>/ws`. The protocol version
    * (`?v=1`) is added unless the URL names one. Several URLs (the nodes of a cluster):
-   * the connection uses one until connecting to it fails, then the next. On another node the session cannot be resumed: the client gets a new one, and
-   * each room with history replays what it missed.
+   * the connection uses one until connecting to it fails, then the next. On another
+   * node the session cannot be resumed: the client gets a new one, and each room with
+   * history replays what it missed.
    */
   url?: string | readonly string[];
   /**
@@ -171,11 +172,12 @@ export class PulseConnection {
   /** A connection; nothing is opened until `start` (or `retain`). */
   constructor(options: ConnectionOptions = {}) {
     const WebSocketImpl = options.WebSocket ?? (globalThis.WebSocket as unknown as WebSocketConstructor);
+    const params = options.params ?? {};
     this.options = {
       urls: (typeof options.url === "string" ? [options.url] : [...(options.url ?? [defaultUrl()])]).map((url) =>
-        withParams(withVersion(url), options.params ?? {}),
+        withParams(withVersion(url), params),
       ),
-      params: options.params ?? {},
+      params,
       WebSocket: WebSocketImpl,
       page: options.page ?? true,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
@@ -420,7 +422,7 @@ export class PulseConnection {
       case "open": {
         const channel = this.channel(frame.channel);
         channel.markOpen(frame.name, frame.room);
-        const key = `${channel.name}:${channel.roomKey}`;
+        const key = roomOf(channel);
         const carried = this.carried.get(key);
         if (carried) {
           this.carried.delete(key);
@@ -547,7 +549,7 @@ export class PulseConnection {
     const carried = new Map<string, Carried | null>();
     for (const channel of this.channels.values()) {
       if (channel.name === null || channel.closed) continue;
-      const key = `${channel.name}:${channel.roomKey}`;
+      const key = roomOf(channel);
       carried.set(key, carried.has(key) ? null : channel.carry());
     }
     for (const channel of this.channels.values()) channel.markClosed("disconnected", true);
@@ -661,6 +663,11 @@ function pageAddress(): string | null {
 /** A room's topic as the server spells it: `name`, or `name:<room as JSON>`. */
 function topicKey(name: string, room: unknown): string {
   return room === undefined ? name : `${name}:${JSON.stringify(room)}`;
+}
+
+/** The room an open channel is in (its name and room key), as what it delivered is carried by. */
+function roomOf(channel: ClientChannel): string {
+  return `${channel.name}:${channel.roomKey}`;
 }
 
 /** `url` with the protocol version in its query (`?v=1`) unless it says one. */

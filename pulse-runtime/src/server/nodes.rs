@@ -33,15 +33,6 @@ impl ServerShared {
         }
     }
 
-    /// The cluster's nodes' WebSocket URLs: the configured ones, or else those the
-    /// backplane learnt.
-    pub(super) fn cluster_nodes(&self) -> Vec<String> {
-        if !self.config.nodes.is_empty() {
-            return self.config.nodes.clone();
-        }
-        self.backplane.as_ref().map(|backplane| backplane.cluster_nodes()).unwrap_or_default()
-    }
-
     /// The cluster's nodes as a client whose upgrade came with `headers` is told them
     /// (in `hello`, then in a `nodes` frame whenever they change): the configured
     /// nodes; or, to a client that reached this node at the address it listens on (its
@@ -103,7 +94,7 @@ impl ServerShared {
     /// for a node that just started).
     pub(super) async fn admits_origin(&self, headers: &HeaderMap) -> bool {
         let origins = &self.config.origins;
-        if super::access::admits(origins, &self.cluster_nodes(), headers) {
+        if super::access::admits(origins, &self.nodes.borrow(), headers) {
             return true;
         }
         match &self.backplane {

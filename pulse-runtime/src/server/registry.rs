@@ -73,7 +73,8 @@ pub(crate) struct ServerShared {
     pub(super) views: super::views::Views,
     /// The address this node listens on, once it does ([`super::nodes`]).
     pub(super) advertised: std::sync::OnceLock<String>,
-    /// The cluster's nodes' WebSocket URLs, as clients are told them ([`super::nodes`]).
+    /// The cluster's nodes' WebSocket URLs, configured or learnt: what clients are told,
+    /// and whose pages are admitted ([`super::nodes`]).
     pub(super) nodes: tokio::sync::watch::Sender<Arc<[String]>>,
     /// When the backplane's list of nodes was last read for a refused origin.
     pub(super) nodes_refreshed: Mutex<Option<Instant>>,
@@ -286,22 +287,10 @@ impl ServerShared {
             if let Some(gate) = gate {
                 gate.await;
             }
-            let mut delay = std::time::Duration::from_millis(50);
-            while server.topics.is_recovering(&topic, refetch.session_key, refetch.token) {
-                match backplane.read_history(&topic, history, &crate::history::new_epoch()).await {
-                    Ok(stored) => {
-                        let kept = kept_from_store(stored, history);
-                        for again in server.topics.recovered(&topic, refetch.session_key, refetch.token, &kept) {
-                            server.recover(&topic, history, again, None);
-                        }
-                        return;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%topic, %error, "reading a room's history failed; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(std::time::Duration::from_secs(2));
-                    }
-                }
+            let wanted = || server.topics.is_recovering(&topic, refetch.session_key, refetch.token);
+            let Some(kept) = read_kept(&*backplane, &topic, history, wanted).await else { return };
+            for again in server.topics.recovered(&topic, refetch.session_key, refetch.token, &kept) {
+                server.recover(&topic, history, again, None);
             }
         });
     }
@@ -482,9 +471,32 @@ impl RemoteSink for ServerShared {
     }
 }
 
+/// `topic`'s history read from `backplane`, as sessions get it; retried with backoff
+/// (50 ms … 2 s) while the backplane is unreachable and `wanted()` holds, which is
+/// asked before each try. `None` once it no longer holds.
+pub(super) async fn read_kept(
+    backplane: &dyn Backplane,
+    topic: &Topic,
+    history: History,
+    wanted: impl Fn() -> bool,
+) -> Option<Kept> {
+    let mut delay = std::time::Duration::from_millis(50);
+    while wanted() {
+        match backplane.read_history(topic, history, &crate::history::new_epoch()).await {
+            Ok(stored) => return Some(kept_from_store(stored, history)),
+            Err(error) => {
+                tracing::warn!(%topic, %error, "reading a room's history failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+        }
+    }
+    None
+}
+
 /// A history as the backplane stored it, as sessions get it: broadcasts older than
 /// the history keeps left out, and only the run that ends at `top` with no hole.
-pub(super) fn kept_from_store(stored: StoredHistory, history: History) -> Kept {
+fn kept_from_store(stored: StoredHistory, history: History) -> Kept {
     let epoch: Arc<str> = Arc::from(stored.epoch);
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -13,9 +13,9 @@
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::registry::{ServerShared, kept_from_store};
+use super::registry::{ServerShared, read_kept};
 use crate::history::History;
 use crate::history::follow::{MakeView, RoomFollow};
 use crate::protocol::{Topic, frames::Body};
@@ -191,29 +191,13 @@ impl ServerShared {
             if let Some(gate) = gate {
                 gate.await;
             }
-            let mut delay = Duration::from_millis(50);
-            loop {
-                // Gone, or a later read was asked for (a resync): this one is not needed.
-                match follow.upgrade() {
-                    Some(follow) if lock(&follow.follower).wants(token) => {}
-                    _ => return,
-                }
-                match backplane.read_history(&topic, history, &crate::history::new_epoch()).await {
-                    Ok(stored) => {
-                        let kept = kept_from_store(stored, history);
-                        let Some(follow) = follow.upgrade() else { return };
-                        if let Some(again) = follow.step(|follower| follower.read(token, &kept)) {
-                            if let Some(server) = this.upgrade() {
-                                server.read_for_view(&topic, history, Arc::downgrade(&follow), again, None);
-                            }
-                        }
-                        return;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%topic, %error, "reading a room's history failed; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(2));
-                    }
+            // Not once the follower is gone, or a later read was asked for (a resync).
+            let wanted = || follow.upgrade().is_some_and(|follow| lock(&follow.follower).wants(token));
+            let Some(kept) = read_kept(&*backplane, &topic, history, wanted).await else { return };
+            let Some(follow) = follow.upgrade() else { return };
+            if let Some(again) = follow.step(|follower| follower.read(token, &kept)) {
+                if let Some(server) = this.upgrade() {
+                    server.read_for_view(&topic, history, Arc::downgrade(&follow), again, None);
                 }
             }
         });
