@@ -50,7 +50,7 @@ use proc_macro::TokenStream;
 /// Options beside `events(..)`: `room = Type` (the channel is opened in a room:
 /// `Chat::open_in(&session, &room, handler)`, broadcasts reach that room), `presence =
 /// Type` (`cx.track(&meta)` lists the session in its room); per event, `async` before
-/// it (its handler returns `Later<T>`, run on a task of its own) and `-> Result<T, E>`
+/// it (its handler returns `impl Future<Output = T> + use<>`, run on a task of its own) and `-> Result<T, E>`
 /// for a request that can fail with a typed error. See the repository's docs/guide.md.
 ///
 /// Generates, next to `Chat`: `ChatHandler` (one method per `=> server` event, so a
@@ -67,6 +67,7 @@ pub fn channel(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// keeps across renders; a state holding a channel is its handler.
 ///
 /// ```
+/// use pulse_runtime::html::*;
 /// use pulse_runtime::prelude::*;
 ///
 /// #[channel(name = "counter", events(add(i64) => server, count(i64) => client))]
@@ -100,6 +101,7 @@ pub fn state(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// implemented in TypeScript, with these props (camelCase on the wire).
 ///
 /// ```
+/// use pulse_runtime::html::*;
 /// use pulse_runtime::prelude::*;
 ///
 /// #[component]

@@ -117,10 +117,15 @@ pub use session::request::Request;
 pub use session::{Access, Session};
 pub use target::{Identity, Target};
 
-pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Later, Payload, RoomHistory, RoomLog};
+pub use target::Delivery;
+pub use typed::{Broadcaster, Channel, ChannelCx, ChannelSpec, HandledBy, Payload, RoomHistory, RoomLog, Sent};
 
+/// What only the code `#[channel]` generates uses: not a stable API.
 #[doc(hidden)]
-pub use typed::private as __private;
+pub mod __private {
+    pub use crate::server::{broadcast_to, broadcast_to_room};
+    pub use crate::typed::private::*;
+}
 
 /// Declares a channel; see the `pulse_macros` crate for the syntax.
 pub use pulse_macros::channel;
@@ -136,18 +141,22 @@ pub use serde_json;
 pub use tracing;
 pub use ts_rs;
 
-/// What a channel declaration and its handlers need in scope.
+pub use component::html;
+
+/// What an app names in most files: declarations and their handlers, components and
+/// their state, the server. The HTML builders (`div`, `p`, `main`, …) are in [`html`],
+/// imported where a component renders: `use pulse_runtime::html::*;`.
 pub mod prelude {
-    pub use crate::component::html::*;
     pub use crate::component::{
         Callback, DomEvent, IntoNode, IntoNodes, Keyed, Node, Scope, Shared, State, StateCx, StateRef, WeakState,
         fragment,
     };
     pub use crate::protocol::ErrorCode;
-    pub use crate::typed::{Channel, ChannelCx, ChannelSpec, Later, RoomHistory};
-    pub use crate::{ChannelError, ChannelId, History, Server, Session, channel, component, state};
+    pub use crate::typed::{Channel, ChannelCx, ChannelSpec, RoomHistory};
+    pub use crate::{ChannelError, ChannelId, History, OpenError, Server, Session, channel, component, state};
     pub use crate::{CloseReason, Config, Origins, SessionId};
     pub use serde::{Deserialize, Serialize};
+    pub use std::future::Future;
     pub use std::time::Duration;
     pub use ts_rs::TS;
 }

@@ -32,6 +32,29 @@ impl Target {
     }
 }
 
+/// What a broadcast did by the time it returned: all it can know then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// Queued for this many sessions of this node. Through a backplane, other nodes
+    /// queue it for theirs as it reaches them.
+    Queued(usize),
+    /// Sent to the room's history in Redis first: every node, this one included,
+    /// delivers it as it comes back, in the history's order, so no session has it yet.
+    Kept,
+}
+
+impl Delivery {
+    /// How many of this node's sessions it was queued for, if it was queued already
+    /// (`None` for [`Delivery::Kept`]).
+    pub fn queued(self) -> Option<usize> {
+        match self {
+            Delivery::Queued(sessions) => Some(sessions),
+            Delivery::Kept => None,
+        }
+    }
+}
+
 /// What `authenticate` returns: who the session's user is. Sessions whose identities
 /// have the same [`user_key`](Identity::user_key) are one user's tabs: a broadcast
 /// `to_user(key)` reaches all of them, on every node.

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use pulse_runtime::html::*;
 use pulse_runtime::prelude::*;
 
 /// A note, with serde's `rename_all`, an `Option`, a `Vec` and a nested struct.
@@ -211,22 +212,26 @@ impl DeskHandler for DeskServer {
         cx.broadcast_others().someone_typing(typing);
     }
 
-    fn lookup(&mut self, _cx: &mut ChannelCx<Desk>, n: u32) -> Later<Result<String, LookupError>> {
-        Later::new(async move {
+    fn lookup(
+        &mut self,
+        _cx: &mut ChannelCx<Desk>,
+        n: u32,
+    ) -> impl Future<Output = Result<String, LookupError>> + use<> {
+        async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
             match n {
                 0 => Err(LookupError::Zero),
                 1..=3 => Ok(format!("note {n}")),
                 number => Err(LookupError::NotFound { number }),
             }
-        })
+        }
     }
 
-    fn wait(&mut self, _cx: &mut ChannelCx<Desk>, ms: u64) -> Later<u64> {
-        Later::new(async move {
+    fn wait(&mut self, _cx: &mut ChannelCx<Desk>, ms: u64) -> impl Future<Output = u64> + use<> {
+        async move {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             ms
-        })
+        }
     }
 
     fn on_open(&mut self, cx: &mut ChannelCx<Desk>) {

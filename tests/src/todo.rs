@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use pulse_runtime::html::*;
 use pulse_runtime::prelude::*;
 
 /// One item of a board.

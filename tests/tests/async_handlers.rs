@@ -79,21 +79,21 @@ struct Worker {
 }
 
 impl JobHandler for Worker {
-    fn run(&mut self, _cx: &mut ChannelCx<Job>, ms: u64) -> Later<u64> {
+    fn run(&mut self, _cx: &mut ChannelCx<Job>, ms: u64) -> impl Future<Output = u64> + use<> {
         let alive = Alive::new(&self.log.alive);
-        Later::new(async move {
+        async move {
             let _alive = alive;
             tokio::time::sleep(Duration::from_millis(ms)).await;
             ms
-        })
+        }
     }
 
-    fn note(&mut self, _cx: &mut ChannelCx<Job>, (n, ms): (u32, u64)) -> Later<()> {
+    fn note(&mut self, _cx: &mut ChannelCx<Job>, (n, ms): (u32, u64)) -> impl Future<Output = ()> + use<> {
         let log = self.log.clone();
-        Later::new(async move {
+        async move {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             log.push(format!("note {n}"));
-        })
+        }
     }
 
     fn mark(&mut self, _cx: &mut ChannelCx<Job>, n: u32) {
@@ -108,12 +108,16 @@ impl JobHandler for Worker {
         if b == 0 { Err(DivideError::ByZero) } else { Ok(a / b) }
     }
 
-    fn explode(&mut self, _cx: &mut ChannelCx<Job>, explode: bool) -> Later<Result<(), DivideError>> {
-        Later::new(async move {
+    fn explode(
+        &mut self,
+        _cx: &mut ChannelCx<Job>,
+        explode: bool,
+    ) -> impl Future<Output = Result<(), DivideError>> + use<> {
+        async move {
             tokio::task::yield_now().await;
             assert!(!explode, "exploding on purpose");
             Err(DivideError::ByZero)
-        })
+        }
     }
 
     fn on_open(&mut self, cx: &mut ChannelCx<Job>) {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chat::{Chat, RoomId};
 use pulse_runtime::client::{Client, ServerFrame};
+use pulse_runtime::html::*;
 use pulse_runtime::prelude::*;
 use pulse_runtime::protocol::ErrorCode;
 use pulse_tests::vdom::{ClientTree, text_of};

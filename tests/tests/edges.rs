@@ -9,6 +9,7 @@ use std::time::Duration;
 use chat::{Chat, RoomId};
 use futures_util::{SinkExt as _, StreamExt as _};
 use pulse_runtime::History;
+use pulse_runtime::html::p;
 use pulse_runtime::prelude::*;
 use pulse_runtime::protocol::CloseCode;
 use pulse_runtime::{Config, PushOnly};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use pulse_runtime::client::{Client, ServerFrame};
 use pulse_runtime::protocol::ErrorCode;
-use pulse_runtime::{ChannelError, PushOnly};
+use pulse_runtime::{ChannelError, Delivery, PushOnly};
 use pulse_tests::{Harness, expect_open, expect_silence, next_frame, test_handlers};
 use serde_json::json;
 
@@ -78,7 +78,7 @@ async fn broadcast_reaches_every_member_session_exactly_once() {
     expect_open(&mut outsider, "lobby").await;
 
     let reached = members[0].1.broadcast("room", "new_message", &json!({ "text": "hello all" })).unwrap();
-    assert_eq!(reached, 21);
+    assert_eq!(reached, Delivery::Queued(21));
     for (client, _) in members.iter_mut().chain(std::iter::once(&mut (double, double_session))) {
         match next_frame(client).await {
             ServerFrame::Broadcast { name, event, payload, .. } => {
@@ -103,14 +103,14 @@ async fn broadcast_from_the_server_and_after_leaving() {
     expect_open(&mut a, "room").await;
     expect_open(&mut b, "room").await;
 
-    assert_eq!(harness.server().broadcast("room", "tick", &1).unwrap(), 2);
+    assert_eq!(harness.server().broadcast("room", "tick", &1).unwrap(), Delivery::Queued(2));
     assert!(matches!(next_frame(&mut a).await, ServerFrame::Broadcast { .. }));
     assert!(matches!(next_frame(&mut b).await, ServerFrame::Broadcast { .. }));
 
     // Once A's channel is closed, A is no longer on the topic.
     a_channel.close();
     assert!(matches!(next_frame(&mut a).await, ServerFrame::Close { .. }));
-    assert_eq!(harness.server().broadcast("room", "tick", &2).unwrap(), 1);
+    assert_eq!(harness.server().broadcast("room", "tick", &2).unwrap(), Delivery::Queued(1));
     assert!(matches!(next_frame(&mut b).await, ServerFrame::Broadcast { .. }));
     expect_silence(&mut a, Duration::from_millis(50)).await;
     assert_eq!(a_channel.emit("x", &1), Err(ChannelError::Closed));

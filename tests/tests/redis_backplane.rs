@@ -52,7 +52,7 @@ async fn a_broadcast_reaches_every_session_on_both_nodes_exactly_once() {
     let mut two = node(&redis, 2).await;
 
     let reached_locally = one.clients[0].1.broadcast("room", "said", &"hello cluster").unwrap();
-    assert_eq!(reached_locally, 3);
+    assert_eq!(reached_locally, pulse_runtime::Delivery::Queued(3));
     for (client, _) in one.clients.iter_mut().chain(two.clients.iter_mut()) {
         expect_broadcast(client, "hello cluster").await;
     }
@@ -99,7 +99,10 @@ async fn nodes_survive_redis_going_away_and_resubscribe_when_it_returns() {
 
     redis.kill();
     // Local broadcast does not depend on Redis.
-    assert_eq!(one.harness.server().broadcast("room", "said", &"while down").unwrap(), 1);
+    assert_eq!(
+        one.harness.server().broadcast("room", "said", &"while down").unwrap(),
+        pulse_runtime::Delivery::Queued(1)
+    );
     expect_broadcast(&mut one.clients[0].0, "while down").await;
     // What was lost in the gap: node two never gets it.
     expect_silence(&mut two.clients[0].0, Duration::from_millis(300)).await;

@@ -132,11 +132,11 @@ async fn server_code_broadcasts_to_a_room_by_its_key() {
     ann.join("a").await;
     let bob_b = bob.join("b").await;
     let reached = Desk::to_room(harness.server(), &"a".to_owned()).said("from the server".into());
-    assert_eq!(reached, 1);
+    assert_eq!(reached.queued(), Some(1));
     assert_eq!(ann.next_broadcast().await, said("a", "from the server"));
     bob.nothing_before_marker(bob_b, "b", "marker").await;
     // A room nobody is in reaches nobody.
-    assert_eq!(Desk::to_room(harness.server(), &"empty".to_owned()).said("anyone?".into()), 0);
+    assert_eq!(Desk::to_room(harness.server(), &"empty".to_owned()).said("anyone?".into()).queued(), Some(0));
 }
 
 #[tokio::test]
@@ -182,7 +182,7 @@ async fn leaving_one_room_closes_only_that_one() {
         other => panic!("expected the close of desk a, got {other:?}"),
     }
     ann.nothing_before_marker(b, "b", "still in b").await;
-    assert_eq!(Desk::to_room(harness.server(), &"a".to_owned()).said("gone".into()), 0);
+    assert_eq!(Desk::to_room(harness.server(), &"a".to_owned()).said("gone".into()).queued(), Some(0));
     assert_eq!(ann.session.channel_count(), 2, "the lobby and desk b");
 }
 
@@ -195,10 +195,10 @@ async fn targets_reach_every_tab_of_a_user_one_session_or_all_but_one() {
     assert_eq!(ann1.session.user_key(), Some("ann"));
     let lobby = || Lobby::broadcast(harness.server());
 
-    assert_eq!(lobby().to_user("ann").notice("for ann".into()), 2);
-    assert_eq!(lobby().to_session(bob.session.id()).notice("for bob".into()), 1);
-    assert_eq!(lobby().except(ann1.session.id()).notice("not for ann1".into()), 2);
-    assert_eq!(lobby().notice("for all".into()), 3);
+    assert_eq!(lobby().to_user("ann").notice("for ann".into()).queued(), Some(2));
+    assert_eq!(lobby().to_session(bob.session.id()).notice("for bob".into()).queued(), Some(1));
+    assert_eq!(lobby().except(ann1.session.id()).notice("not for ann1".into()).queued(), Some(2));
+    assert_eq!(lobby().notice("for all".into()).queued(), Some(3));
 
     // Each tab reads up to "for all", the last one sent: what it should have got came
     // before it, in order; what it should not have got is not there.
@@ -255,16 +255,19 @@ async fn rooms_and_users_reach_across_nodes() {
     assert_eq!(ann_there.next_broadcast().await, said("a", "across"));
 
     // Server code on node two, by key, reaches node one.
-    assert_eq!(Desk::to_room(two.server(), &"a".to_owned()).said("from two".into()), 1);
+    assert_eq!(Desk::to_room(two.server(), &"a".to_owned()).said("from two".into()).queued(), Some(1));
     assert_eq!(ann_here.next_broadcast().await, said("a", "from two"));
     assert_eq!(ann_there.next_broadcast().await, said("a", "from two"));
 
     // Every tab of one user, on both nodes; one session on the other node.
-    assert_eq!(Lobby::broadcast(one.server()).to_user("ann").notice("hi ann".into()), 1);
+    assert_eq!(Lobby::broadcast(one.server()).to_user("ann").notice("hi ann".into()).queued(), Some(1));
     let notice = |text: &str| ("lobby".to_owned(), None, "notice".to_owned(), json!(text));
     assert_eq!(ann_here.next_broadcast().await, notice("hi ann"));
     assert_eq!(ann_there.next_broadcast().await, notice("hi ann"));
-    assert_eq!(Lobby::broadcast(one.server()).to_session(bob_there.session.id()).notice("hi bob".into()), 0);
+    assert_eq!(
+        Lobby::broadcast(one.server()).to_session(bob_there.session.id()).notice("hi bob".into()).queued(),
+        Some(0)
+    );
     assert_eq!(bob_there.next_broadcast().await, notice("hi bob"));
     // Bob got neither "across" nor "from two" nor "hi ann": all were queued before this.
     bob_there.nothing_before_marker(bob_b, "b", "bob's marker").await;

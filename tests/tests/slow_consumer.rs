@@ -40,7 +40,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_others_get_everythi
 
     // The fast client keeps receiving after the slow one is gone.
     for _ in 0..10 {
-        assert_eq!(harness.server().broadcast("feed", "item", &"after").unwrap(), 1);
+        assert_eq!(harness.server().broadcast("feed", "item", &"after").unwrap(), pulse_runtime::Delivery::Queued(1));
         assert!(matches!(next_frame(&mut fast).await, ServerFrame::Broadcast { .. }));
     }
 

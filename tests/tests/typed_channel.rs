@@ -24,9 +24,9 @@ impl ChatHandler for Room {
         cx.broadcast().new_message(msg);
     }
 
-    fn history(&mut self, _cx: &mut ChannelCx<Chat>) -> Later<Vec<Message>> {
+    fn history(&mut self, _cx: &mut ChannelCx<Chat>) -> impl Future<Output = Vec<Message>> + use<> {
         let messages = self.messages.clone();
-        Later::new(async move { messages })
+        async move { messages }
     }
 
     fn set_name(&mut self, cx: &mut ChannelCx<Chat>, name: String) {
@@ -108,7 +108,8 @@ async fn typed_handlers_emits_broadcasts_and_requests() {
     assert_eq!(ask.await.unwrap(), Ok(Location { lat: 40.7, lng: -74.0 }));
 
     // The server-wide broadcast, outside any handler.
-    assert_eq!(Chat::to_room(harness.server(), &RoomId::lobby()).notification(Notice { text: "all".into() }), 1);
+    let sent = Chat::to_room(harness.server(), &RoomId::lobby()).notification(Notice { text: "all".into() });
+    assert_eq!(sent.result().unwrap(), pulse_runtime::Delivery::Queued(1));
     assert!(matches!(next_frame(&mut client).await, ServerFrame::Broadcast { .. }));
 }
 

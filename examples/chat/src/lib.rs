@@ -3,7 +3,7 @@
 //! state; and the client component `ChatClient` implemented in TypeScript
 //! (`client/src/ChatClient.tsx`), which also shows who is online and who else is typing.
 
-use pulse_runtime::OpenError;
+use pulse_runtime::html::*;
 use pulse_runtime::prelude::*;
 
 /// A chat message.
@@ -145,11 +145,11 @@ impl ChatHandler for ChatState {
         cx.broadcast().new_message(msg);
     }
 
-    fn history(&mut self, _cx: &mut ChannelCx<Chat>) -> Later<Vec<Message>> {
+    fn history(&mut self, _cx: &mut ChannelCx<Chat>) -> impl Future<Output = Vec<Message>> + use<> {
         // The work runs after this returns, on its own task (a database query would
         // await here); it owns what it reads.
         let messages = self.messages.clone();
-        Later::new(async move { messages.read().iter().filter_map(ChatToClient::as_new_message).cloned().collect() })
+        async move { messages.read().iter().filter_map(ChatToClient::as_new_message).cloned().collect() }
     }
 
     fn set_name(&mut self, cx: &mut ChannelCx<Chat>, name: String) {

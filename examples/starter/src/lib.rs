@@ -3,6 +3,7 @@
 //! component `Buttons` (client/src/Buttons.tsx) changes it through the channel's typed
 //! hook. Rename, delete, add: this is the app to grow into your own.
 
+use pulse_runtime::html::*;
 use pulse_runtime::prelude::*;
 
 #[channel(name = "counter", events(

@@ -77,18 +77,25 @@ fn handler_trait(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         let EventDecl { docs, ident: method, .. } = event;
         let param = payload_param(event);
         let output = event.handler_output();
+        // Spanned at the event, so "required by a bound" notes point at it, not at the
+        // whole attribute.
         let ret = match (event.is_async(), &output) {
             (false, None) => quote!(),
             (false, Some(output)) => quote!(-> #output),
-            (true, None) => quote!(-> #rt::Later<()>),
-            (true, Some(output)) => quote!(-> #rt::Later<#output>),
+            (true, output) => {
+                let output = output.clone().unwrap_or_else(|| quote!(()));
+                quote_spanned! {method.span()=>
+                    -> impl ::core::future::Future<Output = #output> + ::core::marker::Send + use<Self>
+                }
+            }
         };
         let what = if event.is_request() { "Answers the client's request" } else { "Handles the client's event" };
         let mut doc = format!("{what} `{}`.", event.name);
         if event.is_async() {
             doc.push_str(
-                " Returns the work as a future (`Later::new(async move { .. })`): it runs on its own \
-                 task after this method returns, so it owns what it uses.",
+                " Returns the work as a future (`-> impl Future<Output = ..> + use<>` in the impl, \
+                 `async move { .. }` in the body): it runs on its own task after this method \
+                 returns, so it owns what it uses.",
             );
         }
         if event.error.is_some() {
@@ -161,7 +168,7 @@ fn outbound(decl: &ChannelDecl, rt: &TokenStream) -> (TokenStream, TokenStream) 
                 }
             }
             None => {
-                let doc = format!("Sends `{event_name}` to this client (fire-and-forget).");
+                let doc = format!("Sends `{event_name}` to this client (fire-and-forget: the `Sent` may be ignored).");
                 let body = match &event.payload {
                     Some(ty) => {
                         let codec = decl.codec(ty);
@@ -172,7 +179,7 @@ fn outbound(decl: &ChannelDecl, rt: &TokenStream) -> (TokenStream, TokenStream) 
                 quote! {
                     #[doc = #doc]
                     #(#docs)*
-                    pub fn #method(&self #param) {
+                    pub fn #method(&self #param) -> #rt::Sent {
                         #body
                     }
                 }
@@ -188,9 +195,9 @@ fn outbound(decl: &ChannelDecl, rt: &TokenStream) -> (TokenStream, TokenStream) 
     };
     let impls = quote! {
         #[automatically_derived]
-        impl ::core::convert::From<#rt::RawChannel> for #outbound {
-            fn from(raw: #rt::RawChannel) -> Self {
-                Self { raw }
+        impl ::core::convert::From<#rt::__private::Opened<#ident>> for #outbound {
+            fn from(opened: #rt::__private::Opened<#ident>) -> Self {
+                Self { raw: opened.into_raw() }
             }
         }
 
@@ -208,7 +215,8 @@ fn broadcast(decl: &ChannelDecl, rt: &TokenStream) -> (TokenStream, TokenStream)
     let doc = format!(
         "The server-to-client events of the `{name}` channel, sent to every session with a `{name}` \
          channel open (in the room, for a channel with rooms), or to those `except`, `to_user` or \
-         `to_session` pick. Each method returns how many sessions of this node it was queued for."
+         `to_session` pick. Each method says what it did by the time it returned (a `Sent<Delivery>`, \
+         which may be ignored)."
     );
     let methods = events(decl, Direction::ToClient).filter(|e| !e.is_request()).map(|event| {
         let EventDecl { docs, ident: method, name: event_name, .. } = event;
@@ -218,13 +226,13 @@ fn broadcast(decl: &ChannelDecl, rt: &TokenStream) -> (TokenStream, TokenStream)
                 let codec = decl.codec(ty);
                 quote!(#codec.broadcast(&self.inner, #event_name, &payload))
             }
-            None => quote!(self.inner.emit(#event_name, &())),
+            None => quote!(#rt::__private::broadcast_null(&self.inner, #event_name)),
         };
         let doc = format!("Sends `{event_name}` to the sessions this `{name}` broadcast is for.");
         quote! {
             #[doc = #doc]
             #(#docs)*
-            pub fn #method(&self #param) -> usize {
+            pub fn #method(&self #param) -> #rt::Sent<#rt::Delivery> {
                 #body
             }
         }
@@ -238,9 +246,9 @@ fn broadcast(decl: &ChannelDecl, rt: &TokenStream) -> (TokenStream, TokenStream)
     };
     let impls = quote! {
         #[automatically_derived]
-        impl ::core::convert::From<#rt::Broadcaster> for #broadcast {
-            fn from(inner: #rt::Broadcaster) -> Self {
-                Self { inner }
+        impl ::core::convert::From<#rt::__private::Targeted<#ident>> for #broadcast {
+            fn from(targeted: #rt::__private::Targeted<#ident>) -> Self {
+                Self { inner: targeted.into_inner() }
             }
         }
 
@@ -468,7 +476,7 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         #[automatically_derived]
         impl<Cell> #rt::RawHandler for #dispatch<Cell>
         where
-            Cell: #rt::typed::HandlerCell,
+            Cell: #rt::__private::HandlerCell,
             Cell::Handler: #trait_ident,
         {
             fn on_open(&mut self, cx: &#rt::RawCx<'_>) {
@@ -538,15 +546,12 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                     session: &#rt::Session,
                     handler: impl #trait_ident,
                 ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError> {
-                    <Self as #rt::HandledBy<_>>::open_with(session, #rt::__private::Owned(handler))
+                    #rt::__private::open::<Self, _>(session, handler)
                 }
 
                 #[doc = #broadcast_doc]
                 pub fn broadcast(server: &#rt::Server) -> #broadcast {
-                    #broadcast::from(#rt::Broadcaster::for_server(
-                        server,
-                        #rt::protocol::Topic::from(<Self as #rt::ChannelSpec>::NAME),
-                    ))
+                    #broadcast::from(#rt::__private::broadcast_to::<Self>(server))
                 }
             };
             (functions, quote!(()), quote!(#[automatically_derived] impl #rt::typed::WithoutRooms for #ident {}))
@@ -566,12 +571,12 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                     room: &#room,
                     handler: impl #trait_ident,
                 ) -> ::core::result::Result<#rt::Channel<#ident>, #rt::OpenError> {
-                    <Self as #rt::HandledBy<_>>::open_in_with(session, room, #rt::__private::Owned(handler))
+                    #rt::__private::open_in::<Self, _>(session, room, handler)
                 }
 
                 #[doc = #room_doc]
                 pub fn to_room(server: &#rt::Server, room: &#room) -> #broadcast {
-                    #broadcast::from(#rt::Broadcaster::for_room::<Self>(server, room))
+                    #broadcast::from(#rt::__private::broadcast_to_room::<Self>(server, room))
                 }
             };
             (functions, quote!(#room), quote!(#[automatically_derived] impl #rt::typed::WithRooms for #ident {}))
@@ -591,7 +596,7 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
 
         #[automatically_derived]
         impl<H: #trait_ident> #rt::HandledBy<H> for #ident {
-            fn dispatcher<Cell: #rt::typed::HandlerCell<Handler = H>>(
+            fn dispatcher<Cell: #rt::__private::HandlerCell<Handler = H>>(
                 cell: Cell,
             ) -> ::std::boxed::Box<dyn #rt::RawHandler> {
                 ::std::boxed::Box::new(#dispatch(cell))
@@ -599,6 +604,9 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         }
 
         #rooms_impl
+
+        #[automatically_derived]
+        impl #rt::__private::Sealed for #ident {}
 
         #[automatically_derived]
         impl #rt::ChannelSpec for #ident {

@@ -17,6 +17,7 @@
 //!
 //! ```
 //! use pulse_runtime::client::{Client, ServerFrame};
+//! use pulse_runtime::html::*;
 //! use pulse_runtime::prelude::*;
 //! use serde_json::json;
 //!

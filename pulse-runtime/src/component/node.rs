@@ -147,6 +147,7 @@ impl Node {
     /// `aria-label`). Props set on a non-element node are ignored.
     ///
     /// ```
+    /// # use pulse_runtime::html::*;
     /// # use pulse_runtime::prelude::*;
     /// let bar = div(()).prop("role", "progressbar").prop("aria-valuenow", 40).class("bar");
     /// assert_eq!(format!("{bar:?}"), r#"div { role: "progressbar", aria-valuenow: 40, className: "bar" }"#);
@@ -171,6 +172,7 @@ impl Node {
     /// `on_key_up`) cover the common ones; any other React event name works here.
     ///
     /// ```
+    /// # use pulse_runtime::html::*;
     /// # use pulse_runtime::prelude::*;
     /// #[state]
     /// struct Hover {
@@ -272,6 +274,7 @@ impl Node {
     /// [`DomEvent`](super::DomEvent), or a state change with [`StateRef::on`](super::StateRef::on).
     ///
     /// ```
+    /// # use pulse_runtime::html::*;
     /// # use pulse_runtime::prelude::*;
     /// let log = button("log").on_click(|event: &DomEvent| tracing::info!(kind = %event.kind, "clicked"));
     /// # let _ = log;

@@ -26,6 +26,7 @@ impl Scope<'_> {
     /// unmounts.
     ///
     /// ```
+    /// # use pulse_runtime::html::*;
     /// # use pulse_runtime::prelude::*;
     /// #[state]
     /// struct Greeting {
@@ -66,6 +67,7 @@ impl Scope<'_> {
     /// ([`Shared::update`], from any session or task).
     ///
     /// ```
+    /// # use pulse_runtime::html::*;
     /// # use pulse_runtime::prelude::*;
     /// #[component]
     /// fn Online(cx: &mut Scope, count: Shared<usize>) -> Node {

@@ -103,6 +103,7 @@ impl<S> StateRef<S> {
     /// A DOM event handler that changes this state; the component re-renders after it.
     ///
     /// ```
+    /// # use pulse_runtime::html::*;
     /// # use pulse_runtime::prelude::*;
     /// #[state]
     /// struct Draft {

@@ -6,10 +6,12 @@
 
 mod codes;
 pub(crate) mod frames;
+mod query;
 mod topic;
 
 pub use codes::{CloseCode, ErrorCode};
 pub use frames::{AnnouncedLimits, WireError};
+pub use query::Query;
 pub use topic::Topic;
 
 /// The protocol version this crate speaks; clients ask for it with `/ws?v=1`.

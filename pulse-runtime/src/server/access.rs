@@ -6,10 +6,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::{COOKIE, HOST, ORIGIN};
+use axum::http::request::Parts;
 
 use crate::config::Origins;
+use crate::protocol::Query;
 pub(crate) use crate::session::host::Identity;
 use crate::session::{Access, Session};
 
@@ -26,26 +29,30 @@ pub(crate) const AUTHENTICATE_PANICKED: &str = "internal error: the server's aut
 /// The refusal when the authorization hook panicked (see [`AUTHENTICATE_PANICKED`]).
 pub(crate) const AUTHORIZE_PANICKED: &str = "internal error: the server's authorization failed";
 
-/// A connection request, as the authentication hook sees it.
+/// A connection request, as the authentication hook sees it: the upgrade request's
+/// parts (its URI, headers, and the extensions the app's layers put there), so axum
+/// extractors work on it ([`ConnectRequest::extract`]), with shortcuts for what
+/// authentication reads most.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
-    headers: HeaderMap,
-    query: Option<String>,
+    parts: Parts,
+    query: Query,
 }
 
 impl ConnectRequest {
-    pub(crate) fn new(headers: HeaderMap, query: Option<String>) -> Self {
-        ConnectRequest { headers, query }
+    pub(crate) fn new(parts: Parts, query: Query) -> Self {
+        ConnectRequest { parts, query }
     }
 
     /// A request header, if present and text.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name)?.to_str().ok()
+        self.parts.headers.get(name)?.to_str().ok()
     }
 
     /// A cookie sent with the upgrade request.
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.headers
+        self.parts
+            .headers
             .get_all(COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -54,13 +61,36 @@ impl ConnectRequest {
             .find_map(|(k, v)| (k == name).then_some(v))
     }
 
-    /// A query parameter of the WebSocket URL (`/ws?v=1&token=...`), undecoded.
+    /// A parameter of the WebSocket URL's query (`/ws?v=1&token=...`), percent-decoded
+    /// (`None` if absent or given twice).
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .as_deref()?
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find_map(|(k, v)| (k == name).then_some(v))
+        self.query.get(name)
+    }
+
+    /// The request's parts: method, URI, headers, extensions.
+    pub fn parts(&self) -> &Parts {
+        &self.parts
+    }
+
+    /// The request's parts, owned.
+    pub fn into_parts(self) -> Parts {
+        self.parts
+    }
+
+    /// Runs an axum extractor on the request: a `TypedHeader`, a cookie jar, an
+    /// `Extension<T>` a layer of the app put there.
+    ///
+    /// ```
+    /// # use pulse_runtime::ConnectRequest;
+    /// use pulse_runtime::axum::Extension;
+    /// # #[derive(Clone)] struct Sessions;
+    /// async fn who(mut request: ConnectRequest) -> Result<String, String> {
+    ///     let Extension(_sessions) = request.extract::<Extension<Sessions>>().await.map_err(|e| e.to_string())?;
+    ///     Ok("ann".to_owned())
+    /// }
+    /// ```
+    pub async fn extract<E: FromRequestParts<()>>(&mut self) -> Result<E, E::Rejection> {
+        E::from_request_parts(&mut self.parts, &()).await
     }
 }
 
@@ -188,11 +218,20 @@ mod tests {
 
     #[test]
     fn request_parts() {
-        let mut h = HeaderMap::new();
-        h.insert(COOKIE, HeaderValue::from_static("a=1; token=abc; b=2"));
-        let request = ConnectRequest::new(h, Some("v=1&token=xyz".into()));
+        let request = axum::http::Request::get("/ws?v=1&token=x%2By+z")
+            .header(COOKIE, HeaderValue::from_static("a=1; token=abc; b=2"))
+            .extension(7_u32)
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        let query = crate::protocol::Query::parse(parts.uri.query().unwrap_or_default());
+        let mut request = ConnectRequest::new(parts, query);
         assert_eq!(request.cookie("token"), Some("abc"));
-        assert_eq!(request.query("token"), Some("xyz"));
+        assert_eq!(request.query("token"), Some("x+y z"));
         assert_eq!(request.cookie("missing"), None);
+        assert_eq!(request.parts().uri.path(), "/ws");
+        // An extractor sees what the app's layers put in the request's extensions.
+        let extension = futures_util::FutureExt::now_or_never(request.extract::<axum::Extension<u32>>());
+        assert!(matches!(extension, Some(Ok(axum::Extension(7)))));
     }
 }

@@ -34,7 +34,9 @@ pub use http::ClientAddr;
 #[cfg(feature = "fuzzing")]
 pub(crate) use listener::{Head, HeadReader, MAX_HEAD_BYTES, Parsed, first_look, for_the_router, parse};
 pub(crate) use registry::ServerShared;
-pub use running::{RunningServer, Server, ServerStats, serve, serve_with, stop_signal};
+pub use running::{
+    RunningServer, Server, ServerStats, broadcast_to, broadcast_to_room, serve, serve_with, stop_signal,
+};
 pub(crate) use socket::Socket;
 #[cfg(feature = "fuzzing")]
 pub(crate) use socket::{LazyRead, drain};

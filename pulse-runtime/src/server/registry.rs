@@ -23,7 +23,7 @@ use crate::session::host::Host;
 use crate::session::{Access, Session, SessionShared};
 use crate::session_core::budget::Budget;
 use crate::sync::lock;
-use crate::target::Target;
+use crate::target::{Delivery, Target};
 
 pub(super) type SessionHook = Arc<dyn Fn(Session) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
@@ -91,7 +91,7 @@ impl ServerShared {
     pub(super) fn new_session(
         self: &Arc<Self>,
         identity: Option<access::Identity>,
-        params: Option<String>,
+        params: crate::protocol::Query,
     ) -> Arc<SessionShared> {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let session = SessionShared::new(self.clone() as Arc<dyn Host>, key, identity, params);
@@ -124,7 +124,7 @@ impl ServerShared {
 
     #[cfg(feature = "fuzzing")]
     pub(crate) fn new_session_for_fuzzing(self: &Arc<Self>) -> Arc<SessionShared> {
-        self.new_session(None, None)
+        self.new_session(None, crate::protocol::Query::default())
     }
 
     #[cfg(feature = "fuzzing")]
@@ -373,24 +373,28 @@ impl Host for ServerShared {
     /// memory, here, delivered under the room's lock; with a backplane that keeps
     /// history, by the backplane, which brings it back to every node (this one too), so
     /// it counts 0 here.
-    fn publish(&self, topic: &Topic, target: &Target, body: &frames::Body) -> usize {
-        let reached = self.publish_here_and_there(topic, target, body);
+    fn publish(&self, topic: &Topic, target: &Target, body: &frames::Body) -> Delivery {
+        let delivery = self.publish_here_and_there(topic, target, body);
         if let Some(telemetry) = &self.telemetry {
-            telemetry.broadcast(reached);
+            telemetry.broadcast(delivery.queued().unwrap_or(0));
         }
-        reached
+        delivery
     }
 }
 
 impl ServerShared {
-    fn publish_here_and_there(&self, topic: &Topic, target: &Target, body: &frames::Body) -> usize {
+    fn publish_here_and_there(&self, topic: &Topic, target: &Target, body: &frames::Body) -> Delivery {
         if let (Target::All, Some(history)) = (target, self.history_of(topic)) {
             if let Some(backplane) = self.history_backplane() {
-                let Some(head) = crate::backplane::kept_head(self.node, topic) else { return 0 };
+                let Some(head) = crate::backplane::kept_head(self.node, topic) else {
+                    // Unreachable: a topic is shorter than `MAX_ROOM_LEN` and its name.
+                    tracing::warn!(%topic, "broadcast not kept: its topic is over 64 KiB");
+                    return Delivery::Queued(0);
+                };
                 let frame = bytes::Bytes::copy_from_slice(body.bytes());
                 let new_epoch = crate::history::new_epoch();
                 backplane.publish_kept(KeptMessage { topic: topic.clone(), history, new_epoch, head, frame });
-                return 0;
+                return Delivery::Kept;
             }
             let room = self.memory_histories.room(topic, history);
             let mut room = lock(&room);
@@ -406,7 +410,7 @@ impl ServerShared {
                     backplane.publish(topic, message);
                 }
             }
-            return reached;
+            return Delivery::Queued(reached);
         }
         let reached = self.topics.deliver(topic.as_str(), target, body);
         let local_session = matches!(target, Target::Session(id) if lock(&self.sessions).contains_key(id));
@@ -418,7 +422,7 @@ impl ServerShared {
                 }
             }
         }
-        reached
+        Delivery::Queued(reached)
     }
 }
 

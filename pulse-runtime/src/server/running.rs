@@ -128,14 +128,14 @@ impl Server {
         self.shared.render_metrics()
     }
 
-    /// Sends `event` on every open channel named `name`, in every session. Returns how
-    /// many sessions it was queued for.
+    /// Sends `event` on every open channel named `name`, in every session, and says
+    /// what it did by the time it returned (a [`Delivery`](crate::Delivery)).
     pub fn broadcast<P: Serialize + ?Sized>(
         &self,
         name: &str,
         event: &str,
         payload: &P,
-    ) -> Result<usize, ChannelError> {
+    ) -> Result<crate::Delivery, ChannelError> {
         crate::session::host::broadcast(
             &*self.shared,
             &crate::protocol::Topic::from(name),
@@ -378,14 +378,15 @@ impl Server {
     }
 }
 
-impl crate::Broadcaster {
-    /// A broadcaster for `topic` (a channel name, or a name and a room) of `server`.
-    pub fn for_server(server: &Server, topic: crate::protocol::Topic) -> Self {
-        crate::Broadcaster::new(server.shared.clone(), topic)
-    }
+/// `C::broadcast(&server)`: every session of `server` with a `C` channel open, on every
+/// node (for the generated code).
+pub fn broadcast_to<C: crate::ChannelSpec>(server: &Server) -> crate::typed::private::Targeted<C> {
+    let topic = crate::protocol::Topic::from(C::NAME);
+    crate::typed::private::Targeted::new(crate::Broadcaster::new(server.shared.clone(), topic))
+}
 
-    /// A broadcaster for room `room` of channel `C` of `server`.
-    pub fn for_room<C: crate::ChannelSpec>(server: &Server, room: &C::Room) -> Self {
-        crate::Broadcaster::in_room::<C>(server.shared.clone(), room)
-    }
+/// `C::to_room(&server, &room)`: every session of `server` with a `C` channel open in
+/// room `room`, on every node (for the generated code).
+pub fn broadcast_to_room<C: crate::ChannelSpec>(server: &Server, room: &C::Room) -> crate::typed::private::Targeted<C> {
+    crate::typed::private::Targeted::new(crate::Broadcaster::in_room::<C>(server.shared.clone(), room))
 }

@@ -334,8 +334,8 @@ mod tests {
         fn track(&self, _: &Topic, _: &Arc<SessionShared>, _: Box<serde_json::value::RawValue>) {}
         fn untrack(&self, _: &Topic, _: &SessionShared) {}
         fn leave(&self, _: &Topic, _: u64, _: ChannelId) {}
-        fn publish(&self, _: &Topic, _: &Target, _: &Body) -> usize {
-            0
+        fn publish(&self, _: &Topic, _: &Target, _: &Body) -> crate::target::Delivery {
+            crate::target::Delivery::Queued(0)
         }
         fn telemetry(&self) -> Option<&crate::telemetry::Telemetry> {
             None
@@ -362,7 +362,7 @@ mod tests {
             )),
             key,
             None,
-            None,
+            crate::protocol::Query::default(),
         )
     }
 

@@ -5,11 +5,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
-use serde::Deserialize;
 use tungstenite::protocol::WebSocketConfig;
 
 use super::access::{self, Identity};
@@ -20,24 +19,24 @@ use super::{ConnectRequest, connection};
 use crate::config::Config;
 use crate::guard::{self, Callback};
 use crate::id::SessionId;
+use crate::protocol::Query;
 
 /// The path of the WebSocket endpoint.
 pub(super) const WS_PATH: &str = "/ws";
 
 pub(super) async fn upgrade(
     State(server): State<Arc<ServerShared>>,
-    uri: Uri,
-    headers: HeaderMap,
     ws: Result<Handshake, NotAnUpgrade>,
+    parts: Parts,
 ) -> Response {
-    let query = UpgradeQuery::read(Query::try_from_uri(&uri));
+    let query = UpgradeQuery::read(parts.uri.query().unwrap_or_default());
     let ws = match ws {
         Ok(ws) => ws,
-        Err(_) if query.probe.is_some() => return probe(&server, headers, &query).await,
+        Err(_) if query.probe.is_some() => return probe(&server, parts.headers, &query).await,
         Err(not_an_upgrade) => return not_an_upgrade.into_response(),
     };
-    if !server.admits_origin(&headers).await {
-        let refusal = server.config.origins.refusal(&headers);
+    if !server.admits_origin(&parts.headers).await {
+        let refusal = server.config.origins.refusal(&parts.headers);
         tracing::warn!("WebSocket upgrade refused: {refusal}");
         return (axum::http::StatusCode::FORBIDDEN, refusal).into_response();
     }
@@ -54,7 +53,7 @@ pub(super) async fn upgrade(
             }
         },
     };
-    let opening = Opening::read(&server, headers, &uri, &query, slot).await;
+    let opening = Opening::read(&server, parts, query, slot).await;
     ws.accept(websocket_config(&server.config), server.config.write_buffer_bytes, move |socket| {
         connection::run(server, socket, opening)
     })
@@ -98,8 +97,8 @@ pub(super) struct Opening {
     pub(super) identity: Option<Result<Identity, String>>,
     /// The session to resume and the last sequence number its client saw.
     pub(super) resume: Option<(SessionId, u64)>,
-    /// The whole query string, for the session's parameters.
-    pub(super) params: Option<String>,
+    /// The query, for the session's parameters.
+    pub(super) params: Query,
     /// The place a new session takes among the server's sessions, unless the request
     /// resumes a session that was alive.
     pub(super) slot: Option<SessionSlot>,
@@ -110,18 +109,12 @@ pub(super) struct Opening {
 impl Opening {
     /// Reads the query string of `uri` and asks the authentication hook about the
     /// request.
-    async fn read(
-        server: &ServerShared,
-        headers: HeaderMap,
-        uri: &Uri,
-        query: &UpgradeQuery,
-        slot: Option<SessionSlot>,
-    ) -> Self {
-        let params = uri.query().map(str::to_owned);
-        let nodes = server.nodes_for(&headers);
+    async fn read(server: &ServerShared, parts: Parts, query: UpgradeQuery, slot: Option<SessionSlot>) -> Self {
+        let nodes = server.nodes_for(&parts.headers);
+        let params = query.params.clone();
         let identity = match &server.authenticator {
             Some(authenticate) => {
-                let request = ConnectRequest::new(headers, params.clone());
+                let request = ConnectRequest::new(parts, params.clone());
                 let verdict =
                     guard::call_async(Callback::Authenticate, server.telemetry.as_ref(), || authenticate(request));
                 // A panic refuses the connection, as an `Err` would (logged and counted).
@@ -144,59 +137,49 @@ pub(crate) fn websocket_config(config: &Config) -> WebSocketConfig {
 }
 
 /// The upgrade's query string: `v=<version>`, and `resume=<session id>&last_seq=<n>`
-/// to resume a session. Every value is read as text and parsed afterwards, so a
-/// malformed one never makes the extractor answer HTTP 400: a missing or non-numeric
-/// `v` reaches the connection as no version (closed with 4500 `unsupported_version`),
-/// an unreadable `resume` id means a fresh session, and a missing `last_seq` means 0.
-#[derive(Debug, Default, Deserialize)]
+/// to resume a session; the app's own parameters, for the session. Every value is read
+/// as text and parsed afterwards, so a malformed one never answers HTTP 400: a missing,
+/// repeated or non-numeric `v` reaches the connection as no version (closed with 4500
+/// `unsupported_version`), an unreadable `resume` id means a fresh session, and a
+/// missing `last_seq` means 0.
+#[derive(Debug, Default)]
 pub(super) struct UpgradeQuery {
-    v: Option<String>,
-    resume: Option<String>,
-    last_seq: Option<String>,
+    params: Query,
     /// Present on a probe: a plain request asking how an upgrade would be answered.
-    probe: Option<String>,
+    probe: Option<()>,
 }
 
 impl UpgradeQuery {
-    /// The extracted query, or an empty one when it cannot be read at all (a parameter
-    /// given twice), so that too ends in 4500 rather than HTTP 400.
-    fn read(extracted: Result<Query<Self>, QueryRejection>) -> Self {
-        match extracted {
-            Ok(Query(query)) => query,
-            Err(rejection) => {
-                tracing::debug!(%rejection, "unreadable upgrade query string; reading it as empty");
-                Self::default()
-            }
-        }
+    fn read(query: &str) -> Self {
+        let params = Query::parse(query);
+        let probe = params.get(crate::protocol::PROBE_PARAM).map(|_| ());
+        UpgradeQuery { params, probe }
     }
 
     /// The `v` parameter of the query string, if present and a number.
     fn version(&self) -> Option<u32> {
-        self.v.as_deref()?.parse().ok()
+        self.params.get("v")?.parse().ok()
     }
 
     /// The session to resume and the last sequence number its client saw:
     /// `resume=<session id>&last_seq=<n>`.
     fn resume(&self) -> Option<(SessionId, u64)> {
-        let session = self.resume.as_deref()?.parse().ok()?;
-        let last_seq = self.last_seq.as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let session = self.params.get("resume")?.parse().ok()?;
+        let last_seq = self.params.get("last_seq").and_then(|n| n.parse().ok()).unwrap_or(0);
         Some((session, last_seq))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use axum::extract::Query;
-    use axum::http::Uri;
-
     use super::UpgradeQuery;
     use crate::id::SessionId;
 
     const ID: &str = "6f1c0e4a9b2d4c8e8a7f3b1d2c4e5f60";
 
-    /// Reads `uri`'s query the way the `upgrade` handler's extractor does.
+    /// Reads `uri`'s query the way the `upgrade` handler does.
     fn query(uri: &str) -> UpgradeQuery {
-        UpgradeQuery::read(Query::try_from_uri(&uri.parse::<Uri>().unwrap()))
+        UpgradeQuery::read(uri.split_once('?').map_or("", |(_, query)| query))
     }
 
     #[test]
@@ -245,10 +228,9 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_query_is_empty() {
-        // A repeated parameter is a serde error; it must not become HTTP 400.
+    fn a_repeated_parameter_is_absent_and_the_others_are_read() {
         let parsed = query(&format!("/ws?v=1&v=1&resume={ID}"));
         assert_eq!(parsed.version(), None);
-        assert_eq!(parsed.resume(), None);
+        assert_eq!(parsed.resume(), Some((id(), 0)));
     }
 }

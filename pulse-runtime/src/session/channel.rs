@@ -359,9 +359,9 @@ impl RawChannel {
     }
 
     /// Sends `event` to every session with an open channel of this channel's topic
-    /// (its name, and its room), this one included. Returns how many sessions of this
-    /// node it was queued for.
-    pub fn broadcast<P: Serialize + ?Sized>(&self, event: &str, payload: &P) -> Result<usize, ChannelError> {
+    /// (its name, and its room), this one included, and says what it did by the time
+    /// it returned (a [`Delivery`](crate::Delivery)).
+    pub fn broadcast<P: Serialize + ?Sized>(&self, event: &str, payload: &P) -> Result<crate::Delivery, ChannelError> {
         super::host::broadcast(&*self.session.host, &self.channel.topic, &Target::All, event, payload)
     }
 

@@ -15,7 +15,7 @@ use crate::error::ChannelError;
 use crate::id::ChannelId;
 use crate::protocol::frames::{self, Body};
 use crate::protocol::{Topic, WireError};
-use crate::target::Target;
+use crate::target::{Delivery, Target};
 
 /// The server as its sessions see it (implemented by the registry, `ServerShared`).
 pub(crate) trait Host: Send + Sync + 'static {
@@ -37,9 +37,8 @@ pub(crate) trait Host: Send + Sync + 'static {
     /// `session` is no longer listed in `topic`.
     fn untrack(&self, topic: &Topic, session: &SessionShared);
     /// Delivers an encoded broadcast on `topic` to the member sessions `target` admits,
-    /// on this node and the others; returns how many sessions of this node it was
-    /// queued for.
-    fn publish(&self, topic: &Topic, target: &Target, body: &Body) -> usize;
+    /// on this node and the others; says what it did by the time it returns.
+    fn publish(&self, topic: &Topic, target: &Target, body: &Body) -> Delivery;
     /// The server's metrics, when it has them.
     fn telemetry(&self) -> Option<&crate::telemetry::Telemetry>;
     /// What the sessions waiting to be resumed may hold, together.
@@ -61,7 +60,7 @@ pub(crate) fn broadcast<P: Serialize + ?Sized>(
     target: &Target,
     event: &str,
     payload: &P,
-) -> Result<usize, ChannelError> {
+) -> Result<Delivery, ChannelError> {
     let body = frames::broadcast(topic, event, payload).map_err(|e| ChannelError::Payload(e.to_string()))?;
     Ok(host.publish(topic, target, &body))
 }

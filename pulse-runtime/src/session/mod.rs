@@ -21,7 +21,7 @@ pub use host::Access;
 use crate::error::{ChannelError, OpenError};
 use crate::id::{ChannelId, SessionId};
 use crate::protocol::frames::{self, Body};
-use crate::protocol::{self, CloseCode, Topic};
+use crate::protocol::{self, CloseCode, Query, Topic};
 use crate::session_core::budget::Budget;
 use crate::session_core::inbox::Inbox;
 use crate::session_core::{AnswerRoute, CannotResume, Limits, OpenRefused, Refused, SessionCore, StartRefused};
@@ -58,8 +58,8 @@ pub(crate) struct Reattach {
     pub socket: Box<crate::server::Socket>,
     pub last_seq: u64,
     pub identity: Option<Identity>,
-    /// The query string of the upgrade request.
-    pub params: Option<String>,
+    /// The query of the upgrade request.
+    pub params: Query,
 }
 
 /// Where the answer to a pending server-to-client request is delivered.
@@ -97,8 +97,8 @@ pub(crate) struct SessionShared {
     callbacks: Mutex<HashMap<String, CallbackFn>>,
     /// What the authentication hook returned for this connection.
     identity: Option<Identity>,
-    /// The query string of the URL the session connected with.
-    params: Option<String>,
+    /// The query of the URL the session connected with.
+    params: Query,
     /// The rooms whose position from `since` a join has used (each is used once).
     since_used: Mutex<std::collections::HashSet<Arc<str>>>,
     /// What the client's events and requests waiting in its channels hold
@@ -111,7 +111,7 @@ pub(crate) const MAX_SINCE_POSITIONS: usize = 64;
 
 impl SessionShared {
     /// A new session.
-    pub(crate) fn new(host: Arc<dyn Host>, key: u64, identity: Option<Identity>, params: Option<String>) -> Arc<Self> {
+    pub(crate) fn new(host: Arc<dyn Host>, key: u64, identity: Option<Identity>, params: Query) -> Arc<Self> {
         let id = SessionId::generate();
         // Everything the session does is logged inside this span (its handlers, hooks and
         // renderer too), so `RUST_LOG='info,[session{id=…}]=debug'` follows one session.
@@ -183,10 +183,10 @@ impl SessionShared {
         if !lock(&self.since_used).insert(topic.shared().clone()) {
             return None;
         }
-        let since = query_param(self.params.as_deref()?, "since")?;
+        let since = self.params.get("since")?;
         // The list is read entry by entry, the first 64 only: one unreadable entry, or
         // what comes after them, does not cost the others.
-        let entries: Vec<&RawValue> = match serde_json::from_str(&since) {
+        let entries: Vec<&RawValue> = match serde_json::from_str(since) {
             Ok(entries) => entries,
             Err(error) => {
                 tracing::debug!(session = %self.id, %error, "unreadable `since`; ignored");
@@ -634,13 +634,14 @@ impl Session {
     }
 
     /// Sends `event` to every session with an open channel named `name`, this one
-    /// included. Returns how many sessions of this node it was queued for.
+    /// included, and says what it did by the time it returned (a
+    /// [`Delivery`](crate::Delivery)).
     pub fn broadcast<P: Serialize + ?Sized>(
         &self,
         name: &str,
         event: &str,
         payload: &P,
-    ) -> Result<usize, ChannelError> {
+    ) -> Result<crate::Delivery, ChannelError> {
         host::broadcast(&*self.shared.host, &Topic::from(name), &Target::All, event, payload)
     }
 
@@ -649,17 +650,18 @@ impl Session {
     /// or else one of the page's own query. `PulseRoot` sends the page's address by
     /// default, so on the page `/?room=lobby`, `param("room")` is `Some("lobby")`.
     pub fn param(&self, name: &str) -> Option<String> {
-        let query = self.shared.params.as_deref()?;
-        query_param(query, name).or_else(|| query_param(page_query(&page(query)?)?, name))
+        let params = &self.shared.params;
+        match params.get(name) {
+            Some(value) => Some(value.to_owned()),
+            None => params.page_query()?.get(name).map(str::to_owned),
+        }
     }
 
     /// The path of the page the client connected from (`/boards/7`), if it said: the
     /// TypeScript client sends the page's address (`location`) unless told not to
     /// (`page: false`).
     pub fn page_path(&self) -> Option<String> {
-        let page = page(self.shared.params.as_deref()?)?;
-        let path = page.split(['?', '#']).next().unwrap_or_default();
-        Some(path.to_owned())
+        self.shared.params.page_path().map(str::to_owned)
     }
 
     /// The key of this session's user (see [`Identity`](crate::Identity)), if
@@ -706,71 +708,5 @@ impl Session {
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session").field("id", &self.shared.id).finish()
-    }
-}
-
-/// Percent-decodes a query value (`+` is a space); bytes that do not form UTF-8 are
-/// replaced.
-/// The value of parameter `name` in a query string, percent-decoded.
-/// The page's address the client sent in `page` (its path and query), decoded.
-fn page(query: &str) -> Option<String> {
-    query_param(query, protocol::PAGE_PARAM)
-}
-
-/// The query of a page address (`/boards/7?room=lobby#top`: `room=lobby`).
-fn page_query(page: &str) -> Option<&str> {
-    let (_, query) = page.split_once('?')?;
-    Some(query.split('#').next().unwrap_or_default())
-}
-
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').filter_map(|pair| pair.split_once('=')).find_map(|(k, v)| (k == name).then(|| decode(v)))
-}
-
-fn decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn query_values_are_percent_decoded() {
-        assert_eq!(super::decode("lobby"), "lobby");
-        assert_eq!(super::decode("a%20b+c"), "a b c");
-        assert_eq!(super::decode("caf%C3%A9"), "café");
-        assert_eq!(super::decode("50%"), "50%");
-        assert_eq!(super::decode("%zz%4"), "%zz%4");
-    }
-
-    #[test]
-    fn a_parameter_is_the_urls_or_else_the_pages() {
-        let query = "v=1&room=mine&page=%2Fboards%2F7%3Froom%3Dpage%26tab%3Dall%23top";
-        let page = super::page(query).unwrap();
-        assert_eq!(page, "/boards/7?room=page&tab=all#top");
-        assert_eq!(super::page_query(&page), Some("room=page&tab=all"));
-        assert_eq!(super::query_param(query, "room").as_deref(), Some("mine"));
-        assert_eq!(super::query_param(super::page_query(&page).unwrap(), "tab").as_deref(), Some("all"));
-        assert_eq!(super::page_query("/no-query"), None);
     }
 }

@@ -5,7 +5,8 @@ use std::ops::Deref;
 
 use serde::Serialize;
 
-use super::{Broadcaster, ChannelSpec};
+use super::private::{Opened, Targeted};
+use super::{Broadcaster, ChannelSpec, Sent};
 use crate::id::ChannelId;
 use crate::session::Session;
 use crate::session::channel::RawChannel;
@@ -22,7 +23,7 @@ pub struct Channel<C: ChannelSpec> {
 impl<C: ChannelSpec> Channel<C> {
     /// Wraps a raw channel; the generated `open` functions guarantee it is a `C`.
     pub(crate) fn from_raw(raw: RawChannel) -> Self {
-        Channel { outbound: C::Outbound::from(raw.clone()), raw, _spec: PhantomData }
+        Channel { outbound: C::Outbound::from(Opened::new(raw.clone())), raw, _spec: PhantomData }
     }
 
     /// The channel's id, typed: hand it to the client component that uses the channel.
@@ -44,13 +45,13 @@ impl<C: ChannelSpec> Channel<C> {
     /// Every session with a `C` channel open in this channel's room (or, for a channel
     /// without rooms, every session with a `C` channel open), this one included.
     pub fn broadcast(&self) -> C::Broadcast {
-        C::Broadcast::from(Broadcaster::new(self.raw.host(), self.raw.topic().clone()))
+        C::Broadcast::from(Targeted::new(Broadcaster::new(self.raw.host(), self.raw.topic().clone())))
     }
 
     /// Like [`Channel::broadcast`], without this session: the others in the room.
     pub fn broadcast_others(&self) -> C::Broadcast {
         let session = self.raw.session().id();
-        C::Broadcast::from(Broadcaster::new(self.raw.host(), self.raw.topic().clone()).except(session))
+        C::Broadcast::from(Targeted::new(Broadcaster::new(self.raw.host(), self.raw.topic().clone()).except(session)))
     }
 
     /// The session this channel belongs to.
@@ -117,8 +118,10 @@ impl<C: ChannelSpec> std::fmt::Debug for Channel<C> {
     }
 }
 
-/// What a typed handler gets besides its payload: its channel (deref: emit and request
-/// to this client), broadcast to the channel's room, and the session.
+/// What a typed handler gets besides its payload: the channel the event arrived on,
+/// which it dereferences to — emit and request to this client (`cx.new_message(..)`),
+/// broadcast to the channel's room (`cx.broadcast()`), presence (`cx.track(..)`), the
+/// session (`cx.session()`).
 pub struct ChannelCx<C: ChannelSpec> {
     channel: Channel<C>,
 }
@@ -128,63 +131,27 @@ impl<C: ChannelSpec> ChannelCx<C> {
         ChannelCx { channel: Channel::from_raw(raw.channel().clone()) }
     }
 
-    /// The channel the event arrived on.
+    /// The channel the event arrived on (a handle to keep: it outlives the call).
     pub fn channel(&self) -> &Channel<C> {
         &self.channel
-    }
-
-    /// Lists this session in the channel's room with `meta`: see [`Channel::track`].
-    pub fn track(&self, meta: &C::Presence)
-    where
-        C: super::WithPresence,
-        C::Presence: Serialize,
-    {
-        self.channel.track(meta);
-    }
-
-    /// Takes this session off the channel's room list: see [`Channel::untrack`].
-    pub fn untrack(&self)
-    where
-        C: super::WithPresence,
-    {
-        self.channel.untrack();
-    }
-
-    /// Every session in this channel's room (or with a `C` channel open, for a channel
-    /// without rooms), this one included.
-    pub fn broadcast(&self) -> C::Broadcast {
-        self.channel.broadcast()
-    }
-
-    /// Every session in this channel's room but this one (a typing indicator).
-    pub fn broadcast_others(&self) -> C::Broadcast {
-        self.channel.broadcast_others()
-    }
-
-    /// The channel's room, for a channel with rooms.
-    pub fn room(&self) -> Option<C::Room> {
-        self.channel.room()
-    }
-
-    /// The session the event came from.
-    pub fn session(&self) -> Session {
-        self.channel.session()
     }
 }
 
 impl<C: ChannelSpec> Deref for ChannelCx<C> {
-    type Target = C::Outbound;
-    fn deref(&self) -> &C::Outbound {
-        &self.channel.outbound
+    type Target = Channel<C>;
+    fn deref(&self) -> &Channel<C> {
+        &self.channel
     }
 }
 
 /// Emits a declared event. Emit is fire-and-forget: a closed channel or a gone session
-/// is logged, not returned.
-pub(crate) fn emit_event<P: Serialize + ?Sized>(raw: &RawChannel, event: &'static str, payload: &P) {
-    if let Err(error) = raw.emit(event, payload) {
+/// is logged (at `debug`) and reported in the `Sent`, which may be ignored.
+pub(crate) fn emit_event<P: Serialize + ?Sized>(raw: &RawChannel, event: &'static str, payload: &P) -> Sent {
+    let outcome = raw.emit(event, payload);
+    if let Err(error) = &outcome {
         tracing::debug!(channel = raw.name(), event, %error, "emit dropped");
     }
+    Sent::new(outcome)
 }
 
 /// In TypeScript a typed channel id is a branded string, `ChannelId<"chat">`, so the

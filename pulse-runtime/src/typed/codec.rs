@@ -9,11 +9,13 @@ use serde::Serializer;
 use serde::ser::SerializeStruct as _;
 use serde_json::value::RawValue;
 
-use super::Payload;
 use super::schema::{TypeCollector, TypeRef};
+use super::{Payload, Sent};
+use crate::error::ChannelError;
 use crate::protocol::WireError;
 use crate::session::channel::RawChannel;
 use crate::session::request::Request;
+use crate::target::Delivery;
 
 /// Encoding, decoding and TypeScript naming of one payload type.
 pub struct Codec<T: 'static> {
@@ -62,20 +64,23 @@ impl<T> Codec<T> {
     }
 
     /// Emits `event` with `payload` on `raw` (fire-and-forget; failures are logged).
-    pub fn emit(&self, raw: &RawChannel, event: &'static str, payload: &T) {
+    pub fn emit(&self, raw: &RawChannel, event: &'static str, payload: &T) -> Sent {
         match self.encode(payload) {
             Ok(json) => super::channel::emit_event(raw, event, &*json),
-            Err(error) => tracing::warn!(channel = raw.name(), event, %error, "payload could not be encoded"),
+            Err(error) => {
+                tracing::warn!(channel = raw.name(), event, %error, "payload could not be encoded");
+                Sent::new(Err(ChannelError::Payload(error.to_string())))
+            }
         }
     }
 
-    /// Broadcasts `event` with `payload`; returns how many sessions it was queued for.
-    pub fn broadcast(&self, broadcaster: &super::Broadcaster, event: &'static str, payload: &T) -> usize {
+    /// Broadcasts `event` with `payload`.
+    pub fn broadcast(&self, broadcaster: &super::Broadcaster, event: &'static str, payload: &T) -> Sent<Delivery> {
         match self.encode(payload) {
-            Ok(json) => broadcaster.emit(event, &*json),
+            Ok(json) => Sent::new(broadcaster.emit(event, &*json)),
             Err(error) => {
                 tracing::warn!(event, %error, "payload could not be encoded");
-                0
+                Sent::new(Err(ChannelError::Payload(error.to_string())))
             }
         }
     }
@@ -105,11 +110,13 @@ impl<T> Codec<T> {
 
     /// The reply to a request whose async handler returned `future` (`None`: handler
     /// gone): the answer is sent when the future completes.
-    pub fn answer_later(self, future: Option<super::Later<T>>) -> crate::Reply {
+    pub fn answer_later<F>(self, future: Option<F>) -> crate::Reply
+    where
+        F: std::future::Future<Output = T> + Send + 'static,
+        T: Send,
+    {
         match future {
-            Some(super::Later(future)) => {
-                crate::Reply::Later(Box::pin(async move { self.encode_answer(&future.await) }))
-            }
+            Some(future) => crate::Reply::Later(Box::pin(async move { self.encode_answer(&future.await) })),
             None => crate::Reply::rejected(super::dispatch::handler_gone()),
         }
     }
@@ -145,11 +152,14 @@ impl<T, E> Fallible<T, E> {
     }
 
     /// Like [`Fallible::answer`], for an async handler's future.
-    pub fn answer_later(self, future: Option<super::Later<Result<T, E>>>) -> crate::Reply {
+    pub fn answer_later<F>(self, future: Option<F>) -> crate::Reply
+    where
+        F: std::future::Future<Output = Result<T, E>> + Send + 'static,
+        T: Send,
+        E: Send,
+    {
         match future {
-            Some(super::Later(future)) => {
-                crate::Reply::Later(Box::pin(async move { self.encode_result(&future.await) }))
-            }
+            Some(future) => crate::Reply::Later(Box::pin(async move { self.encode_result(&future.await) })),
             None => crate::Reply::rejected(super::dispatch::handler_gone()),
         }
     }
@@ -167,8 +177,13 @@ impl<T, E> Fallible<T, E> {
 }
 
 /// Emits `event` without payload (`null`).
-pub fn emit_null(raw: &RawChannel, event: &'static str) {
-    super::channel::emit_event(raw, event, &());
+pub fn emit_null(raw: &RawChannel, event: &'static str) -> Sent {
+    super::channel::emit_event(raw, event, &())
+}
+
+/// Broadcasts `event` without payload (`null`).
+pub fn broadcast_null(broadcaster: &super::Broadcaster, event: &'static str) -> Sent<Delivery> {
+    Sent::new(broadcaster.emit(event, &()))
 }
 
 /// Serializes a wire-enum value as `{"event": ..., "payload": ...}`.

@@ -50,42 +50,18 @@ pub fn handler_gone() -> WireError {
 }
 
 /// What an async emit handler's future becomes: work its channel awaits before its next
-/// event (`None`: handler gone).
-pub fn emit_later(future: Option<Later<()>>) -> Result<crate::Emitted, WireError> {
+/// event (`None`: handler gone). The future owns what it uses (the handler trait's
+/// `use<Self>`), so it runs on a task of its own while `&mut self` is free again.
+pub fn emit_later<F>(future: Option<F>) -> Result<crate::Emitted, WireError>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     match future {
-        Some(Later(future)) => Ok(crate::Emitted::Later(Box::pin(async move {
+        Some(future) => Ok(crate::Emitted::Later(Box::pin(async move {
             future.await;
             Ok(())
         }))),
         None => Err(handler_gone()),
-    }
-}
-
-/// What an `async` handler returns: the future that does its work, which runs on its
-/// own task after the handler returns — so it owns what it uses (`async move`), and the
-/// handler's `&mut self` is free again for the state's other users.
-///
-/// ```
-/// # use pulse_runtime::Later;
-/// # struct Db;
-/// # impl Db { async fn load(&self) -> Vec<String> { Vec::new() } }
-/// # let db = std::sync::Arc::new(Db);
-/// let db = db.clone();
-/// let history: Later<Vec<String>> = Later::new(async move { db.load().await });
-/// ```
-#[must_use = "the handler's work happens only if the future is returned"]
-pub struct Later<T>(pub(crate) std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>);
-
-impl<T> Later<T> {
-    /// The handler's work, as a future.
-    pub fn new(future: impl std::future::Future<Output = T> + Send + 'static) -> Self {
-        Later(Box::pin(future))
-    }
-}
-
-impl<T> std::fmt::Debug for Later<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Later(..)")
     }
 }
 

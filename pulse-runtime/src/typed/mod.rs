@@ -11,30 +11,69 @@ mod codec;
 mod dispatch;
 mod room_history;
 pub mod schema;
+mod seal;
+mod sent;
 
 pub use broadcast::Broadcaster;
 pub use channel::{Channel, ChannelCx};
-pub use dispatch::{HandlerCell, Later};
+pub(crate) use dispatch::HandlerCell;
 pub use room_history::{RoomHistory, RoomLog};
+pub use sent::Sent;
 
 /// What only the code `#[channel]` generates uses; re-exported as
 /// `pulse_runtime::__private`, not a stable API.
 #[doc(hidden)]
 pub mod private {
-    pub use super::codec::{Codec, EventFields, Fallible, codec, emit_null, serialize_event};
-    pub use super::dispatch::{Owned, emit_done, emit_later, handler_gone, wrong_kind};
+    use crate::protocol::Topic;
+
+    pub use super::codec::{Codec, EventFields, Fallible, broadcast_null, codec, emit_null, serialize_event};
+    pub use super::dispatch::{HandlerCell, Owned, emit_done, emit_later, handler_gone, wrong_kind};
+    pub use super::seal::{Opened, Sealed, Targeted};
 
     /// The typed context of a handler call.
     pub fn channel_cx<C: super::ChannelSpec>(raw: &crate::RawCx<'_>) -> super::ChannelCx<C> {
         super::ChannelCx::new(raw)
     }
+
+    /// Opens a channel of `C` in `session`, its events going to `handler` (`C::open`).
+    pub fn open<C, H>(session: &crate::Session, handler: H) -> Result<super::Channel<C>, crate::OpenError>
+    where
+        C: super::HandledBy<H> + super::WithoutRooms,
+        H: Send + 'static,
+    {
+        super::open_raw::<C>(session, Topic::from(C::NAME), C::dispatcher(Owned(handler)))
+    }
+
+    /// Opens a channel of `C` in room `room` of `session`, its events going to
+    /// `handler` (`C::open_in`).
+    pub fn open_in<C, H>(
+        session: &crate::Session,
+        room: &C::Room,
+        handler: H,
+    ) -> Result<super::Channel<C>, crate::OpenError>
+    where
+        C: super::HandledBy<H> + super::WithRooms,
+        H: Send + 'static,
+    {
+        super::open_raw::<C>(session, super::room_topic::<C>(room)?, C::dispatcher(Owned(handler)))
+    }
+}
+
+/// Opens a channel of `C` on `topic` in `session`, announced at once.
+fn open_raw<C: ChannelSpec>(
+    session: &crate::Session,
+    topic: crate::protocol::Topic,
+    handler: Box<dyn crate::RawHandler>,
+) -> Result<Channel<C>, crate::OpenError> {
+    session.shared.declare::<C>();
+    session.shared.open_channel(topic, handler, true).map(Channel::from_raw)
 }
 
 use crate::protocol::Topic;
-use crate::session::channel::RawChannel;
 
-/// A channel declaration: implemented by `#[channel]` on its unit struct.
-pub trait ChannelSpec: Sized + Send + Sync + 'static {
+/// A channel declaration: implemented by `#[channel]` on its unit struct (and only
+/// there: its supertrait is the generated code's).
+pub trait ChannelSpec: private::Sealed + Sized + Send + Sync + 'static {
     /// The channel name: its broadcast topic and what the client sees in `open`.
     const NAME: &'static str;
     /// Whether it tracks presence (`presence = Meta` in the declaration).
@@ -47,9 +86,9 @@ pub trait ChannelSpec: Sized + Send + Sync + 'static {
     /// (`#[channel]` requires it to be a [`Payload`].)
     type Presence: Send + Sync + 'static;
     /// Emit and request methods for the server-to-client events (generated).
-    type Outbound: From<RawChannel> + Clone + Send + Sync + 'static;
+    type Outbound: From<private::Opened<Self>> + Clone + Send + Sync + 'static;
     /// Broadcast methods for the server-to-client events (generated).
-    type Broadcast: From<Broadcaster>;
+    type Broadcast: From<private::Targeted<Self>>;
     /// The client-to-server events as values (generated `XxxToServer`).
     type ToServer: WireEvent;
     /// The server-to-client events as values (generated `XxxToClient`).
@@ -73,34 +112,13 @@ pub trait WireEvent: Sized + Send + 'static {
 pub trait HandledBy<H>: ChannelSpec {
     /// The raw handler that decodes this declaration's client events and calls the
     /// handler reached through `cell`.
-    fn dispatcher<Cell: HandlerCell<Handler = H>>(cell: Cell) -> Box<dyn crate::RawHandler>;
-
-    /// Opens a channel of this declaration in `session`, its events going to the handler
-    /// reached through `cell`.
-    fn open_with<Cell: HandlerCell<Handler = H>>(
-        session: &crate::Session,
-        cell: Cell,
-    ) -> Result<Channel<Self>, crate::OpenError> {
-        session.shared.declare::<Self>();
-        session.shared.open_channel(Topic::from(Self::NAME), Self::dispatcher(cell), true).map(Channel::from_raw)
-    }
-
-    /// Opens a channel of this declaration in room `room` of `session`, its events
-    /// going to the handler reached through `cell`.
-    fn open_in_with<Cell: HandlerCell<Handler = H>>(
-        session: &crate::Session,
-        room: &Self::Room,
-        cell: Cell,
-    ) -> Result<Channel<Self>, crate::OpenError> {
-        let topic = room_topic::<Self>(room)?;
-        session.shared.declare::<Self>();
-        session.shared.open_channel(topic, Self::dispatcher(cell), true).map(Channel::from_raw)
-    }
+    #[doc(hidden)]
+    fn dispatcher<Cell: private::HandlerCell<Handler = H>>(cell: Cell) -> Box<dyn crate::RawHandler>;
 }
 
 /// The topic of room `room` of channel `C`; refuses a key that does not encode, or
 /// encodes longer than [`MAX_ROOM_LEN`](crate::protocol::MAX_ROOM_LEN).
-pub fn room_topic<C: ChannelSpec>(room: &C::Room) -> Result<Topic, crate::OpenError> {
+pub(crate) fn room_topic<C: ChannelSpec>(room: &C::Room) -> Result<Topic, crate::OpenError> {
     let json = serde_json::value::to_raw_value(room).map_err(|e| crate::OpenError::InvalidRoom(e.to_string()))?;
     if json.get().len() > crate::protocol::MAX_ROOM_LEN {
         return Err(crate::OpenError::InvalidRoom(format!(

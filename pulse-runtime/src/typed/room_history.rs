@@ -29,6 +29,7 @@ use crate::session::host::Host;
 /// node. Drop every clone and the node stops following the room.
 ///
 /// ```
+/// # use pulse_runtime::html::*;
 /// # use pulse_runtime::prelude::*;
 /// # #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)] pub struct RoomId(String);
 /// # #[derive(Clone, Serialize, Deserialize, TS)] pub struct Message { text: String }

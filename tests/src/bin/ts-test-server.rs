@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use chat::{Chat, ChatRoom};
-use pulse_runtime::prelude::{IntoNode, div};
+use pulse_runtime::html::div;
+use pulse_runtime::prelude::IntoNode;
 use pulse_runtime::{Access, Config, History, Server};
 use pulse_tests::lab::{Desk, Lab, LabCounter, LabServer, Lobby, LobbyServer, Table, TableServer};
 

@@ -2,7 +2,7 @@ use pulse_runtime::prelude::*;
 
 #[channel(events(
     send_message(String) => server,
-    /// Answered later, by the future the handler returns (`Later<Vec<String>>`).
+    /// Answered later, by the future the handler returns (`impl Future<Output = Vec<String>> + use<>`).
     async history() -> Vec<String> => server,
 ))]
 pub struct Chat;

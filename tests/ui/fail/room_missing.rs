@@ -1,3 +1,4 @@
+use pulse_runtime::html::*;
 use pulse_runtime::prelude::*;
 
 #[channel(name = "desk", room = String, events(say(String) => server))]

@@ -1,3 +1,4 @@
+use pulse_runtime::html::*;
 use pulse_runtime::prelude::*;
 
 // A stray argument: one error; the type is still state, so `cx.init` accepts it.

@@ -1,3 +1,4 @@
+use pulse_runtime::html::*;
 use pulse_runtime::prelude::*;
 
 struct Counter {

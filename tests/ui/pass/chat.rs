@@ -47,7 +47,8 @@ struct State {
 impl ChatHandler for State {
     fn send_message(&mut self, cx: &mut ChannelCx<Chat>, msg: model::Message) {
         self.messages.push(msg.clone());
-        let _reached: usize = cx.broadcast().new_message(msg);
+        let _sent: pulse_runtime::Sent<pulse_runtime::Delivery> = cx.broadcast().new_message(msg);
+        let _emitted: Result<(), ChannelError> = cx.notification(None).result();
         cx.notification(None);
     }
     fn typing(&mut self, _cx: &mut ChannelCx<Chat>) {}
