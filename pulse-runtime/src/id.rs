@@ -214,6 +214,37 @@ pub struct InvalidId {
     what: &'static str,
 }
 
+/// Identifies one server node (random per process), so a node can skip its own
+/// publications when the backplane echoes them back.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct NodeId(pub [u8; 16]);
+
+impl NodeId {
+    /// The id as 32 hex digits.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Reads an id written by [`NodeId::to_hex`].
+    pub fn from_hex(text: &str) -> Option<NodeId> {
+        if text.len() != 32 || !text.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(NodeId(bytes))
+    }
+
+    pub(crate) fn generate() -> Self {
+        let mut bytes = [0u8; 16];
+        // See `id::RandomId::generate`: without an OS random source nothing is safe.
+        getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
+        NodeId(bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,9 +86,11 @@ mod history;
 mod id;
 mod presence;
 pub mod protocol;
+mod registry;
 mod server;
 mod session;
 mod session_core;
+mod stats;
 mod sync;
 mod target;
 mod telemetry;
@@ -107,7 +109,7 @@ pub use history::{History, Position};
 pub use id::{ChannelId, InvalidId, SessionId, Untyped};
 pub use server::{
     ClientAddr, ConnectRequest, NODES_VAR, ORIGINS_VAR, REDIS_URL_VAR, RunningServer, Server, ServerBuilder,
-    ServerStats, TRUSTED_PROXIES_VAR, serve, serve_with, stop_signal,
+    TRUSTED_PROXIES_VAR, serve, serve_with, stop_signal,
 };
 pub use session::channel::{
     CloseReason, Emitted, PushOnly, RawChannel, RawCx, RawHandler, Reply, malformed_payload, to_raw, unknown_event,
@@ -115,6 +117,7 @@ pub use session::channel::{
 pub use session::handlers::Handlers;
 pub use session::request::Request;
 pub use session::{Access, Session};
+pub use stats::ServerStats;
 pub use target::{Identity, Target};
 
 pub use target::Delivery;

@@ -273,7 +273,7 @@ mod enabled {
         /// The Prometheus text exposition of every metric, with the gauges read now.
         pub(crate) fn render(
             &self,
-            stats: crate::ServerStats,
+            stats: crate::stats::ServerStats,
             backplane: &[(&'static str, &'static str, u64)],
         ) -> String {
             self.sessions.set(stats.sessions as f64);
@@ -328,8 +328,13 @@ mod enabled {
             telemetry.frame_out(r#""t":"open","channel":"c1"}"#);
             telemetry.closed(Closed::Code(CloseCode::RateLimited));
             telemetry.request_answered(Duration::from_millis(3));
-            let stats =
-                crate::ServerStats { sessions: 2, channels: 3, topics: 1, detached_bytes: 512, ..Default::default() };
+            let stats = crate::stats::ServerStats {
+                sessions: 2,
+                channels: 3,
+                topics: 1,
+                detached_bytes: 512,
+                ..Default::default()
+            };
             let text = telemetry.render(stats, &[("pulse_backplane_published_total", "Published.", 7)]);
             for line in [
                 "pulse_frames_received_total{type=\"emit\"} 1",

@@ -22,6 +22,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 pub use self::redis::{DEFAULT_CHANNEL, RedisBackplane, RedisStats};
 
 use crate::history::History;
+pub use crate::id::NodeId;
 use crate::id::SessionId;
 use crate::protocol::Topic;
 use crate::protocol::frames::Body;
@@ -243,37 +244,6 @@ pub(crate) trait RemoteSink: Send + Sync + 'static {
     /// Delivers broadcast `offset` of `epoch` in `topic`'s history (`frame` without its
     /// position), made by node `from` (maybe this one), to this node's members.
     fn deliver_kept(&self, from: NodeId, topic: &Topic, epoch: &str, offset: u64, frame: &Body);
-}
-
-/// Identifies one server node (random per process), so a node can skip its own
-/// publications when the backplane echoes them back.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct NodeId(pub [u8; 16]);
-
-impl NodeId {
-    /// The id as 32 hex digits.
-    pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// Reads an id written by [`NodeId::to_hex`].
-    pub fn from_hex(text: &str) -> Option<NodeId> {
-        if text.len() != 32 || !text.is_ascii() {
-            return None;
-        }
-        let mut bytes = [0u8; 16];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(NodeId(bytes))
-    }
-
-    pub(crate) fn generate() -> Self {
-        let mut bytes = [0u8; 16];
-        // See `id::RandomId::generate`: without an OS random source nothing is safe.
-        getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
-        NodeId(bytes)
-    }
 }
 
 /// Why a backplane message was dropped.

@@ -24,7 +24,7 @@ impl FuzzSession {
     pub fn new() -> Self {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
         let server = crate::Server::builder().build().shared().clone();
-        let session = server.new_session_for_fuzzing();
+        let session = server.registry.new_session_for_fuzzing();
         let handlers = Handlers::new()
             .on("note", |_cx, _value: serde_json::Value| {})
             .on_request("echo", |_cx, value: serde_json::Value| Ok(value))
@@ -53,9 +53,9 @@ impl FuzzSession {
         match std::str::from_utf8(message) {
             Ok(text) => {
                 let text = text.replace("$CH", &self.channel);
-                crate::server::dispatch_text(&self.session, &text);
+                self.session.text_frame(&text);
             }
-            Err(_) => crate::server::dispatch_binary(&self.session),
+            Err(_) => self.session.binary_frame(),
         }
         // Let spawned answers run, then drop whatever would have been sent.
         self.runtime.block_on(tokio::task::yield_now());
@@ -72,7 +72,7 @@ impl FuzzSession {
     /// Whether the session survived everything fed so far (it must: nothing a client
     /// sends may end it except the documented limits, which this harness does not reach).
     pub fn is_alive(&self) -> bool {
-        !self.session.is_ending() && self.server.topics_len() <= 1
+        !self.session.is_ending() && self.server.registry.topics_len() <= 1
     }
 }
 
@@ -82,7 +82,7 @@ impl Drop for FuzzSession {
     fn drop(&mut self) {
         let _guard = self.runtime.enter();
         self.session.end();
-        self.server.remove_session(&self.session);
+        self.server.registry.remove_session(&self.session);
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::backplane::NodeId;
+use crate::id::NodeId;
 use crate::protocol::Topic;
 use crate::protocol::frames::Body;
 

@@ -14,20 +14,16 @@ use axum::http::request::Parts;
 use crate::config::Origins;
 use crate::protocol::Query;
 pub(crate) use crate::session::host::Identity;
-use crate::session::{Access, Session};
 
 pub(crate) type Authenticator =
     Arc<dyn Fn(ConnectRequest) -> Pin<Box<dyn Future<Output = Result<Identity, String>> + Send>> + Send + Sync>;
 
-pub(crate) type Authorizer = Arc<dyn Fn(&Session, &Access<'_>) -> Result<(), String> + Send + Sync>;
+pub(crate) use crate::registry::Authorizer;
 
 /// The refusal when the authentication hook panicked: the client is not told the
 /// panic's message (it may hold the server's internals), only that it was the server's
 /// fault.
 pub(crate) const AUTHENTICATE_PANICKED: &str = "internal error: the server's authentication failed";
-
-/// The refusal when the authorization hook panicked (see [`AUTHENTICATE_PANICKED`]).
-pub(crate) const AUTHORIZE_PANICKED: &str = "internal error: the server's authorization failed";
 
 /// A connection request, as the authentication hook sees it: the upgrade request's
 /// parts (its URI, headers, and the extensions the app's layers put there), so axum

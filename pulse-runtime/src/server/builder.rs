@@ -8,14 +8,14 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use super::registry::{ServerShared, SessionHook};
-use super::remote_hooks::RemoteHook;
-use super::{ConnectRequest, Server, access, topics};
+use super::shared::{ServerShared, SessionHook};
+use super::{ConnectRequest, Server, access};
 use crate::backplane::{Backplane, NodeId};
 use crate::config::Config;
 use crate::history::History;
 #[cfg(doc)]
 use crate::protocol::CloseCode;
+use crate::registry::{Registry, RemoteHook, topics};
 use crate::session::Access;
 use crate::session::Session;
 use crate::session_core::budget::Budget;
@@ -323,39 +323,44 @@ impl ServerBuilder {
             }
         }
         let nodes = tokio::sync::watch::Sender::new(Arc::from(self.config.nodes.clone()));
+        #[cfg(feature = "metrics")]
+        let telemetry = self.metrics.then(crate::telemetry::Telemetry::new);
+        #[cfg(not(feature = "metrics"))]
+        let telemetry = None;
+        let registry = Arc::new_cyclic(|this| Registry {
+            detached: Arc::new(Budget::new(self.config.max_detached_bytes)),
+            config: self.config.clone(),
+            topics: topics::Topics::default(),
+            started: Instant::now(),
+            node: NodeId::generate(),
+            backplane,
+            remote_hooks: self.remote_hooks,
+            remote_lanes: Mutex::default(),
+            followed: self.followed,
+            authorizer: self.authorizer,
+            sessions: Mutex::new(HashMap::new()),
+            sessions_changed: Notify::new(),
+            next_key: AtomicU64::new(1),
+            histories: self.histories,
+            memory_histories: crate::history::memory::MemoryHistories::default(),
+            presences: Default::default(),
+            this: this.clone(),
+            telemetry,
+            views: Default::default(),
+        });
         Server {
-            shared: Arc::new_cyclic(|this| ServerShared {
+            shared: Arc::new(ServerShared {
+                registry,
                 admission: Arc::new(super::admission::Admission::new(&self.config)),
-                detached: Arc::new(Budget::new(self.config.max_detached_bytes)),
                 config: self.config,
-                topics: topics::Topics::default(),
-                started: Instant::now(),
                 on_session: self.on_session,
                 root: self.root,
-                node: NodeId::generate(),
-                backplane,
                 started_background: std::sync::Once::new(),
-                remote_hooks: self.remote_hooks,
-                remote_lanes: Mutex::default(),
-                followed: self.followed,
                 authenticator: self.authenticator,
-                authorizer: self.authorizer,
-                sessions: Mutex::new(HashMap::new()),
-                sessions_changed: Notify::new(),
-                next_key: AtomicU64::new(1),
                 shutting_down: AtomicBool::new(false),
-                histories: self.histories,
-                memory_histories: crate::history::memory::MemoryHistories::default(),
-                presences: Default::default(),
-                this: this.clone(),
-                #[cfg(feature = "metrics")]
-                telemetry: self.metrics.then(crate::telemetry::Telemetry::new),
-                #[cfg(not(feature = "metrics"))]
-                telemetry: None,
                 metrics_path: self.metrics_path,
                 assets: self.assets,
                 layers: self.layers,
-                views: Default::default(),
                 advertised: std::sync::OnceLock::new(),
                 nodes,
                 nodes_refreshed: Mutex::default(),

@@ -14,7 +14,7 @@ use super::upgrade::Opening;
 use crate::guard::{self, Callback};
 use crate::protocol::frames::{self, AnnouncedLimits, Body};
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
-use crate::session::{Ending, Reattach, Session, SessionShared};
+use crate::session::{Ending, Resuming, Session, SessionShared};
 use crate::telemetry::{Closed, Telemetry};
 
 /// Most frames written before one flush, so a burst goes out in few syscalls without
@@ -26,6 +26,36 @@ const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long sending `hello` and the replayed frames to a new connection may take.
 const GREET_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection resuming a session: its socket, the last sequence number its client
+/// saw, and what authentication said of it (for a fresh session if resuming fails).
+struct Reattach {
+    /// Boxed, so the session's task keeps a pointer, not a socket, while it waits.
+    socket: Box<Socket>,
+    last_seq: u64,
+    identity: Option<crate::session::host::Identity>,
+    /// The query of the upgrade request.
+    params: crate::protocol::Query,
+}
+
+/// The next connection handed over to `session` (`None` once it takes no more).
+/// Cancel-safe, as the hand-over is.
+async fn next_resume(session: &SessionShared) -> Option<Box<Reattach>> {
+    loop {
+        if let Some(attach) = as_reattach(session.resumes.recv().await?) {
+            return Some(attach);
+        }
+    }
+}
+
+/// A connection as the session relayed it, back to what it is: the session layer
+/// holds connections without their type, and only this module hands any over.
+fn as_reattach(resuming: Resuming) -> Option<Box<Reattach>> {
+    resuming
+        .downcast()
+        .inspect_err(|_| tracing::error!("a session was handed something that is not a connection; dropped"))
+        .ok()
+}
 
 /// Serves one upgraded connection until it ends.
 pub(crate) async fn run(server: Arc<ServerShared>, mut socket: Socket, opening: Opening) {
@@ -52,15 +82,18 @@ pub(crate) async fn run(server: Arc<ServerShared>, mut socket: Socket, opening: 
     let mut attach = Box::new(Reattach { socket: Box::new(socket), last_seq: 0, identity, params });
     if let Some((id, last_seq)) = resume {
         attach.last_seq = last_seq;
-        if let Some(session) = server.find_session(id) {
+        if let Some(session) = server.registry.find_session(id) {
             match session.hand_over(attach).await {
                 // The session's own task serves this connection now.
                 Ok(()) => return,
-                Err(back) => attach = back,
+                Err(back) => match as_reattach(back) {
+                    Some(back) => attach = back,
+                    None => return,
+                },
             }
         }
         tracing::debug!(session = %id, "session cannot be resumed; starting a fresh one");
-        if let Some(telemetry) = &server.telemetry {
+        if let Some(telemetry) = &server.registry.telemetry {
             telemetry.resumed(false);
         }
     }
@@ -89,7 +122,7 @@ async fn start_session(server: Arc<ServerShared>, mut attach: Box<Reattach>, slo
 /// connections, until it ends; its `slot` is given back then.
 async fn serve_new_session(server: Arc<ServerShared>, attach: Box<Reattach>, slot: SessionSlot) {
     let Reattach { socket, identity, params, .. } = *attach;
-    let session = server.new_session(identity, params);
+    let session = server.registry.new_session(identity, params);
     let span = session.span.clone();
     serve_session(server, session, socket).instrument(span).await;
     drop(slot);
@@ -97,7 +130,7 @@ async fn serve_new_session(server: Arc<ServerShared>, attach: Box<Reattach>, slo
 
 async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, socket: Box<Socket>) {
     tracing::debug!(session = %session.id, "session started");
-    if let Some(telemetry) = &server.telemetry {
+    if let Some(telemetry) = &server.registry.telemetry {
         telemetry.session_started();
     }
     // Each hook and the renderer run on a task of their own until they finish or the
@@ -127,10 +160,10 @@ async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, s
     }
     let mut fresh = serve_connections(&server, &session, socket).await;
     session.end();
-    server.remove_session(&session);
+    server.registry.remove_session(&session);
     // No resume can be handed over any more; those already handed get sessions of
     // their own, like a resume that came too late to replay what was missed.
-    fresh.extend(session.resumes.close());
+    fresh.extend(session.resumes.close().and_then(as_reattach));
     tracing::debug!(session = %session.id, "session ended");
     for attach in fresh {
         tokio::spawn(start_fresh(server.clone(), attach));
@@ -173,7 +206,7 @@ async fn serve_connections(
         loop {
             tokio::select! {
                 _ = &mut serve => break,
-                Some(attach) = session.resumes.recv(), if next.is_none() => {
+                Some(attach) = next_resume(session), if next.is_none() => {
                     let reason = "replaced: the session was resumed on a newer connection";
                     session.signal_end(Ending::Detach(CloseCode::Replaced, reason.into()));
                     next = Some(attach);
@@ -202,7 +235,7 @@ async fn serve_connections(
         match session.resume(attach.last_seq) {
             Ok(frames) => {
                 tracing::debug!(session = %session.id, last_seq = attach.last_seq, "session resumed");
-                if let Some(telemetry) = &server.telemetry {
+                if let Some(telemetry) = &server.registry.telemetry {
                     telemetry.resumed(true);
                 }
                 missed = Some(frames);
@@ -210,7 +243,7 @@ async fn serve_connections(
             }
             Err(why) => {
                 tracing::debug!(session = %session.id, last_seq = attach.last_seq, ?why, "cannot resume; ending the session");
-                if let Some(telemetry) = &server.telemetry {
+                if let Some(telemetry) = &server.registry.telemetry {
                     telemetry.resumed(false);
                 }
                 return vec![attach];
@@ -244,7 +277,7 @@ async fn serve_connection(session: Arc<SessionShared>, mut socket: Box<Socket>, 
 async fn wait_for_resume(session: &SessionShared, grace: Duration) -> Option<Box<Reattach>> {
     let terminal = session.wait_session_end();
     tokio::select! {
-        attach = session.resumes.recv() => attach,
+        attach = next_resume(session) => attach,
         _ = tokio::time::sleep(grace) => None,
         _ = terminal => None,
     }
@@ -302,7 +335,7 @@ async fn write_numbered(
 /// handshake: what the client sent meanwhile is read and ignored until it answers the
 /// close, so it gets the code rather than a reset.
 async fn close_socket(server: &ServerShared, socket: &mut Socket, code: CloseCode, reason: &str) {
-    if let Some(telemetry) = &server.telemetry {
+    if let Some(telemetry) = &server.registry.telemetry {
         telemetry.closed(Closed::Code(code));
     }
     socket.writer.close(code.code(), reason);
@@ -363,8 +396,8 @@ async fn read_frames(session: &Arc<SessionShared>, stream: &mut Reader) -> bool 
             return false;
         }
         match message {
-            Message::Text(text) => super::dispatch::text_frame(session, text.as_str()),
-            Message::Binary(_) => super::dispatch::binary_frame(session),
+            Message::Text(text) => session.text_frame(text.as_str()),
+            Message::Binary(_) => session.binary_frame(),
             Message::Close(_) => {
                 // Hands tungstenite's answer to the writer, which sends it before it ends.
                 let _ = stream.flush().await;

@@ -18,8 +18,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower_service::Service as _;
 
+use super::ServerShared;
 use super::admission::ConnectionPermit;
-use super::registry::ServerShared;
 use super::socket::LazyRead;
 
 /// The client address of a request as the server counts it: the socket's peer, or the

@@ -32,10 +32,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower_service::Service as _;
 
+use super::ServerShared;
 use super::admission::{ConnectionPermit, RETRY_AFTER, Refusal};
 use super::handshake::{Continuation, DirectUpgrade};
 use super::http::{self, ClientAddr, Rewind};
-use super::registry::ServerShared;
 use super::respond;
 use super::socket::{Io, Socket, with_scratch};
 use super::upgrade::{WS_PATH, websocket_config};

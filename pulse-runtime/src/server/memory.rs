@@ -14,7 +14,7 @@
 use std::sync::Weak;
 use std::time::Duration;
 
-use super::registry::ServerShared;
+use super::ServerShared;
 
 /// How often the server's load is looked at.
 const EVERY: Duration = Duration::from_secs(5);
@@ -66,7 +66,7 @@ pub(super) fn start(server: Weak<ServerShared>) {
         loop {
             every.tick().await;
             let Some(server) = server.upgrade() else { return };
-            let load = server.admission.open() + server.session_count();
+            let load = server.admission.open() + server.registry.session_count();
             drop(server);
             if reclaim.look(load) {
                 tracing::debug!(load, "connections and sessions have fallen by half: giving memory back");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, header};
 use tokio::sync::watch;
 
-use super::registry::ServerShared;
+use super::ServerShared;
 use super::upgrade::WS_PATH;
 
 /// How often the list the backplane learnt is looked at for changes to tell clients,
@@ -28,7 +28,7 @@ impl ServerShared {
             return;
         }
         let _ = self.advertised.set(addr.to_string());
-        if let Some(backplane) = &self.backplane {
+        if let Some(backplane) = &self.registry.backplane {
             backplane.advertise(format!("ws://{addr}{WS_PATH}"));
         }
     }
@@ -47,15 +47,15 @@ impl ServerShared {
         // A proxy may pass the upstream address as `Host`; what it adds says it is there.
         let proxied = [header::FORWARDED, X_FORWARDED_FOR, X_FORWARDED_HOST].iter().any(|h| headers.contains_key(h));
         let direct = !proxied && self.advertised.get().is_some_and(|advertised| host.eq_ignore_ascii_case(advertised));
-        (direct && self.backplane.is_some()).then(|| self.nodes.subscribe())
+        (direct && self.registry.backplane.is_some()).then(|| self.nodes.subscribe())
     }
 
     /// Keeps [`ServerShared::nodes`] up to date with what the backplane learns, while
     /// the server lives (when the nodes are not configured).
-    pub(super) fn follow_nodes(&self) {
-        let (Some(backplane), true) = (self.backplane.clone(), self.config.nodes.is_empty()) else { return };
+    pub(super) fn follow_nodes(self: &Arc<Self>) {
+        let (Some(backplane), true) = (self.registry.backplane.clone(), self.config.nodes.is_empty()) else { return };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let this = self.this.clone();
+        let this = Arc::downgrade(self);
         runtime.spawn(async move {
             let mut every = tokio::time::interval(NODES_POLL);
             loop {
@@ -97,7 +97,7 @@ impl ServerShared {
         if super::access::admits(origins, &self.nodes.borrow(), headers) {
             return true;
         }
-        match &self.backplane {
+        match &self.registry.backplane {
             // At most one read a quarter second for refused origins (any page can send one).
             Some(backplane) if self.config.nodes.is_empty() && self.may_refresh_nodes() => {
                 let nodes = backplane.refresh_nodes().await;

@@ -13,8 +13,8 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::oneshot;
 
 use super::ServerBuilder;
+use super::ServerShared;
 use super::listener::Listener;
-use super::registry::ServerShared;
 use super::upgrade::{WS_PATH, upgrade};
 use crate::config::Config;
 use crate::error::ChannelError;
@@ -137,7 +137,7 @@ impl Server {
         payload: &P,
     ) -> Result<crate::Delivery, ChannelError> {
         crate::session::host::broadcast(
-            &*self.shared,
+            &*self.shared.registry,
             &crate::protocol::Topic::from(name),
             &crate::target::Target::All,
             event,
@@ -146,8 +146,8 @@ impl Server {
     }
 
     /// Counts of what the server holds now.
-    pub fn stats(&self) -> ServerStats {
-        self.shared.stats()
+    pub fn stats(&self) -> crate::ServerStats {
+        self.shared.registry.stats()
     }
 
     /// Closes every session with [`CloseCode::GoingAway`] and refuses new ones; waits
@@ -157,8 +157,8 @@ impl Server {
         shared.shutting_down.store(true, Ordering::Release);
         let deadline = tokio::time::Instant::now() + shared.config.shutdown_grace;
         loop {
-            let changed = shared.sessions_changed.notified();
-            let sessions: Vec<_> = lock(&shared.sessions).values().cloned().collect();
+            let changed = shared.registry.sessions_changed.notified();
+            let sessions: Vec<_> = lock(&shared.registry.sessions).values().cloned().collect();
             if sessions.is_empty() {
                 return;
             }
@@ -232,23 +232,6 @@ impl Server {
         }));
         Ok(RunningServer { server: self, local_addr, stop: Some(stop), task })
     }
-}
-
-/// Counts reported by [`Server::stats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ServerStats {
-    /// Connected sessions.
-    pub sessions: usize,
-    /// Open channels across all sessions.
-    pub channels: usize,
-    /// Channel names with at least one open channel.
-    pub topics: usize,
-    /// Requests waiting for an answer, in either direction.
-    pub pending_requests: usize,
-    /// Bytes held for sessions waiting to be resumed (frames queued and kept for
-    /// replay), against [`Config::max_detached_bytes`](crate::Config::max_detached_bytes).
-    pub detached_bytes: usize,
 }
 
 /// A server listening on a socket. Dropping it leaves the server running until the
@@ -374,7 +357,7 @@ impl Server {
     where
         C::ToClient: Sync,
     {
-        crate::RoomHistory::in_room(&*self.shared, room)
+        crate::RoomHistory::in_room(&*self.shared.registry, room)
     }
 }
 
@@ -382,11 +365,11 @@ impl Server {
 /// node (for the generated code).
 pub fn broadcast_to<C: crate::ChannelSpec>(server: &Server) -> crate::typed::private::Targeted<C> {
     let topic = crate::protocol::Topic::from(C::NAME);
-    crate::typed::private::Targeted::new(crate::Broadcaster::new(server.shared.clone(), topic))
+    crate::typed::private::Targeted::new(crate::Broadcaster::new(server.shared.registry.clone(), topic))
 }
 
 /// `C::to_room(&server, &room)`: every session of `server` with a `C` channel open in
 /// room `room`, on every node (for the generated code).
 pub fn broadcast_to_room<C: crate::ChannelSpec>(server: &Server, room: &C::Room) -> crate::typed::private::Targeted<C> {
-    crate::typed::private::Targeted::new(crate::Broadcaster::in_room::<C>(server.shared.clone(), room))
+    crate::typed::private::Targeted::new(crate::Broadcaster::in_room::<C>(server.shared.registry.clone(), room))
 }

@@ -11,10 +11,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use tungstenite::protocol::WebSocketConfig;
 
+use super::ServerShared;
 use super::access::{self, Identity};
 use super::admission::{RETRY_AFTER, SessionSlot};
 use super::handshake::{Handshake, NotAnUpgrade};
-use super::registry::ServerShared;
 use super::{ConnectRequest, connection};
 use crate::config::Config;
 use crate::guard::{self, Callback};
@@ -42,7 +42,7 @@ pub(super) async fn upgrade(
     }
     // A new session needs a place; resuming one that is alive takes none.
     let slot = match query.resume() {
-        Some((id, _)) if server.find_session(id).is_some() => None,
+        Some((id, _)) if server.registry.find_session(id).is_some() => None,
         _ => match server.admission.reserve_session() {
             Ok(slot) => Some(slot),
             Err(refusal) => {
@@ -74,7 +74,7 @@ async fn probe(server: &ServerShared, mut headers: HeaderMap, query: &UpgradeQue
             headers.insert(header::ORIGIN, origin);
         }
     }
-    let live_resume = query.resume().is_some_and(|(id, _)| server.find_session(id).is_some());
+    let live_resume = query.resume().is_some_and(|(id, _)| server.registry.find_session(id).is_some());
     let (status, reason) = if !server.admits_origin(&headers).await {
         (StatusCode::FORBIDDEN, server.config.origins.refusal(&headers))
     } else if let Some(refusal) = server.admission.session_refusal().filter(|_| !live_resume) {
@@ -115,8 +115,9 @@ impl Opening {
         let identity = match &server.authenticator {
             Some(authenticate) => {
                 let request = ConnectRequest::new(parts, params.clone());
-                let verdict =
-                    guard::call_async(Callback::Authenticate, server.telemetry.as_ref(), || authenticate(request));
+                let verdict = guard::call_async(Callback::Authenticate, server.registry.telemetry.as_ref(), || {
+                    authenticate(request)
+                });
                 // A panic refuses the connection, as an `Err` would (logged and counted).
                 Some(verdict.await.unwrap_or_else(|_panicked| Err(access::AUTHENTICATE_PANICKED.to_owned())))
             }

@@ -32,9 +32,9 @@ pub(crate) struct ChannelShared {
     /// `None` once the channel is closed and its handler dropped.
     handler: Mutex<Option<Box<dyn RawHandler>>>,
     /// The client's events and requests, handled one at a time in arrival order.
-    pub(crate) inbox: Mutex<Inbox<Work>>,
+    pub(super) inbox: Mutex<Inbox<Work>>,
     /// The task awaiting an async handler of this channel, aborted when it closes.
-    pub(crate) task: Mutex<Option<tokio::task::AbortHandle>>,
+    pub(super) task: Mutex<Option<tokio::task::AbortHandle>>,
     /// Why the channel closed, for the handler's `on_close`.
     reason: Mutex<CloseReason>,
     /// Where its handler's logs go: `channel{topic, id}` inside its session's span.

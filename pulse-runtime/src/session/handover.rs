@@ -1,34 +1,42 @@
 //! Where a connection resuming a session is handed to the session's task: one slot,
 //! as a channel of capacity one would be, but with nothing allocated for it (every
-//! idle session has one, and a channel allocates its slots up front).
+//! idle session has one, and a channel allocates its slots up front). What a
+//! connection is, is the server's business: the slot holds any `T`.
 
 use std::pin::pin;
 use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
-use super::Reattach;
 use crate::sync::lock;
 
-#[derive(Default)]
-pub(crate) struct Handover {
-    slot: Mutex<Slot>,
+pub(crate) struct Handover<T> {
+    slot: Mutex<Slot<T>>,
     /// A connection was put in the slot (or the slot closed).
     arrived: Notify,
     /// The slot was emptied (or closed).
     taken: Notify,
 }
 
-#[derive(Default)]
-struct Slot {
-    pending: Option<Box<Reattach>>,
+struct Slot<T> {
+    pending: Option<T>,
     closed: bool,
 }
 
-impl Handover {
+impl<T> Default for Handover<T> {
+    fn default() -> Self {
+        Handover {
+            slot: Mutex::new(Slot { pending: None, closed: false }),
+            arrived: Notify::new(),
+            taken: Notify::new(),
+        }
+    }
+}
+
+impl<T> Handover<T> {
     /// Puts `attach` in the slot once it is empty; gives it back if the session's task
     /// takes no more (it has ended).
-    pub(crate) async fn send(&self, attach: Box<Reattach>) -> Result<(), Box<Reattach>> {
+    pub(crate) async fn send(&self, attach: T) -> Result<(), T> {
         loop {
             // Registered before the slot is looked at, so an emptying in between wakes it.
             let mut taken = pin!(self.taken.notified());
@@ -51,7 +59,7 @@ impl Handover {
 
     /// The next connection handed over; `None` once the slot is closed. Cancel-safe: a
     /// connection is taken only by the poll that returns it.
-    pub(crate) async fn recv(&self) -> Option<Box<Reattach>> {
+    pub(crate) async fn recv(&self) -> Option<T> {
         loop {
             let mut arrived = pin!(self.arrived.notified());
             arrived.as_mut().enable();
@@ -71,7 +79,7 @@ impl Handover {
     }
 
     /// Takes no more connections; gives back the one waiting, if any.
-    pub(crate) fn close(&self) -> Option<Box<Reattach>> {
+    pub(crate) fn close(&self) -> Option<T> {
         let pending = {
             let mut slot = lock(&self.slot);
             slot.closed = true;

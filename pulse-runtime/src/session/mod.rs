@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use tokio::sync::{Notify, oneshot};
 
 pub(crate) mod channel;
+mod dispatch;
 pub(crate) mod handlers;
 pub(crate) mod handover;
 pub(crate) mod host;
@@ -51,16 +52,9 @@ impl Ending {
     }
 }
 
-/// A connection resuming a session: its socket, the last sequence number its client
-/// saw, and what authentication said of it (for a fresh session if resuming fails).
-pub(crate) struct Reattach {
-    /// Boxed, so the session's task keeps a pointer, not a socket, while it waits.
-    pub socket: Box<crate::server::Socket>,
-    pub last_seq: u64,
-    pub identity: Option<Identity>,
-    /// The query of the upgrade request.
-    pub params: Query,
-}
+/// A connection resuming a session, as the session relays it from the upgrade to its
+/// task: what it is (a socket, what authentication said) is the server's business.
+pub(crate) type Resuming = Box<dyn std::any::Any + Send>;
 
 /// Where the answer to a pending server-to-client request is delivered.
 pub(crate) type AnswerSender = oneshot::Sender<Result<Box<RawValue>, ChannelError>>;
@@ -90,7 +84,7 @@ pub(crate) struct SessionShared {
     /// …which wakes those waiting for it.
     on_finish: Notify,
     /// Where a resuming connection is handed to the session's task.
-    pub(crate) resumes: handover::Handover,
+    pub(crate) resumes: handover::Handover<Resuming>,
     /// Milliseconds since `server.started` at the last inbound frame.
     last_inbound_ms: AtomicU64,
     /// The DOM callbacks of the current render, by id.
@@ -134,6 +128,19 @@ impl SessionShared {
             params,
             since_used: Mutex::default(),
         })
+    }
+
+    /// Handles one text frame from the client (`session/dispatch.rs`): decoded, routed
+    /// to its channel's inbox, handler or pending request. Never panics on any input:
+    /// a bad frame gets an error frame (or a failed answer) and the session carries on.
+    pub(crate) fn text_frame(self: &Arc<Self>, text: &str) {
+        dispatch::text_frame(self, text);
+    }
+
+    /// A binary message from the client: refused with an error frame (the protocol
+    /// speaks JSON text only).
+    pub(crate) fn binary_frame(self: &Arc<Self>) {
+        dispatch::binary_frame(self);
     }
 
     /// The frames queued for the client, taken as a writer would (tests without sockets).
@@ -249,7 +256,7 @@ impl SessionShared {
     /// Hands a resuming connection to the session's task, which serves it (closing the
     /// session's current connection, if any, with 4005). Gives it back if the session
     /// has ended.
-    pub(crate) async fn hand_over(&self, reattach: Box<Reattach>) -> Result<(), Box<Reattach>> {
+    pub(crate) async fn hand_over(&self, reattach: Resuming) -> Result<(), Resuming> {
         self.resumes.send(reattach).await
     }
 

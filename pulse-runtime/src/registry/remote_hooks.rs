@@ -16,13 +16,13 @@ use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Weak};
 
-use super::registry::ServerShared;
+use super::Registry;
 use crate::guard::{self, Callback};
 use crate::protocol::{Topic, frames};
 use crate::sync::lock;
 
 /// Sees broadcasts to a whole topic that arrive from other nodes: (topic, encoded frame).
-pub(super) type RemoteHook = Arc<dyn Fn(&Topic, &frames::Body) + Send + Sync>;
+pub(crate) type RemoteHook = Arc<dyn Fn(&Topic, &frames::Body) + Send + Sync>;
 
 /// Most calls waiting for one topic's hooks. A room whose hooks are this far behind
 /// (a second of a busy room's traffic) is stuck rather than slow: dropping its newest
@@ -34,7 +34,7 @@ pub(super) const ROOM_BACKLOG: usize = 1024;
 pub(super) const TOTAL_BACKLOG: usize = 64 * ROOM_BACKLOG;
 
 /// The calls waiting, by topic. A topic is in the map while its runner runs.
-pub(super) struct Lanes<T> {
+pub(crate) struct Lanes<T> {
     topics: HashMap<Topic, Lane<T>>,
     waiting: usize,
     /// Dropping for want of room across topics (warned once until it stops).
@@ -105,7 +105,7 @@ impl<T> Lanes<T> {
     }
 }
 
-impl ServerShared {
+impl Registry {
     /// Queues a whole-topic broadcast from another node for the hooks that follow its
     /// channel; they run on the topic's runner, in arrival order.
     pub(super) fn queue_remote_hooks(&self, topic: &Topic, body: &frames::Body) {
@@ -142,7 +142,7 @@ impl ServerShared {
 
 /// Runs the hooks on each call waiting for `topic`, in order, until none is left (or
 /// the server is gone). A panic is caught, logged and counted; the next call runs.
-fn run_lane(server: &Weak<ServerShared>, topic: &Topic) {
+fn run_lane(server: &Weak<Registry>, topic: &Topic) {
     loop {
         let Some(server) = server.upgrade() else { return };
         let Some(body) = lock(&server.remote_lanes).next(topic) else { return };

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use super::registry::{ServerShared, read_kept};
+use super::{Registry, read_kept};
 use crate::history::History;
 use crate::history::follow::{MakeView, RoomFollow};
 use crate::protocol::{Topic, frames::Body};
@@ -80,7 +80,7 @@ impl Views {
     }
 }
 
-impl ServerShared {
+impl Registry {
     /// This node's follower of `topic` for values of type `kind`, made with `make` if it
     /// has none; `None` if `topic`'s channel keeps no history.
     pub(crate) fn follow_room(&self, topic: &Topic, kind: TypeId, make: MakeView<'_>) -> Option<Arc<RoomFollow>> {

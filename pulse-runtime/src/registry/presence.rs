@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::registry::{ServerShared, SharedGate};
+use super::{Registry, SharedGate};
 use crate::backplane::{Backplane, NodeId, PresenceMessage};
 use crate::id::ChannelId;
 use crate::presence::{Change, Entry, Replica, Step, diff_frame, state_frame};
@@ -110,7 +110,7 @@ fn entry_from(stored: &StoredEntry<'_>) -> Option<Entry> {
     })
 }
 
-impl ServerShared {
+impl Registry {
     fn presence_backplane(&self) -> Option<&Arc<dyn Backplane>> {
         self.backplane.as_ref().filter(|backplane| backplane.keeps_presence())
     }

@@ -11,18 +11,18 @@ use futures_util::FutureExt as _;
 use serde_json::value::RawValue;
 use tracing::Instrument as _;
 
+use super::channel::{ChannelShared, CloseReason, Emitted, RawChannel, RawCx, Reply, Work};
+use super::{Access, AnswerOutcome, SessionShared};
 use crate::error::ChannelError;
 use crate::guard::{self, Callback};
 use crate::protocol::frames::{self, ClientFrame, FrameError, truncate};
 use crate::protocol::{ErrorCode, WireError};
-use crate::session::channel::{ChannelShared, CloseReason, Emitted, RawChannel, RawCx, Reply, Work};
-use crate::session::{Access, AnswerOutcome, SessionShared};
 use crate::session_core::inbox::Arrival;
 use crate::sync::lock;
 
 /// Handles one text frame from the client. Never panics on any input: every bad frame
 /// gets an error frame (or a failed answer) and the session carries on.
-pub(crate) fn text_frame(session: &Arc<SessionShared>, text: &str) {
+pub(super) fn text_frame(session: &Arc<SessionShared>, text: &str) {
     let frame = frames::decode_client_frame(text);
     if let Some(telemetry) = session.host.telemetry() {
         telemetry.frame_in(frame.as_ref().ok().map(ClientFrame::kind));
@@ -47,7 +47,7 @@ pub(crate) fn text_frame(session: &Arc<SessionShared>, text: &str) {
 }
 
 /// A binary message: the protocol speaks JSON text only.
-pub(crate) fn binary_frame(session: &Arc<SessionShared>) {
+pub(super) fn binary_frame(session: &Arc<SessionShared>) {
     if let Some(telemetry) = session.host.telemetry() {
         telemetry.frame_in(None);
     }
@@ -159,8 +159,8 @@ fn run(session: &Arc<SessionShared>, channel: Arc<ChannelShared>, mut work: Work
     let span = channel.span.clone();
     let _entered = span.enter();
     loop {
-        if let Some(later) = execute(session, &channel, work) {
-            let task = tokio::spawn(run_later(session.clone(), channel.clone(), later).in_current_span());
+        if let Some(pending) = execute(session, &channel, work) {
+            let task = tokio::spawn(run_later(session.clone(), channel.clone(), pending).in_current_span());
             *lock(&channel.task) = Some(task.abort_handle());
             // A close that ran before the handle was stored could not abort the task.
             if channel.is_closed() {
@@ -175,13 +175,13 @@ fn run(session: &Arc<SessionShared>, channel: Arc<ChannelShared>, mut work: Work
     }
 }
 
-async fn run_later(session: Arc<SessionShared>, channel: Arc<ChannelShared>, mut later: Later) {
+async fn run_later(session: Arc<SessionShared>, channel: Arc<ChannelShared>, mut pending: Pending) {
     loop {
-        later.complete(&session, &channel).await;
+        pending.complete(&session, &channel).await;
         loop {
             let Some(work) = lock(&channel.inbox).next(session.inbound()) else { return };
             if let Some(next) = execute(&session, &channel, work) {
-                later = next;
+                pending = next;
                 break;
             }
         }
@@ -189,7 +189,7 @@ async fn run_later(session: Arc<SessionShared>, channel: Arc<ChannelShared>, mut
 }
 
 /// A handler's future, and what to do with its output.
-enum Later {
+enum Pending {
     Emit {
         event: Box<str>,
         future: Pin<Box<dyn Future<Output = Result<(), WireError>> + Send>>,
@@ -202,10 +202,10 @@ enum Later {
     },
 }
 
-impl Later {
+impl Pending {
     async fn complete(self, session: &SessionShared, channel: &ChannelShared) {
         match self {
-            Later::Emit { event, future } => {
+            Pending::Emit { event, future } => {
                 let outcome = AssertUnwindSafe(future).catch_unwind().await;
                 let error = match outcome {
                     Ok(Ok(())) => return,
@@ -216,7 +216,7 @@ impl Later {
                     report(session, &error, Some(&channel.id.to_string()), Some(&event));
                 }
             }
-            Later::Request { id, event, received, future } => {
+            Pending::Request { id, event, received, future } => {
                 let result = match AssertUnwindSafe(future).catch_unwind().await {
                     Ok(result) => result,
                     Err(panic) => Err(handler_panicked(session, &event, panic.as_ref())),
@@ -228,7 +228,7 @@ impl Later {
 }
 
 /// Runs the synchronous part of one piece of work; returns its future, if it left one.
-fn execute(session: &Arc<SessionShared>, channel: &Arc<ChannelShared>, work: Work) -> Option<Later> {
+fn execute(session: &Arc<SessionShared>, channel: &Arc<ChannelShared>, work: Work) -> Option<Pending> {
     let handle = RawChannel::new(session.clone(), channel.clone());
     let cx = RawCx { channel: &handle };
     match work {
@@ -238,7 +238,7 @@ fn execute(session: &Arc<SessionShared>, channel: &Arc<ChannelShared>, work: Wor
             });
             let error = match outcome {
                 Some(Ok(Ok(Emitted::Done))) => return None,
-                Some(Ok(Ok(Emitted::Later(future)))) => return Some(Later::Emit { event, future }),
+                Some(Ok(Ok(Emitted::Later(future)))) => return Some(Pending::Emit { event, future }),
                 None => unknown_channel(&channel.id.to_string()),
                 Some(Ok(Err(error))) => error,
                 Some(Err(panic)) => handler_panicked(session, &event, panic.as_ref()),
@@ -258,7 +258,7 @@ fn execute(session: &Arc<SessionShared>, channel: &Arc<ChannelShared>, work: Wor
             };
             match reply {
                 Reply::Ready(result) => finish_request(session, channel, id, received, result),
-                Reply::Later(future) => return Some(Later::Request { id, event, received, future }),
+                Reply::Later(future) => return Some(Pending::Request { id, event, received, future }),
             }
             None
         }
