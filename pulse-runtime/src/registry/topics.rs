@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::history::{Kept, Position, plan};
-use crate::id::ChannelId;
+use crate::id::{ChannelId, SessionId};
 use crate::protocol::Topic;
 use crate::protocol::frames::Body;
 use crate::session::SessionShared;
@@ -66,13 +66,93 @@ enum Step {
     Refetch(Refetch),
 }
 
-#[derive(Default)]
+/// How many shards the table of topics is cut into: a topic made or emptied write-locks
+/// one of them for the time of one insert or removal, so broadcasts to the topics of the
+/// other shards never wait for it (and those of its own shard only that long).
+const SHARDS: usize = 32;
+
+/// Which sessions are members of each topic, each topic behind a lock of its own: a
+/// join or a leave in one room never stalls a broadcast in another.
 pub(crate) struct Topics {
-    by_name: RwLock<HashMap<Arc<str>, HashMap<u64, Member>>>,
+    shards: [RwLock<HashMap<Arc<str>, Arc<Room>>>; SHARDS],
     tokens: AtomicU64,
 }
 
+/// One topic's members.
+#[derive(Default)]
+struct Room {
+    members: RwLock<Members>,
+}
+
+#[derive(Default)]
+struct Members {
+    by_key: HashMap<u64, Member>,
+    /// The members' keys by session id and by user key: a broadcast to one session or
+    /// one user's tabs looks them up instead of scanning the room.
+    by_session: HashMap<SessionId, u64>,
+    by_user: HashMap<Arc<str>, Vec<u64>>,
+    /// Its last member left and it was taken out of the table: a join that reached it
+    /// before that looks it up again.
+    retired: bool,
+}
+
+impl Members {
+    fn insert(&mut self, member: Member) {
+        let key = member.session.key;
+        self.by_session.insert(member.session.id, key);
+        if let Some(user) = member.session.user() {
+            self.by_user.entry(Arc::from(user)).or_default().push(key);
+        }
+        self.by_key.insert(key, member);
+    }
+
+    fn remove(&mut self, key: u64) {
+        let Some(member) = self.by_key.remove(&key) else { return };
+        self.by_session.remove(&member.session.id);
+        if let Some(user) = member.session.user() {
+            if let Some(keys) = self.by_user.get_mut(user) {
+                keys.retain(|k| *k != key);
+                if keys.is_empty() {
+                    self.by_user.remove(user);
+                }
+            }
+        }
+    }
+
+    /// The members `target` admits.
+    fn admitted<'a>(&'a self, target: &'a Target) -> Box<dyn Iterator<Item = &'a Member> + 'a> {
+        match target {
+            Target::All => Box::new(self.by_key.values()),
+            Target::Except(session) => Box::new(self.by_key.values().filter(move |m| m.session.id != *session)),
+            Target::Session(session) => {
+                Box::new(self.by_session.get(session).and_then(|key| self.by_key.get(key)).into_iter())
+            }
+            Target::User(user) => {
+                Box::new(self.by_user.get(user).into_iter().flatten().filter_map(|key| self.by_key.get(key)))
+            }
+        }
+    }
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Topics { shards: std::array::from_fn(|_| RwLock::default()), tokens: AtomicU64::new(0) }
+    }
+}
+
 impl Topics {
+    fn shard(&self, topic: &str) -> &RwLock<HashMap<Arc<str>, Arc<Room>>> {
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(topic, &mut hasher);
+        // The remainder is below `SHARDS`, so it fits any `usize`.
+        &self.shards[(std::hash::Hasher::finish(&hasher) % SHARDS as u64) as usize]
+    }
+
+    /// The room of `topic`, if it has members.
+    fn room(&self, topic: &str) -> Option<Arc<Room>> {
+        read(self.shard(topic)).get(topic).cloned()
+    }
+
     /// Returns whether the session became a member (its first channel of the topic).
     pub(crate) fn join(&self, topic: &Topic, session: &Arc<SessionShared>, channel: ChannelId) -> bool {
         self.join_with(topic, session, channel, || None)
@@ -114,34 +194,52 @@ impl Topics {
         channel: ChannelId,
         flow: impl FnOnce() -> Option<Flow>,
     ) -> bool {
-        let mut by_name = self.by_name.write().unwrap_or_else(|p| p.into_inner());
-        let members = by_name.entry(topic.shared().clone()).or_default();
-        let mut created = false;
-        let member = members.entry(session.key).or_insert_with(|| {
-            created = true;
-            Member { session: session.clone(), channels: Vec::new(), flow: Mutex::new(flow()) }
-        });
-        if !member.channels.contains(&channel) {
-            member.channels.push(channel);
+        let mut flow = Some(flow);
+        loop {
+            // The table's lock is let go before the room's is taken (a leave takes them
+            // the other way round).
+            let room = match self.room(topic.as_str()) {
+                Some(room) => room,
+                None => write(self.shard(topic.as_str())).entry(topic.shared().clone()).or_default().clone(),
+            };
+            let mut members = write(&room.members);
+            if members.retired {
+                continue; // emptied and taken out of the table meanwhile: look it up again
+            }
+            let created = !members.by_key.contains_key(&session.key);
+            if created {
+                let flow = flow.take().and_then(|make| make());
+                members.insert(Member { session: session.clone(), channels: Vec::new(), flow: Mutex::new(flow) });
+            }
+            if let Some(member) = members.by_key.get_mut(&session.key) {
+                if !member.channels.contains(&channel) {
+                    member.channels.push(channel);
+                }
+            }
+            return created;
         }
-        created
     }
 
     /// Returns whether the session stopped being a member (its last channel left).
     pub(crate) fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId) -> bool {
         let name = topic.as_str();
-        let mut by_name = self.by_name.write().unwrap_or_else(|p| p.into_inner());
-        let Some(members) = by_name.get_mut(name) else { return false };
+        let Some(room) = self.room(name) else { return false };
+        let mut members = write(&room.members);
         let mut removed = false;
-        if let Some(member) = members.get_mut(&session_key) {
+        if let Some(member) = members.by_key.get_mut(&session_key) {
             member.channels.retain(|c| *c != channel);
             if member.channels.is_empty() {
-                members.remove(&session_key);
+                members.remove(session_key);
                 removed = true;
             }
         }
-        if members.is_empty() {
-            by_name.remove(name);
+        if members.by_key.is_empty() && !members.retired {
+            // Under the room's lock, so a join that found the room sees it retired.
+            members.retired = true;
+            let mut table = write(self.shard(name));
+            if table.get(name).is_some_and(|current| Arc::ptr_eq(current, &room)) {
+                table.remove(name);
+            }
         }
         removed
     }
@@ -150,10 +248,9 @@ impl Topics {
     /// accepted it. A session whose queue is full is disconnected by `enqueue`; nobody
     /// waits for it.
     pub(crate) fn deliver(&self, topic: &str, target: &Target, body: &Body) -> usize {
-        let by_name = self.by_name.read().unwrap_or_else(|p| p.into_inner());
-        let Some(members) = by_name.get(topic) else { return 0 };
-        let admitted = |m: &&Member| target.admits(m.session.id, m.session.user());
-        members.values().filter(admitted).filter(|m| m.session.enqueue(body.clone()).is_ok()).count()
+        let Some(room) = self.room(topic) else { return 0 };
+        let members = read(&room.members);
+        members.admitted(target).filter(|m| m.session.enqueue(body.clone()).is_ok()).count()
     }
 
     /// Delivers broadcast `offset` of `epoch` (its frame `body` carries its position) to
@@ -162,10 +259,10 @@ impl Topics {
     /// starts recovering. The caller makes these calls one at a time per topic, in
     /// offset order, and reads the history for every [`Refetch`] returned.
     pub(crate) fn deliver_kept(&self, topic: &Topic, epoch: &Arc<str>, offset: u64, body: &Body) -> KeptDelivery {
-        let by_name = self.by_name.read().unwrap_or_else(|p| p.into_inner());
         let mut delivery = KeptDelivery { reached: 0, refetch: Vec::new() };
-        let Some(members) = by_name.get(topic.as_str()) else { return delivery };
-        for member in members.values() {
+        let Some(room) = self.room(topic.as_str()) else { return delivery };
+        let members = read(&room.members);
+        for member in members.by_key.values() {
             let mut flow = lock(&member.flow);
             match self.step(&mut flow, member, epoch, offset, body) {
                 Step::Queued => delivery.reached += 1,
@@ -218,10 +315,9 @@ impl Topics {
     /// `history` frame on a join, or when it cannot have everything it missed), then what
     /// waited. A stale read (the member left, or asked again since) is dropped.
     pub(crate) fn recovered(&self, topic: &Topic, session_key: u64, token: u64, kept: &Kept) -> Vec<Refetch> {
-        let by_name = self.by_name.read().unwrap_or_else(|p| p.into_inner());
-        let Some(member) = by_name.get(topic.as_str()).and_then(|members| members.get(&session_key)) else {
-            return Vec::new();
-        };
+        let Some(room) = self.room(topic.as_str()) else { return Vec::new() };
+        let members = read(&room.members);
+        let Some(member) = members.by_key.get(&session_key) else { return Vec::new() };
         let mut flow = lock(&member.flow);
         let recovery = match flow.take() {
             Some(Flow::Recovering(recovery)) if recovery.token == token => recovery,
@@ -259,24 +355,28 @@ impl Topics {
 
     /// Whether any session has a channel of `topic` open.
     pub(crate) fn has_members(&self, topic: &Topic) -> bool {
-        self.by_name.read().unwrap_or_else(|p| p.into_inner()).contains_key(topic.as_str())
+        self.room(topic.as_str()).is_some_and(|room| !read(&room.members).by_key.is_empty())
     }
 
     /// Whether session `session_key` has a channel of `topic` open.
     pub(crate) fn is_member(&self, topic: &Topic, session_key: u64) -> bool {
-        let by_name = self.by_name.read().unwrap_or_else(|p| p.into_inner());
-        by_name.get(topic.as_str()).is_some_and(|members| members.contains_key(&session_key))
+        self.room(topic.as_str()).is_some_and(|room| read(&room.members).by_key.contains_key(&session_key))
     }
 
     /// Every member of a topic with history reads it again from where it stands (after
     /// the node lost its subscription for a while: what was published meanwhile never
     /// arrived, and no later broadcast may come to reveal it).
     pub(crate) fn resync(&self) -> Vec<(Topic, Refetch)> {
-        let by_name = self.by_name.read().unwrap_or_else(|p| p.into_inner());
+        let rooms: Vec<(Arc<str>, Arc<Room>)> = self
+            .shards
+            .iter()
+            .flat_map(|shard| read(shard).iter().map(|(name, room)| (name.clone(), room.clone())).collect::<Vec<_>>())
+            .collect();
         let mut refetch = Vec::new();
-        for (name, members) in by_name.iter() {
-            let Some(topic) = Topic::parse(name) else { continue };
-            for (key, member) in members {
+        for (name, room) in rooms {
+            let Some(topic) = Topic::parse(&name) else { continue };
+            let members = read(&room.members);
+            for (key, member) in &members.by_key {
                 let mut flow = lock(&member.flow);
                 if let Some(Flow::Live { epoch, last }) = &*flow {
                     let token = self.tokens.fetch_add(1, Ordering::Relaxed);
@@ -292,17 +392,27 @@ impl Topics {
 
     /// Whether `session_key` is a member of `topic` still recovering with `token`.
     pub(crate) fn is_recovering(&self, topic: &Topic, session_key: u64, token: u64) -> bool {
-        let by_name = self.by_name.read().unwrap_or_else(|p| p.into_inner());
-        let Some(member) = by_name.get(topic.as_str()).and_then(|members| members.get(&session_key)) else {
-            return false;
-        };
+        let Some(room) = self.room(topic.as_str()) else { return false };
+        let members = read(&room.members);
+        let Some(member) = members.by_key.get(&session_key) else { return false };
         matches!(&*lock(&member.flow), Some(Flow::Recovering(r)) if r.token == token)
     }
 
     /// Number of topics with at least one member.
     pub(crate) fn topic_count(&self) -> usize {
-        self.by_name.read().unwrap_or_else(|p| p.into_inner()).len()
+        self.shards.iter().map(|shard| read(shard).len()).sum()
     }
+}
+
+/// A read guard, through poisoning (the tables hold no invariant a panic can break
+/// halfway: each change is one insert or removal).
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A write guard, through poisoning (see [`read`]).
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -471,6 +581,161 @@ mod tests {
                 at = Some((frame_epoch, offset));
             }
             prop_assert_eq!(at, Some((epoch.to_string(), published)));
+        }
+    }
+
+    /// A session of user `user` (an authenticated one), with key `key`.
+    fn user_session(key: u64, user: &str) -> Arc<SessionShared> {
+        SessionShared::new(
+            Arc::new(NoServer(
+                Config::default(),
+                Instant::now(),
+                Arc::new(crate::session_core::budget::Budget::new(usize::MAX)),
+            )),
+            key,
+            Some(crate::session::host::Identity::new(user.to_owned())),
+            crate::protocol::Query::default(),
+        )
+    }
+
+    #[test]
+    fn a_join_in_one_room_never_waits_for_a_broadcast_in_another_nor_the_other_way() {
+        let topics = Topics::default();
+        let (a, b) = (Topic::from("a"), Topic::from("b"));
+        let (one, two) = (session(1), session(2));
+        topics.join(&a, &one, ChannelId::generate());
+        topics.join(&b, &two, ChannelId::generate());
+        // Room `a` is locked as by a join or a leave in progress (a broadcast that
+        // waited for it would hang this test, single-threaded as it is).
+        let room = topics.room("a").unwrap();
+        let busy = write(&room.members);
+        let body = frames::broadcast(&b, "said", &1).unwrap();
+        assert_eq!(topics.deliver("b", &Target::All, &body), 1);
+        assert!(topics.join(&b, &session(3), ChannelId::generate()));
+        assert!(topics.join(&Topic::from("c"), &session(4), ChannelId::generate()));
+        drop(busy);
+        assert_eq!(topics.deliver("a", &Target::All, &body), 1);
+    }
+
+    #[test]
+    fn a_broadcast_to_one_session_or_one_user_reaches_them_only() {
+        let topics = Topics::default();
+        let room = Topic::from("room");
+        let ann = [user_session(1, "ann"), user_session(2, "ann")];
+        let bob = user_session(3, "bob");
+        let guest = session(4);
+        for member in ann.iter().chain([&bob, &guest]) {
+            topics.join(&room, member, ChannelId::generate());
+        }
+        let body = frames::broadcast(&room, "said", &1).unwrap();
+        assert_eq!(topics.deliver("room", &Target::User(Arc::from("ann")), &body), 2);
+        assert_eq!(topics.deliver("room", &Target::User(Arc::from("carol")), &body), 0);
+        assert_eq!(topics.deliver("room", &Target::Session(bob.id), &body), 1);
+        assert_eq!(topics.deliver("room", &Target::Session(SessionId::generate()), &body), 0);
+        assert_eq!(topics.deliver("room", &Target::Except(guest.id), &body), 3);
+        assert_eq!(topics.deliver("room", &Target::All, &body), 4);
+        // Ann's first tab leaves: the index forgets it, and only it.
+        let channel = ChannelId::generate();
+        topics.join(&room, &ann[0], channel);
+        assert!(!topics.leave(&room, ann[0].key, channel));
+        let first = topics.room("room").unwrap();
+        let tab_channels = read(&first.members).by_key[&ann[0].key].channels.clone();
+        for channel in tab_channels {
+            topics.leave(&room, ann[0].key, channel);
+        }
+        assert_eq!(topics.deliver("room", &Target::User(Arc::from("ann")), &body), 1);
+        assert_eq!(topics.deliver("room", &Target::Session(ann[0].id), &body), 0);
+    }
+
+    #[test]
+    fn joins_racing_the_leave_that_empties_a_room_are_never_lost() {
+        // Each thread joins and leaves the same room over and over, and ends joined: a
+        // join that found the room just as its last member left must not join a room
+        // taken out of the table.
+        let topics = Arc::new(Topics::default());
+        let room = Topic::from("busy");
+        let sessions: Vec<_> = (1..=4).map(session).collect();
+        std::thread::scope(|scope| {
+            for member in &sessions {
+                let (topics, room) = (topics.clone(), room.clone());
+                scope.spawn(move || {
+                    for _ in 0..5_000 {
+                        let channel = ChannelId::generate();
+                        topics.join(&room, member, channel);
+                        assert!(topics.is_member(&room, member.key), "a join was lost");
+                        topics.leave(&room, member.key, channel);
+                    }
+                    topics.join(&room, member, ChannelId::generate());
+                });
+            }
+        });
+        let body = frames::broadcast(&room, "said", &1).unwrap();
+        assert_eq!(topics.deliver("busy", &Target::All, &body), sessions.len());
+        assert!(sessions.iter().all(|member| topics.is_member(&room, member.key)));
+        assert_eq!(topics.topic_count(), 1);
+    }
+
+    /// What can happen to the table of topics.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Join { topic: u8, session: u8, channel: u8 },
+        Leave { topic: u8, session: u8, channel: u8 },
+    }
+
+    fn ops() -> impl Strategy<Value = Vec<Op>> {
+        let op = prop_oneof![
+            (0u8..3, 0u8..4, 0u8..2).prop_map(|(topic, session, channel)| Op::Join { topic, session, channel }),
+            (0u8..3, 0u8..4, 0u8..2).prop_map(|(topic, session, channel)| Op::Leave { topic, session, channel }),
+        ];
+        proptest::collection::vec(op, 0..60)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// After any joins and leaves, each topic's members are the sessions with a
+        /// channel of it open, whatever the target: the indexes agree with the members.
+        #[test]
+        fn members_and_their_indexes_follow_joins_and_leaves(ops in ops()) {
+            let topics = Topics::default();
+            let users = ["ann", "bob"];
+            let sessions: Vec<_> = (0..4u64).map(|key| user_session(key, users[key as usize % 2])).collect();
+            let channels: Vec<Vec<ChannelId>> = (0..4).map(|_| vec![ChannelId::generate(), ChannelId::generate()]).collect();
+            let mut model: std::collections::BTreeMap<(u8, u8), std::collections::BTreeSet<u8>> = Default::default();
+            for op in ops {
+                match op {
+                    Op::Join { topic, session, channel } => {
+                        let created = topics.join(&Topic::from(format!("t{topic}").as_str()), &sessions[session as usize], channels[session as usize][channel as usize]);
+                        let open = model.entry((topic, session)).or_default();
+                        prop_assert_eq!(created, open.is_empty());
+                        open.insert(channel);
+                    }
+                    Op::Leave { topic, session, channel } => {
+                        let left = topics.leave(&Topic::from(format!("t{topic}").as_str()), session.into(), channels[session as usize][channel as usize]);
+                        let open = model.entry((topic, session)).or_default();
+                        let was_member = !open.is_empty();
+                        open.remove(&channel);
+                        prop_assert_eq!(left, was_member && open.is_empty());
+                    }
+                }
+            }
+            for topic in 0u8..3 {
+                let name = format!("t{topic}");
+                let members: Vec<u8> = (0u8..4).filter(|s| model.get(&(topic, *s)).is_some_and(|open| !open.is_empty())).collect();
+                let body = frames::broadcast(&Topic::from(name.as_str()), "said", &1).unwrap();
+                prop_assert_eq!(topics.deliver(&name, &Target::All, &body), members.len());
+                prop_assert_eq!(topics.has_members(&Topic::from(name.as_str())), !members.is_empty());
+                for (index, user) in users.iter().enumerate() {
+                    let of_user = members.iter().filter(|s| **s as usize % 2 == index).count();
+                    prop_assert_eq!(topics.deliver(&name, &Target::User(Arc::from(*user)), &body), of_user);
+                }
+                for (key, session) in sessions.iter().enumerate() {
+                    let member = members.contains(&(key as u8));
+                    prop_assert_eq!(topics.deliver(&name, &Target::Session(session.id), &body), usize::from(member));
+                    prop_assert_eq!(topics.is_member(&Topic::from(name.as_str()), key as u64), member);
+                }
+            }
+            let live = (0u8..3).filter(|t| (0u8..4).any(|s| model.get(&(*t, s)).is_some_and(|open| !open.is_empty()))).count();
+            prop_assert_eq!(topics.topic_count(), live);
         }
     }
 }
