@@ -4,12 +4,12 @@
 // pending requests and the channels, reconnects with backoff, and reports its status.
 
 import type { ClientChannel } from "./channel.js";
-import { type ChannelError, DisconnectedError, type WireError } from "./errors.js";
+import { type ChannelError, DisconnectedError } from "./errors.js";
 import { NodeList } from "./failover.js";
 import { Holders } from "./holders.js";
 import { type ConnectionOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { HistoryPositions } from "./positions.js";
-import { RefusalProbe } from "./probe.js";
+import { type ProbeHost, RefusalProbe } from "./probe.js";
 import {
   CLOSE_CODES,
   type ClientFrame,
@@ -23,19 +23,15 @@ import {
 import { PendingRequests } from "./requests.js";
 import { Carryover, Outbox } from "./resume.js";
 import { ChannelRouter } from "./routing.js";
+import { type ServerError, ServerErrors } from "./server-errors.js";
 import { type CloseInfo, type ConnectionState, type ConnectionStatus, type Refusal, StatusReporter } from "./status.js";
 import { Backoff, Transport } from "./transport.js";
 import { connectUrl, pageAddress } from "./urls.js";
 
 export type { ConnectionOptions } from "./options.js";
+export type { ServerError } from "./server-errors.js";
 export type { CloseInfo, ConnectionState, ConnectionStatus, Refusal } from "./status.js";
 export type { WebSocketConstructor, WebSocketLike } from "./transport.js";
-
-/** A frame the server refused, reported on the connection. */
-export interface ServerError extends WireError {
-  channel?: string;
-  event?: string;
-}
 
 type FrameListener = (frame: ServerFrame) => void;
 
@@ -47,6 +43,17 @@ export class PulseConnection {
   private readonly nodes: NodeList;
   private readonly backoff: Backoff;
   private readonly refusalProbe = new RefusalProbe();
+  /** What the probe of a refused upgrade reads of the connection, and what it changes. */
+  private readonly probeHost: ProbeHost = {
+    stopped: () => this.stopped,
+    open: () => this.state === "open",
+    refused: () => this.refused,
+    refuse: (refusal) => {
+      this.refused = refusal;
+      this.backoff.longest();
+      this.updateStatus();
+    },
+  };
   /** Frames sent while the session waits to be resumed. */
   private readonly outbox = new Outbox();
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -54,7 +61,7 @@ export class PulseConnection {
   private readonly reporter = new StatusReporter();
   private retryAt: number | null = null;
   private refused: Refusal | null = null;
-  private readonly errorListeners = new Set<(error: ServerError) => void>();
+  private readonly serverErrors = new ServerErrors();
   private readonly frameListeners = new Set<FrameListener>();
   /** Where this client stands in each room's history it has seen, by topic; kept across sessions. */
   private readonly positions = new HistoryPositions();
@@ -148,8 +155,7 @@ export class PulseConnection {
 
   /** Errors the server reported about frames that had no request to fail. */
   onServerError(listener: (error: ServerError) => void): () => void {
-    this.errorListeners.add(listener);
-    return () => this.errorListeners.delete(listener);
+    return this.serverErrors.on(listener);
   }
 
   /** Every server frame, after the connection handled it (for renderers and tools). */
@@ -208,13 +214,7 @@ export class PulseConnection {
     if (!greeted) this.nodes.next();
     if (this.stopped) return;
     // A handshake the browser saw fail (1006, no hello): ask the server why.
-    if (!greeted && event.code === 1006) {
-      this.refusalProbe.probe(url, {
-        stopped: () => this.stopped,
-        open: () => this.state === "open",
-        refused: (refusal) => this.refusedWith(refusal),
-      });
-    }
+    if (!greeted && event.code === 1006) this.refusalProbe.probe(url, this.probeHost);
     if (mustNotReconnect(event.code)) {
       this.sessionLost();
       console.error(`pulse: server closed the connection for good: ${event.code} ${event.reason}`);
@@ -271,14 +271,9 @@ export class PulseConnection {
       case "answer":
         this.requests.answer(frame);
         break;
-      case "error": {
-        const error: ServerError = { code: frame.code, message: frame.message };
-        if (frame.channel !== undefined) error.channel = frame.channel;
-        if (frame.event !== undefined) error.event = frame.event;
-        if (this.errorListeners.size === 0) console.warn(`pulse: server refused a frame: ${frame.code}: ${frame.message}`);
-        for (const listener of [...this.errorListeners]) listener(error);
+      case "error":
+        this.serverErrors.report(frame);
         break;
-      }
       default:
         // A channel's frame (`open`, `close`, `emit`, `presence`, `request`); the tree's
         // frames are the frame listeners' alone.
@@ -305,20 +300,6 @@ export class PulseConnection {
       this.reconnectTimer = null;
       this.open();
     }, delay);
-  }
-
-  /**
-   * The server refuses this client's connection (the probe of a failed upgrade says why):
-   * logged (once per reason) and kept in `status`, and the connection waits the longest
-   * step of its backoff before each next try.
-   */
-  private refusedWith(refusal: Refusal): void {
-    if (this.refused?.reason !== refusal.reason) {
-      console.error(`pulse: the server refuses this page's connection (HTTP ${refusal.status}): ${refusal.reason}`);
-    }
-    this.refused = refusal;
-    this.backoff.longest();
-    this.updateStatus();
   }
 
   private setState(state: ConnectionState): void {

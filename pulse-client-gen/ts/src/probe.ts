@@ -9,14 +9,16 @@ const PROBE_EVERY_MS = 30_000;
 /** The longest refusal reason kept. */
 const MAX_REASON = 2000;
 
-/** What a probe asks of, and tells, the connection. */
+/** What a probe reads of the connection, and what it changes. */
 export interface ProbeHost {
   /** Whether the connection ended for good (an answer is then ignored). */
   stopped(): boolean;
   /** Whether a connection got through (an answer that comes after is not a refusal). */
   open(): boolean;
-  /** The server refuses the connection, as `refusal` says. */
-  refused(refusal: Refusal): void;
+  /** The refusal the connection shows in its status, if any. */
+  refused(): Refusal | null;
+  /** The server refuses the connection: show `refusal`, and wait the longest step of the backoff. */
+  refuse(refusal: Refusal): void;
 }
 
 /** Asks why an upgrade failed; one question at a time, at most once per `PROBE_EVERY_MS`. */
@@ -27,7 +29,8 @@ export class RefusalProbe {
   /**
    * Asks the server how it answers an upgrade of `wsUrl` (a plain `GET` with the probe
    * parameter), since the browser cannot read why one failed; at most once per
-   * `PROBE_EVERY_MS`. A refusal goes to `host.refused`.
+   * `PROBE_EVERY_MS`. A refusal is logged (once per reason) and kept in `status`, and
+   * the connection waits the longest step of its backoff before each next try.
    */
   probe(wsUrl: string, host: ProbeHost): void {
     const fetchImpl = (globalThis as { fetch?: typeof fetch }).fetch;
@@ -55,7 +58,10 @@ export class RefusalProbe {
         // server's proxy while it restarts), or an answer that came after the connection
         // got through.
         if (reason === "" || [502, 504].includes(response.status) || host.open()) return;
-        host.refused({ status: response.status, reason });
+        if (host.refused()?.reason !== reason) {
+          console.error(`pulse: the server refuses this page's connection (HTTP ${response.status}): ${reason}`);
+        }
+        host.refuse({ status: response.status, reason });
       })
       // The server cannot be reached at all: the connection's failure says as much.
       .catch(() => {})

@@ -15,7 +15,7 @@ use super::ServerShared;
 use super::access::{self, Identity};
 use super::admission::{RETRY_AFTER, SessionSlot};
 use super::handshake::{Handshake, NotAnUpgrade};
-use super::{ConnectRequest, connection};
+use super::{ConnectRequest, session_task};
 use crate::config::Config;
 use crate::guard::{self, Callback};
 use crate::id::SessionId;
@@ -55,7 +55,7 @@ pub(super) async fn upgrade(
     };
     let opening = Opening::read(&server, parts, query, slot).await;
     ws.accept(websocket_config(&server.config), server.config.write_buffer_bytes, move |socket| {
-        connection::run(server, socket, opening)
+        session_task::run(server, socket, opening)
     })
 }
 
