@@ -29,7 +29,10 @@ impl pulse_runtime::Identity for User {
 fn secured() -> pulse_runtime::ServerBuilder {
     Server::builder()
         .authenticate(|request| {
-            let token = request.query("token").or_else(|| request.cookie("token")).map(str::to_owned);
+            let token = request
+                .query("token")
+                .map(|token| token.into_owned())
+                .or_else(|| request.cookie("token").map(str::to_owned));
             async move {
                 match token.as_deref() {
                     Some("alice") => Ok(User { name: "alice".into(), admin: true }),

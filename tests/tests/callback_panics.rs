@@ -142,7 +142,7 @@ async fn a_panicking_authorize_refuses_that_access_and_the_session_carries_on() 
 async fn a_panicking_authenticate_refuses_that_connection_only() {
     let redis = RedisServer::start().await;
     let guarded = Server::builder().authenticate(|request| {
-        let user = request.query("user").unwrap_or("anonymous").to_owned();
+        let user = request.query("user").as_deref().unwrap_or("anonymous").to_owned();
         assert_ne!(user, "at-once", "authenticate exploded before its future");
         async move {
             tokio::task::yield_now().await;

@@ -223,7 +223,7 @@ fn the_documented_filter_follows_one_user() {
     runtime.block_on(async {
         let server = Server::builder()
             .authenticate(|request| {
-                let user = request.query("user").unwrap_or("nobody").to_owned();
+                let user = request.query("user").as_deref().unwrap_or("nobody").to_owned();
                 async move { Ok::<String, String>(user) }
             })
             .on_session(|session| async move {

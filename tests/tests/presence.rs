@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::Message;
 fn builder() -> ServerBuilder {
     Server::builder()
         .authenticate(|request| {
-            let user = request.query("user").unwrap_or("anonymous").replace("%22", "\"").replace("%5C", "\\");
+            let user = request.query("user").as_deref().unwrap_or("anonymous").to_owned();
             async move { Ok::<_, String>(user) }
         })
         .on_session(|session| async move {

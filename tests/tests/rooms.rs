@@ -28,7 +28,7 @@ impl Identity for User {
 fn builder() -> ServerBuilder {
     Server::builder()
         .authenticate(|request| {
-            let user = request.query("user").unwrap_or("anonymous").to_owned();
+            let user = request.query("user").as_deref().unwrap_or("anonymous").to_owned();
             async move { Ok(User(user)) }
         })
         .authorize(|session, access| {

@@ -59,7 +59,7 @@ impl ConnectRequest {
 
     /// A parameter of the WebSocket URL's query (`/ws?v=1&token=...`), percent-decoded
     /// (`None` if absent or given twice).
-    pub fn query(&self, name: &str) -> Option<&str> {
+    pub fn query(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
         self.query.get(name)
     }
 
@@ -223,7 +223,7 @@ mod tests {
         let query = crate::protocol::Query::parse(parts.uri.query().unwrap_or_default());
         let mut request = ConnectRequest::new(parts, query);
         assert_eq!(request.cookie("token"), Some("abc"));
-        assert_eq!(request.query("token"), Some("x+y z"));
+        assert_eq!(request.query("token").as_deref(), Some("x+y z"));
         assert_eq!(request.cookie("missing"), None);
         assert_eq!(request.parts().uri.path(), "/ws");
         // An extractor sees what the app's layers put in the request's extensions.

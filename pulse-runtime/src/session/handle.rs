@@ -55,8 +55,8 @@ impl Session {
     pub fn param(&self, name: &str) -> Option<String> {
         let params = &self.shared.params;
         match params.get(name) {
-            Some(value) => Some(value.to_owned()),
-            None => params.page_query()?.get(name).map(str::to_owned),
+            Some(value) => Some(value.into_owned()),
+            None => params.page_query()?.get(name).map(std::borrow::Cow::into_owned),
         }
     }
 
@@ -64,7 +64,7 @@ impl Session {
     /// TypeScript client sends the page's address (`location`) unless told not to
     /// (`page: false`).
     pub fn page_path(&self) -> Option<String> {
-        self.shared.params.page_path().map(str::to_owned)
+        self.shared.params.page_path()
     }
 
     /// The key of this session's user (see [`Identity`](crate::Identity)), if

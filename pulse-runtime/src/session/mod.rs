@@ -187,7 +187,7 @@ impl SessionShared {
         let since = self.params.get("since")?;
         // The list is read entry by entry, the first 64 only: one unreadable entry, or
         // what comes after them, does not cost the others.
-        let entries: Vec<&RawValue> = match serde_json::from_str(since) {
+        let entries: Vec<&RawValue> = match serde_json::from_str(&since) {
             Ok(entries) => entries,
             Err(error) => {
                 tracing::debug!(session = %self.id, %error, "unreadable `since`; ignored");

@@ -26,7 +26,7 @@ async fn main() -> std::io::Result<()> {
         .backplane(backplane)
         .history::<Desk>(History::last(10_000))
         .authenticate(|request| {
-            let user = request.query("user").unwrap_or("anonymous").to_owned();
+            let user = request.query("user").as_deref().unwrap_or("anonymous").to_owned();
             async move { Ok::<_, String>(user) }
         })
         .on_session(|session| async move {
