@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use super::Kept;
 use crate::protocol::frames::Body;
-use crate::sync::lock;
+use crate::sync::{Ranked, lock, rank};
 
 /// A change to the broadcasts a follower holds.
 #[derive(Debug, Clone)]
@@ -163,7 +163,7 @@ pub(crate) type MakeView<'a> = &'a mut dyn FnMut() -> (Box<dyn Any + Send + Sync
 /// server ([`crate::session::host::Host::follow`]), which feeds it and, when the last
 /// value showing it is dropped, forgets it (`on_drop`).
 pub(crate) struct RoomFollow {
-    pub(crate) follower: Mutex<Follower>,
+    pub(crate) follower: Ranked<Follower, { rank::FOLLOWER }>,
     sink: Sink,
     /// The typed value the sink updates, for the next one asking for this room.
     pub(crate) value: Box<dyn Any + Send + Sync>,
@@ -173,7 +173,7 @@ pub(crate) struct RoomFollow {
 impl RoomFollow {
     pub(crate) fn new(value: Box<dyn Any + Send + Sync>, sink: Sink) -> (RoomFollow, u64) {
         let (follower, token) = Follower::new();
-        let follow = RoomFollow { follower: Mutex::new(follower), sink, value, on_drop: Mutex::new(None) };
+        let follow = RoomFollow { follower: Ranked::new(follower), sink, value, on_drop: Mutex::new(None) };
         (follow, token)
     }
 

@@ -6,13 +6,13 @@
 //! duplicate.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{History, Kept, new_epoch};
 use crate::protocol::Topic;
 use crate::protocol::frames::Body;
-use crate::sync::lock;
+use crate::sync::{Ranked, lock, rank};
 
 /// Rooms looked up between two sweeps of the ones that have expired.
 const SWEEP_EVERY: u32 = 1024;
@@ -77,13 +77,13 @@ impl Room {
 /// Every room's history, for the channels that keep one.
 #[derive(Default)]
 pub(crate) struct MemoryHistories {
-    rooms: Mutex<HashMap<Arc<str>, Arc<Mutex<Room>>>>,
+    rooms: Ranked<HashMap<Arc<str>, Arc<Ranked<Room, { rank::HISTORY_ROOM }>>>, { rank::HISTORY_ROOMS }>,
     lookups: std::sync::atomic::AtomicU32,
 }
 
 impl MemoryHistories {
     /// The history of `topic` (created empty, with a new epoch, on first use).
-    pub(crate) fn room(&self, topic: &Topic, history: History) -> Arc<Mutex<Room>> {
+    pub(crate) fn room(&self, topic: &Topic, history: History) -> Arc<Ranked<Room, { rank::HISTORY_ROOM }>> {
         let now = Instant::now();
         let mut rooms = lock(&self.rooms);
         if self.lookups.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
@@ -97,7 +97,7 @@ impl MemoryHistories {
                 }
             });
         }
-        rooms.entry(topic.shared().clone()).or_insert_with(|| Arc::new(Mutex::new(Room::new(history, now)))).clone()
+        rooms.entry(topic.shared().clone()).or_insert_with(|| Arc::new(Ranked::new(Room::new(history, now)))).clone()
     }
 
     /// Rooms with a history in memory.

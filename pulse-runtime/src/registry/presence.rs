@@ -8,7 +8,7 @@
 //! change exactly once: in its list or as a diff after it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use crate::id::ChannelId;
 use crate::presence::{Change, Entry, Replica, Step, diff_frame, state_frame};
 use crate::protocol::Topic;
 use crate::session::SessionShared;
-use crate::sync::lock;
+use crate::sync::{Ranked, lock, rank};
 use crate::target::Target;
 
 /// One room's list on this node.
@@ -37,12 +37,15 @@ pub(crate) struct Presences {
     /// The channels that track presence.
     names: RwLock<HashSet<&'static str>>,
     /// The list of each room with sessions on this node.
-    rooms: Mutex<HashMap<Arc<str>, Arc<Mutex<Room>>>>,
+    rooms: Ranked<HashMap<Arc<str>, RoomLock>, { rank::PRESENCE_ROOMS }>,
     /// This node's tracked sessions: by topic, by session key.
-    local: Mutex<HashMap<Arc<str>, HashMap<u64, Tracked>>>,
+    local: Ranked<HashMap<Arc<str>, HashMap<u64, Tracked>>, { rank::PRESENCE_LOCAL }>,
 }
 
 /// A session of this node listed in a room: the room, its session id, its entry.
+/// One room's presence list, behind its lock.
+type RoomLock = Arc<Ranked<Room, { rank::PRESENCE_ROOM }>>;
+
 type Tracked = (Topic, Arc<str>, Entry);
 
 impl Presences {
@@ -59,7 +62,7 @@ impl Presences {
 
     /// The room's list, made if there is none (waiting for a snapshot when `syncing`);
     /// whether it was made.
-    fn room(&self, topic: &Topic, syncing: bool) -> (Arc<Mutex<Room>>, bool) {
+    fn room(&self, topic: &Topic, syncing: bool) -> (RoomLock, bool) {
         let mut rooms = lock(&self.rooms);
         let mut made = false;
         let room = rooms
@@ -67,13 +70,13 @@ impl Presences {
             .or_insert_with(|| {
                 made = true;
                 let replica = if syncing { Replica::syncing() } else { Replica::synced() };
-                Arc::new(Mutex::new(Room { replica, retired: false }))
+                Arc::new(Ranked::new(Room { replica, retired: false }))
             })
             .clone();
         (room, made)
     }
 
-    fn find(&self, topic: &Topic) -> Option<Arc<Mutex<Room>>> {
+    fn find(&self, topic: &Topic) -> Option<RoomLock> {
         lock(&self.rooms).get(topic.as_str()).cloned()
     }
 }
@@ -304,7 +307,7 @@ impl Registry {
     /// and this node's sessions are tracked again (another node may have taken them off
     /// while this one could not announce itself).
     pub(super) fn resync_presence(&self) {
-        let rooms: Vec<(Arc<str>, Arc<Mutex<Room>>)> =
+        let rooms: Vec<(Arc<str>, RoomLock)> =
             lock(&self.presences.rooms).iter().map(|(t, r)| (t.clone(), r.clone())).collect();
         for (text, room) in rooms {
             let Some(topic) = Topic::parse(&text) else { continue };
@@ -335,7 +338,7 @@ impl Registry {
                 let Some(server) = server.upgrade() else { return };
                 // Every other node some list names, and what it lists.
                 let mut listed: HashMap<NodeId, Vec<(Topic, Arc<str>)>> = HashMap::new();
-                let rooms: Vec<(Arc<str>, Arc<Mutex<Room>>)> =
+                let rooms: Vec<(Arc<str>, RoomLock)> =
                     lock(&server.presences.rooms).iter().map(|(t, r)| (t.clone(), r.clone())).collect();
                 for (text, room) in rooms {
                     let Some(topic) = Topic::parse(&text) else { continue };

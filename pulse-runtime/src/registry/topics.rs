@@ -3,15 +3,15 @@
 //! in its room's history.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
 
 use crate::history::{Kept, Position, plan};
 use crate::id::{ChannelId, SessionId};
 use crate::protocol::Topic;
 use crate::protocol::frames::Body;
 use crate::session::SessionShared;
-use crate::sync::lock;
+use crate::sync::{Ranked, RankedRw, lock, rank};
 use crate::target::Target;
 
 struct Member {
@@ -21,7 +21,7 @@ struct Member {
     /// so both are idempotent.
     channels: Vec<ChannelId>,
     /// Where the session stands in the room's history (`None` for a topic without one).
-    flow: Mutex<Option<Flow>>,
+    flow: Ranked<Option<Flow>, { rank::MEMBER_FLOW }>,
 }
 
 /// A member session's place in its room's history.
@@ -74,14 +74,14 @@ const SHARDS: usize = 32;
 /// Which sessions are members of each topic, each topic behind a lock of its own: a
 /// join or a leave in one room never stalls a broadcast in another.
 pub(crate) struct Topics {
-    shards: [RwLock<HashMap<Arc<str>, Arc<Room>>>; SHARDS],
+    shards: [RankedRw<HashMap<Arc<str>, Arc<Room>>, { rank::TOPIC_TABLE }>; SHARDS],
     tokens: AtomicU64,
 }
 
 /// One topic's members.
 #[derive(Default)]
 struct Room {
-    members: RwLock<Members>,
+    members: RankedRw<Members, { rank::TOPIC }>,
 }
 
 #[derive(Default)]
@@ -136,12 +136,12 @@ impl Members {
 
 impl Default for Topics {
     fn default() -> Self {
-        Topics { shards: std::array::from_fn(|_| RwLock::default()), tokens: AtomicU64::new(0) }
+        Topics { shards: std::array::from_fn(|_| RankedRw::default()), tokens: AtomicU64::new(0) }
     }
 }
 
 impl Topics {
-    fn shard(&self, topic: &str) -> &RwLock<HashMap<Arc<str>, Arc<Room>>> {
+    fn shard(&self, topic: &str) -> &RankedRw<HashMap<Arc<str>, Arc<Room>>, { rank::TOPIC_TABLE }> {
         let mut hasher = std::hash::DefaultHasher::new();
         std::hash::Hash::hash(topic, &mut hasher);
         // The remainder is below `SHARDS`, so it fits any `usize`.
@@ -150,7 +150,7 @@ impl Topics {
 
     /// The room of `topic`, if it has members.
     fn room(&self, topic: &str) -> Option<Arc<Room>> {
-        read(self.shard(topic)).get(topic).cloned()
+        self.shard(topic).read().get(topic).cloned()
     }
 
     /// Returns whether the session became a member (its first channel of the topic).
@@ -200,16 +200,16 @@ impl Topics {
             // the other way round).
             let room = match self.room(topic.as_str()) {
                 Some(room) => room,
-                None => write(self.shard(topic.as_str())).entry(topic.shared().clone()).or_default().clone(),
+                None => self.shard(topic.as_str()).write().entry(topic.shared().clone()).or_default().clone(),
             };
-            let mut members = write(&room.members);
+            let mut members = room.members.write();
             if members.retired {
                 continue; // emptied and taken out of the table meanwhile: look it up again
             }
             let created = !members.by_key.contains_key(&session.key);
             if created {
                 let flow = flow.take().and_then(|make| make());
-                members.insert(Member { session: session.clone(), channels: Vec::new(), flow: Mutex::new(flow) });
+                members.insert(Member { session: session.clone(), channels: Vec::new(), flow: Ranked::new(flow) });
             }
             if let Some(member) = members.by_key.get_mut(&session.key) {
                 if !member.channels.contains(&channel) {
@@ -224,7 +224,7 @@ impl Topics {
     pub(crate) fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId) -> bool {
         let name = topic.as_str();
         let Some(room) = self.room(name) else { return false };
-        let mut members = write(&room.members);
+        let mut members = room.members.write();
         let mut removed = false;
         if let Some(member) = members.by_key.get_mut(&session_key) {
             member.channels.retain(|c| *c != channel);
@@ -236,7 +236,7 @@ impl Topics {
         if members.by_key.is_empty() && !members.retired {
             // Under the room's lock, so a join that found the room sees it retired.
             members.retired = true;
-            let mut table = write(self.shard(name));
+            let mut table = self.shard(name).write();
             if table.get(name).is_some_and(|current| Arc::ptr_eq(current, &room)) {
                 table.remove(name);
             }
@@ -249,7 +249,7 @@ impl Topics {
     /// waits for it.
     pub(crate) fn deliver(&self, topic: &str, target: &Target, body: &Body) -> usize {
         let Some(room) = self.room(topic) else { return 0 };
-        let members = read(&room.members);
+        let members = room.members.read();
         members.admitted(target).filter(|m| m.session.enqueue(body.clone()).is_ok()).count()
     }
 
@@ -261,7 +261,7 @@ impl Topics {
     pub(crate) fn deliver_kept(&self, topic: &Topic, epoch: &Arc<str>, offset: u64, body: &Body) -> KeptDelivery {
         let mut delivery = KeptDelivery { reached: 0, refetch: Vec::new() };
         let Some(room) = self.room(topic.as_str()) else { return delivery };
-        let members = read(&room.members);
+        let members = room.members.read();
         for member in members.by_key.values() {
             let mut flow = lock(&member.flow);
             match self.step(&mut flow, member, epoch, offset, body) {
@@ -316,7 +316,7 @@ impl Topics {
     /// waited. A stale read (the member left, or asked again since) is dropped.
     pub(crate) fn recovered(&self, topic: &Topic, session_key: u64, token: u64, kept: &Kept) -> Vec<Refetch> {
         let Some(room) = self.room(topic.as_str()) else { return Vec::new() };
-        let members = read(&room.members);
+        let members = room.members.read();
         let Some(member) = members.by_key.get(&session_key) else { return Vec::new() };
         let mut flow = lock(&member.flow);
         let recovery = match flow.take() {
@@ -355,12 +355,12 @@ impl Topics {
 
     /// Whether any session has a channel of `topic` open.
     pub(crate) fn has_members(&self, topic: &Topic) -> bool {
-        self.room(topic.as_str()).is_some_and(|room| !read(&room.members).by_key.is_empty())
+        self.room(topic.as_str()).is_some_and(|room| !room.members.read().by_key.is_empty())
     }
 
     /// Whether session `session_key` has a channel of `topic` open.
     pub(crate) fn is_member(&self, topic: &Topic, session_key: u64) -> bool {
-        self.room(topic.as_str()).is_some_and(|room| read(&room.members).by_key.contains_key(&session_key))
+        self.room(topic.as_str()).is_some_and(|room| room.members.read().by_key.contains_key(&session_key))
     }
 
     /// Every member of a topic with history reads it again from where it stands (after
@@ -370,12 +370,12 @@ impl Topics {
         let rooms: Vec<(Arc<str>, Arc<Room>)> = self
             .shards
             .iter()
-            .flat_map(|shard| read(shard).iter().map(|(name, room)| (name.clone(), room.clone())).collect::<Vec<_>>())
+            .flat_map(|shard| shard.read().iter().map(|(name, room)| (name.clone(), room.clone())).collect::<Vec<_>>())
             .collect();
         let mut refetch = Vec::new();
         for (name, room) in rooms {
             let Some(topic) = Topic::parse(&name) else { continue };
-            let members = read(&room.members);
+            let members = room.members.read();
             for (key, member) in &members.by_key {
                 let mut flow = lock(&member.flow);
                 if let Some(Flow::Live { epoch, last }) = &*flow {
@@ -393,26 +393,15 @@ impl Topics {
     /// Whether `session_key` is a member of `topic` still recovering with `token`.
     pub(crate) fn is_recovering(&self, topic: &Topic, session_key: u64, token: u64) -> bool {
         let Some(room) = self.room(topic.as_str()) else { return false };
-        let members = read(&room.members);
+        let members = room.members.read();
         let Some(member) = members.by_key.get(&session_key) else { return false };
         matches!(&*lock(&member.flow), Some(Flow::Recovering(r)) if r.token == token)
     }
 
     /// Number of topics with at least one member.
     pub(crate) fn topic_count(&self) -> usize {
-        self.shards.iter().map(|shard| read(shard).len()).sum()
+        self.shards.iter().map(|shard| shard.read().len()).sum()
     }
-}
-
-/// A read guard, through poisoning (the tables hold no invariant a panic can break
-/// halfway: each change is one insert or removal).
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// A write guard, through poisoning (see [`read`]).
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -605,15 +594,28 @@ mod tests {
         let (one, two) = (session(1), session(2));
         topics.join(&a, &one, ChannelId::generate());
         topics.join(&b, &two, ChannelId::generate());
-        // Room `a` is locked as by a join or a leave in progress (a broadcast that
-        // waited for it would hang this test, single-threaded as it is).
-        let room = topics.room("a").unwrap();
-        let busy = write(&room.members);
         let body = frames::broadcast(&b, "said", &1).unwrap();
-        assert_eq!(topics.deliver("b", &Target::All, &body), 1);
-        assert!(topics.join(&b, &session(3), ChannelId::generate()));
-        assert!(topics.join(&Topic::from("c"), &session(4), ChannelId::generate()));
-        drop(busy);
+        let (held, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            // Another thread holds room `a` as a join or a leave in progress would.
+            scope.spawn(|| {
+                let room = topics.room("a").unwrap();
+                let _busy = room.members.write();
+                held.wait();
+                release.wait();
+            });
+            held.wait();
+            scope.spawn(|| {
+                let delivered = topics.deliver("b", &Target::All, &body);
+                let joined = topics.join(&b, &session(3), ChannelId::generate());
+                let created = topics.join(&Topic::from("c"), &session(4), ChannelId::generate());
+                done.send((delivered, joined, created)).unwrap();
+            });
+            let outcome = finished.recv_timeout(std::time::Duration::from_secs(10));
+            release.wait();
+            assert_eq!(outcome.expect("room `b` waited for room `a`'s lock"), (1, true, true));
+        });
         assert_eq!(topics.deliver("a", &Target::All, &body), 1);
     }
 
@@ -639,7 +641,7 @@ mod tests {
         topics.join(&room, &ann[0], channel);
         assert!(!topics.leave(&room, ann[0].key, channel));
         let first = topics.room("room").unwrap();
-        let tab_channels = read(&first.members).by_key[&ann[0].key].channels.clone();
+        let tab_channels = first.members.read().by_key[&ann[0].key].channels.clone();
         for channel in tab_channels {
             topics.leave(&room, ann[0].key, channel);
         }

@@ -27,7 +27,7 @@ type Followers = Vec<(TypeId, Weak<RoomFollow>)>;
 /// The followers, by room; each entry lives while a value shows its room.
 #[derive(Default)]
 pub(crate) struct Views {
-    by_topic: std::sync::Mutex<HashMap<Topic, Followers>>,
+    by_topic: crate::sync::Ranked<HashMap<Topic, Followers>, { crate::sync::rank::VIEWS }>,
 }
 
 impl Views {

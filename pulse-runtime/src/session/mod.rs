@@ -29,7 +29,7 @@ use crate::protocol::{self, CloseCode, Query, Topic};
 use crate::session_core::budget::Budget;
 use crate::session_core::inbox::Inbox;
 use crate::session_core::{Limits, OpenRefused, SessionCore};
-use crate::sync::{Watched, lock};
+use crate::sync::{Ranked, Watched, lock, rank};
 use channel::{ChannelShared, CloseReason, RawChannel, RawHandler};
 use host::{CallbackFn, Host, Identity};
 
@@ -76,7 +76,7 @@ pub(crate) struct SessionShared {
     /// Small unique number, used as the key in server-wide tables.
     pub(crate) key: u64,
     pub(crate) host: Arc<dyn Host>,
-    core: Mutex<Core>,
+    core: Ranked<Core, { rank::SESSION_CORE }>,
     /// Wakes the connection's writer when frames are queued.
     wake: Notify,
     /// Why the current connection ends (reset when the session is resumed).
@@ -117,7 +117,7 @@ impl SessionShared {
             id,
             key,
             last_inbound_ms: AtomicU64::new(elapsed_ms(host.started(), Instant::now())),
-            core: Mutex::new(SessionCore::new(Limits::from_config(host.config()), host.detached_budget().clone())),
+            core: Ranked::new(SessionCore::new(Limits::from_config(host.config()), host.detached_budget().clone())),
             inbound: Budget::new(host.config().inbound_queue_bytes),
             host,
             wake: Notify::new(),
