@@ -43,9 +43,9 @@ impl<L: Lock + ?Sized> Lock for std::sync::Arc<L> {
 
 /// Where each ranked lock stands in the order locks are taken in (docs/architecture.md,
 /// "The order locks are taken in"): a thread holding a ranked lock may take one of a
-/// higher rank only. Debug builds check it at every acquisition (a wrong order panics,
-/// naming both locks), so the tests find an order that could deadlock; release builds
-/// check nothing and pay nothing.
+/// higher rank only. Debug builds check it at every acquisition (a wrong order stops the
+/// process, naming both locks; a panic in this crate's unit tests), so the tests find an
+/// order that could deadlock; release builds check nothing and pay nothing.
 pub(crate) mod rank {
     /// The sessions this node tracks in presence lists (`registry/presence.rs`).
     pub(crate) const PRESENCE_LOCAL: u8 = 10;
@@ -106,11 +106,21 @@ mod held {
     pub(super) fn check(rank: u8) {
         let highest = HELD.with(|held| held.borrow().iter().copied().max());
         if let Some(highest) = highest.filter(|highest| *highest >= rank) {
-            panic!(
+            let message = format!(
                 "lock order: taking {} (rank {rank}) while holding {} (rank {highest}); see docs/architecture.md",
                 super::rank::name(rank),
                 super::rank::name(highest),
             );
+            // This crate's own tests see a panic. Anywhere else (integration tests, a
+            // debug build of an app) the process stops: a panic on a server task would be
+            // caught and logged, and the test that found the order would still pass.
+            #[cfg(test)]
+            panic!("{message}");
+            #[cfg(not(test))]
+            {
+                eprintln!("{message}\n{}", std::backtrace::Backtrace::force_capture());
+                std::process::abort();
+            }
         }
     }
 

@@ -156,14 +156,17 @@ impl Registry {
         if self.topics.has_members(topic) {
             return;
         }
-        let mut rooms = lock(&self.presences.rooms);
-        if let Some(room) = rooms.get(topic.as_str()).cloned() {
-            let mut room = lock(&room);
-            if !self.topics.has_members(topic) {
-                room.retired = true;
-                rooms.remove(topic.as_str());
+        {
+            let mut rooms = lock(&self.presences.rooms);
+            if let Some(room) = rooms.get(topic.as_str()).cloned() {
+                let mut room = lock(&room);
+                if !self.topics.has_members(topic) {
+                    room.retired = true;
+                    rooms.remove(topic.as_str());
+                }
             }
         }
+        // After the table is let go: a `track` takes the tracked sessions, then the table.
         lock(&self.presences.local).retain(|_, sessions| !sessions.is_empty());
     }
 
