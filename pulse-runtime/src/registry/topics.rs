@@ -453,6 +453,11 @@ mod tests {
     }
 
     fn session(key: u64) -> Arc<SessionShared> {
+        session_of(key, None)
+    }
+
+    /// A session with key `key`, of the user `identity` names (`None`: anonymous).
+    fn session_of(key: u64, identity: Option<crate::session::host::Identity>) -> Arc<SessionShared> {
         SessionShared::new(
             Arc::new(NoServer(
                 Config::default(),
@@ -460,7 +465,7 @@ mod tests {
                 Arc::new(crate::session_core::budget::Budget::new(usize::MAX)),
             )),
             key,
-            None,
+            identity,
             crate::protocol::Query::default(),
         )
     }
@@ -575,16 +580,7 @@ mod tests {
 
     /// A session of user `user` (an authenticated one), with key `key`.
     fn user_session(key: u64, user: &str) -> Arc<SessionShared> {
-        SessionShared::new(
-            Arc::new(NoServer(
-                Config::default(),
-                Instant::now(),
-                Arc::new(crate::session_core::budget::Budget::new(usize::MAX)),
-            )),
-            key,
-            Some(crate::session::host::Identity::new(user.to_owned())),
-            crate::protocol::Query::default(),
-        )
+        session_of(key, Some(crate::session::host::Identity::new(user.to_owned())))
     }
 
     #[test]
