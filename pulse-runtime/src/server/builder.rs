@@ -327,9 +327,10 @@ impl ServerBuilder {
         let telemetry = self.metrics.then(crate::telemetry::Telemetry::new);
         #[cfg(not(feature = "metrics"))]
         let telemetry = None;
+        let admission = Arc::new(super::admission::Admission::new(&self.config));
         let registry = Arc::new_cyclic(|this| Registry {
             detached: Arc::new(Budget::new(self.config.max_detached_bytes)),
-            config: self.config.clone(),
+            config: self.config,
             topics: topics::Topics::default(),
             started: Instant::now(),
             node: NodeId::generate(),
@@ -351,8 +352,7 @@ impl ServerBuilder {
         Server {
             shared: Arc::new(ServerShared {
                 registry,
-                admission: Arc::new(super::admission::Admission::new(&self.config)),
-                config: self.config,
+                admission,
                 on_session: self.on_session,
                 root: self.root,
                 started_background: std::sync::Once::new(),

@@ -93,7 +93,7 @@ pub(super) async fn serve(
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(server.config.request_head_timeout)
+        .header_read_timeout(server.config().request_head_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);

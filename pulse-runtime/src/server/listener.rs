@@ -141,7 +141,7 @@ struct Connection {
 impl Connection {
     /// Waits for the request head, then serves the connection.
     async fn serve(self, router: Router, mut stopping: watch::Receiver<bool>) {
-        let timeout = self.server.config.request_head_timeout;
+        let timeout = self.server.config().request_head_timeout;
         let head = tokio::select! {
             head = tokio::time::timeout(timeout, read_head(&self.stream)) => head,
             // The server is shutting down; this connection never asked for anything.
@@ -355,9 +355,9 @@ impl Upgrade {
                 if let Err(error) = stream.write_all(&head).await {
                     return tracing::debug!(%error, "the WebSocket upgrade did not complete");
                 }
-                let config = websocket_config(&server.config);
+                let config = websocket_config(server.config());
                 let io = Io::Tcp { stream, _permit: permit };
-                serve(Socket::with_read(io, after, config, server.config.write_buffer_bytes).await).await;
+                serve(Socket::with_read(io, after, config, server.config().write_buffer_bytes).await).await;
             }
             _ => respond::answer_and_close(stream, &respond::encode(response).await).await,
         }

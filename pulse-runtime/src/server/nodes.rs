@@ -40,7 +40,7 @@ impl ServerShared {
     /// sent to internal addresses), the nodes the backplane learnt. `None`: the client
     /// is told nothing.
     pub(super) fn nodes_for(&self, headers: &HeaderMap) -> Option<watch::Receiver<Arc<[String]>>> {
-        if !self.config.nodes.is_empty() {
+        if !self.config().nodes.is_empty() {
             return Some(self.nodes.subscribe());
         }
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok())?;
@@ -53,7 +53,7 @@ impl ServerShared {
     /// Keeps [`ServerShared::nodes`] up to date with what the backplane learns, while
     /// the server lives (when the nodes are not configured).
     pub(super) fn follow_nodes(self: &Arc<Self>) {
-        let (Some(backplane), true) = (self.registry.backplane.clone(), self.config.nodes.is_empty()) else { return };
+        let (Some(backplane), true) = (self.registry.backplane.clone(), self.config().nodes.is_empty()) else { return };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let this = Arc::downgrade(self);
         runtime.spawn(async move {
@@ -93,13 +93,13 @@ impl ServerShared {
     /// page of one of the cluster's nodes (read again from the backplane before refusing,
     /// for a node that just started).
     pub(super) async fn admits_origin(&self, headers: &HeaderMap) -> bool {
-        let origins = &self.config.origins;
+        let origins = &self.config().origins;
         if super::access::admits(origins, &self.nodes.borrow(), headers) {
             return true;
         }
         match &self.registry.backplane {
             // At most one read a quarter second for refused origins (any page can send one).
-            Some(backplane) if self.config.nodes.is_empty() && self.may_refresh_nodes() => {
+            Some(backplane) if self.config().nodes.is_empty() && self.may_refresh_nodes() => {
                 let nodes = backplane.refresh_nodes().await;
                 let admitted = super::access::admits(origins, &nodes, headers);
                 self.learnt(nodes);

@@ -56,7 +56,7 @@ impl Server {
 
     /// The server's settings.
     pub fn config(&self) -> &Config {
-        &self.shared.config
+        self.shared.config()
     }
 
     /// An axum router serving the WebSocket endpoint at `GET /ws?v=1`. Merge it into
@@ -155,7 +155,7 @@ impl Server {
     pub async fn shutdown(&self) {
         let shared = &self.shared;
         shared.shutting_down.store(true, Ordering::Release);
-        let deadline = tokio::time::Instant::now() + shared.config.shutdown_grace;
+        let deadline = tokio::time::Instant::now() + shared.config().shutdown_grace;
         loop {
             let changed = shared.registry.sessions_changed.notified();
             let sessions: Vec<_> = lock(&shared.registry.sessions).values().cloned().collect();

@@ -187,7 +187,7 @@ async fn serve_connections(
     session: &Arc<SessionShared>,
     mut socket: Box<Socket>,
 ) -> Vec<Box<Reattach>> {
-    let config = &server.config;
+    let config = server.config();
     let mut missed: Option<Vec<(u64, Body)>> = None;
     loop {
         session.touch();

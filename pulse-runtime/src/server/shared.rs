@@ -18,7 +18,6 @@ pub(super) type SessionHook = Arc<dyn Fn(Session) -> Pin<Box<dyn Future<Output =
 pub(crate) struct ServerShared {
     /// Sessions, topics, histories, presence and the backplane.
     pub(crate) registry: Arc<Registry>,
-    pub(crate) config: crate::config::Config,
     pub(super) on_session: Vec<SessionHook>,
     pub(super) root: Option<crate::component::RootFn>,
     pub(super) started_background: std::sync::Once,
@@ -42,6 +41,11 @@ pub(crate) struct ServerShared {
 }
 
 impl ServerShared {
+    /// The server's settings (the registry's: one copy).
+    pub(crate) fn config(&self) -> &crate::config::Config {
+        &self.registry.config
+    }
+
     pub(super) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
     }

@@ -36,7 +36,7 @@ pub(super) async fn upgrade(
         Err(not_an_upgrade) => return not_an_upgrade.into_response(),
     };
     if !server.admits_origin(&parts.headers).await {
-        let refusal = server.config.origins.refusal(&parts.headers);
+        let refusal = server.config().origins.refusal(&parts.headers);
         tracing::warn!("WebSocket upgrade refused: {refusal}");
         return (axum::http::StatusCode::FORBIDDEN, refusal).into_response();
     }
@@ -54,7 +54,7 @@ pub(super) async fn upgrade(
         },
     };
     let opening = Opening::read(&server, parts, query, slot).await;
-    ws.accept(websocket_config(&server.config), server.config.write_buffer_bytes, move |socket| {
+    ws.accept(websocket_config(server.config()), server.config().write_buffer_bytes, move |socket| {
         session_task::run(server, socket, opening)
     })
 }
@@ -76,7 +76,7 @@ async fn probe(server: &ServerShared, mut headers: HeaderMap, query: &UpgradeQue
     }
     let live_resume = query.resume().is_some_and(|(id, _)| server.registry.find_session(id).is_some());
     let (status, reason) = if !server.admits_origin(&headers).await {
-        (StatusCode::FORBIDDEN, server.config.origins.refusal(&headers))
+        (StatusCode::FORBIDDEN, server.config().origins.refusal(&headers))
     } else if let Some(refusal) = server.admission.session_refusal().filter(|_| !live_resume) {
         (StatusCode::SERVICE_UNAVAILABLE, refusal.to_string())
     } else {

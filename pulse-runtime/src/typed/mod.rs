@@ -20,11 +20,13 @@ pub(crate) use dispatch::HandlerCell;
 pub use room_history::{RoomHistory, RoomLog};
 pub use sent::Sent;
 
+use crate::protocol::Topic;
+
 /// What only the code `#[channel]` generates uses; re-exported as
 /// `pulse_runtime::__private`, not a stable API.
 #[doc(hidden)]
 pub mod private {
-    use crate::protocol::Topic;
+    use super::Topic;
 
     pub use super::codec::{Codec, EventFields, Fallible, broadcast_null, codec, emit_null, serialize_event};
     pub use super::dispatch::{HandlerCell, Owned, emit_done, emit_later, handler_gone, wrong_kind};
@@ -62,14 +64,12 @@ pub mod private {
 /// Opens a channel of `C` on `topic` in `session`, announced at once.
 fn open_raw<C: ChannelSpec>(
     session: &crate::Session,
-    topic: crate::protocol::Topic,
+    topic: Topic,
     handler: Box<dyn crate::RawHandler>,
 ) -> Result<Channel<C>, crate::OpenError> {
     session.shared.declare::<C>();
     session.shared.open_channel(topic, handler, true).map(Channel::from_raw)
 }
-
-use crate::protocol::Topic;
 
 /// A channel declaration: implemented by `#[channel]` on its unit struct (and only
 /// there: its supertrait is the generated code's).
