@@ -31,7 +31,11 @@ fn the_check_finds_an_upward_import_a_file_in_no_layer_and_a_re_export_used_to_h
          | 6. server | `server/` | … |\n",
     );
     let files: Vec<Source> = vec![
-        ("lib.rs".into(), "pub use server::{Server, serve};\nmod protocol;".into()),
+        (
+            "lib.rs".into(),
+            "pub use server::{Server, serve};\nmod protocol;\npub mod prelude {\n    pub use crate::{Server, id};\n}"
+                .into(),
+        ),
         ("protocol/mod.rs".into(), "use crate::id::Id;\nuse crate::{id, session::Session};".into()),
         ("id.rs".into(), "fn f() { crate::Server::new(); }".into()),
         ("session/mod.rs".into(), "use super::protocol::Frame;\n// use crate::server::X;\n".into()),
@@ -162,6 +166,9 @@ fn re_exports(lib: &str) -> HashMap<String, Vec<String>> {
     let flat = lib.replace('\n', " ");
     for statement in flat.split(';') {
         let Some(used) = statement.trim().strip_prefix("pub use ") else { continue };
+        if used.starts_with("crate::") {
+            continue; // the prelude's: names re-exported again, not where they live
+        }
         let (module, names) = match used.split_once("::{") {
             Some((module, names)) => (module, names.trim_end_matches('}').to_owned()),
             None => match used.rsplit_once("::") {
@@ -173,7 +180,7 @@ fn re_exports(lib: &str) -> HashMap<String, Vec<String>> {
         for name in names.split(',') {
             let name = name.trim().split(" as ").last().unwrap_or_default().trim();
             if !name.is_empty() {
-                map.insert(name.to_owned(), segments.clone());
+                map.entry(name.to_owned()).or_insert_with(|| segments.clone());
             }
         }
     }

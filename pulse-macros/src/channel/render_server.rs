@@ -471,7 +471,7 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         }
     });
     quote! {
-        struct #dispatch<Cell>(Cell);
+        struct #dispatch<Cell>(Cell, #rt::__private::Grant<#ident>);
 
         #[automatically_derived]
         impl<Cell> #rt::RawHandler for #dispatch<Cell>
@@ -480,7 +480,7 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             Cell::Handler: #trait_ident,
         {
             fn on_open(&mut self, cx: &#rt::RawCx<'_>) {
-                let mut cx = #rt::__private::channel_cx::<#ident>(cx);
+                let mut cx = #rt::__private::channel_cx::<#ident>(&self.1, cx);
                 let _ = self.0.with_mut_at_open(|handler| handler.on_open(&mut cx));
             }
 
@@ -496,7 +496,7 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
             ) -> ::core::result::Result<#rt::Emitted, #rt::protocol::WireError> {
                 let message = #enum_ident::decode(event, payload)?;
                 #[allow(unused_mut, unused_variables)]
-                let mut cx = #rt::__private::channel_cx::<#ident>(cx);
+                let mut cx = #rt::__private::channel_cx::<#ident>(&self.1, cx);
                 #[allow(unreachable_code)]
                 match message {
                     #(#emit_arms,)*
@@ -514,7 +514,7 @@ fn dispatcher(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
                     Err(error) => return #rt::Reply::rejected(error),
                 };
                 #[allow(unused_mut, unused_variables)]
-                let mut cx = #rt::__private::channel_cx::<#ident>(cx);
+                let mut cx = #rt::__private::channel_cx::<#ident>(&self.1, cx);
                 #[allow(unreachable_code)]
                 match message {
                     #(#request_arms,)*
@@ -598,8 +598,9 @@ fn open(decl: &ChannelDecl, rt: &TokenStream) -> TokenStream {
         impl<H: #trait_ident> #rt::HandledBy<H> for #ident {
             fn dispatcher<Cell: #rt::__private::HandlerCell<Handler = H>>(
                 cell: Cell,
+                grant: #rt::__private::Grant<Self>,
             ) -> ::std::boxed::Box<dyn #rt::RawHandler> {
-                ::std::boxed::Box::new(#dispatch(cell))
+                ::std::boxed::Box::new(#dispatch(cell, grant))
             }
         }
 

@@ -290,8 +290,8 @@ impl<S: State> StateCx<'_, S> {
         // The state does not exist until `init`'s closure returns, so the channel is
         // opened gated: its `open` reaches the client only once `Scope::init` has the
         // state (a client cannot send on a channel whose handler is not there yet).
-        let handler = C::dispatcher(StateHandler { state: self.handle() });
-        self.session.shared.declare::<C>();
+        let handler = C::dispatcher(StateHandler { state: self.handle() }, crate::typed::private::Grant::new());
+        self.session.shared.declare(C::NAME, C::PRESENCE);
         let raw = self.session.shared.open_channel(topic, handler, false)?;
         self.owned.push(raw.clone());
         Ok(Channel::from_raw(raw))

@@ -145,11 +145,11 @@ impl SessionShared {
         dispatch::binary_frame(self);
     }
 
-    /// Tells the server what it needs to know of channel declaration `C` before one opens
-    /// (whether it tracks presence).
-    pub(crate) fn declare<C: crate::ChannelSpec>(&self) {
-        if C::PRESENCE {
-            self.host.declare_presence(C::NAME);
+    /// Tells the server what it needs to know of the channels named `name` before one
+    /// opens (whether they track presence).
+    pub(crate) fn declare(&self, name: &'static str, presence: bool) {
+        if presence {
+            self.host.declare_presence(name);
         }
     }
 

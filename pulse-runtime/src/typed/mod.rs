@@ -30,10 +30,12 @@ pub mod private {
 
     pub use super::codec::{Codec, EventFields, Fallible, broadcast_null, codec, emit_null, serialize_event};
     pub use super::dispatch::{HandlerCell, Owned, emit_done, emit_later, handler_gone, wrong_kind};
-    pub use super::seal::{Opened, Sealed, Targeted};
+    pub use super::seal::{Grant, Opened, Sealed, Targeted};
 
-    /// The typed context of a handler call.
-    pub fn channel_cx<C: super::ChannelSpec>(raw: &crate::RawCx<'_>) -> super::ChannelCx<C> {
+    /// The typed context of a handler call, on a channel the runtime opened as a `C`
+    /// (which `grant` proves).
+    pub fn channel_cx<C: super::ChannelSpec>(grant: &Grant<C>, raw: &crate::RawCx<'_>) -> super::ChannelCx<C> {
+        let _ = grant;
         super::ChannelCx::new(raw)
     }
 
@@ -43,7 +45,7 @@ pub mod private {
         C: super::HandledBy<H> + super::WithoutRooms,
         H: Send + 'static,
     {
-        super::open_raw::<C>(session, Topic::from(C::NAME), C::dispatcher(Owned(handler)))
+        super::open_raw::<C>(session, Topic::from(C::NAME), C::dispatcher(Owned(handler), Grant::new()))
     }
 
     /// Opens a channel of `C` in room `room` of `session`, its events going to
@@ -57,7 +59,7 @@ pub mod private {
         C: super::HandledBy<H> + super::WithRooms,
         H: Send + 'static,
     {
-        super::open_raw::<C>(session, super::room_topic::<C>(room)?, C::dispatcher(Owned(handler)))
+        super::open_raw::<C>(session, super::room_topic::<C>(room)?, C::dispatcher(Owned(handler), Grant::new()))
     }
 }
 
@@ -67,12 +69,12 @@ fn open_raw<C: ChannelSpec>(
     topic: Topic,
     handler: Box<dyn crate::RawHandler>,
 ) -> Result<Channel<C>, crate::OpenError> {
-    session.shared.declare::<C>();
+    session.shared.declare(C::NAME, C::PRESENCE);
     session.shared.open_channel(topic, handler, true).map(Channel::from_raw)
 }
 
-/// A channel declaration: implemented by `#[channel]` on its unit struct (and only
-/// there: its supertrait is the generated code's).
+/// A channel declaration: implemented by `#[channel]` on its unit struct (implementing it
+/// by hand is not supported: its supertrait is in `__private`, which is not API).
 pub trait ChannelSpec: private::Sealed + Sized + Send + Sync + 'static {
     /// The channel name: its broadcast topic and what the client sees in `open`.
     const NAME: &'static str;
@@ -111,9 +113,12 @@ pub trait WireEvent: Sized + Send + 'static {
 /// (`StateCx::channel`) can open channels handled by itself.
 pub trait HandledBy<H>: ChannelSpec {
     /// The raw handler that decodes this declaration's client events and calls the
-    /// handler reached through `cell`.
+    /// handler reached through `cell`; `grant` is the runtime's (see `Grant`).
     #[doc(hidden)]
-    fn dispatcher<Cell: private::HandlerCell<Handler = H>>(cell: Cell) -> Box<dyn crate::RawHandler>;
+    fn dispatcher<Cell: private::HandlerCell<Handler = H>>(
+        cell: Cell,
+        grant: private::Grant<Self>,
+    ) -> Box<dyn crate::RawHandler>;
 }
 
 /// The topic of room `room` of channel `C`; refuses a key that does not encode, or

@@ -1,6 +1,9 @@
-//! What keeps the typed layer typed: `ChannelSpec` can be implemented by `#[channel]`
-//! only, and a declaration's outbound and broadcast types can be made by the runtime
-//! only, from a channel opened as that declaration or a broadcast to its topic.
+//! What keeps the typed layer typed: a declaration's outbound and broadcast types, and a
+//! handler's `ChannelCx<C>`, can be made by the runtime only — from a channel opened as
+//! that declaration, a broadcast to its topic, or an event on a channel it opened as
+//! that declaration — so no code can pass a raw channel (or one of another declaration)
+//! as a `C`. `ChannelSpec`'s supertrait keeps it to `#[channel]` by convention: it lives
+//! in `__private`, which is not API.
 
 use std::marker::PhantomData;
 
@@ -8,8 +11,20 @@ use super::Broadcaster;
 use crate::session::channel::RawChannel;
 
 /// The supertrait of [`ChannelSpec`](super::ChannelSpec): `#[channel]` implements it;
-/// code written by hand is not meant to.
+/// implementing it by hand is not supported.
 pub trait Sealed {}
+
+/// The runtime's leave to make `ChannelCx<C>` from the raw context of an event: given
+/// to a declaration's dispatcher when the runtime opens a channel of `C`, and only then.
+pub struct Grant<C> {
+    spec: PhantomData<fn() -> C>,
+}
+
+impl<C> Grant<C> {
+    pub(crate) fn new() -> Self {
+        Grant { spec: PhantomData }
+    }
+}
 
 /// A channel opened as declaration `C`: what `C`'s generated outbound type is made
 /// from. Only the runtime makes one, so no code can wrap a raw channel (or one of
