@@ -160,7 +160,7 @@ impl<T, const RANK: u8> Ranked<T, RANK> {
 
 impl<T: ?Sized, const RANK: u8> Lock for Ranked<T, RANK> {
     type Guard<'a>
-        = RankedGuard<'a, MutexGuard<'a, T>>
+        = RankedGuard<MutexGuard<'a, T>>
     where
         T: 'a;
     fn take(&self) -> Self::Guard<'_> {
@@ -178,14 +178,14 @@ pub(crate) struct RankedRw<T, const RANK: u8> {
 
 impl<T, const RANK: u8> RankedRw<T, RANK> {
     /// Takes it to read (through poisoning).
-    pub(crate) fn read(&self) -> RankedGuard<'_, RwLockReadGuard<'_, T>> {
+    pub(crate) fn read(&self) -> RankedGuard<RwLockReadGuard<'_, T>> {
         #[cfg(debug_assertions)]
         held::check(RANK);
         RankedGuard::new(self.inner.read().unwrap_or_else(PoisonError::into_inner), RANK)
     }
 
     /// Takes it to write (through poisoning).
-    pub(crate) fn write(&self) -> RankedGuard<'_, RwLockWriteGuard<'_, T>> {
+    pub(crate) fn write(&self) -> RankedGuard<RwLockWriteGuard<'_, T>> {
         #[cfg(debug_assertions)]
         held::check(RANK);
         RankedGuard::new(self.inner.write().unwrap_or_else(PoisonError::into_inner), RANK)
@@ -194,33 +194,31 @@ impl<T, const RANK: u8> RankedRw<T, RANK> {
 
 /// The guard of a ranked lock: the lock's own guard, and (in debug builds) the record
 /// that this thread holds a lock of its rank.
-pub(crate) struct RankedGuard<'a, G> {
+pub(crate) struct RankedGuard<G> {
     guard: G,
     #[cfg(debug_assertions)]
     _held: held::Token,
-    _lifetime: std::marker::PhantomData<&'a ()>,
 }
 
-impl<G> RankedGuard<'_, G> {
+impl<G> RankedGuard<G> {
     #[cfg_attr(not(debug_assertions), allow(unused_variables))]
     fn new(guard: G, rank: u8) -> Self {
         RankedGuard {
             guard,
             #[cfg(debug_assertions)]
             _held: held::Token::new(rank),
-            _lifetime: std::marker::PhantomData,
         }
     }
 }
 
-impl<G: std::ops::Deref> std::ops::Deref for RankedGuard<'_, G> {
+impl<G: std::ops::Deref> std::ops::Deref for RankedGuard<G> {
     type Target = G::Target;
     fn deref(&self) -> &G::Target {
         &self.guard
     }
 }
 
-impl<G: std::ops::DerefMut> std::ops::DerefMut for RankedGuard<'_, G> {
+impl<G: std::ops::DerefMut> std::ops::DerefMut for RankedGuard<G> {
     fn deref_mut(&mut self) -> &mut G::Target {
         &mut self.guard
     }

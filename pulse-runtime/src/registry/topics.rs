@@ -119,16 +119,18 @@ impl Members {
         }
     }
 
-    /// The members `target` admits.
-    fn admitted<'a>(&'a self, target: &'a Target) -> Box<dyn Iterator<Item = &'a Member> + 'a> {
+    /// How many of the members `target` admits `queued` accepts (each offered once);
+    /// one user's or one session's members are looked up, not searched for.
+    fn queue_to(&self, target: &Target, mut queued: impl FnMut(&Member) -> bool) -> usize {
+        let accept = |member: &Member| usize::from(queued(member));
         match target {
-            Target::All => Box::new(self.by_key.values()),
-            Target::Except(session) => Box::new(self.by_key.values().filter(move |m| m.session.id != *session)),
+            Target::All => self.by_key.values().map(accept).sum(),
+            Target::Except(session) => self.by_key.values().filter(|m| m.session.id != *session).map(accept).sum(),
             Target::Session(session) => {
-                Box::new(self.by_session.get(session).and_then(|key| self.by_key.get(key)).into_iter())
+                self.by_session.get(session).and_then(|key| self.by_key.get(key)).map_or(0, accept)
             }
             Target::User(user) => {
-                Box::new(self.by_user.get(user).into_iter().flatten().filter_map(|key| self.by_key.get(key)))
+                self.by_user.get(user).into_iter().flatten().filter_map(|key| self.by_key.get(key)).map(accept).sum()
             }
         }
     }
@@ -250,7 +252,7 @@ impl Topics {
     pub(crate) fn deliver(&self, topic: &str, target: &Target, body: &Body) -> usize {
         let Some(room) = self.room(topic) else { return 0 };
         let members = room.members.read();
-        members.admitted(target).filter(|m| m.session.enqueue(body.clone()).is_ok()).count()
+        members.queue_to(target, |member| member.session.enqueue(body.clone()).is_ok())
     }
 
     /// Delivers broadcast `offset` of `epoch` (its frame `body` carries its position) to
