@@ -1,12 +1,18 @@
-//! The protocol facts of the TypeScript client runtime, rendered from pulse-runtime's
+//! The protocol of the TypeScript client runtime, rendered from pulse-runtime's
 //! `protocol` module: the version, the error codes, the close codes and which of them
-//! mean "reconnect", the frame types of each direction, the limits `hello` announces and
-//! the depth limit. The runtime imports them from `ts/src/generated/protocol.ts`, so a
-//! code added in Rust reaches TypeScript by regenerating that file, never by hand.
+//! mean "reconnect", every frame of both directions (from `ServerFrame` and
+//! `ClientFrame`), the server-component tree and its patches (from `VNode` and `Op`),
+//! the limits `hello` announces and the depth limit. The runtime imports them from
+//! `ts/src/generated/protocol.ts`, so a frame or a code added in Rust reaches TypeScript
+//! by regenerating that file, never by hand.
 
 use std::fmt::Write as _;
 
-use pulse_runtime::protocol::{self, AnnouncedLimits, CloseCode, ErrorCode};
+use pulse_runtime::component::{ChildRef, DomEvent, Op, VElement, VNode};
+use pulse_runtime::protocol::{
+    self, AnnouncedLimits, ClientFrame, CloseCode, ErrorCode, Hello, HistoryPosition, ServerFrame, UNSEQUENCED,
+    WireError,
+};
 use ts_rs::TS;
 
 /// Where the client runtime keeps the rendered module, relative to this crate's folder.
@@ -31,17 +37,47 @@ pub fn protocol_module() -> String {
          * own object counting as level 1. A deeper frame is refused with `malformed_frame`.\n */\n",
     );
     let _ = writeln!(out, "export const MAX_JSON_DEPTH = {};", protocol::MAX_JSON_DEPTH);
-    out.push_str("\n/** The WebSocket URL's parameter with the address of the page the client runs in. */\n");
-    let _ = writeln!(out, "export const PAGE_PARAM = \"{}\";", protocol::PAGE_PARAM);
-    out.push_str(
-        "\n/** The parameter that makes a plain `GET` of the WebSocket URL ask how an upgrade would be answered. */\n",
-    );
-    let _ = writeln!(out, "export const PROBE_PARAM = \"{}\";", protocol::PROBE_PARAM);
-    out.push_str("\n/** The header a same-origin page names its origin in when it probes. */\n");
-    let _ = writeln!(out, "export const PROBE_ORIGIN_HEADER = \"{}\";", protocol::PROBE_ORIGIN_HEADER);
+    let params = [
+        (
+            "VERSION_PARAM",
+            protocol::VERSION_PARAM,
+            "The WebSocket URL's parameter with the protocol version (`/ws?v=1`).",
+        ),
+        ("RESUME_PARAM", protocol::RESUME_PARAM, "The parameter with the session a reconnecting client asks back."),
+        (
+            "LAST_SEQ_PARAM",
+            protocol::LAST_SEQ_PARAM,
+            "With `resume`: the sequence number of the last frame the client saw.",
+        ),
+        (
+            "SINCE_PARAM",
+            protocol::SINCE_PARAM,
+            "The parameter with where the client stands in each room's history (`HistoryPosition[]`).",
+        ),
+        ("PAGE_PARAM", protocol::PAGE_PARAM, "The parameter with the address of the page the client runs in."),
+        (
+            "PROBE_PARAM",
+            protocol::PROBE_PARAM,
+            "The parameter that makes a plain `GET` of the WebSocket URL ask how an upgrade would be answered.",
+        ),
+        (
+            "PROBE_ORIGIN_HEADER",
+            protocol::PROBE_ORIGIN_HEADER,
+            "The header a same-origin page names its origin in when it probes.",
+        ),
+    ];
+    for (name, value, doc) in params {
+        let _ = write!(out, "\n/** {doc} */\nexport const {name} = \"{value}\";\n");
+    }
+    out.push_str("\n/** The most history positions the server reads from `since`; a client sends no more. */\n");
+    let _ = writeln!(out, "export const MAX_SINCE_POSITIONS = {};", protocol::MAX_SINCE_POSITIONS);
+    out.push('\n');
+    declare::<HistoryPosition>(&mut out, &cfg);
 
     out.push('\n');
     declare::<ErrorCode>(&mut out, &cfg);
+    out.push('\n');
+    declare::<WireError>(&mut out, &cfg);
     out.push('\n');
     declare::<AnnouncedLimits>(&mut out, &cfg);
 
@@ -90,6 +126,54 @@ pub fn protocol_module() -> String {
     union(&mut out, "ServerFrameType", &protocol::SERVER_FRAME_TYPES);
     out.push_str("\n/** The frame types (`t`) a client may send. */\n");
     union(&mut out, "ClientFrameType", &protocol::CLIENT_FRAME_TYPES);
+
+    out.push_str(
+        "\n/**\n * A channel id of the channel named `N`, as the server hands it to a client component.\n \
+         * The brand is required: a plain `string` is not a `ChannelId`, so only ids that came\n \
+         * from the server (in an `open` frame, or in a client component's props) type-check.\n */\n",
+    );
+    out.push_str("export type ChannelId<N extends string = string> = string & { readonly __pulseChannel: N };\n");
+    out.push('\n');
+    declare::<Hello>(&mut out, &cfg);
+    out.push_str("\n/** A room's presence entries, grouped by user key. */\n");
+    out.push_str("export type PresenceEntries = Record<string, { id: string; meta: unknown }[]>;\n");
+    out.push('\n');
+    declare_as::<ServerFrame>(
+        &mut out,
+        &cfg,
+        "ServerFrameBody",
+        "/**\n * A frame the server sends, without the sequence number (see `ServerFrame`). The open\n \
+         * values (payloads, answers, room keys) are the JSON the channel's declaration gives them.\n */\n",
+    );
+    let unsequenced: Vec<String> = UNSEQUENCED.iter().map(|t| format!("\"{t}\"")).collect();
+    let _ = write!(
+        out,
+        "\n/**\n * A frame as the server sends it: {} stand outside the session\n \
+         * stream; every other frame carries its sequence number `seq`.\n */\n\
+         export type ServerFrame =\n  \
+         | Extract<ServerFrameBody, {{ t: {unsequenced} }}>\n  \
+         | (Exclude<ServerFrameBody, {{ t: {unsequenced} }}> & {{ seq: number }});\n",
+        UNSEQUENCED.map(|t| format!("`{t}`")).join(", ").replacen(", `nodes`", " and `nodes`", 1),
+        unsequenced = unsequenced.join(" | "),
+    );
+    out.push('\n');
+    declare_as::<ClientFrame>(
+        &mut out,
+        &cfg,
+        "ClientFrame",
+        "/**\n * A frame a client sends. The open values (payloads, answers) are the JSON the\n \
+         * channel's declaration gives them.\n */\n",
+    );
+    out.push('\n');
+    declare::<DomEvent>(&mut out, &cfg);
+    out.push('\n');
+    declare::<VNode>(&mut out, &cfg);
+    out.push('\n');
+    declare::<VElement>(&mut out, &cfg);
+    out.push('\n');
+    declare::<Op>(&mut out, &cfg);
+    out.push('\n');
+    declare::<ChildRef>(&mut out, &cfg);
     out
 }
 
@@ -98,16 +182,82 @@ fn declare<T: TS>(out: &mut String, cfg: &ts_rs::Config) {
     if let Some(docs) = T::docs() {
         out.push_str(&docs);
     }
-    let decl = format!("export {}", T::decl(cfg));
-    // A union of string literals reads best one member a line.
-    let decl = match decl.split_once(" = ") {
-        Some((head, members)) if members.starts_with('"') && !members.contains('{') => {
-            format!("{head} =\n  | {}", members.replace(" | ", "\n  | "))
-        }
-        _ => crate::render::indent_decl(&decl),
-    };
-    out.push_str(&decl);
+    out.push_str(&render_decl(&format!("export {}", T::decl(cfg))));
     out.push('\n');
+}
+
+/// `export type Name = ...;` as ts-rs declares `T`, under another name and after `docs`
+/// (the Rust docs of a generic frame type speak of its Rust type parameters).
+fn declare_as<T: TS>(out: &mut String, cfg: &ts_rs::Config, name: &str, docs: &str) {
+    let decl = format!("export {}", T::decl(cfg));
+    let decl = decl.replacen(&format!("export type {} ", T::ident(cfg)), &format!("export type {name} "), 1);
+    out.push_str(docs);
+    out.push_str(&render_decl(&decl));
+    out.push('\n');
+}
+
+/// A declaration laid out to read like hand-written TypeScript: a union of string
+/// literals or of objects one member a line, anything else indented by brace depth.
+fn render_decl(decl: &str) -> String {
+    let Some((head, members)) = decl.split_once(" = ") else {
+        return crate::render::indent_decl(decl);
+    };
+    let members = members.trim_end().trim_end_matches(';');
+    let members = top_level_members(members);
+    if members.len() < 2 {
+        return crate::render::indent_decl(decl);
+    }
+    let mut out = format!("{head} =");
+    for member in members {
+        let member = member.trim();
+        match member.strip_prefix('{').and_then(|m| m.strip_suffix('}')) {
+            Some(inner) if member.contains('\n') => {
+                let object = crate::render::indent_decl(&format!("{{\n{inner}\n}}"));
+                for (i, line) in object.lines().enumerate() {
+                    out.push_str(if i == 0 { "\n  | " } else { "\n    " });
+                    out.push_str(line);
+                }
+            }
+            _ => {
+                out.push_str("\n  | ");
+                out.push_str(member);
+            }
+        }
+    }
+    out.push(';');
+    out
+}
+
+/// The members of a union type, split at its top-level `|` (not inside braces,
+/// brackets, parentheses, angle brackets, strings or comments).
+fn top_level_members(union: &str) -> Vec<&str> {
+    let bytes = union.as_bytes();
+    let (mut members, mut start, mut depth, mut quote, mut comment) = (Vec::new(), 0, 0usize, None, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if comment {
+            comment = !union[i..].starts_with("*/");
+        } else if let Some(q) = quote {
+            quote = (b != q).then_some(q);
+        } else if union[i..].starts_with("/*") {
+            comment = true;
+        } else {
+            match b {
+                b'"' | b'\'' | b'`' => quote = Some(b),
+                b'{' | b'[' | b'(' | b'<' => depth += 1,
+                b'}' | b']' | b')' | b'>' => depth = depth.saturating_sub(1),
+                b'|' if depth == 0 => {
+                    members.push(&union[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    members.push(&union[start..]);
+    members
 }
 
 fn union(out: &mut String, name: &str, members: &[&str]) {

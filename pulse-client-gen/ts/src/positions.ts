@@ -1,10 +1,7 @@
 // History positions: where this client stands in each room's history it has seen, kept
 // across sessions and sent on each connect (`since`), so a room replays what it missed.
 
-import type { HistoryPosition } from "./protocol.js";
-
-/** Rooms whose history position is remembered (the most recent); the server reads as many. */
-const MAX_POSITIONS = 64;
+import { type HistoryPosition, MAX_SINCE_POSITIONS } from "./generated/protocol.js";
 
 /** Where this client stands in each room's history it has seen, by topic. */
 export class HistoryPositions {
@@ -24,7 +21,7 @@ export class HistoryPositions {
     const key = topicKey(name, room);
     this.positions.delete(key);
     this.positions.set(key, room === undefined ? { name, epoch, offset } : { name, room, epoch, offset });
-    if (this.positions.size > MAX_POSITIONS) {
+    if (this.positions.size > MAX_SINCE_POSITIONS) {
       const oldest = this.positions.keys().next().value;
       if (oldest !== undefined) this.positions.delete(oldest);
     }

@@ -2,7 +2,14 @@
 // each URL it is given, and on each connect the session to resume, the page's address
 // and where the client stands in each room's history.
 
-import { PAGE_PARAM, PROTOCOL_VERSION } from "./generated/protocol.js";
+import {
+  LAST_SEQ_PARAM,
+  PAGE_PARAM,
+  PROTOCOL_VERSION,
+  RESUME_PARAM,
+  SINCE_PARAM,
+  VERSION_PARAM,
+} from "./generated/protocol.js";
 import type { HistoryPosition } from "./protocol.js";
 
 /** What a connect asks of the server besides its endpoint. */
@@ -19,10 +26,13 @@ export interface ConnectQuery {
 export function connectUrl(base: string, query: ConnectQuery): string {
   // A session this client had is asked back, with the last frame it saw; and where
   // it stands in each room's history, for a new session if that one is gone.
-  let url = query.resume === null ? base : `${base}&resume=${query.resume.session}&last_seq=${query.resume.lastSeq}`;
+  let url = base;
+  if (query.resume !== null) {
+    url += `&${RESUME_PARAM}=${query.resume.session}&${LAST_SEQ_PARAM}=${query.resume.lastSeq}`;
+  }
   if (query.page !== null) url += `&${PAGE_PARAM}=${encodeURIComponent(query.page)}`;
   if (query.since.length > 0) {
-    url += `&since=${encodeURIComponent(JSON.stringify(query.since))}`;
+    url += `&${SINCE_PARAM}=${encodeURIComponent(JSON.stringify(query.since))}`;
   }
   return url;
 }
@@ -47,8 +57,8 @@ export function sameEndpoint(a: string, b: string): boolean {
 
 /** `url` with the protocol version in its query (`?v=1`) unless it says one. */
 function withVersion(url: string): string {
-  if (/[?&]v=/.test(url)) return url;
-  return `${url}${url.includes("?") ? "&" : "?"}v=${PROTOCOL_VERSION}`;
+  if (new RegExp(`[?&]${VERSION_PARAM}=`).test(url)) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}${VERSION_PARAM}=${PROTOCOL_VERSION}`;
 }
 
 /** `url` with `params` appended to its query string, each percent-encoded. */

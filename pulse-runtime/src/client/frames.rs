@@ -1,32 +1,13 @@
-//! The client's side of the wire: encoding client frames, decoding server frames.
+//! The client's side of the wire: the protocol's frames ([`protocol::ServerFrame`],
+//! [`protocol::ClientFrame`]) decoded into this client's events, and encoded.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::id::{ChannelId, SessionId};
-use crate::protocol::WireError;
-use crate::protocol::frames::AnnouncedLimits;
-
-/// The server's `hello`, the first frame of every session.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Hello {
-    /// Protocol version the server speaks.
-    pub v: u32,
-    /// The session's id.
-    pub session: SessionId,
-    /// Interval of the server's `ping` frames.
-    pub heartbeat_ms: u64,
-    /// The server closes a session silent for this long.
-    pub idle_timeout_ms: u64,
-    /// The server's limits.
-    pub limits: AnnouncedLimits,
-    /// Whether this connection resumed a session the client had.
-    #[serde(default)]
-    pub resumed: bool,
-    /// The WebSocket URLs of the cluster's nodes, to fail over to (`Config::nodes`).
-    #[serde(default)]
-    pub nodes: Vec<String>,
-}
+use crate::id::ChannelId;
+use crate::protocol::{self, WireError};
 
 /// A server-to-client frame, decoded; or the end of the connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,38 +161,14 @@ pub enum ServerFrame {
     },
 }
 
+/// A frame as it arrives: its sequence number (none for `ping` and `nodes`) and the
+/// frame, as the protocol defines it.
 #[derive(Deserialize)]
-struct Fields {
-    t: String,
+struct Received {
     #[serde(default)]
     seq: u64,
-    channel: Option<String>,
-    name: Option<String>,
-    room: Option<Value>,
-    event: Option<String>,
-    id: Option<u64>,
-    #[serde(default)]
-    payload: Value,
-    #[serde(default)]
-    ok: Value,
-    error: Option<WireError>,
-    code: Option<crate::protocol::ErrorCode>,
-    message: Option<String>,
-    reason: Option<String>,
-    #[serde(default)]
-    tree: Value,
-    #[serde(default)]
-    ops: Value,
-    component: Option<String>,
-    epoch: Option<String>,
-    offset: Option<u64>,
-    top: Option<u64>,
-    recovered: Option<bool>,
-    state: Option<bool>,
-    #[serde(default)]
-    joins: Value,
-    #[serde(default)]
-    leaves: Value,
+    #[serde(flatten)]
+    frame: protocol::ServerFrame<'static>,
 }
 
 /// A frame the client could not make sense of.
@@ -228,127 +185,67 @@ pub(crate) enum Decoded {
 }
 
 pub(crate) fn decode(text: &str) -> Result<Decoded, DecodeError> {
-    let f: Fields = serde_json::from_str(text).map_err(|e| DecodeError(e.to_string()))?;
-    let missing = |what: &str| DecodeError(format!("`{}` frame without `{what}`", f.t));
-    let channel_id = |c: &Option<String>| -> Result<ChannelId, DecodeError> {
-        c.as_deref()
-            .ok_or_else(|| missing("channel"))?
-            .parse()
-            .map_err(|e: crate::id::InvalidId| DecodeError(e.to_string()))
-    };
-    let seq = f.seq;
-    let frame = match f.t.as_str() {
-        "ping" => return Ok(Decoded::Ping),
-        "nodes" => return Ok(Decoded::Nodes),
-        "open" => ServerFrame::Open {
+    use protocol::ServerFrame as Wire;
+    let Received { seq, frame } = serde_json::from_str(text).map_err(|e| DecodeError(e.to_string()))?;
+    let frame = match frame {
+        Wire::Ping => return Ok(Decoded::Ping),
+        Wire::Nodes { .. } => return Ok(Decoded::Nodes),
+        Wire::Hello(_) => return Err(DecodeError("a second `hello`".to_owned())),
+        Wire::Open { channel, name, room } => ServerFrame::Open { seq, channel, name: name.into_owned(), room },
+        Wire::Emit { channel, event, payload } => {
+            ServerFrame::Emit { seq, channel, event: event.into_owned(), payload }
+        }
+        Wire::Broadcast { name, room, epoch, offset, event, payload } => ServerFrame::Broadcast {
             seq,
-            channel: channel_id(&f.channel)?,
-            name: f.name.clone().ok_or_else(|| missing("name"))?,
-            room: f.room.clone(),
+            name: name.into_owned(),
+            room,
+            event: event.into_owned(),
+            payload,
+            position: epoch.map(Cow::into_owned).zip(offset),
         },
-        "emit" => ServerFrame::Emit {
+        Wire::History { name, room, epoch, offset, top, recovered, keep: _ } => ServerFrame::History {
             seq,
-            channel: channel_id(&f.channel)?,
-            event: f.event.clone().ok_or_else(|| missing("event"))?,
-            payload: f.payload,
+            name: name.into_owned(),
+            room,
+            epoch: epoch.into_owned(),
+            offset,
+            top,
+            recovered,
         },
-        "broadcast" => ServerFrame::Broadcast {
+        Wire::Presence { name, room, state, joins, leaves } => {
+            ServerFrame::Presence { seq, name: name.into_owned(), room, state, joins, leaves }
+        }
+        Wire::Request { channel, id, event, payload } => {
+            ServerFrame::Request { seq, channel, id, event: event.into_owned(), payload }
+        }
+        Wire::Answer { channel, id, ok, error } => ServerFrame::Answer {
             seq,
-            name: f.name.clone().ok_or_else(|| missing("name"))?,
-            room: f.room.clone(),
-            event: f.event.clone().ok_or_else(|| missing("event"))?,
-            payload: f.payload,
-            position: f.epoch.clone().zip(f.offset),
-        },
-        "history" => ServerFrame::History {
-            seq,
-            name: f.name.clone().ok_or_else(|| missing("name"))?,
-            room: f.room.clone(),
-            epoch: f.epoch.clone().ok_or_else(|| missing("epoch"))?,
-            offset: f.offset.ok_or_else(|| missing("offset"))?,
-            top: f.top.ok_or_else(|| missing("top"))?,
-            recovered: f.recovered.ok_or_else(|| missing("recovered"))?,
-        },
-        "presence" => ServerFrame::Presence {
-            seq,
-            name: f.name.clone().ok_or_else(|| missing("name"))?,
-            room: f.room.clone(),
-            state: f.state.ok_or_else(|| missing("state"))?,
-            joins: f.joins,
-            leaves: f.leaves,
-        },
-        "request" => ServerFrame::Request {
-            seq,
-            channel: channel_id(&f.channel)?,
-            id: f.id.ok_or_else(|| missing("id"))?,
-            event: f.event.clone().ok_or_else(|| missing("event"))?,
-            payload: f.payload,
-        },
-        "answer" => ServerFrame::Answer {
-            seq,
-            channel: f.channel.clone().ok_or_else(|| missing("channel"))?,
-            id: f.id.ok_or_else(|| missing("id"))?,
-            result: match f.error {
-                Some(error) => Err(error),
-                None => Ok(f.ok),
+            channel: channel.into_owned(),
+            id,
+            result: match error {
+                Some(error) => Err(error.into_owned()),
+                None => Ok(ok.unwrap_or_default()),
             },
         },
-        "error" => ServerFrame::Error {
+        Wire::Error { code, message, channel, event } => ServerFrame::Error {
             seq,
-            error: WireError::new(f.code.ok_or_else(|| missing("code"))?, f.message.unwrap_or_default()),
-            channel: f.channel,
-            event: f.event,
+            error: WireError::new(code, message),
+            channel: channel.map(Cow::into_owned),
+            event: event.map(Cow::into_owned),
         },
-        "close" => ServerFrame::Close { seq, channel: channel_id(&f.channel)?, reason: f.reason.unwrap_or_default() },
-        "tree" => ServerFrame::Tree { seq, tree: f.tree },
-        "patch" => ServerFrame::Patch { seq, ops: f.ops },
-        "render_error" => ServerFrame::RenderError {
-            seq,
-            component: f.component.unwrap_or_default(),
-            message: f.message.unwrap_or_default(),
-        },
-        other => return Err(DecodeError(format!("unknown frame type `{other}`"))),
+        Wire::Close { channel, reason } => ServerFrame::Close { seq, channel, reason: reason.into_owned() },
+        Wire::Tree { tree } => ServerFrame::Tree { seq, tree },
+        Wire::Patch { ops } => ServerFrame::Patch { seq, ops },
+        Wire::RenderError { component, message } => {
+            ServerFrame::RenderError { seq, component: component.into_owned(), message: message.into_owned() }
+        }
     };
     Ok(Decoded::Frame(frame))
 }
 
-#[derive(Serialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
-pub(crate) enum ClientFrameOut<'a, P: Serialize + ?Sized> {
-    Emit {
-        channel: ChannelId,
-        event: &'a str,
-        payload: &'a P,
-    },
-    Request {
-        channel: ChannelId,
-        id: u64,
-        event: &'a str,
-        payload: &'a P,
-    },
-    Answer {
-        channel: ChannelId,
-        id: u64,
-        ok: &'a P,
-    },
-    /// A failed answer is an `answer` frame too, with `error` instead of `ok`.
-    #[serde(rename = "answer")]
-    AnswerError {
-        channel: ChannelId,
-        id: u64,
-        error: &'a WireError,
-    },
-    Close {
-        channel: ChannelId,
-    },
-    Callback {
-        callback: &'a str,
-        data: &'a P,
-    },
-}
-
-impl<P: Serialize + ?Sized> ClientFrameOut<'_, P> {
-    pub(crate) fn encode(&self) -> Result<String, serde_json::Error> {
-        serde_json::to_string(self)
-    }
+/// A client frame's text.
+pub(crate) fn encode<P: Serialize + ?Sized>(
+    frame: &protocol::ClientFrame<'_, &P>,
+) -> Result<String, serde_json::Error> {
+    serde_json::to_string(frame)
 }

@@ -3,6 +3,7 @@
 
 mod frames;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -18,13 +19,14 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
-pub use frames::{DecodeError, Hello, ServerFrame};
+pub use crate::protocol::Hello;
+pub use frames::{DecodeError, ServerFrame};
 
 use crate::error::ChannelError;
 use crate::id::{ChannelId, SessionId};
-use crate::protocol::WireError;
+use crate::protocol::{ClientFrame, WireError};
 use crate::sync::lock;
-use frames::{ClientFrameOut, Decoded};
+use frames::{Decoded, encode};
 
 /// Why a client could not connect or send.
 #[derive(Debug, thiserror::Error)]
@@ -236,38 +238,48 @@ impl Client {
 
     /// Emits `event` on `channel`, fire-and-forget.
     pub fn emit<P: Serialize + ?Sized>(&self, channel: ChannelId, event: &str, payload: &P) -> Result<(), ClientError> {
-        self.shared.send_text(ClientFrameOut::Emit { channel, event, payload }.encode()?)
+        let channel = channel.hex();
+        self.shared.send_text(encode(&ClientFrame::Emit {
+            channel: channel.as_str().into(),
+            event: event.into(),
+            payload,
+        })?)
     }
 
     /// Asks the server to answer `event` on `channel`.
     pub fn request<P: Serialize + ?Sized>(&self, channel: ChannelId, event: &str, payload: &P) -> ClientRequest {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let frame = ClientFrameOut::Request { channel, id, event, payload }.encode();
+        let hex = channel.hex();
+        let frame = encode(&ClientFrame::Request { channel: hex.as_str().into(), id, event: event.into(), payload });
         ClientRequest { shared: self.shared.clone(), channel, id, frame, timeout: self.shared.request_timeout }
     }
 
     /// Answers the server's request `id` on `channel`.
     pub fn answer<P: Serialize + ?Sized>(&self, channel: ChannelId, id: u64, answer: &P) -> Result<(), ClientError> {
-        self.shared.send_text(ClientFrameOut::Answer { channel, id, ok: answer }.encode()?)
+        let channel = channel.hex();
+        let frame = ClientFrame::Answer { channel: channel.as_str().into(), id, ok: Some(answer), error: None };
+        self.shared.send_text(encode(&frame)?)
     }
 
     /// Answers the server's request `id` on `channel` with a failure.
     pub fn answer_error(&self, channel: ChannelId, id: u64, error: &WireError) -> Result<(), ClientError> {
-        let frame: ClientFrameOut<'_, ()> = ClientFrameOut::AnswerError { channel, id, error };
-        self.shared.send_text(frame.encode()?)
+        let channel = channel.hex();
+        let frame: ClientFrame<'_, &()> =
+            ClientFrame::Answer { channel: channel.as_str().into(), id, ok: None, error: Some(Cow::Borrowed(error)) };
+        self.shared.send_text(encode(&frame)?)
     }
 
     /// Releases `channel`: the server closes it and both sides fail its pending requests.
     pub fn close_channel(&self, channel: ChannelId) -> Result<(), ClientError> {
         self.shared.fail_pending(Some(channel), ChannelError::Closed, false);
-        let frame: ClientFrameOut<'_, ()> = ClientFrameOut::Close { channel };
-        self.shared.send_text(frame.encode()?)
+        let channel = channel.hex();
+        let frame: ClientFrame<'_, &()> = ClientFrame::Close { channel: channel.as_str().into() };
+        self.shared.send_text(encode(&frame)?)
     }
 
     /// Runs the server-side DOM callback `id` (from a `{"$cb": id}` prop) with event `data`.
     pub fn callback<P: Serialize + ?Sized>(&self, id: &str, data: &P) -> Result<(), ClientError> {
-        let frame: ClientFrameOut<'_, P> = ClientFrameOut::Callback { callback: id, data };
-        self.shared.send_text(frame.encode()?)
+        self.shared.send_text(encode(&ClientFrame::Callback { callback: id.into(), data })?)
     }
 
     /// Sends any text as a frame, well-formed or not (for tests of bad input).

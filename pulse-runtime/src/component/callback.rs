@@ -11,8 +11,9 @@ use crate::session::host::CallbackFn;
 /// What the browser tells about a DOM event. Each field is present when it applies:
 /// `value` for inputs, `checked` for checkboxes, `key` for key events, `form` for
 /// submitted forms.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, ts_rs::TS)]
 #[serde(default)]
+#[ts(rename = "DomEventData", optional_fields)]
 #[non_exhaustive]
 pub struct DomEvent {
     /// The event type (`click`, `change`, ...).
@@ -25,6 +26,7 @@ pub struct DomEvent {
     /// The key of a key event (`Enter`, `a`).
     pub key: Option<String>,
     /// The fields of a submitted form, by name.
+    #[ts(as = "Option<crate::protocol::JsonObject>")]
     pub form: Option<serde_json::Map<String, serde_json::Value>>,
 }
 

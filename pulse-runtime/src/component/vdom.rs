@@ -4,11 +4,14 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
+
+/// Props on the wire: a TypeScript `Record<string, unknown>`.
+type Props = BTreeMap<String, serde_json::Value>;
 
 /// One node on the wire: text, or an element (client components are elements whose tag
 /// is `$$Name`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[serde(untagged)]
 pub enum VNode {
     /// Text.
     Text(String),
@@ -17,15 +20,21 @@ pub enum VNode {
 }
 
 /// An element on the wire.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct VElement {
     /// Tag (`div`), or `$$Name` for a client component.
     pub tag: String,
     /// Key among its siblings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub key: Option<String>,
-    /// Props; a callback is `{"$cb": "<id>"}`.
-    pub props: BTreeMap<String, serde_json::Value>,
+    /// Props; a server-side event handler is `{ "$cb": id }`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[ts(as = "Option<crate::protocol::JsonObject>", optional)]
+    pub props: Props,
     /// Children.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<VNode>>", optional)]
     pub children: Vec<VNode>,
 }
 
@@ -38,35 +47,9 @@ impl VNode {
     }
 }
 
-impl Serialize for VNode {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            VNode::Text(text) => serializer.serialize_str(text),
-            VNode::Element(e) => {
-                let len = 1
-                    + usize::from(e.key.is_some())
-                    + usize::from(!e.props.is_empty())
-                    + usize::from(!e.children.is_empty());
-                let mut map = serializer.serialize_map(Some(len))?;
-                map.serialize_entry("tag", &e.tag)?;
-                if let Some(key) = &e.key {
-                    map.serialize_entry("key", key)?;
-                }
-                if !e.props.is_empty() {
-                    map.serialize_entry("props", &e.props)?;
-                }
-                if !e.children.is_empty() {
-                    map.serialize_entry("children", &e.children)?;
-                }
-                map.end()
-            }
-        }
-    }
-}
-
 /// One change to the tree the client holds. Ops apply in order; a path is the list of
 /// child indices from the root list (`[]` is the root list itself).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// Replace the node at `path`.
@@ -82,9 +65,11 @@ pub enum Op {
         path: Vec<usize>,
         /// Props set or changed.
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-        set: BTreeMap<String, serde_json::Value>,
+        #[ts(as = "Option<crate::protocol::JsonObject>", optional)]
+        set: Props,
         /// Props removed.
         #[serde(skip_serializing_if = "Vec::is_empty")]
+        #[ts(as = "Option<Vec<String>>", optional)]
         remove: Vec<String>,
     },
     /// The new child list of the element at `path` (or of the root for `[]`), built
@@ -97,22 +82,12 @@ pub enum Op {
     },
 }
 
-/// One entry of a new child list.
-#[derive(Debug, Clone, PartialEq)]
+/// One entry of a new child list: `{"keep": index}` or `{"node": node}`.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
 pub enum ChildRef {
     /// The old child at this index, kept (and diffed further by later ops).
     Keep(usize),
     /// A new node.
     Node(VNode),
-}
-
-impl Serialize for ChildRef {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(1))?;
-        match self {
-            ChildRef::Keep(index) => map.serialize_entry("keep", index)?,
-            ChildRef::Node(node) => map.serialize_entry("node", node)?,
-        }
-        map.end()
-    }
 }

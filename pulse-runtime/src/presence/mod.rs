@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 
 use crate::id::NodeId;
 use crate::protocol::Topic;
-use crate::protocol::frames::Body;
+use crate::protocol::frames::{self, Body};
 
 /// One session's presence in a room.
 #[derive(Debug, Clone)]
@@ -175,41 +175,15 @@ fn group<'a>(entries: impl Iterator<Item = (&'a Arc<str>, &'a Entry)>) -> Groupe
     grouped
 }
 
-#[derive(Serialize)]
-struct PresenceOut<'a> {
-    t: &'static str,
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    room: Option<&'a RawValue>,
-    state: bool,
-    joins: Grouped<'a>,
-    leaves: Grouped<'a>,
-}
-
 /// The `presence` frame with a room's whole list (`state: true`).
 pub(crate) fn state_frame(topic: &Topic, replica: &Replica) -> Body {
-    let frame = PresenceOut {
-        t: "presence",
-        name: topic.name(),
-        room: topic.room(),
-        state: true,
-        joins: group(replica.entries.iter()),
-        leaves: BTreeMap::new(),
-    };
-    Body::encode_or_empty(&frame)
+    frames::presence(topic, true, group(replica.entries.iter()), BTreeMap::new())
 }
 
 /// The `presence` frame with a change (`state: false`).
 pub(crate) fn diff_frame(topic: &Topic, diff: &Diff) -> Body {
-    let frame = PresenceOut {
-        t: "presence",
-        name: topic.name(),
-        room: topic.room(),
-        state: false,
-        joins: group(diff.joins.iter().map(|(id, entry)| (id, entry))),
-        leaves: group(diff.leaves.iter().map(|(id, entry)| (id, entry))),
-    };
-    Body::encode_or_empty(&frame)
+    let joins = group(diff.joins.iter().map(|(id, entry)| (id, entry)));
+    frames::presence(topic, false, joins, group(diff.leaves.iter().map(|(id, entry)| (id, entry))))
 }
 
 #[cfg(test)]

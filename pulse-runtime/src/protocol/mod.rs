@@ -6,15 +6,24 @@
 
 mod codes;
 pub(crate) mod frames;
+mod params;
 mod query;
+mod since;
 mod topic;
+mod ts_types;
 
 pub use codes::{CloseCode, ErrorCode};
-pub use frames::{AnnouncedLimits, WireError};
+pub use frames::{AnnouncedLimits, ClientFrame, Hello, ServerFrame, UNSEQUENCED, WireError};
+pub use params::{
+    LAST_SEQ_PARAM, PAGE_PARAM, PROBE_ORIGIN_HEADER, PROBE_PARAM, RESUME_PARAM, SINCE_PARAM, VERSION_PARAM,
+};
 pub use query::Query;
+pub use since::{HistoryPosition, MAX_SINCE_POSITIONS};
 pub use topic::Topic;
+pub(crate) use ts_types::JsonObject;
 
-/// The protocol version this crate speaks; clients ask for it with `/ws?v=1`.
+/// The protocol version this crate speaks; clients ask for it with `/ws?v=1`
+/// ([`VERSION_PARAM`]).
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Deepest nesting of arrays and objects in a client frame, the frame's own object
@@ -26,19 +35,6 @@ pub const MAX_JSON_DEPTH: usize = 64;
 /// Longest room key, in bytes of its JSON encoding; a longer one is refused when the
 /// channel opens ([`OpenError::InvalidRoom`](crate::OpenError::InvalidRoom)).
 pub const MAX_ROOM_LEN: usize = 256;
-
-/// The WebSocket URL's parameter with the address of the page the client runs in (its
-/// path and query, percent-encoded): `session.param` falls back to the page's query.
-pub const PAGE_PARAM: &str = "page";
-
-/// The parameter that makes a plain `GET` of the WebSocket URL a probe: the server
-/// answers how an upgrade with the same headers would be answered (`200`, or the
-/// refusal's status and reason), readable from any origin.
-pub const PROBE_PARAM: &str = "probe";
-
-/// The header a same-origin page names its origin in when it probes (a same-origin
-/// `fetch` sends no `Origin`).
-pub const PROBE_ORIGIN_HEADER: &str = "x-pulse-origin";
 
 /// The frame types (`t`) the server sends, in the order of docs/protocol.md.
 pub const SERVER_FRAME_TYPES: [&str; 15] = [

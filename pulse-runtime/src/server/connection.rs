@@ -11,7 +11,8 @@ use super::ServerShared;
 use super::rate::RateBudget;
 use super::socket::{Reader, Socket, Writer, drain, is_reset};
 use crate::protocol::CloseCode;
-use crate::protocol::frames::{self, AnnouncedLimits, Body};
+use crate::protocol::PROTOCOL_VERSION;
+use crate::protocol::frames::{self, AnnouncedLimits, Body, Hello};
 use crate::session::{Ending, SessionShared};
 use crate::telemetry::{Closed, Telemetry};
 
@@ -57,18 +58,19 @@ async fn greet(
     nodes: &[String],
 ) -> std::io::Result<()> {
     let config = session.host.config();
-    let hello = frames::hello(
-        &session.id,
-        config.heartbeat_interval.as_millis() as u64,
-        config.idle_timeout.as_millis() as u64,
-        AnnouncedLimits {
+    let hello = frames::hello(Hello {
+        v: PROTOCOL_VERSION,
+        session: session.id,
+        heartbeat_ms: config.heartbeat_interval.as_millis() as u64,
+        idle_timeout_ms: config.idle_timeout.as_millis() as u64,
+        limits: AnnouncedLimits {
             max_frame_bytes: config.max_frame_bytes,
             max_channels: config.max_channels_per_session,
             max_pending_requests: config.max_pending_requests,
         },
-        missed.is_some(),
-        nodes,
-    );
+        resumed: missed.is_some(),
+        nodes: nodes.to_vec(),
+    });
     let telemetry = session.host.telemetry();
     if let Some(telemetry) = telemetry {
         telemetry.frame_out(&hello);

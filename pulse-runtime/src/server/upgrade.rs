@@ -19,7 +19,7 @@ use super::{ConnectRequest, session_task};
 use crate::config::Config;
 use crate::guard::{self, Callback};
 use crate::id::SessionId;
-use crate::protocol::Query;
+use crate::protocol::{self, Query};
 
 /// The path of the WebSocket endpoint.
 pub(super) const WS_PATH: &str = "/ws";
@@ -32,7 +32,7 @@ pub(super) async fn upgrade(
     let query = UpgradeQuery::read(parts.uri.query().unwrap_or_default());
     let ws = match ws {
         Ok(ws) => ws,
-        Err(_) if query.probe.is_some() => return probe(&server, parts.headers, &query).await,
+        Err(_) if query.probe => return probe(&server, parts.headers, &query).await,
         Err(not_an_upgrade) => return not_an_upgrade.into_response(),
     };
     if !server.admits_origin(&parts.headers).await {
@@ -146,27 +146,27 @@ pub(crate) fn websocket_config(config: &Config) -> WebSocketConfig {
 #[derive(Debug, Default)]
 pub(super) struct UpgradeQuery {
     params: Query,
-    /// Present on a probe: a plain request asking how an upgrade would be answered.
-    probe: Option<()>,
+    /// Whether this is a probe: a plain request asking how an upgrade would be answered.
+    probe: bool,
 }
 
 impl UpgradeQuery {
     fn read(query: &str) -> Self {
         let params = Query::parse(query);
-        let probe = params.get(crate::protocol::PROBE_PARAM).map(|_| ());
+        let probe = params.get(protocol::PROBE_PARAM).is_some();
         UpgradeQuery { params, probe }
     }
 
     /// The `v` parameter of the query string, if present and a number.
     fn version(&self) -> Option<u32> {
-        self.params.get("v")?.parse().ok()
+        self.params.get(protocol::VERSION_PARAM)?.parse().ok()
     }
 
     /// The session to resume and the last sequence number its client saw:
     /// `resume=<session id>&last_seq=<n>`.
     fn resume(&self) -> Option<(SessionId, u64)> {
-        let session = self.params.get("resume")?.parse().ok()?;
-        let last_seq = self.params.get("last_seq").and_then(|n| n.parse().ok()).unwrap_or(0);
+        let session = self.params.get(protocol::RESUME_PARAM)?.parse().ok()?;
+        let last_seq = self.params.get(protocol::LAST_SEQ_PARAM).and_then(|n| n.parse().ok()).unwrap_or(0);
         Some((session, last_seq))
     }
 }
@@ -186,8 +186,8 @@ mod tests {
     #[test]
     fn the_probe_parameter_is_the_protocols() {
         let probe = crate::protocol::PROBE_PARAM;
-        assert!(query(&format!("/ws?v=1&{probe}=1")).probe.is_some());
-        assert!(query("/ws?v=1").probe.is_none());
+        assert!(query(&format!("/ws?v=1&{probe}=1")).probe);
+        assert!(!query("/ws?v=1").probe);
     }
 
     fn id() -> SessionId {

@@ -15,7 +15,7 @@ use super::channel::{ChannelShared, CloseReason, Emitted, RawChannel, RawCx, Rep
 use super::{Access, AnswerOutcome, SessionShared};
 use crate::error::ChannelError;
 use crate::guard::{self, Callback};
-use crate::protocol::frames::{self, ClientFrame, FrameError, truncate};
+use crate::protocol::frames::{self, ClientFrame, FrameError, Refused, truncate};
 use crate::protocol::{ErrorCode, WireError};
 use crate::session_core::inbox::Arrival;
 use crate::sync::lock;
@@ -28,20 +28,28 @@ pub(super) fn text_frame(session: &Arc<SessionShared>, text: &str) {
         telemetry.frame_in(frame.as_ref().ok().map(ClientFrame::kind));
     }
     match frame {
-        Err(FrameError { error, request: Some((channel, id)) }) => answer(session, &channel, id, Err(&error)),
-        Err(FrameError { error, request: None }) => report(session, &error, None, None),
-        Ok(ClientFrame::Emit { channel, event, payload }) => emit(session, &channel, &event, payload),
-        Ok(ClientFrame::Request { channel, id, event, payload }) => request(session, &channel, id, &event, payload),
-        Ok(ClientFrame::Answer { channel, id, result }) => client_answer(session, &channel, id, result),
-        Ok(ClientFrame::MalformedAnswer { channel, id, error }) => {
+        Err(FrameError { error, refused: Refused::Request { channel, id } }) => {
+            answer(session, &channel, id, Err(&error))
+        }
+        Err(FrameError { error, refused: Refused::Frame }) => report(session, &error, None, None),
+        Err(FrameError { error, refused: Refused::Answer { channel, id } }) => {
             report(session, &error, Some(&channel), None);
             let result = Err(ChannelError::Rejected(error));
             if session.deliver_answer(&channel, id, result) == AnswerOutcome::Delivered {
                 tracing::debug!(session = %session.id, id, "a malformed answer failed its request");
             }
         }
+        Ok(ClientFrame::Emit { channel, event, payload }) => emit(session, &channel, &event, payload),
+        Ok(ClientFrame::Request { channel, id, event, payload }) => request(session, &channel, id, &event, payload),
+        Ok(ClientFrame::Answer { channel, id, ok, error }) => {
+            let result = match error {
+                Some(error) => Err(error.into_owned()),
+                None => Ok(ok.unwrap_or(RawValue::NULL)),
+            };
+            client_answer(session, &channel, id, result)
+        }
         Ok(ClientFrame::Close { channel }) => close(session, &channel),
-        Ok(ClientFrame::Callback { id, event }) => callback(session, &id, event),
+        Ok(ClientFrame::Callback { callback: id, data }) => callback(session, &id, data),
         Ok(ClientFrame::Pong) => {}
     }
 }

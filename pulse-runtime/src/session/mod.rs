@@ -25,7 +25,7 @@ pub use host::Access;
 
 use crate::error::{ChannelError, OpenError};
 use crate::id::{ChannelId, SessionId};
-use crate::protocol::{self, CloseCode, Query, Topic};
+use crate::protocol::{self, CloseCode, HistoryPosition, MAX_SINCE_POSITIONS, Query, SINCE_PARAM, Topic};
 use crate::session_core::budget::Budget;
 use crate::session_core::inbox::Inbox;
 use crate::session_core::{Limits, OpenRefused, SessionCore};
@@ -102,9 +102,6 @@ pub(crate) struct SessionShared {
     inbound: Budget,
 }
 
-/// Positions a client may send in `since`, at most; the rest are ignored.
-pub(crate) const MAX_SINCE_POSITIONS: usize = 64;
-
 impl SessionShared {
     /// A new session.
     pub(crate) fn new(host: Arc<dyn Host>, key: u64, identity: Option<Identity>, params: Query) -> Arc<Self> {
@@ -173,18 +170,10 @@ impl SessionShared {
     /// the session joins that room; `None` after that, or if it sent none. A `since` that
     /// cannot be read is ignored.
     pub(crate) fn since_for(&self, topic: &Topic) -> Option<crate::history::Position> {
-        #[derive(serde::Deserialize)]
-        struct At {
-            name: String,
-            #[serde(default)]
-            room: Option<Box<serde_json::value::RawValue>>,
-            epoch: String,
-            offset: u64,
-        }
         if !lock(&self.since_used).insert(topic.shared().clone()) {
             return None;
         }
-        let since = self.params.get("since")?;
+        let since = self.params.get(SINCE_PARAM)?;
         // The list is read entry by entry, the first 64 only: one unreadable entry, or
         // what comes after them, does not cost the others.
         let entries: Vec<&RawValue> = match serde_json::from_str(&since) {
@@ -197,9 +186,9 @@ impl SessionShared {
         entries
             .into_iter()
             .take(MAX_SINCE_POSITIONS)
-            .filter_map(|entry| serde_json::from_str::<At>(entry.get()).ok())
+            .filter_map(|entry| serde_json::from_str::<HistoryPosition>(entry.get()).ok())
             .find_map(|at| {
-                (Topic::new(&at.name, at.room.as_deref()) == *topic)
+                (Topic::new(&at.name, at.room) == *topic)
                     .then(|| crate::history::Position { epoch: Arc::from(at.epoch), offset: at.offset })
             })
     }

@@ -11,7 +11,19 @@ export const PROTOCOL_VERSION = 1;
  */
 export const MAX_JSON_DEPTH = 64;
 
-/** The WebSocket URL's parameter with the address of the page the client runs in. */
+/** The WebSocket URL's parameter with the protocol version (`/ws?v=1`). */
+export const VERSION_PARAM = "v";
+
+/** The parameter with the session a reconnecting client asks back. */
+export const RESUME_PARAM = "resume";
+
+/** With `resume`: the sequence number of the last frame the client saw. */
+export const LAST_SEQ_PARAM = "last_seq";
+
+/** The parameter with where the client stands in each room's history (`HistoryPosition[]`). */
+export const SINCE_PARAM = "since";
+
+/** The parameter with the address of the page the client runs in. */
 export const PAGE_PARAM = "page";
 
 /** The parameter that makes a plain `GET` of the WebSocket URL ask how an upgrade would be answered. */
@@ -19,6 +31,31 @@ export const PROBE_PARAM = "probe";
 
 /** The header a same-origin page names its origin in when it probes. */
 export const PROBE_ORIGIN_HEADER = "x-pulse-origin";
+
+/** The most history positions the server reads from `since`; a client sends no more. */
+export const MAX_SINCE_POSITIONS = 64;
+
+/**
+ * Where a client stands in one room's history: the epoch, and the offset of the last
+ * broadcast it saw.
+ */
+export type HistoryPosition = {
+  /**
+   * The channel name.
+   */
+  name: string,
+  /**
+   * The room key, for a channel with rooms.
+   */
+  room?: unknown,
+  /**
+   * The history's epoch.
+   */
+  epoch: string,
+  /**
+   * The offset of the last broadcast seen (0 before the first).
+   */
+  offset: number, };
 
 /**
  * Why a frame, an event or a request was refused. Sent as a snake_case string in
@@ -44,8 +81,26 @@ export type ErrorCode =
   | "failed";
 
 /**
- * Limits the server announces in its `hello` (`limits`). The TypeScript client's type
- * of the same name is generated from this one.
+ * The error carried by a failed `answer` frame and by `error` frames.
+ */
+export type WireError = {
+  /**
+   * What went wrong, machine-readable (a newer server's code is `Unknown` here, and
+   * any other string in TypeScript).
+   */
+  code: ErrorCode | (string & {}),
+  /**
+   * What went wrong, for a person.
+   */
+  message: string,
+  /**
+   * The error value a fallible request's handler returned (code `failed`), as its
+   * declared error type encodes it.
+   */
+  data?: unknown, };
+
+/**
+ * Limits the server announces in its `hello` (`limits`).
  */
 export type AnnouncedLimits = {
   /**
@@ -127,3 +182,460 @@ export type ClientFrameType =
   | "close"
   | "callback"
   | "pong";
+
+/**
+ * A channel id of the channel named `N`, as the server hands it to a client component.
+ * The brand is required: a plain `string` is not a `ChannelId`, so only ids that came
+ * from the server (in an `open` frame, or in a client component's props) type-check.
+ */
+export type ChannelId<N extends string = string> = string & { readonly __pulseChannel: N };
+
+/**
+ * The server's `hello`, the first frame of every connection.
+ */
+export type Hello = {
+  /**
+   * Protocol version the server speaks.
+   */
+  v: number,
+  /**
+   * The session's id.
+   */
+  session: string,
+  /**
+   * Interval of the server's `ping` frames.
+   */
+  heartbeat_ms: number,
+  /**
+   * The server closes a session silent for this long.
+   */
+  idle_timeout_ms: number,
+  /**
+   * The server's limits.
+   */
+  limits: AnnouncedLimits,
+  /**
+   * This connection resumed the session the client had; the frames it missed follow.
+   */
+  resumed: boolean,
+  /**
+   * The WebSocket URLs of the cluster's nodes (the server's `Config::nodes`): where
+   * to fail over.
+   */
+  nodes?: Array<string>, };
+
+/** A room's presence entries, grouped by user key. */
+export type PresenceEntries = Record<string, { id: string; meta: unknown }[]>;
+
+/**
+ * A frame the server sends, without the sequence number (see `ServerFrame`). The open
+ * values (payloads, answers, room keys) are the JSON the channel's declaration gives them.
+ */
+export type ServerFrameBody =
+  | { "t": "hello" } & Hello
+  | { "t": "ping" }
+  | {
+      "t": "nodes",
+      /**
+       * Their WebSocket URLs.
+       */
+      nodes: Array<string>,
+    }
+  | {
+      "t": "open",
+      /**
+       * The channel's id.
+       */
+      channel: ChannelId,
+      /**
+       * The channel's name.
+       */
+      name: string,
+      /**
+       * Its room key, for a channel with rooms.
+       */
+      room?: unknown,
+    }
+  | {
+      "t": "emit",
+      /**
+       * The channel.
+       */
+      channel: string,
+      /**
+       * The event's name.
+       */
+      event: string,
+      /**
+       * Its payload.
+       */
+      payload: unknown,
+    }
+  | {
+      "t": "broadcast",
+      /**
+       * The channel name.
+       */
+      name: string,
+      /**
+       * The room key, for a channel with rooms.
+       */
+      room?: unknown,
+      /**
+       * For a channel that keeps history: the history's epoch (the room's history
+       * puts it in when it keeps the broadcast).
+       */
+      epoch?: string,
+      /**
+       * For a channel that keeps history: the broadcast's place in it.
+       */
+      offset?: number,
+      /**
+       * The event's name.
+       */
+      event: string,
+      /**
+       * Its payload.
+       */
+      payload: unknown,
+    }
+  | {
+      "t": "history",
+      /**
+       * The channel name.
+       */
+      name: string,
+      /**
+       * The room key, for a channel with rooms.
+       */
+      room?: unknown,
+      /**
+       * The history's epoch.
+       */
+      epoch: string,
+      /**
+       * The offset before the replayed broadcasts.
+       */
+      offset: number,
+      /**
+       * The offset of the last replayed broadcast (`offset` if none is replayed).
+       */
+      top: number,
+      /**
+       * Whether they are exactly what came after the client's `since`.
+       */
+      recovered: boolean,
+      /**
+       * The most broadcasts the room keeps (`History::last(n)`): the client holds at
+       * least as many events.
+       */
+      keep: number,
+    }
+  | {
+      "t": "presence",
+      /**
+       * The channel name.
+       */
+      name: string,
+      /**
+       * The room key, for a channel with rooms.
+       */
+      room?: unknown,
+      /**
+       * Whether `joins` is the whole list.
+       */
+      state: boolean,
+      /**
+       * Who joined (or is there, with `state`).
+       */
+      joins: PresenceEntries,
+      /**
+       * Who left.
+       */
+      leaves: PresenceEntries,
+    }
+  | {
+      "t": "request",
+      /**
+       * The channel.
+       */
+      channel: string,
+      /**
+       * The request's id, to echo in the answer.
+       */
+      id: number,
+      /**
+       * The event's name.
+       */
+      event: string,
+      /**
+       * Its payload.
+       */
+      payload: unknown,
+    }
+  | {
+      "t": "answer",
+      /**
+       * The channel, as the request named it.
+       */
+      channel: string,
+      /**
+       * The request's id.
+       */
+      id: number,
+      /**
+       * The value answered.
+       */
+      ok?: unknown,
+      /**
+       * Why the request failed.
+       */
+      error?: WireError,
+    }
+  | {
+      "t": "error",
+      /**
+       * What went wrong, machine-readable.
+       */
+      code: ErrorCode,
+      /**
+       * What went wrong, for a person.
+       */
+      message: string,
+      /**
+       * The channel the refused frame named, if any.
+       */
+      channel?: string,
+      /**
+       * The event the refused frame named, if any.
+       */
+      event?: string,
+    }
+  | {
+      "t": "close",
+      /**
+       * The channel.
+       */
+      channel: string,
+      /**
+       * Who or what closed it (`"server"`, `"client"`).
+       */
+      reason: string,
+    }
+  | {
+      "t": "tree",
+      /**
+       * The root list of nodes.
+       */
+      tree: VNode[],
+    }
+  | {
+      "t": "patch",
+      /**
+       * The operations.
+       */
+      ops: Op[],
+    }
+  | {
+      "t": "render_error",
+      /**
+       * The component's name.
+       */
+      component: string,
+      /**
+       * What went wrong.
+       */
+      message: string,
+    };
+
+/**
+ * A frame as the server sends it: `hello`, `ping` and `nodes` stand outside the session
+ * stream; every other frame carries its sequence number `seq`.
+ */
+export type ServerFrame =
+  | Extract<ServerFrameBody, { t: "hello" | "ping" | "nodes" }>
+  | (Exclude<ServerFrameBody, { t: "hello" | "ping" | "nodes" }> & { seq: number });
+
+/**
+ * A frame a client sends. The open values (payloads, answers) are the JSON the
+ * channel's declaration gives them.
+ */
+export type ClientFrame =
+  | {
+      "t": "emit",
+      /**
+       * The channel's id.
+       */
+      channel: string,
+      /**
+       * The event's name.
+       */
+      event: string,
+      /**
+       * Its payload (`null` when absent).
+       */
+      payload: unknown,
+    }
+  | {
+      "t": "request",
+      /**
+       * The channel's id.
+       */
+      channel: string,
+      /**
+       * The request's id, unique among the session's pending requests.
+       */
+      id: number,
+      /**
+       * The event's name.
+       */
+      event: string,
+      /**
+       * Its payload (`null` when absent).
+       */
+      payload: unknown,
+    }
+  | {
+      "t": "answer",
+      /**
+       * The channel's id, as the request named it.
+       */
+      channel: string,
+      /**
+       * The request's id.
+       */
+      id: number,
+      /**
+       * The value answered (`null` when absent and there is no `error`).
+       */
+      ok?: unknown,
+      /**
+       * Why the request failed.
+       */
+      error?: WireError,
+    }
+  | {
+      "t": "close",
+      /**
+       * The channel's id.
+       */
+      channel: string,
+    }
+  | {
+      "t": "callback",
+      /**
+       * The callback's id, from the `{"$cb": id}` prop.
+       */
+      callback: string,
+      /**
+       * What the browser saw.
+       */
+      data: DomEventData,
+    }
+  | { "t": "pong" };
+
+/**
+ * What the browser tells about a DOM event. Each field is present when it applies:
+ * `value` for inputs, `checked` for checkboxes, `key` for key events, `form` for
+ * submitted forms.
+ */
+export type DomEventData = {
+  /**
+   * The event type (`click`, `change`, ...).
+   */
+  type: string,
+  /**
+   * The target's value (inputs, selects, textareas).
+   */
+  value?: string,
+  /**
+   * Whether the target checkbox is checked.
+   */
+  checked?: boolean,
+  /**
+   * The key of a key event (`Enter`, `a`).
+   */
+  key?: string,
+  /**
+   * The fields of a submitted form, by name.
+   */
+  form?: Record<string, unknown>, };
+
+/**
+ * One node on the wire: text, or an element (client components are elements whose tag
+ * is `$$Name`).
+ */
+export type VNode =
+  | string
+  | VElement;
+
+/**
+ * An element on the wire.
+ */
+export type VElement = {
+  /**
+   * Tag (`div`), or `$$Name` for a client component.
+   */
+  tag: string,
+  /**
+   * Key among its siblings.
+   */
+  key?: string,
+  /**
+   * Props; a server-side event handler is `{ "$cb": id }`.
+   */
+  props?: Record<string, unknown>,
+  /**
+   * Children.
+   */
+  children?: Array<VNode>, };
+
+/**
+ * One change to the tree the client holds. Ops apply in order; a path is the list of
+ * child indices from the root list (`[]` is the root list itself).
+ */
+export type Op =
+  | {
+      "op": "replace",
+      /**
+       * Where.
+       */
+      path: Array<number>,
+      /**
+       * The new node.
+       */
+      node: VNode,
+    }
+  | {
+      "op": "props",
+      /**
+       * Where.
+       */
+      path: Array<number>,
+      /**
+       * Props set or changed.
+       */
+      set?: Record<string, unknown>,
+      /**
+       * Props removed.
+       */
+      remove?: Array<string>,
+    }
+  | {
+      "op": "children",
+      /**
+       * The parent.
+       */
+      path: Array<number>,
+      /**
+       * The new children, in order.
+       */
+      children: Array<ChildRef>,
+    };
+
+/**
+ * One entry of a new child list: `{"keep": index}` or `{"node": node}`.
+ */
+export type ChildRef =
+  | { "keep": number }
+  | { "node": VNode };

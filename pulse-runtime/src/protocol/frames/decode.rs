@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::depth::depth_exceeded_at;
-use super::{WireError, truncate};
+use super::{ClientFrame, WireError, truncate};
 use crate::protocol::{CLIENT_FRAME_TYPES, ErrorCode, MAX_JSON_DEPTH};
 
 /// Every field any client frame may carry; which ones are required depends on `t`.
@@ -113,77 +113,38 @@ fn string_field<'a>(field: Option<Text<'a>>, kind: &str, name: &str) -> Result<C
     }
 }
 
-/// A decoded, well-formed client-to-server frame.
-#[derive(Debug)]
-pub(crate) enum ClientFrame<'a> {
-    Emit {
-        channel: Cow<'a, str>,
-        event: Cow<'a, str>,
-        payload: &'a RawValue,
-    },
-    Request {
-        channel: Cow<'a, str>,
-        id: u64,
-        event: Cow<'a, str>,
-        payload: &'a RawValue,
-    },
-    Answer {
-        channel: Cow<'a, str>,
-        id: u64,
-        result: Result<&'a RawValue, WireError>,
-    },
-    /// An answer whose channel and id can be read but whose `error` is malformed: the
-    /// request it answers fails with `error` (so the server's caller does not wait for
-    /// its timeout), and the client is told.
-    MalformedAnswer {
-        channel: Cow<'a, str>,
-        id: u64,
-        error: WireError,
-    },
-    Close {
-        channel: Cow<'a, str>,
-    },
-    Callback {
-        id: Cow<'a, str>,
-        event: &'a RawValue,
-    },
-    Pong,
-}
-
-impl ClientFrame<'_> {
-    /// The frame's `t`, as listed in [`CLIENT_FRAME_TYPES`](CLIENT_FRAME_TYPES).
-    pub(crate) fn kind(&self) -> &'static str {
-        match self {
-            ClientFrame::Emit { .. } => "emit",
-            ClientFrame::Request { .. } => "request",
-            ClientFrame::Answer { .. } | ClientFrame::MalformedAnswer { .. } => "answer",
-            ClientFrame::Close { .. } => "close",
-            ClientFrame::Callback { .. } => "callback",
-            ClientFrame::Pong => "pong",
-        }
-    }
-}
-
-/// A frame that could not be decoded. When the frame was a request whose id could still
-/// be read, `request` holds the channel to echo (the client's string, or `""` when its
-/// `channel` was missing or not a string) and the id, so the error goes back as an answer
-/// and the client's pending request fails at once instead of timing out.
+/// A frame that could not be decoded, and what the refusal concerns.
 #[derive(Debug)]
 pub(crate) struct FrameError {
     pub error: WireError,
-    pub request: Option<(String, u64)>,
+    pub refused: Refused,
+}
+
+/// What a refused frame was, as far as it could be read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Nothing to answer: the client gets an `error` frame.
+    Frame,
+    /// A request whose id could be read: the error goes back as its answer, so the
+    /// client's pending request fails at once instead of timing out. The channel is
+    /// echoed as the client sent it (`""` when missing or not a string).
+    Request { channel: String, id: u64 },
+    /// An answer whose channel and id can be read but whose `error` is malformed: the
+    /// server's request it answers fails with the error (so its caller does not wait for
+    /// the timeout), and the client gets an `error` frame.
+    Answer { channel: String, id: u64 },
 }
 
 impl FrameError {
     fn malformed(message: impl Into<String>) -> Self {
-        FrameError { error: WireError::new(ErrorCode::MalformedFrame, message), request: None }
+        FrameError { error: WireError::new(ErrorCode::MalformedFrame, message), refused: Refused::Frame }
     }
 }
 
 /// Decodes one client text frame. Nesting deeper than [`MAX_JSON_DEPTH`] is refused
 /// first, by a scan that stops at the first bracket past the limit (such a frame gets a
 /// bare `error`, even if it is a request: its `id` is not read).
-pub(crate) fn decode_client_frame(text: &str) -> Result<ClientFrame<'_>, FrameError> {
+pub(crate) fn decode_client_frame(text: &str) -> Result<ClientFrame<'_, &RawValue>, FrameError> {
     if let Some(at) = depth_exceeded_at(text.as_bytes(), MAX_JSON_DEPTH) {
         return Err(FrameError::malformed(format!(
             "JSON nested deeper than {MAX_JSON_DEPTH} levels, the protocol's depth limit (at byte {at})"
@@ -203,7 +164,7 @@ pub(crate) fn decode_client_frame(text: &str) -> Result<ClientFrame<'_>, FrameEr
             // From here on the id is known: every refusal is a failed answer to it.
             let answer_with = |channel: &str, message: String| FrameError {
                 error: WireError::new(ErrorCode::MalformedFrame, message),
-                request: Some((channel.to_owned(), id)),
+                refused: Refused::Request { channel: channel.to_owned(), id },
             };
             let channel = string_field(fields.channel, "request", "channel").map_err(|m| answer_with("", m))?;
             let event = string_field(fields.event, "request", "event").map_err(|m| answer_with(&channel, m))?;
@@ -212,25 +173,23 @@ pub(crate) fn decode_client_frame(text: &str) -> Result<ClientFrame<'_>, FrameEr
         "answer" => {
             let channel = string_field(fields.channel, "answer", "channel").map_err(FrameError::malformed)?;
             let id = fields.id.ok_or_else(|| FrameError::malformed("`answer` frame needs a numeric `id` field"))?;
-            let result = match fields.error {
-                Some(error) => match serde_json::from_str::<WireError>(error.get()) {
-                    Ok(error) => Err(error),
-                    Err(e) => {
-                        let message = format!("the `error` field of an `answer` frame must be {{code, message}}: {e}");
-                        let error = WireError::new(ErrorCode::MalformedFrame, message);
-                        return Ok(ClientFrame::MalformedAnswer { channel, id, error });
-                    }
-                },
-                None => Ok(fields.ok.unwrap_or(RawValue::NULL)),
+            let error = match fields.error.map(|error| serde_json::from_str::<WireError>(error.get())) {
+                None => None,
+                Some(Ok(error)) => Some(Cow::Owned(error)),
+                Some(Err(e)) => {
+                    let message = format!("the `error` field of an `answer` frame must be {{code, message}}: {e}");
+                    let error = WireError::new(ErrorCode::MalformedFrame, message);
+                    return Err(FrameError { error, refused: Refused::Answer { channel: channel.into_owned(), id } });
+                }
             };
-            Ok(ClientFrame::Answer { channel, id, result })
+            Ok(ClientFrame::Answer { channel, id, ok: fields.ok, error })
         }
         "close" => Ok(ClientFrame::Close {
             channel: string_field(fields.channel, "close", "channel").map_err(FrameError::malformed)?,
         }),
         "callback" => Ok(ClientFrame::Callback {
-            id: string_field(fields.callback, "callback", "callback").map_err(FrameError::malformed)?,
-            event: fields.event_data.unwrap_or(RawValue::NULL),
+            callback: string_field(fields.callback, "callback", "callback").map_err(FrameError::malformed)?,
+            data: fields.event_data.unwrap_or(RawValue::NULL),
         }),
         "pong" => Ok(ClientFrame::Pong),
         other => Err(FrameError {
@@ -238,7 +197,7 @@ pub(crate) fn decode_client_frame(text: &str) -> Result<ClientFrame<'_>, FrameEr
                 ErrorCode::UnknownFrameType,
                 format!("unknown frame type `{}`; expected one of {}", truncate(other), CLIENT_FRAME_TYPES.join(", ")),
             ),
-            request: None,
+            refused: Refused::Frame,
         }),
     }
 }

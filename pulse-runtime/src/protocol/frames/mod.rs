@@ -6,13 +6,19 @@
 //! the writer prepends `{"seq":N,`. That is what lets a broadcast serialize its frame
 //! once and share the bytes with every session.
 //!
-//! `mod.rs` holds what both directions share (the `WireError`, the encoded [`Body`]);
-//! `encode.rs` the server's frames, `decode.rs` the client's, `depth.rs` the scan that
-//! refuses a frame nested too deep before it is parsed.
+//! Each frame is defined once, as a variant of [`ServerFrame`] (`server.rs`) or
+//! [`ClientFrame`] (`client.rs`): the server encodes and decodes those types, the Rust
+//! client decodes and encodes them, and the TypeScript client's types are generated from
+//! them. `mod.rs` holds what both directions share (the `WireError`, the encoded
+//! [`Body`]); `encode.rs` builds the server's bodies, `decode.rs` reads a client's frame
+//! leniently, `depth.rs` is the scan that refuses a frame nested too deep before it is
+//! parsed.
 
+mod client;
 mod decode;
 mod depth;
 mod encode;
+mod server;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -21,24 +27,28 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-pub(crate) use decode::{ClientFrame, FrameError, decode_client_frame};
+pub use client::ClientFrame;
+pub(crate) use decode::{FrameError, Refused, decode_client_frame};
 #[cfg(test)]
 use depth::depth_exceeded_at;
-pub use encode::AnnouncedLimits;
 pub(crate) use encode::*;
+pub use server::{AnnouncedLimits, Hello, ServerFrame, UNSEQUENCED};
 
 use super::ErrorCode;
 
 /// The error carried by a failed `answer` frame and by `error` frames.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct WireError {
-    /// What went wrong, machine-readable.
+    /// What went wrong, machine-readable (a newer server's code is `Unknown` here, and
+    /// any other string in TypeScript).
+    #[ts(type = "ErrorCode | (string & {})")]
     pub code: ErrorCode,
     /// What went wrong, for a person.
     pub message: String,
     /// The error value a fallible request's handler returned (code `failed`), as its
     /// declared error type encodes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "unknown")]
     pub data: Option<serde_json::Value>,
 }
 
@@ -196,7 +206,7 @@ mod tests {
                 let channel = ChannelId::generate();
                 let value = RawValue::from_string(value.to_owned()).unwrap();
                 let direct = answer_on(channel, id, Ok(&value));
-                let encoded = answer_with(channel, id, Ok(&value));
+                let encoded = answer_with(channel.hex().as_str(), id, Ok(&value));
                 assert_eq!(direct.text(), encoded.text());
                 let parsed: serde_json::Value = serde_json::from_str(&format!("{{{}", direct.text())).unwrap();
                 assert_eq!(parsed["channel"], channel.to_string());
@@ -240,7 +250,7 @@ mod tests {
             }
             let error = refused(text);
             assert_eq!(error.error.code, ErrorCode::MalformedFrame, "{text}");
-            assert_eq!(error.request, Some((channel.to_owned(), 7)), "{text}");
+            assert_eq!(error.refused, Refused::Request { channel: channel.to_owned(), id: 7 }, "{text}");
             assert!(error.error.message.contains(needle), "{text}: {}", error.error.message);
         }
         // Without a readable id there is nothing to answer; a field given twice fails the
@@ -251,7 +261,7 @@ mod tests {
             r#"{"t":"request","id":7,"id":8,"channel":"c","event":"e"}"#,
             r#"{"t":"request","id":7,"channel":"c","channel":"d","event":"e"}"#,
         ] {
-            assert_eq!(refused(text).request, None, "{text}");
+            assert_eq!(refused(text).refused, Refused::Frame, "{text}");
         }
     }
 
@@ -275,18 +285,18 @@ mod tests {
             (r#"{"t":"answer","channel":"c"}"#, "numeric `id`"),
         ] {
             let error = refused(text);
-            assert_eq!((error.error.code, error.request), (ErrorCode::MalformedFrame, None), "{text}");
+            assert_eq!((error.error.code, error.refused), (ErrorCode::MalformedFrame, Refused::Frame), "{text}");
             assert!(error.error.message.contains(needle), "{text}: {}", error.error.message);
         }
         // A readable answer with a malformed `error` still reaches its request, to fail it.
-        let Ok(ClientFrame::MalformedAnswer { id: 1, error, .. }) =
-            decode_client_frame(r#"{"t":"answer","channel":"c","id":1,"error":"no"}"#)
+        let FrameError { error, refused: Refused::Answer { id: 1, .. } } =
+            refused(r#"{"t":"answer","channel":"c","id":1,"error":"no"}"#)
         else {
             panic!("not routed as a malformed answer")
         };
         assert_eq!(error.code, ErrorCode::MalformedFrame);
         assert!(error.message.contains("`error` field of an `answer` frame"), "{}", error.message);
-        let Ok(ClientFrame::Answer { result: Err(error), .. }) =
+        let Ok(ClientFrame::Answer { error: Some(error), .. }) =
             decode_client_frame(r#"{"t":"answer","channel":"c","id":1,"error":{"code":"new_code","message":"m"}}"#)
         else {
             panic!("not a failed answer")
@@ -366,7 +376,7 @@ mod tests {
         // An unterminated 30,000-deep text is refused at the limit, not walked to its end.
         let error = refused(&format!(r#"{{"t":"request","id":1,"payload":{}"#, "{\"a\":".repeat(30_000)));
         assert!(error.error.message.contains("at byte"), "{}", error.error.message);
-        assert_eq!(error.request, None);
+        assert_eq!(error.refused, Refused::Frame);
     }
 
     #[test]
@@ -394,16 +404,24 @@ mod tests {
             emit(channel, "e", &1).unwrap(),
             broadcast(&Topic::from("n"), "e", &1).unwrap(),
             history(&Topic::from("n"), "e0", 0, 0, false, 1),
-            crate::presence::state_frame(&Topic::from("n"), &crate::presence::Replica::synced()),
             request(channel, 1, "e", &1).unwrap(),
             answer("c", 1, Err(&error)),
+            presence(&Topic::from("n"), true, (), ()),
             error_frame_for_test(&error),
             close(channel, "server"),
             tree::<[()]>(&[]),
             patch::<[()]>(&[]),
             render_error("C", "m"),
         ];
-        let hello = hello(&SessionId::generate(), 1, 2, limits, false, &[]);
+        let hello = hello(Hello {
+            v: crate::protocol::PROTOCOL_VERSION,
+            session: SessionId::generate(),
+            heartbeat_ms: 1,
+            idle_timeout_ms: 2,
+            limits,
+            resumed: false,
+            nodes: Vec::new(),
+        });
         let mut seen: Vec<String> = [hello, PING.to_owned(), nodes(&["ws://a/ws".to_owned()])]
             .into_iter()
             .chain(bodies.iter().map(|body| body.with_seq(1)))
