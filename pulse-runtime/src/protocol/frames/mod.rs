@@ -394,6 +394,61 @@ mod tests {
         );
     }
 
+    /// What is written by hand rather than serialized from [`ServerFrame`] (the direct
+    /// answer, the history position spliced into a broadcast, the sequence number) still
+    /// reads back as the definition says.
+    #[test]
+    fn spliced_bodies_read_back_as_their_definition() {
+        #[derive(Deserialize)]
+        struct Received {
+            seq: u64,
+            #[serde(flatten)]
+            frame: ServerFrame<'static>,
+        }
+        let read = |body: &Body| serde_json::from_str::<Received>(&body.with_seq(9)).unwrap();
+
+        let channel = ChannelId::generate();
+        let value = RawValue::from_string(r#"{"a":[1,"}"]}"#.to_owned()).unwrap();
+        let Received { seq: 9, frame: ServerFrame::Answer { channel: named, id: 42, ok: Some(ok), error: None } } =
+            read(&answer_on(channel, 42, Ok(&value)))
+        else {
+            panic!("not an answer")
+        };
+        assert_eq!((named.as_ref(), ok), (channel.to_string().as_str(), serde_json::json!({"a": [1, "}"]})));
+
+        let room = RawValue::from_string("7".to_owned()).unwrap();
+        let body = broadcast(&Topic::new("chat", Some(&room)), "said", &"hi").unwrap().with_position("e\"1", 5);
+        let Received { frame: ServerFrame::Broadcast { name, room, epoch, offset, event, payload }, .. } = read(&body)
+        else {
+            panic!("not a broadcast")
+        };
+        assert_eq!((name.as_ref(), room, event.as_ref(), payload), ("chat", Some(7.into()), "said", "hi".into()));
+        assert_eq!((epoch.as_deref(), offset), (Some("e\"1"), Some(5)));
+    }
+
+    /// The lenient decoder reads every frame the definition encodes as that frame.
+    #[test]
+    fn the_lenient_decoder_reads_what_the_definition_writes() {
+        let json = |v: &str| serde_json::from_str::<serde_json::Value>(v).unwrap();
+        let error = WireError::failed(json(r#"{"why":"no"}"#));
+        let frames: Vec<ClientFrame<'static>> = vec![
+            ClientFrame::Emit { channel: "c1".into(), event: "said".into(), payload: json(r#"{"a":"é\"]"}"#) },
+            ClientFrame::Request { channel: "c1".into(), id: u64::MAX, event: "ask".into(), payload: json("null") },
+            ClientFrame::Answer { channel: "c1".into(), id: 3, ok: Some(json("[1,2]")), error: None },
+            ClientFrame::Answer { channel: "c1".into(), id: 4, ok: None, error: Some(Cow::Owned(error)) },
+            ClientFrame::Close { channel: "c\u{1}".into() },
+            ClientFrame::Callback { callback: "1:2".into(), data: json(r#"{"type":"click"}"#) },
+            ClientFrame::Pong,
+        ];
+        for frame in frames {
+            let text = serde_json::to_string(&frame).unwrap();
+            let decoded = decode_client_frame(&text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            assert_eq!(decoded.kind(), frame.kind());
+            let again: ClientFrame<'static> = serde_json::from_str(&serde_json::to_string(&decoded).unwrap()).unwrap();
+            assert_eq!(again, frame, "{text}");
+        }
+    }
+
     #[test]
     fn every_server_frame_type_is_listed() {
         let channel = ChannelId::generate();
@@ -425,7 +480,12 @@ mod tests {
         let mut seen: Vec<String> = [hello, PING.to_owned(), nodes(&["ws://a/ws".to_owned()])]
             .into_iter()
             .chain(bodies.iter().map(|body| body.with_seq(1)))
-            .map(|text| serde_json::from_str::<serde_json::Value>(&text).unwrap()["t"].as_str().unwrap().to_owned())
+            .map(|text| {
+                let t = serde_json::from_str::<serde_json::Value>(&text).unwrap()["t"].as_str().unwrap().to_owned();
+                let frame: ServerFrame<'static> = serde_json::from_str(&text).unwrap();
+                assert_eq!(frame.kind(), t, "{text}");
+                t
+            })
             .collect();
         seen.sort();
         let mut listed: Vec<String> = SERVER_FRAME_TYPES.iter().map(|t| (*t).to_owned()).collect();
