@@ -81,7 +81,8 @@ pub(crate) mod rank {
     /// A session's end signal (`Watched`).
     pub(crate) const ENDING: u8 = 70;
 
-    /// A lock's name in a report.
+    /// A lock's name in a report (debug builds check the order).
+    #[cfg(debug_assertions)]
     pub(crate) fn name(rank: u8) -> &'static str {
         match rank {
             PRESENCE_LOCAL => "the tracked sessions (presence)",
