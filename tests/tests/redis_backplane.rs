@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use pulse_runtime::PushOnly;
+use futures_util::StreamExt as _;
 use pulse_runtime::backplane::{RedisBackplane, RedisStats};
 use pulse_runtime::client::{Client, ServerFrame};
-use pulse_runtime::{Server, Session};
+use pulse_runtime::{Config, PushOnly, Server, Session};
 use pulse_tests::redis::RedisServer;
 use pulse_tests::{Harness, eventually, expect_open, expect_silence, next_frame, upgrade_status};
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
 
 struct Node {
     harness: Harness,
@@ -173,4 +174,48 @@ async fn nodes_behind_one_redis_learn_each_other_and_admit_each_others_pages() {
     let other_page = format!("http://{}", nodes[1].running.local_addr());
     assert_eq!(upgrade_status(&url, Some(&other_page)).await, Ok(()), "the other node's page");
     assert_eq!(upgrade_status(&url, Some("http://127.0.0.1:9")).await, Err(403), "a page of no node");
+}
+
+/// A client whose session never goes idle (its queue never empties while it reads)
+/// still hears that the cluster's nodes changed, between two batches of its frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_session_hears_of_a_new_node_before_its_queue_empties() {
+    let redis = RedisServer::start().await;
+    let node = |redis: &RedisServer| {
+        let backplane = RedisBackplane::new(&redis.url()).unwrap().channel("busy-nodes");
+        let config = Config { outbound_queue_frames: 100_000, ..Config::default() };
+        Server::builder().backplane(backplane).config(config)
+    };
+    let mut one = Harness::with_builder(node(&redis)).await;
+    let (mut raw, _) = tokio_tungstenite::connect_async(one.running.ws_url()).await.unwrap();
+    let _hello = raw.next().await.unwrap().unwrap();
+    let session = one.next_session().await;
+    session.open_channel("feed", PushOnly).unwrap();
+
+    // More than the socket's buffers hold, queued while the client does not read.
+    let (frames, payload) = (2_000, "x".repeat(16 * 1024));
+    for _ in 0..frames {
+        one.server().broadcast("feed", "item", &payload).unwrap();
+    }
+    let two = Harness::with_builder(node(&redis)).await;
+    let url = one.running.ws_url();
+    pulse_tests::eventually_async("node one knows node two", || {
+        let url = url.clone();
+        async move { Client::connect(&url).await.expect("connects").hello().nodes.len() == 2 }
+    })
+    .await;
+
+    let mut broadcasts = 0;
+    let told_at = loop {
+        let Some(Ok(Message::Text(text))) = raw.next().await else { panic!("the stream ended") };
+        let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
+        match frame["t"].as_str() {
+            Some("broadcast") => broadcasts += 1,
+            Some("nodes") => break broadcasts,
+            _ => {}
+        }
+        assert!(broadcasts < frames, "every queued frame came before the nodes frame");
+    };
+    assert!(told_at < frames / 2, "the nodes frame came after {told_at} of {frames} frames");
+    drop(two);
 }

@@ -238,6 +238,13 @@ async fn write_loop(
             wake = next_beat.min(now + (config.idle_timeout - idle));
             timer.as_mut().reset(wake);
         }
+        // A busy writer looks at the nodes between batches too (an idle one waits for
+        // them below): a session that is never idle still hears of a change.
+        if let Some(nodes) = nodes.as_mut()
+            && nodes.has_changed().unwrap_or(false)
+        {
+            tell_nodes = Some(nodes.borrow_and_update().clone());
+        }
         session.take_batch(WRITE_BATCH, &mut batch);
         if batch.is_empty() && !ping && tell_nodes.is_none() && !writer.has_replies() {
             writer.release();
