@@ -3,6 +3,7 @@
 //! in its room's history.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher as _, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -74,8 +75,21 @@ const SHARDS: usize = 32;
 /// Which sessions are members of each topic, each topic behind a lock of its own: a
 /// join or a leave in one room never stalls a broadcast in another.
 pub(crate) struct Topics {
-    shards: [RankedRw<HashMap<Arc<str>, Arc<Room>>, { rank::TOPIC_TABLE }>; SHARDS],
+    shards: [RankedRw<Table, { rank::TOPIC_TABLE }>; SHARDS],
+    /// Hashes a topic once per lookup: the hash picks its shard and finds it there.
+    /// Keyed at random (topics come from clients' room keys).
+    hasher: RandomState,
     tokens: AtomicU64,
+}
+
+/// One shard's topics, found by the hash [`Topics`] computed.
+type Table = hashbrown::HashTable<(Arc<str>, Arc<Room>)>;
+
+/// A topic's name and its hash.
+#[derive(Clone, Copy)]
+struct Hashed<'a> {
+    name: &'a str,
+    hash: u64,
 }
 
 /// One topic's members.
@@ -138,21 +152,49 @@ impl Members {
 
 impl Default for Topics {
     fn default() -> Self {
-        Topics { shards: std::array::from_fn(|_| RankedRw::default()), tokens: AtomicU64::new(0) }
+        Topics {
+            shards: std::array::from_fn(|_| RankedRw::default()),
+            hasher: RandomState::new(),
+            tokens: AtomicU64::new(0),
+        }
     }
 }
 
 impl Topics {
-    fn shard(&self, topic: &str) -> &RankedRw<HashMap<Arc<str>, Arc<Room>>, { rank::TOPIC_TABLE }> {
-        let mut hasher = std::hash::DefaultHasher::new();
-        std::hash::Hash::hash(topic, &mut hasher);
+    fn hashed<'a>(&self, name: &'a str) -> Hashed<'a> {
+        Hashed { name, hash: self.hasher.hash_one(name) }
+    }
+
+    /// The shard of a topic: chosen by bits of its hash that its table does not use (a
+    /// table finds a bucket by the low bits and tags it with the top seven).
+    fn shard(&self, topic: Hashed<'_>) -> &RankedRw<Table, { rank::TOPIC_TABLE }> {
         // The remainder is below `SHARDS`, so it fits any `usize`.
-        &self.shards[(std::hash::Hasher::finish(&hasher) % SHARDS as u64) as usize]
+        &self.shards[((topic.hash >> 32) % SHARDS as u64) as usize]
     }
 
     /// The room of `topic`, if it has members.
     fn room(&self, topic: &str) -> Option<Arc<Room>> {
-        self.shard(topic).read().get(topic).cloned()
+        self.room_of(self.hashed(topic))
+    }
+
+    fn room_of(&self, topic: Hashed<'_>) -> Option<Arc<Room>> {
+        let table = self.shard(topic).read();
+        table.find(topic.hash, |(name, _)| **name == *topic.name).map(|(_, room)| room.clone())
+    }
+
+    /// The room of `topic`, made if it has none.
+    fn room_or_new(&self, topic: Hashed<'_>, shared: &Arc<str>) -> Arc<Room> {
+        let mut table = self.shard(topic).write();
+        let entry =
+            table.entry(topic.hash, |(name, _)| **name == *topic.name, |(name, _)| self.hasher.hash_one(&**name));
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(found) => found.get().1.clone(),
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                let room = Arc::<Room>::default();
+                vacant.insert((shared.clone(), room.clone()));
+                room
+            }
+        }
     }
 
     /// Returns whether the session became a member (its first channel of the topic).
@@ -200,9 +242,10 @@ impl Topics {
         loop {
             // The table's lock is let go before the room's is taken (a leave takes them
             // the other way round).
-            let room = match self.room(topic.as_str()) {
+            let hashed = self.hashed(topic.as_str());
+            let room = match self.room_of(hashed) {
                 Some(room) => room,
-                None => self.shard(topic.as_str()).write().entry(topic.shared().clone()).or_default().clone(),
+                None => self.room_or_new(hashed, topic.shared()),
             };
             let mut members = room.members.write();
             if members.retired {
@@ -224,8 +267,8 @@ impl Topics {
 
     /// Returns whether the session stopped being a member (its last channel left).
     pub(crate) fn leave(&self, topic: &Topic, session_key: u64, channel: ChannelId) -> bool {
-        let name = topic.as_str();
-        let Some(room) = self.room(name) else { return false };
+        let name = self.hashed(topic.as_str());
+        let Some(room) = self.room_of(name) else { return false };
         let mut members = room.members.write();
         let mut removed = false;
         if let Some(member) = members.by_key.get_mut(&session_key) {
@@ -239,8 +282,10 @@ impl Topics {
             // Under the room's lock, so a join that found the room sees it retired.
             members.retired = true;
             let mut table = self.shard(name).write();
-            if table.get(name).is_some_and(|current| Arc::ptr_eq(current, &room)) {
-                table.remove(name);
+            if let Ok(entry) = table.find_entry(name.hash, |(other, _)| **other == *name.name)
+                && Arc::ptr_eq(&entry.get().1, &room)
+            {
+                entry.remove();
             }
         }
         removed

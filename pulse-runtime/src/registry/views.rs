@@ -12,6 +12,7 @@
 
 use std::any::TypeId;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -28,6 +29,11 @@ type Followers = Vec<(TypeId, Weak<RoomFollow>)>;
 #[derive(Default)]
 pub(crate) struct Views {
     by_topic: crate::sync::Ranked<HashMap<Topic, Followers>, { crate::sync::rank::VIEWS }>,
+    /// How many rooms `by_topic` holds, written under its lock: a broadcast on a node
+    /// that follows no room (most apps) looks here instead of taking the lock. A
+    /// follower is registered before it reads its room (under the room's lock, with the
+    /// history in memory), so one that a broadcast does not see yet reads it instead.
+    rooms: AtomicUsize,
 }
 
 impl Views {
@@ -52,6 +58,7 @@ impl Views {
         entries.retain(|(_, follow)| follow.strong_count() > 0);
         let follow = make();
         entries.push((kind, Arc::downgrade(&follow)));
+        self.rooms.store(by_topic.len(), Ordering::Relaxed);
         (follow, true)
     }
 
@@ -61,12 +68,16 @@ impl Views {
             entries.retain(|(_, follow)| follow.strong_count() > 0);
             if entries.is_empty() {
                 by_topic.remove(topic);
+                self.rooms.store(by_topic.len(), Ordering::Relaxed);
             }
         }
     }
 
     /// The followers of `topic` alive now.
     fn of(&self, topic: &Topic) -> Vec<Arc<RoomFollow>> {
+        if self.rooms.load(Ordering::Relaxed) == 0 {
+            return Vec::new();
+        }
         let by_topic = lock(&self.by_topic);
         by_topic.get(topic).map_or_else(Vec::new, |entries| entries.iter().filter_map(|(_, f)| f.upgrade()).collect())
     }
