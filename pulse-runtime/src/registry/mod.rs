@@ -2,7 +2,7 @@
 //! broadcast goes. `mod.rs` holds the table of sessions and implements [`Host`] for
 //! them; `join.rs` joins sessions to topics (with a room's history, in memory or read
 //! from the backplane); `publish.rs` routes broadcasts here and to other nodes and
-//! takes theirs ([`RemoteSink`]); `topics.rs`, `presence.rs`, `views.rs` and
+//! takes theirs ([`RemoteSink`]); `topics/`, `presence.rs`, `views.rs` and
 //! `remote_hooks.rs` are the topics' members, presence, the followers of rooms'
 //! histories, and the hooks that watch other nodes' broadcasts.
 

@@ -70,7 +70,7 @@ pub(crate) mod rank {
     pub(crate) const VIEWS: u8 = 40;
     /// One follower (`history/follow.rs`).
     pub(crate) const FOLLOWER: u8 = 41;
-    /// One topic's members (`registry/topics.rs`).
+    /// One topic's members (`registry/topics/`).
     pub(crate) const TOPIC: u8 = 50;
     /// One member's place in its room's history.
     pub(crate) const MEMBER_FLOW: u8 = 51;
