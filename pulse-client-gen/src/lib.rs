@@ -42,9 +42,11 @@
 mod cli;
 mod protocol;
 mod render;
+mod routes;
 
 use pulse_runtime::ChannelSpec;
 use pulse_runtime::component::ClientComponent;
+use pulse_runtime::routes::{RouteSchema, Routes};
 use pulse_runtime::typed::schema::{ChannelSchema, TypeRef};
 
 pub use cli::CheckError;
@@ -59,6 +61,7 @@ pub const DEFAULT_RUNTIME_IMPORT: &str = "@pulse-rs/client";
 pub struct Module {
     channels: Vec<ChannelSchema>,
     components: Vec<ComponentSchema>,
+    routes: Vec<RouteSchema>,
     runtime_import: String,
     bigint: bool,
 }
@@ -68,6 +71,7 @@ impl Default for Module {
         Module {
             channels: Vec::new(),
             components: Vec::new(),
+            routes: Vec::new(),
             runtime_import: DEFAULT_RUNTIME_IMPORT.to_owned(),
             bigint: false,
         }
@@ -90,6 +94,13 @@ impl Module {
     /// the `ClientComponents` map that `<PulseRoot components={..}>` checks.
     pub fn client_component<C: ClientComponent>(mut self) -> Self {
         self.components.push(ComponentSchema { name: C::NAME, props: TypeRef::of::<C>(C::NAME) });
+        self
+    }
+
+    /// Adds the app's pages (`#[derive(Routes)]` on `R`): the `routes` object, one
+    /// function a page that makes its address from its typed parameters.
+    pub fn routes<R: Routes>(mut self) -> Self {
+        self.routes = R::schema();
         self
     }
 

@@ -53,6 +53,10 @@ pub(crate) fn render(module: &Module) -> Result<String, RenderError> {
         "import {{ usePulseChannel, type ChannelId, type TypedChannel }} from \"{}\";",
         module.runtime_import
     );
+    if !module.routes.is_empty() {
+        let _ =
+            writeln!(out, "import {{ href, pathRest, pathSegment, type Href }} from \"{}\";", module.runtime_import);
+    }
     for decl in &decls {
         out.push('\n');
         if let Some(docs) = &decl.docs {
@@ -68,6 +72,10 @@ pub(crate) fn render(module: &Module) -> Result<String, RenderError> {
     if !module.components.is_empty() {
         out.push('\n');
         render_components(&mut out, module, &cfg);
+    }
+    if !module.routes.is_empty() {
+        out.push('\n');
+        crate::routes::render_routes(&mut out, &module.routes, &cfg);
     }
     Ok(out)
 }
@@ -121,6 +129,11 @@ fn collect_decls(module: &Module, cfg: ts_rs::Config) -> Result<Vec<TypeDecl>, R
     for component in &module.components {
         component.props.collect(&mut collector);
     }
+    for route in &module.routes {
+        for param in route.params() {
+            param.ty.collect(&mut collector);
+        }
+    }
     let decls = collector.into_decls();
     let mut by_ident = BTreeMap::new();
     for decl in &decls {
@@ -138,7 +151,18 @@ fn generated_names(channel: &ChannelSchema) -> [String; 4] {
 }
 
 fn check_names(channels: &[ChannelSchema], decls: &[TypeDecl]) -> Result<(), RenderError> {
-    const RUNTIME: [&str; 5] = ["ChannelId", "TypedChannel", "usePulseChannel", "ComponentType", "ClientComponents"];
+    const RUNTIME: [&str; 10] = [
+        "ChannelId",
+        "TypedChannel",
+        "usePulseChannel",
+        "ComponentType",
+        "ClientComponents",
+        "routes",
+        "Href",
+        "href",
+        "pathRest",
+        "pathSegment",
+    ];
     for decl in decls {
         let generated = channels.iter().flat_map(generated_names).any(|n| n == decl.ident);
         if generated || RUNTIME.contains(&decl.ident.as_str()) {

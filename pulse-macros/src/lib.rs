@@ -9,6 +9,7 @@ mod channel;
 mod component;
 mod errors;
 mod naming;
+mod routes;
 mod runtime_path;
 mod state;
 
@@ -125,4 +126,15 @@ pub fn state(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn component(attr: TokenStream, item: TokenStream) -> TokenStream {
     component::expand(attr.into(), item.into()).into()
+}
+
+/// Declares the app's pages on an enum: each variant a page with its address,
+/// `#[route("/rooms/{room}")]`, its fields the address's typed parameters (`{name}` a
+/// path segment, `{*name}` the rest of the path, `?{name}` a query parameter, optional
+/// when its field is an `Option`); `#[redirect("/old/{room}", to = Room)]` on the enum
+/// maps an old address to a page. Implements `Routes` (parse an address, write one)
+/// and `Display` (the address).
+#[proc_macro_derive(Routes, attributes(route, redirect))]
+pub fn routes(item: TokenStream) -> TokenStream {
+    routes::expand(item.into()).into()
 }

@@ -87,6 +87,7 @@ mod id;
 mod presence;
 pub mod protocol;
 mod registry;
+pub mod routes;
 mod server;
 mod session;
 mod session_core;
@@ -130,12 +131,15 @@ pub mod __private {
     pub use crate::typed::private::*;
 }
 
+/// Declares the app's pages on an enum; see [`routes`].
+pub use pulse_macros::Routes;
 /// Declares a channel; see the `pulse_macros` crate for the syntax.
 pub use pulse_macros::channel;
 /// Declares a server component (on a function) or a client component's props (on a struct).
 pub use pulse_macros::component;
 /// Marks a struct as component state.
 pub use pulse_macros::state;
+pub use routes::{Routed, Routes};
 
 /// Re-exported so users and generated code name the same versions.
 pub use axum;
@@ -158,6 +162,7 @@ pub mod prelude {
     pub use crate::typed::{Channel, ChannelCx, ChannelSpec, RoomHistory};
     pub use crate::{ChannelError, ChannelId, History, OpenError, Server, Session, channel, component, state};
     pub use crate::{CloseReason, Config, Origins, SessionId};
+    pub use crate::{Routed, Routes};
     pub use serde::{Deserialize, Serialize};
     pub use std::future::Future;
     pub use std::time::Duration;

@@ -159,6 +159,7 @@ pub fn test_handlers() -> (pulse_runtime::Handlers, Seen) {
 }
 
 pub mod lab;
+pub mod pages;
 pub mod poll;
 pub mod redis;
 pub mod todo;

@@ -15,6 +15,7 @@ fn lab_module() -> Module {
         .channel::<Desk>()
         .channel::<Lobby>()
         .channel::<Table>()
+        .routes::<pulse_tests::pages::Page>()
         .runtime_import("../../src/index")
 }
 

@@ -55,6 +55,7 @@ export {
   shouldReconnect,
 } from "./protocol.js";
 export { PulseRoot, type PulseRootProps, describeEvent } from "./root.js";
+export { type Href, href, pathRest, pathSegment } from "./routes.js";
 export { TreeStore, applyOps } from "./tree.js";
 export {
   PulseProvider,

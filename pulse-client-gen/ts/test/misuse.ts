@@ -2,10 +2,10 @@
 // (strict) reports an unused @ts-expect-error, so if any of these mistakes ever
 // compiles, the type check fails.
 
-import type { ChannelId } from "../src/index";
+import type { ChannelId, Href } from "../src/index";
 import { usePresence } from "../src/index";
 import type { DeskChannel, LabChannel, LabChannelId, LobbyChannel, TableChannel } from "./generated/lab";
-import { useDeskChannel, useLabChannel } from "./generated/lab";
+import { routes, useDeskChannel, useLabChannel } from "./generated/lab";
 
 export function misuse(lab: LabChannel, otherId: ChannelId<"chat">, plain: string) {
   // @ts-expect-error: misspelt event
@@ -102,4 +102,18 @@ export function presenceMisuse(table: TableChannel) {
 export function presenceUse(table: TableChannel): string[] {
   const present = usePresence(table);
   return present.map(({ user, sessions }) => `${user}: ${sessions.map((s) => s.meta.name).join(", ")}`);
+}
+
+export function routeMisuse() {
+  // @ts-expect-error: misspelt page
+  routes.rooms({ room: "a" });
+  // @ts-expect-error: a missing parameter
+  routes.room({});
+  // @ts-expect-error: a parameter of the wrong type
+  routes.search({ page: "2" });
+  // @ts-expect-error: a parameter the page does not have
+  routes.lobby({ room: "a" });
+  // @ts-expect-error: an address not made by `routes` is not an `Href`
+  const plain: Href = "/rooms/a";
+  return plain;
 }

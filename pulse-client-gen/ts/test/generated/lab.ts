@@ -2,6 +2,7 @@
 // change the Rust code and regenerate (see this project's README).
 
 import { usePulseChannel, type ChannelId, type TypedChannel } from "../../src/index";
+import { href, pathRest, pathSegment, type Href } from "../../src/index";
 
 /**
  * A note, with serde's `rename_all`, an `Option`, a `Vec` and a nested struct.
@@ -84,6 +85,11 @@ export type Seat = {
    * Whether they are dealing.
    */
   dealing: boolean, };
+
+/**
+ * A room's key: lowercase letters, digits and `-`, at most 32.
+ */
+export type RoomKey = string;
 
 /**
  * A channel with one event of every kind, for the TypeScript tests.
@@ -253,3 +259,30 @@ export type TableChannel = TypedChannel<TableSchema>;
 export function useTableChannel(channelId: TableChannelId): TableChannel {
   return usePulseChannel<TableSchema>(channelId);
 }
+
+/**
+ * The app's pages: each makes its page's address from its typed parameters
+ * (`routes.room({ room })`), percent-encoded as the server reads it back.
+ */
+export const routes = {
+  /**
+   * The lobby.
+   */
+  lobby: (): Href => href(`/`),
+  /**
+   * One room.
+   */
+  room: (params: { room: RoomKey }): Href => href(`/rooms/${pathSegment(params.room)}`),
+  /**
+   * Declared after `Room`, and still tried first: text before a parameter.
+   */
+  newRoom: (): Href => href(`/rooms/new`),
+  /**
+   * A file, by its path.
+   */
+  files: (params: { path: string }): Href => href(`/files/${pathRest(params.path)}`),
+  /**
+   * What a search found.
+   */
+  search: (params: { q?: string; page: number }): Href => href(`/search`, { q: params.q, page: params.page }),
+} as const;

@@ -1,0 +1,101 @@
+//! The rules a route enum follows, each broken one reported at the user's tokens.
+
+use super::model::{Page, Pattern, RoutesDecl};
+use crate::errors::Errors;
+
+pub(crate) fn check(decl: &RoutesDecl, errors: &mut Errors) {
+    for page in &decl.pages {
+        check_fields(page, errors);
+    }
+    // Two routes of one shape would match the same addresses: the second never would.
+    for (i, page) in decl.pages.iter().enumerate() {
+        if let Some(first) = decl.pages[..i].iter().find(|other| same_addresses(&other.pattern, &page.pattern)) {
+            errors.push(syn::Error::new(
+                page.pattern.span,
+                format!(
+                    "`{}` matches the same addresses as `{}`'s `{}`, which comes first",
+                    page.pattern.text, first.ident, first.pattern.text
+                ),
+            ));
+        }
+    }
+    for redirect in &decl.redirects {
+        let Some(page) = decl.pages.iter().find(|page| page.ident == redirect.to) else {
+            let names: Vec<String> = decl.pages.iter().map(|p| p.ident.to_string()).collect();
+            let message = match crate::naming::did_you_mean(&redirect.to.to_string(), names.iter().map(String::as_str))
+            {
+                Some(near) => format!("no page `{}` to redirect to; did you mean `{near}`?", redirect.to),
+                None => format!("no page `{}` to redirect to; the pages are `{}`", redirect.to, names.join("`, `")),
+            };
+            errors.at(&redirect.to, message);
+            continue;
+        };
+        for name in redirect.pattern.params() {
+            if !page.fields.iter().any(|f| f.ident == name) {
+                errors.push(syn::Error::new(
+                    redirect.pattern.span,
+                    format!("`{{{name}}}`: `{}` has no field `{name}` to give it to", page.ident),
+                ));
+            }
+        }
+        for field in &page.fields {
+            if field.option_of.is_none() && !redirect.pattern.params().any(|name| field.ident == name) {
+                errors.push(syn::Error::new(
+                    redirect.pattern.span,
+                    format!(
+                        "this old address does not give `{}`'s `{}`: add `{{{}}}`",
+                        page.ident, field.ident, field.ident
+                    ),
+                ));
+            }
+        }
+        if let Some(other) = decl.pages.iter().find(|p| same_addresses(&p.pattern, &redirect.pattern)) {
+            errors.push(syn::Error::new(
+                redirect.pattern.span,
+                format!(
+                    "`{}` is `{}`'s address already; a redirect needs an address of its own",
+                    redirect.pattern.text, other.ident
+                ),
+            ));
+        }
+    }
+}
+
+/// Each `{param}` is a field and each field a `{param}`; a path's are always there.
+fn check_fields(page: &Page, errors: &mut Errors) {
+    for name in page.pattern.params() {
+        if !page.fields.iter().any(|f| f.ident == name) {
+            let hint = if page.braced {
+                format!("add `{name}: Type` to `{}`", page.ident)
+            } else {
+                format!("write `{} {{ {name}: Type }}`", page.ident)
+            };
+            errors.push(syn::Error::new(page.pattern.span, format!("`{{{name}}}` has no field: {hint}")));
+        }
+    }
+    for field in &page.fields {
+        let name = field.ident.to_string();
+        if !page.pattern.params().any(|param| param == name) {
+            errors.at(
+                &field.ident,
+                format!(
+                    "`{name}` is not in `{}`'s address: add `{{{name}}}` to its path or `?{{{name}}}` to its query",
+                    page.ident
+                ),
+            );
+        } else if page.pattern.in_path(&name) && field.option_of.is_some() {
+            errors.at(
+                &field.ty,
+                format!(
+                    "a path's `{{{name}}}` is always there: make it `?{{{name}}}` (a query parameter) to be optional"
+                ),
+            );
+        }
+    }
+}
+
+/// Whether two patterns match the same addresses: the same path shape, and the same
+/// required query parameters (optional ones never decide a match).
+fn same_addresses(a: &Pattern, b: &Pattern) -> bool {
+    a.shape() == b.shape() && a.query.is_empty() && b.query.is_empty()
+}

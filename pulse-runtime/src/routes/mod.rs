@@ -1,0 +1,46 @@
+//! Typed routes: the app's pages declared once as an enum (`#[derive(Routes)]`), an
+//! address parsed into one of its values and written back from it, and the table as
+//! data, from which `pulse-client-gen` renders the TypeScript `routes` (so a client
+//! component's link is checked by tsc as a server component's is by rustc).
+//!
+//! `address.rs` reads an address and writes one (what generated code calls);
+//! `schema.rs` is the table as data.
+
+mod address;
+mod schema;
+
+pub use address::{Address, HrefWriter};
+pub use schema::{ParamSchema, RouteSchema, SegmentSchema};
+
+/// The app's pages, as `#[derive(Routes)]` implements it on an enum: each variant a
+/// page, `#[route("/rooms/{room}")]` its path (its fields the typed parameters), and
+/// `#[redirect("/?{room}", to = Room)]` on the enum an old address that leads to one.
+pub trait Routes: Sized + Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    /// The page `path` (and `query`, without its `?`) names: a page, a redirect to one,
+    /// or `None` when none matches or a parameter does not parse (the not-found page).
+    fn route(path: &str, query: &str) -> Option<Routed<Self>>;
+
+    /// This page's address: its path, percent-encoded, and its query if it has one.
+    fn href(&self) -> String;
+
+    /// Each page's route as data, in declaration order (redirects are not pages).
+    fn schema() -> Vec<RouteSchema>;
+}
+
+/// What an address names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routed<R> {
+    /// A page.
+    Page(R),
+    /// An old address of a page: go to the page's own.
+    Redirect(R),
+}
+
+impl<R> Routed<R> {
+    /// The page, whether it was reached directly or through a redirect.
+    pub fn page(&self) -> &R {
+        match self {
+            Routed::Page(page) | Routed::Redirect(page) => page,
+        }
+    }
+}

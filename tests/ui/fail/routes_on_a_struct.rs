@@ -1,0 +1,8 @@
+use pulse_runtime::Routes;
+
+#[derive(Routes)]
+struct Route {
+    page: String,
+}
+
+fn main() {}
