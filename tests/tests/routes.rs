@@ -101,3 +101,55 @@ fn addresses_made_by_the_typescript_routes_read_back() {
         assert_eq!(route(address), Some(Routed::Page(page)), "{address}");
     }
 }
+
+/// Over HTTP, with the built app's files: a page's address gets the app (`200`), an old
+/// address a redirect to the page's own (`308`), an address of no page the app with
+/// `404`; the folder's files are served first.
+#[tokio::test]
+async fn addresses_are_answered_as_the_route_table_says() {
+    use pulse_runtime::Server;
+    use pulse_tests::http_get;
+
+    let dir = std::env::temp_dir().join(format!("pulse-pages-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("rooms")).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><div id=app></div>").unwrap();
+    std::fs::write(dir.join("app.js"), "console.log(1)").unwrap();
+    let running = Server::builder().assets(&dir).pages::<Route>().build().bind("127.0.0.1:0").await.unwrap();
+    let addr = running.local_addr();
+    let app = "<!doctype html><div id=app></div>";
+
+    for page in ["/", "/rooms/lobby-2", "/rooms/new", "/search?page=3", "/rooms"] {
+        let (status, head, body) = http_get(addr, page).await;
+        let expected = if page == "/rooms" { 404 } else { 200 };
+        assert_eq!((status, body.as_str()), (expected, app), "{page}");
+        assert!(head.contains("cache-control: no-cache"), "{head}");
+    }
+    for missing in ["/rooms/NOT_A_KEY", "/nope", "/search?page=x", "/rooms/a/b"] {
+        let (status, _, body) = http_get(addr, missing).await;
+        assert_eq!((status, body.as_str()), (404, app), "{missing}");
+    }
+    for (old, new) in [("/?room=x", "/rooms/x"), ("/r/lobby", "/rooms/lobby")] {
+        let (status, head, _) = http_get(addr, old).await;
+        assert_eq!(status, 308, "{old}");
+        assert!(head.contains(&format!("location: {new}\r\n")), "{head}");
+    }
+    let (status, _, body) = http_get(addr, "/app.js").await;
+    assert_eq!((status, body.as_str()), (200, "console.log(1)"));
+    running.shutdown().await;
+}
+
+/// A session reads the page its client connected from (the `page` parameter the
+/// TypeScript client sends).
+#[tokio::test]
+async fn a_session_knows_its_page() {
+    let mut harness = pulse_tests::Harness::start().await;
+    let url = harness.running.ws_url();
+    let (_client, session) = harness.connect_with_url(&format!("{url}&page=%2Frooms%2Fabc%3Ftheme%3Ddark")).await;
+    assert_eq!(Route::current(&session), Some(Routed::Page(room("abc"))));
+    let (_client, session) = harness.connect_with_url(&format!("{url}&page=%2F%3Froom%3Dx")).await;
+    assert_eq!(Route::current(&session), Some(Routed::Redirect(room("x"))));
+    let (_client, session) = harness.connect_with_url(&format!("{url}&page=%2Fnope")).await;
+    assert_eq!(Route::current(&session), None);
+    let (_client, session) = harness.connect().await;
+    assert_eq!(Route::current(&session), None, "no page said");
+}

@@ -37,6 +37,15 @@ impl Query {
         Some(Query::parse(query.split('#').next().unwrap_or_default()))
     }
 
+    /// The page address in [`PAGE_PARAM`](super::PAGE_PARAM) as its path and its query
+    /// text (`/boards/7?room=lobby#top`: `/boards/7` and `room=lobby`).
+    pub fn page_address(&self) -> Option<(String, String)> {
+        let page = self.get(super::PAGE_PARAM)?;
+        let page = page.split('#').next().unwrap_or_default();
+        let (path, query) = page.split_once('?').unwrap_or((page, ""));
+        Some((path.to_owned(), query.to_owned()))
+    }
+
     /// The path of the page address in [`PAGE_PARAM`](super::PAGE_PARAM)
     /// (`/boards/7?room=lobby`: `/boards/7`).
     pub fn page_path(&self) -> Option<String> {

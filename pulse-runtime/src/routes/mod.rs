@@ -25,6 +25,13 @@ pub trait Routes: Sized + Clone + PartialEq + std::fmt::Debug + Send + Sync + 's
 
     /// Each page's route as data, in declaration order (redirects are not pages).
     fn schema() -> Vec<RouteSchema>;
+
+    /// The page `session`'s client is on: the address it connected from (which the
+    /// TypeScript client sends), as this table reads it.
+    fn current(session: &crate::Session) -> Option<Routed<Self>> {
+        let (path, query) = session.page_address()?;
+        Self::route(&path, &query)
+    }
 }
 
 /// What an address names.

@@ -36,6 +36,7 @@ pub struct ServerBuilder {
     pub(super) metrics: bool,
     pub(super) metrics_path: Option<String>,
     pub(super) assets: Option<std::path::PathBuf>,
+    pub(super) pages: Option<super::pages::Pages>,
     pub(super) layers: Vec<RouterLayer>,
 }
 
@@ -69,6 +70,30 @@ impl ServerBuilder {
     /// ```
     pub fn assets(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.assets = Some(dir.into());
+        self
+    }
+
+    /// The app's pages (`#[derive(Routes)]` on `R`): with [`assets`](Self::assets),
+    /// an address that names a page is answered with the app (`200`), an old address
+    /// of one with a redirect to its own (`308`), and one that names none, or whose
+    /// parameter does not parse, with the app and `404` (its not-found page). Files in
+    /// the assets folder are served first. A component reads its page with
+    /// [`Routes::current`](crate::Routes::current).
+    ///
+    /// ```no_run
+    /// # use pulse_runtime::{Routes, Server};
+    /// #[derive(Routes, Debug, Clone, PartialEq)]
+    /// enum Page {
+    ///     #[route("/")]
+    ///     Home,
+    ///     #[route("/posts/{id}")]
+    ///     Post { id: u64 },
+    /// }
+    ///
+    /// let server = Server::builder().assets("client/dist").pages::<Page>().build();
+    /// ```
+    pub fn pages<R: crate::Routes>(mut self) -> Self {
+        self.pages = Some(super::pages::Pages::of::<R>());
         self
     }
 
@@ -360,6 +385,7 @@ impl ServerBuilder {
                 shutting_down: AtomicBool::new(false),
                 metrics_path: self.metrics_path,
                 assets: self.assets,
+                pages: self.pages,
                 layers: self.layers,
                 advertised: std::sync::OnceLock::new(),
                 nodes,

@@ -12,6 +12,7 @@ mod http;
 mod listener;
 mod memory;
 mod nodes;
+mod pages;
 mod rate;
 mod respond;
 mod running;

@@ -45,6 +45,7 @@ impl Server {
             metrics: false,
             metrics_path: None,
             assets: None,
+            pages: None,
             layers: Vec::new(),
         }
     }
@@ -108,17 +109,27 @@ impl Server {
     /// `router` answering every path it has no route for with the built client's files
     /// (and `index.html` for paths that are no file), each `Cache-Control: no-cache` so
     /// a browser revalidates after a deploy instead of keeping an old `index.html`
-    /// that names bundles no longer there.
+    /// that names bundles no longer there. With the app's pages, what is no file is
+    /// answered as its route says (`pages.rs`).
     fn with_assets(&self, router: Router) -> Router {
         let Some(dir) = &self.shared.assets else { return router };
         let index = tower_http::services::ServeFile::new(dir.join("index.html"));
-        let files = tower_http::services::ServeDir::new(dir).fallback(index);
-        let files = tower_http::set_header::SetResponseHeader::overriding(
-            files,
-            axum::http::header::CACHE_CONTROL,
-            axum::http::HeaderValue::from_static("no-cache"),
-        );
-        router.fallback_service(files)
+        fn no_cache<S>(service: S) -> tower_http::set_header::SetResponseHeader<S, axum::http::HeaderValue> {
+            tower_http::set_header::SetResponseHeader::overriding(
+                service,
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-cache"),
+            )
+        }
+        match self.shared.pages.clone() {
+            None => router.fallback_service(no_cache(tower_http::services::ServeDir::new(dir).fallback(index))),
+            Some(pages) => {
+                let page = move |request| super::pages::answer(pages, index.clone(), request);
+                let page = axum::handler::HandlerWithoutStateExt::into_service(page);
+                let files = tower_http::services::ServeDir::new(dir).append_index_html_on_directories(false);
+                router.fallback_service(no_cache(files.fallback(page)))
+            }
+        }
     }
 
     /// The metrics in Prometheus' text format, if the server has them

@@ -27,6 +27,8 @@ pub(crate) struct ServerShared {
     pub(super) metrics_path: Option<String>,
     /// The built client's folder ([`crate::ServerBuilder::assets`]).
     pub(super) assets: Option<std::path::PathBuf>,
+    /// The app's pages, if it declared them (`ServerBuilder::pages`).
+    pub(super) pages: Option<super::pages::Pages>,
     /// The connections and sessions admitted, against their caps.
     pub(super) admission: Arc<super::admission::Admission>,
     /// Layers around the server's whole router ([`crate::ServerBuilder::layer`]).

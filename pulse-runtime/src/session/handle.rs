@@ -67,6 +67,12 @@ impl Session {
         self.shared.params.page_path()
     }
 
+    /// The address of the page the client connected from, as its path and its query
+    /// (without `?`), if it said.
+    pub(crate) fn page_address(&self) -> Option<(String, String)> {
+        self.shared.params.page_address()
+    }
+
     /// The key of this session's user (see [`Identity`](crate::Identity)), if
     /// authentication said who it is.
     pub fn user_key(&self) -> Option<&str> {
