@@ -54,8 +54,8 @@ pub(crate) fn render(module: &Module) -> Result<String, RenderError> {
         module.runtime_import
     );
     if !module.routes.is_empty() {
-        let _ =
-            writeln!(out, "import {{ href, pathRest, pathSegment, type Href }} from \"{}\";", module.runtime_import);
+        let names = crate::routes::runtime_names(&module.routes).join(", ");
+        let _ = writeln!(out, "import {{ {names} }} from \"{}\";", module.runtime_import);
     }
     for decl in &decls {
         out.push('\n');

@@ -15,6 +15,20 @@ pub(crate) fn ts_name(rust: &str) -> String {
     }
 }
 
+/// What the rendered `routes` use from the client runtime, as imported.
+pub(crate) fn runtime_names(routes: &[RouteSchema]) -> Vec<&'static str> {
+    let uses = |wanted: fn(&SegmentSchema) -> bool| routes.iter().flat_map(|r| &r.segments).any(wanted);
+    let mut names = vec!["href"];
+    if uses(|s| matches!(s, SegmentSchema::Rest(_))) {
+        names.push("pathRest");
+    }
+    if uses(|s| matches!(s, SegmentSchema::Param(_))) {
+        names.push("pathSegment");
+    }
+    names.push("type Href");
+    names
+}
+
 /// `export const routes = { .. } as const;`
 pub(crate) fn render_routes(out: &mut String, routes: &[RouteSchema], cfg: &ts_rs::Config) {
     out.push_str(

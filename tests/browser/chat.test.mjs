@@ -173,7 +173,7 @@ test("rooms: the page's link picks the room, and a message never leaves its room
   const random1 = await openChat("ken");
   // The page links to the rooms; following one puts the room in the URL.
   await random1.getByRole("link", { name: "random" }).click();
-  await random1.waitForURL(/\?room=random$/);
+  await random1.waitForURL(/\/rooms\/random$/);
   await random1.locator("h2").getByText("Chat: random", { exact: true }).waitFor();
   await random1.locator(".chat-client").waitFor();
   await random1.locator(".name").fill("ken");

@@ -60,8 +60,8 @@ async fn the_seeds_chat_room_renders_and_updates_over_a_real_socket() {
             "children": [
                 { "tag": "h2", "children": ["Chat: lobby"] },
                 { "tag": "nav", "props": { "className": "rooms" }, "children": [
-                    { "tag": "a", "key": "lobby", "props": { "href": "?room=lobby", "className": "current" }, "children": ["lobby"] },
-                    { "tag": "a", "key": "random", "props": { "href": "?room=random" }, "children": ["random"] }
+                    { "tag": "a", "key": "lobby", "props": { "href": "/rooms/lobby", "className": "current" }, "children": ["lobby"] },
+                    { "tag": "a", "key": "random", "props": { "href": "/rooms/random" }, "children": ["random"] }
                 ] },
                 { "tag": "ul", "props": { "className": "server-messages" } },
                 { "tag": "p", "props": { "className": "location" }, "children": ["locating…"] },

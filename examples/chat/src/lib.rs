@@ -49,18 +49,61 @@ impl Online {
     }
 }
 
-/// A chat room's name: the `room` of the page's URL (`/?room=random`).
+/// A chat room's name: the `room` of the page's address (`/rooms/random`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 pub struct RoomId(pub String);
 
 impl RoomId {
-    /// The room a page without `?room=` shows.
+    /// The room the lobby page (`/`) shows.
     pub fn lobby() -> RoomId {
         RoomId("lobby".into())
     }
 }
 
-/// The rooms the page links to. Any other name is a room too (`/?room=anything`), but
+/// Any text is a room's name, but none, or one longer than 64 bytes.
+impl std::str::FromStr for RoomId {
+    type Err = &'static str;
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        if name.is_empty() || name.len() > 64 {
+            return Err("a room's name is 1 to 64 bytes");
+        }
+        Ok(RoomId(name.to_owned()))
+    }
+}
+
+impl std::fmt::Display for RoomId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The chat's pages: the lobby, and each room at its own address; the old address of a
+/// room (`/?room=random`) leads to its page.
+#[derive(Routes, Debug, Clone, PartialEq)]
+#[redirect("/?{room}", to = Room)]
+pub enum ChatPage {
+    /// The lobby's room.
+    #[route("/")]
+    Lobby,
+    /// A room.
+    #[route("/rooms/{room}")]
+    Room {
+        /// Which room.
+        room: RoomId,
+    },
+}
+
+impl ChatPage {
+    /// The room the page shows.
+    pub fn room(&self) -> RoomId {
+        match self {
+            ChatPage::Lobby => RoomId::lobby(),
+            ChatPage::Room { room } => room.clone(),
+        }
+    }
+}
+
+/// The rooms the page links to. Any other name is a room too (`/rooms/anything`), but
 /// `staff`, which the authorization hook refuses.
 pub const ROOMS: [&str; 2] = ["lobby", "random"];
 
@@ -96,7 +139,13 @@ pub struct ChatState {
 
 impl ChatState {
     fn new(cx: &mut StateCx<Self>) -> Self {
-        let id = cx.session().param("room").map_or_else(RoomId::lobby, RoomId);
+        // The room of the page the tab is on; a client that names no page (a test's) may
+        // say it with `?room=` on the WebSocket's address.
+        let session = cx.session();
+        let id = match ChatPage::current(session) {
+            Some(page) => page.page().room(),
+            None => session.param("room").map_or_else(RoomId::lobby, RoomId),
+        };
         // The room's kept broadcasts, in the order every node and every client has them.
         let messages = cx.room_history::<Chat>(&id);
         let channel = match cx.try_channel_in::<Chat>(&id) {
@@ -172,7 +221,7 @@ pub fn ChatRoom(cx: &mut Scope) -> Node {
     let log = cx.watch(&history);
     let s = state.read();
     let links = nav(ROOMS.map(|name| {
-        let link = a(name).href(format!("?room={name}")).key(name);
+        let link = a(name).href(ChatPage::Room { room: RoomId(name.into()) }.href()).key(name);
         if name == s.id.0 { link.class("current") } else { link }
     }))
     .class("rooms");
@@ -207,17 +256,17 @@ pub const HISTORY: usize = 100;
 /// (`PULSE_REDIS_URL`) the history lives in Redis: every node shows the same messages,
 /// in the same order.
 pub fn server() -> pulse_runtime::ServerBuilder {
-    Server::builder().history::<Chat>(History::last(HISTORY)).root(|| ChatRoom {}).authorize(|_session, access| {
-        match access.room::<RoomId>() {
+    Server::builder().history::<Chat>(History::last(HISTORY)).pages::<ChatPage>().root(|| ChatRoom {}).authorize(
+        |_session, access| match access.room::<RoomId>() {
             Some(RoomId(name)) if name == "staff" => Err("the staff room is for staff".into()),
             _ => Ok(()),
-        }
-    })
+        },
+    )
 }
 
 /// The generated TypeScript module of this crate.
 pub fn typescript() -> pulse_client_gen::Module {
-    pulse_client_gen::Module::new().channel::<Chat>().client_component::<ChatClient>()
+    pulse_client_gen::Module::new().channel::<Chat>().client_component::<ChatClient>().routes::<ChatPage>()
 }
 
 /// The README's chat snippet, compiled as a doctest so it cannot drift.

@@ -1,5 +1,5 @@
 //! The chat server: renders `ChatRoom` for every tab (in the room its URL names,
-//! `/?room=random`), serves the built client (`client/dist`, built by
+//! `/rooms/random`), serves the built client (`client/dist`, built by
 //! `scripts/chat.sh`; `CHAT_ASSETS` names another folder) and its metrics at `/metrics`.
 //!
 //! `cargo run -p chat -- [--port 3000]`; `PULSE_LOG=debug` for more logs.

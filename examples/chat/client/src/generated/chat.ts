@@ -3,9 +3,10 @@
 
 import type { ComponentType } from "react";
 import { usePulseChannel, type ChannelId, type TypedChannel } from "@pulse-rs/client";
+import { href, pathSegment, type Href } from "@pulse-rs/client";
 
 /**
- * A chat room's name: the `room` of the page's URL (`/?room=random`).
+ * A chat room's name: the `room` of the page's address (`/rooms/random`).
  */
 export type RoomId = string;
 
@@ -120,3 +121,18 @@ export function useChatChannel(channelId: ChatChannelId): ChatChannel {
 export type ClientComponents = {
   ChatClient: ComponentType<ChatClientProps>;
 };
+
+/**
+ * The app's pages: each makes its page's address from its typed parameters
+ * (`routes.room({ room })`), percent-encoded as the server reads it back.
+ */
+export const routes = {
+  /**
+   * The lobby's room.
+   */
+  lobby: (): Href => href(`/`),
+  /**
+   * A room.
+   */
+  room: (params: { room: RoomId }): Href => href(`/rooms/${pathSegment(params.room)}`),
+} as const;
