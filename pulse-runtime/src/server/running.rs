@@ -121,7 +121,7 @@ impl Server {
                 axum::http::HeaderValue::from_static("no-cache"),
             )
         }
-        match self.shared.pages.clone() {
+        match self.shared.pages {
             None => router.fallback_service(no_cache(tower_http::services::ServeDir::new(dir).fallback(index))),
             Some(pages) => {
                 let page = move |request| super::pages::answer(pages, index.clone(), request);
