@@ -85,6 +85,7 @@ mod renderer;
 mod scope;
 mod shared;
 mod state;
+mod to_html;
 mod tree;
 mod vdom;
 
@@ -96,6 +97,7 @@ pub use node::{ClientNode, ElementNode, IntoNode, IntoNodes, Keyed, Node, PropVa
 pub use scope::Scope;
 pub use shared::{Shared, SharedRead};
 pub use state::{State, StateCx, StateHandler, StateRead, StateRef, StateWrite, WeakState};
+pub use to_html::{json_in_script, to_html};
 pub use vdom::{ChildRef, Op, VElement, VNode};
 
 pub(crate) use renderer::run as run_renderer;

@@ -1,0 +1,288 @@
+//! The rendered tree as HTML, for a page's first paint before any script runs: what
+//! React would put in the DOM for the same tree, written the way `react-dom/server`
+//! writes it (`class` for `className`, `<br/>`, a `<!-- -->` between adjacent texts),
+//! so the browser's React can take it over. Every text and attribute value is escaped;
+//! nothing in the tree is written raw.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::vdom::{VElement, VNode};
+
+/// Elements that have no closing tag and no children.
+const VOID: [&str; 13] =
+    ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"];
+
+/// CSS properties whose numbers have no unit (React writes every other number in `px`).
+const UNITLESS: [&str; 16] = [
+    "animationIterationCount",
+    "columnCount",
+    "flex",
+    "flexGrow",
+    "flexShrink",
+    "fontWeight",
+    "gridColumn",
+    "gridRow",
+    "lineClamp",
+    "lineHeight",
+    "opacity",
+    "order",
+    "orphans",
+    "tabSize",
+    "widows",
+    "zIndex",
+];
+
+/// The tree's root list as HTML.
+pub fn to_html(tree: &[VNode]) -> String {
+    let mut out = String::with_capacity(1024);
+    write_nodes(&mut out, tree);
+    out
+}
+
+fn write_nodes(out: &mut String, nodes: &[VNode]) {
+    let mut last_was_text = false;
+    for node in nodes {
+        match node {
+            VNode::Text(text) => {
+                // Two texts side by side would be one text node once parsed.
+                if last_was_text {
+                    out.push_str("<!-- -->");
+                }
+                escape_into(out, text);
+                last_was_text = true;
+            }
+            VNode::Element(element) => {
+                write_element(out, element);
+                last_was_text = false;
+            }
+        }
+    }
+}
+
+fn write_element(out: &mut String, element: &VElement) {
+    if let Some(name) = element.tag.strip_prefix("$$") {
+        // A client component: the browser renders it; a marker holds its place.
+        if is_name(name) {
+            let _ = write!(out, "<!--pulse:{name}-->");
+        }
+        return;
+    }
+    let tag = element.tag.as_str();
+    if !is_name(tag) {
+        tracing::debug!(tag, "an element with a tag that is no HTML name is left out of the page's HTML");
+        return;
+    }
+    out.push('<');
+    out.push_str(tag);
+    for (name, value) in &element.props {
+        write_attribute(out, name, value);
+    }
+    if VOID.contains(&tag) {
+        out.push_str("/>");
+        return;
+    }
+    out.push('>');
+    write_nodes(out, &element.children);
+    let _ = write!(out, "</{tag}>");
+}
+
+/// One prop as an attribute, as React would set it; nothing for what is no attribute
+/// (event handlers, callbacks, `false`, `null`, objects other than `style`).
+fn write_attribute(out: &mut String, name: &str, value: &Value) {
+    let name = match name {
+        "className" => "class",
+        "htmlFor" => "for",
+        "defaultValue" => "value",
+        "defaultChecked" => "checked",
+        "key" | "ref" | "children" | "dangerouslySetInnerHTML" | "suppressHydrationWarning" => return,
+        _ if name.starts_with("on") && name[2..].starts_with(|c: char| c.is_ascii_uppercase()) => return,
+        _ => name,
+    };
+    if !is_attribute_name(name) {
+        return;
+    }
+    let enumerated = name.starts_with("aria-") || name.starts_with("data-");
+    let text = match value {
+        Value::Null => return,
+        Value::Bool(false) if !enumerated => return,
+        Value::Bool(true) if !enumerated => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Object(map) if name == "style" => style_text(map),
+        Value::Object(_) | Value::Array(_) => return,
+    };
+    let _ = write!(out, " {name}=\"");
+    escape_into(out, &text);
+    out.push('"');
+}
+
+/// A `style` object as CSS text: `fontWeight` → `font-weight`, numbers in `px` unless
+/// the property has no unit.
+fn style_text(map: &serde_json::Map<String, Value>) -> String {
+    let mut css = String::new();
+    for (property, value) in map {
+        let value = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) if UNITLESS.contains(&property.as_str()) || n.as_f64() == Some(0.0) => n.to_string(),
+            Value::Number(n) => format!("{n}px"),
+            _ => continue,
+        };
+        if property.starts_with("--") {
+            css.push_str(property);
+        } else {
+            for c in property.chars() {
+                if c.is_ascii_uppercase() {
+                    css.push('-');
+                    css.push(c.to_ascii_lowercase());
+                } else {
+                    css.push(c);
+                }
+            }
+        }
+        let _ = write!(css, ":{value};");
+    }
+    css
+}
+
+/// An element's or a component's name: ASCII letters, digits and `-`, a letter first.
+fn is_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn is_attribute_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
+}
+
+/// `text` with `&`, `<`, `>`, `"` and `'` escaped, as React escapes text and values.
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `value` as JSON safe inside a `<script>` element: `<`, `>`, `&` and the line
+/// separators U+2028/U+2029 escaped, so no text in it can end the script.
+pub fn json_in_script(value: &impl serde::Serialize) -> String {
+    let json = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn element(tag: &str, props: Value, children: Vec<VNode>) -> VNode {
+        let props: BTreeMap<String, Value> = serde_json::from_value(props).unwrap();
+        VNode::Element(VElement { tag: tag.to_owned(), key: None, props, children })
+    }
+
+    fn text(text: &str) -> VNode {
+        VNode::Text(text.to_owned())
+    }
+
+    #[test]
+    fn elements_are_written_as_react_writes_them() {
+        let tree = [element(
+            "div",
+            json!({ "className": "chat", "id": "c1" }),
+            vec![
+                element("label", json!({ "htmlFor": "name" }), vec![text("Name")]),
+                element("input", json!({ "id": "name", "disabled": true, "checked": false, "value": "ann" }), vec![]),
+                element("br", json!({}), vec![text("ignored")]),
+                element(
+                    "p",
+                    json!({ "style": { "fontWeight": "bold", "marginTop": 4, "opacity": 0.5, "--gap": "1px" } }),
+                    vec![],
+                ),
+                element("div", json!({ "aria-hidden": true, "data-open": false, "onClick": { "$cb": "1:1" } }), vec![]),
+            ],
+        )];
+        assert_eq!(
+            to_html(&tree),
+            concat!(
+                r#"<div class="chat" id="c1">"#,
+                r#"<label for="name">Name</label>"#,
+                r#"<input disabled="" id="name" value="ann"/>"#,
+                r#"<br/>"#,
+                r#"<p style="--gap:1px;font-weight:bold;margin-top:4px;opacity:0.5;"></p>"#,
+                r#"<div aria-hidden="true" data-open="false"></div>"#,
+                "</div>"
+            )
+        );
+    }
+
+    #[test]
+    fn adjacent_texts_stay_apart_and_client_components_leave_a_marker() {
+        let tree = [text("a"), text("b"), element("$$ChatClient", json!({ "channelId": "x" }), vec![]), text("c")];
+        assert_eq!(to_html(&tree), "a<!-- -->b<!--pulse:ChatClient-->c");
+    }
+
+    /// Nothing a user typed can become markup: texts, attribute values, and names that
+    /// are no names.
+    #[test]
+    fn nothing_from_the_tree_is_written_raw() {
+        let attack = r#"</p><script>alert("x")</script>'&"#;
+        let tree = [
+            element("p", json!({ "title": attack, "bad name": "x", "a\"b": "y" }), vec![text(attack)]),
+            element("script", json!({}), vec![text(attack)]),
+            element("img src=x onerror=alert(1)", json!({}), vec![]),
+            element("$$Bad<Name", json!({}), vec![]),
+        ];
+        let html = to_html(&tree);
+        let escaped = "&lt;/p&gt;&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#x27;&amp;";
+        assert_eq!(html, format!(r#"<p title="{escaped}">{escaped}</p><script>{escaped}</script>"#));
+    }
+
+    #[test]
+    fn json_in_a_script_cannot_end_it() {
+        let json = json_in_script(&json!({ "t": "</script><!--", "u": "\u{2028}&" }));
+        assert!(!json.contains('<') && !json.contains('&') && !json.contains('\u{2028}'), "{json}");
+        let back: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, json!({ "t": "</script><!--", "u": "\u{2028}&" }));
+    }
+
+    proptest::proptest! {
+        /// Any text, as a child or an attribute's value, comes out escaped and whole.
+        #[test]
+        fn any_text_is_escaped(value in "\\PC*") {
+            let tree = [element("p", json!({ "title": value }), vec![text(&value)])];
+            let mut escaped = String::new();
+            for c in value.chars() {
+                match c {
+                    '&' => escaped.push_str("&amp;"),
+                    '<' => escaped.push_str("&lt;"),
+                    '>' => escaped.push_str("&gt;"),
+                    '"' => escaped.push_str("&quot;"),
+                    '\'' => escaped.push_str("&#x27;"),
+                    c => escaped.push(c),
+                }
+            }
+            proptest::prop_assert_eq!(to_html(&tree), format!(r#"<p title="{escaped}">{escaped}</p>"#));
+        }
+    }
+}
