@@ -32,8 +32,8 @@ pub(crate) fn runtime_names(routes: &[RouteSchema]) -> Vec<&'static str> {
 /// `export const routes = { .. } as const;`
 pub(crate) fn render_routes(out: &mut String, routes: &[RouteSchema], cfg: &ts_rs::Config) {
     out.push_str(
-        "/**\n * The app's pages: each makes its page's address from its typed parameters\n \
-         * (`routes.room({ room })`), percent-encoded as the server reads it back.\n */\n",
+        "/**\n * The app's pages: each makes its page's address from its typed parameters,\n \
+         * percent-encoded as the server reads it back.\n */\n",
     );
     out.push_str("export const routes = {\n");
     for route in routes {

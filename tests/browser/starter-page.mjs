@@ -1,6 +1,7 @@
 // Drives the starter's page in headless Chromium (Debian's, through playwright-core):
 // two tabs, the client component's +1 and −1 and the server component's Reset, each
-// seen in both tabs, in the server-rendered line and the client component alike.
+// seen in both tabs, in the server-rendered line and the client component alike; the
+// second page and back.
 //
 //   node tests/browser/starter-page.mjs http://127.0.0.1:3000/ [--during '<command>']
 //
@@ -61,8 +62,15 @@ try {
   // A tab that opens now gets the count at once (its first state).
   const c = await openTab("c");
   await expectCount(c, 1, "a tab opened later");
+  // The second page, by the client component's link (a route tsc checked), and back by
+  // the server-rendered one.
+  await c.getByRole("link", { name: "What is this?" }).click();
+  await c.locator(".about").waitFor({ timeout: 5_000 });
+  if (!new URL(c.url()).pathname.endsWith("/about")) throw new Error(`the About page is at ${c.url()}`);
+  await c.getByRole("link", { name: "Counter" }).click();
+  await expectCount(c, 1, "back on the counter page");
   if (errors.length > 0) throw new Error(`the page reported errors:\n${errors.join("\n")}`);
-  console.log(`starter page at ${url}: counts agree in three tabs`);
+  console.log(`starter page at ${url}: counts agree in three tabs; the About page and back`);
   if (during) {
     execSync(during, { stdio: "inherit" });
     // The tab that stayed open reconnects to the new server by itself and works again

@@ -1,7 +1,8 @@
-//! The starter: a counter every tab shares. The `counter` channel is declared once
-//! here; the server component `Home` renders the count on the server, and the client
-//! component `Buttons` (client/src/Buttons.tsx) changes it through the channel's typed
-//! hook. Rename, delete, add: this is the app to grow into your own.
+//! The starter: a counter every tab shares, and a second page. The `counter` channel is
+//! declared once here; the server component `Home` renders the count on the server,
+//! and the client component `Buttons` (client/src/Buttons.tsx) changes it through the
+//! channel's typed hook. `Page` declares the app's pages and `App` shows the tab's.
+//! Rename, delete, add: this is the app to grow into your own.
 
 use pulse_runtime::html::*;
 use pulse_runtime::prelude::*;
@@ -55,6 +56,37 @@ pub fn Home(cx: &mut Scope, count: Shared<i64>) -> Node {
     ))
 }
 
+/// The app's pages: each an address, checked by rustc here and by tsc in the client
+/// (`routes.about()` in the generated module).
+#[derive(Routes, Debug, Clone, PartialEq)]
+pub enum Page {
+    /// The counter.
+    #[route("/")]
+    Home,
+    /// What this app is.
+    #[route("/about")]
+    About,
+}
+
+/// Every tab's root: the links to the pages, then the page the tab is on.
+#[component]
+pub fn App(cx: &mut Scope, count: Shared<i64>) -> Node {
+    let page = Page::current(cx.session()).map(|routed| routed.page().clone());
+    let links = nav((a("Counter").href(Page::Home.href()), a("About").href(Page::About.href()))).class("pages");
+    let page = match page {
+        Some(Page::Home) => Home { count }.into_node(),
+        Some(Page::About) => About {}.into_node(),
+        None => p("No page here.").class("not-found").into_node(),
+    };
+    div((links, page))
+}
+
+/// The second page: rendered on the server, like `Home`.
+#[component]
+pub fn About(_cx: &mut Scope) -> Node {
+    div((h1("About"), p("A Pulse app: server components in Rust, client components in React.").class("about")))
+}
+
 /// Implemented in TypeScript (client/src/Buttons.tsx); Rust declares its props.
 #[component(client)]
 pub struct Buttons {
@@ -62,15 +94,15 @@ pub struct Buttons {
     pub channel_id: ChannelId<Counter>,
 }
 
-/// The server: `Home` for every tab, all sharing one count.
+/// The server: `App` for every tab, all sharing one count.
 pub fn server() -> pulse_runtime::ServerBuilder {
     let count = Shared::new(0);
-    Server::builder().root(move || Home { count: count.clone() })
+    Server::builder().pages::<Page>().root(move || App { count: count.clone() })
 }
 
 /// The TypeScript module the client imports (client/src/generated/starter.ts).
 pub fn typescript() -> pulse_client_gen::Module {
-    pulse_client_gen::Module::new().channel::<Counter>().client_component::<Buttons>()
+    pulse_client_gen::Module::new().channel::<Counter>().client_component::<Buttons>().routes::<Page>()
 }
 
 /// Where [`typescript`] is written, in this crate.

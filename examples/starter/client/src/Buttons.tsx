@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from "react";
 
-import { type ButtonsProps, useCounterChannel } from "./generated/starter";
+import { type ButtonsProps, routes, useCounterChannel } from "./generated/starter";
 
 export function Buttons({ channelId }: ButtonsProps) {
   const counter = useCounterChannel(channelId);
@@ -18,12 +18,14 @@ export function Buttons({ channelId }: ButtonsProps) {
     counter.request("current", null).then((now) => heard || setCount(now), () => {});
     return off;
   }, [counter]);
-  // counter.emit("ad", 1) or counter.emit("add", "1") would not compile.
+  // counter.emit("ad", 1) or counter.emit("add", "1") would not compile, nor would
+  // routes.abot() (a page the app does not have).
   return (
     <p className="buttons">
       <button type="button" onClick={() => counter.emit("add", -1)}>−1</button>
       <span className="client-count"> {count ?? "…"} </span>
-      <button type="button" onClick={() => counter.emit("add", 1)}>+1</button>
+      <button type="button" onClick={() => counter.emit("add", 1)}>+1</button>{" "}
+      <a href={routes.about()}>What is this?</a>
     </p>
   );
 }

@@ -123,8 +123,8 @@ export type ClientComponents = {
 };
 
 /**
- * The app's pages: each makes its page's address from its typed parameters
- * (`routes.room({ room })`), percent-encoded as the server reads it back.
+ * The app's pages: each makes its page's address from its typed parameters,
+ * percent-encoded as the server reads it back.
  */
 export const routes = {
   /**

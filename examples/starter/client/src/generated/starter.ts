@@ -3,6 +3,7 @@
 
 import type { ComponentType } from "react";
 import { usePulseChannel, type ChannelId, type TypedChannel } from "@pulse-rs/client";
+import { href, type Href } from "@pulse-rs/client";
 
 /**
  * Implemented in TypeScript (client/src/Buttons.tsx); Rust declares its props.
@@ -60,3 +61,18 @@ export function useCounterChannel(channelId: CounterChannelId): CounterChannel {
 export type ClientComponents = {
   Buttons: ComponentType<ButtonsProps>;
 };
+
+/**
+ * The app's pages: each makes its page's address from its typed parameters,
+ * percent-encoded as the server reads it back.
+ */
+export const routes = {
+  /**
+   * The counter.
+   */
+  home: (): Href => href(`/`),
+  /**
+   * What this app is.
+   */
+  about: (): Href => href(`/about`),
+} as const;
