@@ -153,3 +153,45 @@ async fn a_session_knows_its_page() {
     let (_client, session) = harness.connect().await;
     assert_eq!(Route::current(&session), None, "no page said");
 }
+
+/// A blog whose pages take any text: what an old address's query gives a page can
+/// never make its redirect leave the server, or land on an address that reads back as
+/// another page.
+#[derive(pulse_runtime::Routes, Debug, Clone, PartialEq)]
+#[redirect("/?{slug}", to = Post)]
+#[redirect("/old?{path}", to = File)]
+enum Blog {
+    #[route("/")]
+    Home,
+    #[route("/{slug}")]
+    Post { slug: String },
+    #[route("/f/{*path}")]
+    File { path: String },
+}
+
+#[tokio::test]
+async fn a_redirect_never_leaves_the_server() {
+    use pulse_runtime::Server;
+    use pulse_tests::{http_get, http_request};
+
+    let dir = std::env::temp_dir().join(format!("pulse-blog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><div id=app></div>").unwrap();
+    let running = Server::builder().assets(&dir).pages::<Blog>().build().bind("127.0.0.1:0").await.unwrap();
+    let addr = running.local_addr();
+    // A backslash is written encoded: `/\evil.com` would be another host to a browser.
+    let (status, head, _) = http_get(addr, "/?slug=%5Cevil.com").await;
+    assert_eq!(status, 308);
+    assert!(head.contains("location: /%5cevil.com\r\n"), "{head}");
+    // Values that would write `//evil.com`, or a dot segment, name no page.
+    for old in ["/old?path=%2Fevil.com", "/old?path=a%2F%2Fb", "/?slug=..", "/?slug=."] {
+        let (status, head, _) = http_get(addr, old).await;
+        assert_eq!(status, 404, "{old}: {head}");
+    }
+    // An address of no page is a 404 with the page, even to a conditional request.
+    let headers =
+        [("Connection", "close"), ("If-Modified-Since", "Sat, 05 Dec 2099 00:00:00 GMT"), ("Range", "bytes=0-3")];
+    let (status, _, body) = http_request(addr, "GET", "/f/a/..", &headers).await;
+    assert_eq!((status, body.as_str()), (404, "<!doctype html><div id=app></div>"));
+    running.shutdown().await;
+}

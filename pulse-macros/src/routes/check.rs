@@ -9,7 +9,8 @@ pub(crate) fn check(decl: &RoutesDecl, errors: &mut Errors) {
     }
     // Two routes of one shape would match the same addresses: the second never would.
     for (i, page) in decl.pages.iter().enumerate() {
-        if let Some(first) = decl.pages[..i].iter().find(|other| same_addresses(&other.pattern, &page.pattern)) {
+        let same = |other: &&Page| same_addresses((&other.pattern, other), (&page.pattern, page));
+        if let Some(first) = decl.pages[..i].iter().find(same) {
             errors.push(syn::Error::new(
                 page.pattern.span,
                 format!(
@@ -49,7 +50,7 @@ pub(crate) fn check(decl: &RoutesDecl, errors: &mut Errors) {
                 ));
             }
         }
-        if let Some(other) = decl.pages.iter().find(|p| same_addresses(&p.pattern, &redirect.pattern)) {
+        if let Some(other) = decl.pages.iter().find(|p| same_addresses((&p.pattern, p), (&redirect.pattern, page))) {
             errors.push(syn::Error::new(
                 redirect.pattern.span,
                 format!(
@@ -94,8 +95,15 @@ fn check_fields(page: &Page, errors: &mut Errors) {
     }
 }
 
-/// Whether two patterns match the same addresses: the same path shape, and the same
-/// required query parameters (optional ones never decide a match).
-fn same_addresses(a: &Pattern, b: &Pattern) -> bool {
-    a.shape() == b.shape() && a.query.is_empty() && b.query.is_empty()
+/// Whether two patterns (each with the page whose fields it fills) match the same
+/// addresses: the same path shape, and the same required query parameters (optional
+/// ones never decide a match).
+fn same_addresses(a: (&Pattern, &Page), b: (&Pattern, &Page)) -> bool {
+    a.0.shape() == b.0.shape() && required(a) == required(b)
+}
+
+/// The query parameters a pattern requires: those whose field is not an `Option`.
+fn required<'a>((pattern, page): (&'a Pattern, &Page)) -> std::collections::BTreeSet<&'a str> {
+    let optional = |name: &str| page.fields.iter().any(|f| f.ident == name && f.option_of.is_some());
+    pattern.query.iter().map(String::as_str).filter(|name| !optional(name)).collect()
 }

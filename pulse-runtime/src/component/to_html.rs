@@ -1,8 +1,10 @@
 //! The rendered tree as HTML, for a page's first paint before any script runs: what
-//! React would put in the DOM for the same tree, written the way `react-dom/server`
-//! writes it (`class` for `className`, `<br/>`, a `<!-- -->` between adjacent texts),
-//! so the browser's React can take it over. Every text and attribute value is escaped;
-//! nothing in the tree is written raw.
+//! React would put in the DOM for the same tree, written as `react-dom/server` writes
+//! the common cases (`class` for `className`, `for` for `htmlFor`, `<br/>`, a `<!-- -->`
+//! between adjacent texts, no event handler, a `javascript:` URL blocked), so the
+//! browser's React can take it over. Other props are written by the names they have
+//! (SVG's camelCase ones included). Every text and attribute value is escaped; nothing
+//! in the tree is written raw.
 
 use std::fmt::Write as _;
 
@@ -33,6 +35,22 @@ const UNITLESS: [&str; 16] = [
     "widows",
     "zIndex",
 ];
+
+/// Attributes whose value is a URL a browser may follow or load.
+const URL_ATTRIBUTES: [&str; 6] = ["href", "src", "action", "formAction", "xlinkHref", "poster"];
+
+/// What a `javascript:` URL is written as: React's own replacement, which throws
+/// instead of running the URL's code.
+const BLOCKED_URL: &str = "javascript:throw new Error('React has blocked a javascript: URL as a security precaution.')";
+
+/// Whether `url` is a `javascript:` URL as a browser reads it: leading control
+/// characters and spaces, and tabs and line breaks anywhere, do not count; case does not
+/// matter.
+fn is_javascript_url(url: &str) -> bool {
+    let letters =
+        url.trim_start_matches(|c: char| c <= ' ').chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).take(11);
+    letters.map(|c| c.to_ascii_lowercase()).eq("javascript:".chars())
+}
 
 /// The tree's root list as HTML.
 pub fn to_html(tree: &[VNode]) -> String {
@@ -79,7 +97,7 @@ fn write_element(out: &mut String, element: &VElement) {
     for (name, value) in &element.props {
         write_attribute(out, name, value);
     }
-    if VOID.contains(&tag) {
+    if VOID.iter().any(|void| void.eq_ignore_ascii_case(tag)) {
         out.push_str("/>");
         return;
     }
@@ -97,7 +115,8 @@ fn write_attribute(out: &mut String, name: &str, value: &Value) {
         "defaultValue" => "value",
         "defaultChecked" => "checked",
         "key" | "ref" | "children" | "dangerouslySetInnerHTML" | "suppressHydrationWarning" => return,
-        _ if name.starts_with("on") && name[2..].starts_with(|c: char| c.is_ascii_uppercase()) => return,
+        // Event handlers, however spelt: never an attribute (React skips them too).
+        _ if name.get(..2).is_some_and(|on| on.eq_ignore_ascii_case("on")) => return,
         _ => name,
     };
     if !is_attribute_name(name) {
@@ -110,6 +129,7 @@ fn write_attribute(out: &mut String, name: &str, value: &Value) {
         Value::Bool(true) if !enumerated => String::new(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
+        Value::String(s) if URL_ATTRIBUTES.contains(&name) && is_javascript_url(s) => BLOCKED_URL.to_owned(),
         Value::String(s) => s.clone(),
         Value::Object(map) if name == "style" => style_text(map),
         Value::Object(_) | Value::Array(_) => return,
@@ -248,7 +268,11 @@ mod tests {
     fn nothing_from_the_tree_is_written_raw() {
         let attack = r#"</p><script>alert("x")</script>'&"#;
         let tree = [
-            element("p", json!({ "title": attack, "bad name": "x", "a\"b": "y" }), vec![text(attack)]),
+            element(
+                "p",
+                json!({ "title": attack, "bad name": "x", "a\"b": "y", "onclick": "x()", "ONLOAD": "x()", "Onerror": "x()" }),
+                vec![text(attack)],
+            ),
             element("script", json!({}), vec![text(attack)]),
             element("img src=x onerror=alert(1)", json!({}), vec![]),
             element("$$Bad<Name", json!({}), vec![]),
@@ -256,6 +280,21 @@ mod tests {
         let html = to_html(&tree);
         let escaped = "&lt;/p&gt;&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#x27;&amp;";
         assert_eq!(html, format!(r#"<p title="{escaped}">{escaped}</p><script>{escaped}</script>"#));
+    }
+
+    /// A `javascript:` URL, however a browser would still read it, is written as React's
+    /// blocked one; other URLs are written as they are.
+    #[test]
+    fn javascript_urls_are_blocked() {
+        for url in ["javascript:alert(1)", " JavaScript:alert(1)", "\u{1}java\tscript:alert(1)", "JAVA\nSCRIPT:x"] {
+            let html = to_html(&[element("a", json!({ "href": url }), vec![])]);
+            assert_eq!(html, format!(r#"<a href="{}"></a>"#, BLOCKED_URL.replace('\'', "&#x27;")), "{url:?}");
+        }
+        for url in ["/rooms/x", "https://example.com/javascript:", "javascript", "mailto:a@b"] {
+            let html = to_html(&[element("a", json!({ "href": url }), vec![])]);
+            assert!(html.contains(&format!(r#"href="{url}""#)), "{html}");
+        }
+        assert_eq!(to_html(&[element("BR", json!({}), vec![])]), "<BR/>");
     }
 
     #[test]

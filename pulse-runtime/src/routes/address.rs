@@ -5,24 +5,30 @@ use std::borrow::Cow;
 use std::fmt::Display;
 use std::str::FromStr;
 
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use crate::protocol::Query;
 
-/// What a path segment's text must have percent-encoded: what would end it or change
-/// its meaning, and what is not plain printable ASCII.
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
+/// What a path segment's text has percent-encoded: all but ASCII letters, digits and
+/// `-_.!~*'()`, as JavaScript's `encodeURIComponent` does (the TypeScript `routes` use
+/// it), so both sides write the same address, and no `/`, `\\`, `?` or `#` in a value
+/// can change what the address means.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// Whether a decoded segment can be a parameter: not empty, and not `.` or `..`, which
+/// browsers resolve away (so no address names a page with such a value).
+fn is_value(segment: &str) -> bool {
+    !matches!(segment, "" | "." | "..")
+}
 
 /// An address as the route matchers read it: its path's segments, percent-decoded,
 /// and its query.
@@ -62,14 +68,19 @@ impl<'a> Address<'a> {
         self.segments.get(at).is_some_and(|segment| segment == literal)
     }
 
-    /// Segment `at` as a `T`; `None` if it does not parse (or is empty).
+    /// Segment `at` as a `T`; `None` if it does not parse (or is empty, `.` or `..`).
     pub fn param<T: FromStr>(&self, at: usize) -> Option<T> {
-        self.segments.get(at).filter(|segment| !segment.is_empty())?.parse().ok()
+        self.segments.get(at).filter(|segment| is_value(segment))?.parse().ok()
     }
 
-    /// The segments from `at` on, joined by `/`, as a `T` (a catch-all parameter).
+    /// The segments from `at` on, joined by `/`, as a `T` (a catch-all parameter);
+    /// `None` if one of them is `.` or `..`.
     pub fn rest<T: FromStr>(&self, at: usize) -> Option<T> {
-        self.segments.get(at..)?.join("/").parse().ok()
+        let rest = self.segments.get(at..)?;
+        if !rest.iter().all(|segment| is_value(segment)) {
+            return None;
+        }
+        rest.join("/").parse().ok()
     }
 
     /// Query parameter `name` as a `T`: `Some(None)` when it is absent (or given twice),
@@ -187,13 +198,41 @@ mod tests {
         assert_eq!(HrefWriter::new().finish(), "/");
     }
 
+    /// A segment is encoded as `encodeURIComponent` encodes it (what the TypeScript
+    /// `routes` call): every byte but ASCII letters, digits and `-_.!~*'()`.
+    #[test]
+    fn segments_are_encoded_as_encode_uri_component_does() {
+        for byte in 0..=127u8 {
+            let c = char::from(byte);
+            let mut href = HrefWriter::new();
+            href.param(&c);
+            let kept = c.is_ascii_alphanumeric() || "-_.!~*'()".contains(c);
+            let expected = if kept { format!("/{c}") } else { format!("/%{byte:02X}") };
+            assert_eq!(href.finish(), expected, "{c:?}");
+        }
+        let mut href = HrefWriter::new();
+        href.param(&"é\\/?#");
+        assert_eq!(href.finish(), "/%C3%A9%5C%2F%3F%23");
+    }
+
+    #[test]
+    fn dot_segments_and_empty_values_name_nothing() {
+        for path in ["/a/.", "/a/..", "/a/%2E%2E", "/a/%2e"] {
+            let address = Address::new(path, "").unwrap();
+            assert_eq!(address.param::<String>(1), None, "{path}");
+            assert_eq!(address.rest::<String>(1), None, "{path}");
+        }
+        assert_eq!(Address::new("/a/b/../c", "").unwrap().rest::<String>(1), None);
+    }
+
     proptest::proptest! {
         /// Any text written as a parameter, a catch-all's part or a query value reads
         /// back as itself.
         #[test]
         fn any_text_reads_back(param in "\\PC+", rest in proptest::collection::vec("\\PC+", 1..4), query in "\\PC*") {
-            let rest: Vec<String> = rest.into_iter().map(|part| part.replace('/', "")).filter(|p| !p.is_empty()).collect();
-            proptest::prop_assume!(!rest.is_empty());
+            // Values that name no page (empty, `.`, `..`) aside.
+            let rest: Vec<String> = rest.into_iter().map(|part| part.replace('/', "")).filter(|p| is_value(p)).collect();
+            proptest::prop_assume!(!rest.is_empty() && is_value(&param));
             let rest = rest.join("/");
             let mut href = HrefWriter::new();
             href.param(&param);

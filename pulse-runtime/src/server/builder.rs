@@ -77,8 +77,10 @@ impl ServerBuilder {
     /// an address that names a page is answered with the app (`200`), an old address
     /// of one with a redirect to its own (`308`), and one that names none, or whose
     /// parameter does not parse, with the app and `404` (its not-found page). Files in
-    /// the assets folder are served first. A component reads its page with
-    /// [`Routes::current`](crate::Routes::current).
+    /// the assets folder are served first (a folder's `index.html` is not served for
+    /// the folder's address: that address is the app's). A redirect keeps only what the
+    /// page's own address holds (`/?room=x&theme=dark` leads to `/rooms/x`). A
+    /// component reads its page with [`Routes::current`](crate::Routes::current).
     ///
     /// ```no_run
     /// # use pulse_runtime::{Routes, Server};
@@ -331,6 +333,12 @@ impl ServerBuilder {
 
     /// The server, ready to be mounted with [`Server::router`] or run with [`Server::bind`].
     pub fn build(mut self) -> Server {
+        if self.pages.is_some() && self.assets.is_none() {
+            tracing::warn!(
+                "the app's pages are declared (`pages`) without the built client (`assets`): this server answers \
+                 no page's address (a dev server in front of it, such as Vite's, serves them)"
+            );
+        }
         if let Some(problem) = self.assets.as_deref().and_then(assets_problem) {
             tracing::warn!("{problem}");
         }

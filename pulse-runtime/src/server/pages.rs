@@ -28,7 +28,15 @@ impl Pages {
         Pages {
             status: |path, query| match R::route(path, query) {
                 Some(Routed::Page(_)) => PageStatus::Page,
-                Some(Routed::Redirect(page)) => PageStatus::Redirect(page.href()),
+                Some(Routed::Redirect(page)) => {
+                    // Only to an address of this app that names that very page: a value
+                    // from the old address (its query's, say) can never send the
+                    // browser elsewhere, nor to an address that reads back otherwise.
+                    let href = page.href();
+                    let (to_path, to_query) = href.split_once('?').unwrap_or((&href, ""));
+                    let reads_back = R::route(to_path, to_query) == Some(Routed::Page(page));
+                    if reads_back && is_local(&href) { PageStatus::Redirect(href) } else { PageStatus::NotFound }
+                }
                 None => PageStatus::NotFound,
             },
         }
@@ -37,6 +45,12 @@ impl Pages {
     pub(crate) fn status(&self, path: &str, query: &str) -> PageStatus {
         (self.status)(path, query)
     }
+}
+
+/// Whether `href` is a path on this server: `/`, or `/` then anything but a second `/`
+/// or a `\\` (which browsers read as another host's address).
+fn is_local(href: &str) -> bool {
+    href.strip_prefix('/').is_some_and(|rest| !rest.starts_with(['/', '\\']))
 }
 
 /// Answers an address that is no file: `index` (the built app's page) with the status
@@ -52,6 +66,13 @@ pub(crate) async fn answer(pages: Pages, mut index: ServeFile, request: Request<
         }
         return response;
     }
+    let mut request = request;
+    if status == PageStatus::NotFound {
+        // Always the whole page with its 404, never a `304` or a `206` of it.
+        for conditional in [header::IF_MODIFIED_SINCE, header::IF_NONE_MATCH, header::IF_RANGE, header::RANGE] {
+            request.headers_mut().remove(conditional);
+        }
+    }
     let mut response = match tower_service::Service::call(&mut index, request).await {
         Ok(response) => response.map(Body::new),
         Err(never) => match never {},
@@ -60,4 +81,19 @@ pub(crate) async fn answer(pages: Pages, mut index: ServeFile, request: Request<
         *response.status_mut() = StatusCode::NOT_FOUND;
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local;
+
+    #[test]
+    fn only_paths_on_this_server_are_local() {
+        for local in ["/", "/rooms/x", "/a?b=//c"] {
+            assert!(is_local(local), "{local}");
+        }
+        for elsewhere in ["//evil.com", "/\\evil.com", "http://evil.com", "evil.com", ""] {
+            assert!(!is_local(elsewhere), "{elsewhere}");
+        }
+    }
 }

@@ -19,6 +19,10 @@ enum Route {
     Unrouted,
     #[route("/t/{id}")]
     Tuple(u32),
+    #[route("/search?{q}")]
+    Search { q: Option<String> },
+    #[route("/search")]
+    SearchAgain,
 }
 
 fn main() {}
