@@ -164,29 +164,32 @@ mod tests {
         );
     }
 
+    /// Connections 1 and 2 handed over, the receiver `receive` makes, and a close if
+    /// `close`; once all are done, every connection is accounted for.
+    fn two_senders(close: bool, receive: impl FnOnce(Arc<Handover<u32>>, Rc<RefCell<Outcome>>) -> Actor) -> Run {
+        let handover = Arc::new(Handover::default());
+        let outcome = Rc::new(RefCell::new(Outcome::default()));
+        let receiver = receive(handover.clone(), outcome.clone());
+        let mut actors = vec![sender(&handover, &outcome, 1), sender(&handover, &outcome, 2), receiver];
+        if close {
+            actors.push(closer(&handover, &outcome));
+        }
+        Run { actors, then: Box::new(move || accounted(&outcome.borrow(), &[1, 2])) }
+    }
+
     /// Two connections handed over, a receiver taking them until the slot closes, and a
     /// close, in every order their steps can take: no connection is lost or doubled,
     /// and no one waits forever.
     #[test]
     fn every_connection_is_accounted_for_in_every_schedule() {
         let explored = every_schedule(|| {
-            let handover = Arc::new(Handover::default());
-            let outcome = Rc::new(RefCell::new(Outcome::default()));
-            let receiver: Actor = Box::pin({
-                let (handover, outcome) = (handover.clone(), outcome.clone());
-                async move {
+            two_senders(true, |handover, outcome| {
+                Box::pin(async move {
                     while let Some(attach) = handover.recv().await {
                         outcome.borrow_mut().received.push(attach);
                     }
-                }
-            });
-            let actors = vec![
-                sender(&handover, &outcome, 1),
-                sender(&handover, &outcome, 2),
-                receiver,
-                closer(&handover, &outcome),
-            ];
-            Run { actors, then: Box::new(move || accounted(&outcome.borrow(), &[1, 2])) }
+                })
+            })
         });
         assert!(explored > 100, "only {explored} schedules");
     }
@@ -196,20 +199,15 @@ mod tests {
     #[test]
     fn a_waiting_sender_gets_in_once_the_slot_empties() {
         let explored = every_schedule(|| {
-            let handover = Arc::new(Handover::default());
-            let outcome = Rc::new(RefCell::new(Outcome::default()));
-            let receiver: Actor = Box::pin({
-                let (handover, outcome) = (handover.clone(), outcome.clone());
-                async move {
+            two_senders(false, |handover, outcome| {
+                Box::pin(async move {
                     for _ in 0..2 {
                         let attach = handover.recv().await.expect("the slot is open");
                         outcome.borrow_mut().received.push(attach);
                     }
                     assert_eq!(handover.close(), None);
-                }
-            });
-            let actors = vec![sender(&handover, &outcome, 1), sender(&handover, &outcome, 2), receiver];
-            Run { actors, then: Box::new(move || accounted(&outcome.borrow(), &[1, 2])) }
+                })
+            })
         });
         assert!(explored >= 8, "only {explored} schedules");
     }
@@ -220,11 +218,8 @@ mod tests {
     #[test]
     fn a_receiver_that_gives_up_loses_nothing() {
         let explored = every_schedule(|| {
-            let handover = Arc::new(Handover::default());
-            let outcome = Rc::new(RefCell::new(Outcome::default()));
-            let receiver: Actor = Box::pin({
-                let (handover, outcome) = (handover.clone(), outcome.clone());
-                async move {
+            two_senders(true, |handover, outcome| {
+                Box::pin(async move {
                     for _ in 0..2 {
                         if let Some(Some(attach)) = poll_once(handover.recv()).await {
                             outcome.borrow_mut().received.push(attach);
@@ -234,15 +229,8 @@ mod tests {
                     while let Some(attach) = handover.recv().await {
                         outcome.borrow_mut().received.push(attach);
                     }
-                }
-            });
-            let actors = vec![
-                sender(&handover, &outcome, 1),
-                sender(&handover, &outcome, 2),
-                receiver,
-                closer(&handover, &outcome),
-            ];
-            Run { actors, then: Box::new(move || accounted(&outcome.borrow(), &[1, 2])) }
+                })
+            })
         });
         assert!(explored > 100, "only {explored} schedules");
     }

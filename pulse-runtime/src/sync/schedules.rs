@@ -150,72 +150,65 @@ mod tests {
 
     use super::*;
 
+    type Flag = Rc<Cell<bool>>;
+    type Slot = Rc<Cell<Option<Waker>>>;
+
+    /// A waiter that `wait`s on a flag and a waker slot, and a setter that sets the flag
+    /// and wakes what the slot holds.
+    fn flag_and_waiter<F: Future<Output = ()> + 'static>(wait: impl FnOnce(Flag, Slot) -> F) -> Vec<Actor> {
+        let flag: Flag = Rc::new(Cell::new(false));
+        let slot: Slot = Rc::new(Cell::new(None));
+        let waiter: Actor = Box::pin(wait(flag.clone(), slot.clone()));
+        let setter: Actor = Box::pin(async move {
+            flag.set(true);
+            if let Some(waker) = slot.take() {
+                waker.wake();
+            }
+        });
+        vec![waiter, setter]
+    }
+
     /// The explorer finds the order a racy check-then-wait loses its wake-up in.
     #[test]
     fn a_lost_wake_up_is_found() {
-        // A flag and a waker slot with the check and the registration in separate
-        // steps: the classic lost wake-up, if the flag is set in between.
+        // Checks and registers in one step: correct, so every order passes.
         let result = std::panic::catch_unwind(|| {
             every_schedule(|| {
-                let flag = Rc::new(Cell::new(false));
-                let waker: Rc<Cell<Option<Waker>>> = Rc::new(Cell::new(None));
-                let waiter: Actor = Box::pin({
-                    let (flag, waker) = (flag.clone(), waker.clone());
-                    async move {
-                        while !flag.get() {
-                            yield_once().await;
-                            std::future::poll_fn(|cx| {
-                                if flag.get() {
-                                    return Poll::Ready(());
-                                }
-                                waker.set(Some(cx.waker().clone()));
-                                Poll::Pending
-                            })
-                            .await;
-                        }
+                flag_and_waiter(|flag, slot| async move {
+                    while !flag.get() {
+                        yield_once().await;
+                        std::future::poll_fn(|cx| {
+                            if flag.get() {
+                                return Poll::Ready(());
+                            }
+                            slot.set(Some(cx.waker().clone()));
+                            Poll::Pending
+                        })
+                        .await;
                     }
-                });
-                let setter: Actor = Box::pin(async move {
-                    flag.set(true);
-                    if let Some(waker) = waker.take() {
-                        waker.wake();
-                    }
-                });
-                vec![waiter, setter]
+                })
             })
         });
-        // This one registers before it waits, so it is correct: every order passes.
         assert!(result.is_ok());
+        // Checks, lets others run, then registers without checking again: the classic
+        // lost wake-up, if the flag is set in between.
         let result = std::panic::catch_unwind(|| {
             every_schedule(|| {
-                let flag = Rc::new(Cell::new(false));
-                let waker: Rc<Cell<Option<Waker>>> = Rc::new(Cell::new(None));
-                let waiter: Actor = Box::pin({
-                    let (flag, waker) = (flag.clone(), waker.clone());
-                    async move {
-                        // Checks, lets others run, then registers without checking again.
-                        if !flag.get() {
-                            yield_once().await;
-                            let mut registered = false;
-                            std::future::poll_fn(|cx| {
-                                if registered {
-                                    return Poll::Ready(());
-                                }
-                                registered = true;
-                                waker.set(Some(cx.waker().clone()));
-                                Poll::Pending
-                            })
-                            .await;
-                        }
+                flag_and_waiter(|flag, slot| async move {
+                    if !flag.get() {
+                        yield_once().await;
+                        let mut registered = false;
+                        std::future::poll_fn(|cx| {
+                            if registered {
+                                return Poll::Ready(());
+                            }
+                            registered = true;
+                            slot.set(Some(cx.waker().clone()));
+                            Poll::Pending
+                        })
+                        .await;
                     }
-                });
-                let setter: Actor = Box::pin(async move {
-                    flag.set(true);
-                    if let Some(waker) = waker.take() {
-                        waker.wake();
-                    }
-                });
-                vec![waiter, setter]
+                })
             })
         });
         let panic = result.expect_err("the lost wake-up was not found");
