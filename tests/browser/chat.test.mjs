@@ -196,6 +196,38 @@ test("rooms: the page's link picks the room, and a message never leaves its room
   for (const page of [lobby1, lobby2, random1, random2]) await page.context().close();
 });
 
+test("pages: a room's link, back and forward render over the socket, without a reload", async () => {
+  const walker = await openChat("nina");
+  const stayer = await openChat("omar");
+  const online = (page) => page.locator(".online").innerText();
+  const lists = async (page, name) => (await online(page)).includes(name);
+  for (let i = 0; !(await lists(stayer, "nina")); i++) {
+    assert.ok(i < 50, `the lobby never listed nina: ${await online(stayer)}`);
+    await stayer.waitForTimeout(100);
+  }
+  await walker.evaluate(() => { window.__sameDocument = true; });
+
+  await walker.getByRole("link", { name: "random" }).click();
+  await walker.waitForURL(/\/rooms\/random$/);
+  await walker.locator("h2").getByText("Chat: random", { exact: true }).waitFor();
+  await walker.locator(".chat-client").waitFor();
+  // The lobby's page was left: its channel closed, so the lobby no longer lists nina.
+  for (let i = 0; await lists(stayer, "nina"); i++) {
+    assert.ok(i < 50, `the lobby still lists nina: ${await online(stayer)}`);
+    await stayer.waitForTimeout(100);
+  }
+
+  await walker.goBack();
+  await walker.locator("h2").getByText("Chat: lobby", { exact: true }).waitFor();
+  assert.equal(new URL(walker.url()).pathname, "/");
+  await walker.goForward();
+  await walker.locator("h2").getByText("Chat: random", { exact: true }).waitFor();
+  assert.equal(new URL(walker.url()).pathname, "/rooms/random");
+  // Every move was made in the same document: no reload.
+  assert.equal(await walker.evaluate(() => window.__sameDocument), true);
+  for (const page of [walker, stayer]) await page.context().close();
+});
+
 test("typing shows in the other tab of the room, never in the typist's", async () => {
   const room = "typing-room";
   const a = await openChat("mallory", undefined, room);

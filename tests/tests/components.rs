@@ -57,11 +57,12 @@ async fn the_seeds_chat_room_renders_and_updates_over_a_real_socket() {
         serde_json::to_value(&tree.root).unwrap(),
         json!([{
             "tag": "div",
+            "key": "lobby",
             "children": [
                 { "tag": "h2", "children": ["Chat: lobby"] },
                 { "tag": "nav", "props": { "className": "rooms" }, "children": [
-                    { "tag": "a", "key": "lobby", "props": { "href": "/rooms/lobby", "className": "current" }, "children": ["lobby"] },
-                    { "tag": "a", "key": "random", "props": { "href": "/rooms/random" }, "children": ["random"] }
+                    { "tag": "a", "key": "lobby", "props": { "href": "/rooms/lobby", "className": "current", "data-pulse-link": true }, "children": ["lobby"] },
+                    { "tag": "a", "key": "random", "props": { "href": "/rooms/random", "data-pulse-link": true }, "children": ["random"] }
                 ] },
                 { "tag": "ul", "props": { "className": "server-messages" } },
                 { "tag": "p", "props": { "className": "location" }, "children": ["locating…"] },

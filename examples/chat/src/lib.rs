@@ -138,14 +138,8 @@ pub struct ChatState {
 }
 
 impl ChatState {
-    fn new(cx: &mut StateCx<Self>) -> Self {
-        // The room of the page the tab is on; a client that names no page (a test's) may
-        // say it with `?room=` on the WebSocket's address.
-        let session = cx.session();
-        let id = match ChatPage::current(session) {
-            Some(page) => page.page().room(),
-            None => session.param("room").map_or_else(RoomId::lobby, RoomId),
-        };
+    fn new(cx: &mut StateCx<Self>, room: RoomId) -> Self {
+        let id = room;
         // The room's kept broadcasts, in the order every node and every client has them.
         let messages = cx.room_history::<Chat>(&id);
         let channel = match cx.try_channel_in::<Chat>(&id) {
@@ -212,16 +206,29 @@ impl ChatHandler for ChatState {
     }
 }
 
+/// Every tab's root: the room of the page the tab is on. Keyed by the room, so going to
+/// another room (a link, back, forward) leaves this one: its state and channel end.
+#[component]
+pub fn ChatApp(cx: &mut Scope) -> Node {
+    // A client that names no page (a test's) may name the room with `?room=` on the
+    // WebSocket's address.
+    let room = match cx.page::<ChatPage>() {
+        Some(page) => page.page().room(),
+        None => cx.session().param("room").map_or_else(RoomId::lobby, RoomId),
+    };
+    ChatRoom { room: room.clone() }.keyed(&room.0)
+}
+
 /// The chat room: links to the rooms, the room's messages rendered on the server, and
 /// the client component that sends them, given its channel by id.
 #[component]
-pub fn ChatRoom(cx: &mut Scope) -> Node {
-    let state = cx.init(ChatState::new);
+pub fn ChatRoom(cx: &mut Scope, room: RoomId) -> Node {
+    let state = cx.init(|cx| ChatState::new(cx, room.clone()));
     let history = state.read().messages.clone();
     let log = cx.watch(&history);
     let s = state.read();
     let links = nav(ROOMS.map(|name| {
-        let link = a(name).href(ChatPage::Room { room: RoomId(name.into()) }.href()).key(name);
+        let link = page_link(&ChatPage::Room { room: RoomId(name.into()) }, name).key(name);
         if name == s.id.0 { link.class("current") } else { link }
     }))
     .class("rooms");
@@ -256,7 +263,7 @@ pub const HISTORY: usize = 100;
 /// (`PULSE_REDIS_URL`) the history lives in Redis: every node shows the same messages,
 /// in the same order.
 pub fn server() -> pulse_runtime::ServerBuilder {
-    Server::builder().history::<Chat>(History::last(HISTORY)).pages::<ChatPage>().root(|| ChatRoom {}).authorize(
+    Server::builder().history::<Chat>(History::last(HISTORY)).pages::<ChatPage>().root(|| ChatApp {}).authorize(
         |_session, access| match access.room::<RoomId>() {
             Some(RoomId(name)) if name == "staff" => Err("the staff room is for staff".into()),
             _ => Ok(()),

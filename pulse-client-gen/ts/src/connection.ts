@@ -123,6 +123,23 @@ export class PulseConnection {
     this.send({ t: "callback", callback: id, data });
   }
 
+  /**
+   * Goes to page `href` of the app without a reload: the browser's address and history
+   * follow (`pushState`, or `replaceState` with `replace`), and the server renders the
+   * page over this connection.
+   */
+  navigate(href: string, options: { replace?: boolean } = {}): void {
+    if (options.replace) globalThis.history.replaceState(null, "", href);
+    else globalThis.history.pushState(null, "", href);
+    this.followLocation();
+  }
+
+  /** Tells the server the page the browser is on now (after back or forward). */
+  followLocation(): void {
+    const { pathname, search } = globalThis.location;
+    this.send({ t: "navigate", path: `${pathname}${search}` });
+  }
+
   /** The channel with `id`; made on first use, so a hook may ask before `open` arrives. */
   channel(id: string): ClientChannel {
     return this.router.channel(id);

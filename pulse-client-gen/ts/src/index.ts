@@ -55,9 +55,11 @@ export {
   shouldReconnect,
 } from "./protocol.js";
 export { PulseRoot, type PulseRootProps, describeEvent } from "./root.js";
-export { type Href, href, pathRest, pathSegment } from "./routes.js";
+export { type Href, type LinkClick, followLink, href, pathRest, pathSegment } from "./routes.js";
 export { TreeStore, applyOps } from "./tree.js";
 export {
+  Link,
+  type LinkProps,
   PulseProvider,
   type Reducers,
   useChannelState,

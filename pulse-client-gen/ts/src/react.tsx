@@ -1,8 +1,11 @@
 // React bindings: a provider for the connection and the channel hook.
 
 import {
+  type AnchorHTMLAttributes,
+  type MouseEvent,
   type ReactNode,
   createContext,
+  createElement,
   useCallback,
   useContext,
   useEffect,
@@ -15,6 +18,7 @@ import {
 import type { ChannelShape, ClientChannel, Present, TypedChannel } from "./channel.js";
 import type { ConnectionState, ConnectionStatus, PulseConnection } from "./connection.js";
 import type { ChannelId } from "./protocol.js";
+import { type Href, followLink } from "./routes.js";
 
 const ConnectionContext = createContext<PulseConnection | null>(null);
 
@@ -164,4 +168,24 @@ export function useConnectionState(): ConnectionState {
     return connection.onStateChange(setState);
   }, [connection]);
   return state;
+}
+
+/** The props of a {@link Link}: where it goes (made by the generated `routes`), and what an `<a>` takes. */
+export type LinkProps = { to: Href } & Omit<AnchorHTMLAttributes<HTMLAnchorElement>, "href">;
+
+/**
+ * A link to a page of the app: an `<a href>` whose plain left click goes to the page over
+ * the socket (no reload; the address and history follow). `to` comes from the generated
+ * `routes` (`routes.room({ room })`), so tsc checks the page and its parameters.
+ */
+export function Link({ to, onClick, ...rest }: LinkProps): ReactNode {
+  const connection = usePulseConnection();
+  return createElement("a", {
+    ...rest,
+    href: to,
+    onClick: (event: MouseEvent<HTMLAnchorElement>) => {
+      onClick?.(event);
+      followLink(event, () => connection.navigate(to));
+    },
+  });
 }

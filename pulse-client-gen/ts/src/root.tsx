@@ -14,6 +14,7 @@ import { PulseConnection, type ConnectionOptions } from "./connection.js";
 import { isSecondReact, reportSecondReact } from "./one-react.js";
 import type { DomEventData, VNode } from "./protocol.js";
 import { PulseProvider } from "./react.js";
+import { type LinkClick, followLink } from "./routes.js";
 import { TreeStore } from "./tree.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: client components take any props.
@@ -66,8 +67,12 @@ function Root({ components, connection: given, options, fallback = null, onRende
       }
     });
     connection.retain();
+    // Back and forward between pages the server rendered: it renders the one reached.
+    const onPopState = () => connection.followLocation();
+    globalThis.addEventListener?.("popstate", onPopState);
     return () => {
       off();
+      globalThis.removeEventListener?.("popstate", onPopState);
       connection.release();
     };
   }, [connection, store, onRenderError]);
@@ -98,9 +103,17 @@ function renderNode(node: VNode, context: RenderContext, index: number): ReactNo
   for (const [name, value] of Object.entries(props)) {
     reactProps[name] = isCallback(value) ? handler(context.connection, value.$cb) : value;
   }
+  // A link to a page of the app (`page_link` on the server): followed over the socket.
+  if (tag === "a" && props[PAGE_LINK] === true && typeof props.href === "string") {
+    const href = props.href;
+    reactProps.onClick = (event: LinkClick) => followLink(event, () => context.connection.navigate(href));
+  }
   const rendered = children.map((child, i) => renderNode(child, context, i));
   return rendered.length > 0 ? createElement(tag, reactProps, ...rendered) : createElement(tag, reactProps);
 }
+
+/** The prop that marks a server-rendered link to a page of the app. */
+const PAGE_LINK = "data-pulse-link";
 
 function isCallback(value: unknown): value is { $cb: string } {
   return typeof value === "object" && value !== null && typeof (value as { $cb?: unknown }).$cb === "string";

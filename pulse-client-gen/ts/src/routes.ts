@@ -23,3 +23,26 @@ export function href(path: string, query?: Record<string, string | number | bigi
   const text = params.toString();
   return (text ? `${path}?${text}` : path) as Href;
 }
+
+/** What a click tells of itself (a DOM event or React's). */
+export interface LinkClick {
+  defaultPrevented: boolean;
+  button: number;
+  metaKey: boolean;
+  ctrlKey: boolean;
+  shiftKey: boolean;
+  altKey: boolean;
+  preventDefault(): void;
+}
+
+/**
+ * Follows a link over the socket (`navigate`) on a plain left click; a click with a
+ * modifier (a new tab, a download) or another button is left to the browser.
+ */
+export function followLink(event: LinkClick, navigate: () => void): void {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) {
+    return;
+  }
+  event.preventDefault();
+  navigate();
+}

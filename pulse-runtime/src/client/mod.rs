@@ -282,6 +282,13 @@ impl Client {
         self.shared.send_text(encode(&ClientFrame::Callback { callback: id.into(), data })?)
     }
 
+    /// Tells the server the client went to page `path` (`/rooms/x?y=1`): it renders
+    /// that page.
+    pub fn navigate(&self, path: &str) -> Result<(), ClientError> {
+        let frame: ClientFrame<'_, &()> = ClientFrame::Navigate { path: path.into() };
+        self.shared.send_text(encode(&frame)?)
+    }
+
     /// Sends any text as a frame, well-formed or not (for tests of bad input).
     pub fn send_raw_text(&self, text: impl Into<String>) -> Result<(), ClientError> {
         self.shared.send_text(text.into())

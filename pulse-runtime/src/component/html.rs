@@ -28,3 +28,11 @@ container_tags!(
 );
 
 void_tags!(input, img, br, hr);
+
+/// A link to page `page` of the app (`<a href>`): the browser follows it over the socket
+/// (no reload; the address and history follow), as `<Link>` does in a client component.
+/// A click with a modifier (a new tab) is the browser's, and without JavaScript it is a
+/// plain link.
+pub fn page_link<R: crate::Routes>(page: &R, children: impl IntoNodes) -> Node {
+    a(children).href(page.href()).prop("data-pulse-link", true)
+}

@@ -9,7 +9,7 @@ use super::node::{ComponentNode, Node};
 use super::state::RenderWake;
 use super::tree::{Expander, Instance, RenderFailure};
 use super::vdom::VNode;
-use super::{AnyComponent, RootFn};
+use super::{AnyComponent, RootFn, Shared};
 use crate::protocol::frames;
 use crate::session::Session;
 
@@ -34,6 +34,13 @@ impl AnyComponent for Root {
 
 pub(crate) async fn run(session: Session, root: RootFn) {
     let wake = Arc::new(RenderWake::default());
+    // Bumped at each navigation: the components that read the page (`Scope::page`)
+    // watch it, so they render the new page.
+    let page = Shared::new(0_u64);
+    session.shared.on_navigate(Arc::new({
+        let page = page.clone();
+        move || page.update(|moves| *moves += 1)
+    }));
     let mut next_id = 0;
     let root_node = ComponentNode { component: Arc::new(Root(root)), key: None };
     let mut root = Instance::mount(&root_node, &wake, &mut next_id);
@@ -43,6 +50,7 @@ pub(crate) async fn run(session: Session, root: RootFn) {
         let changes_before = wake.changes.load(Ordering::Acquire);
         let mut expander = Expander {
             session: &session,
+            page: &page,
             wake: &wake,
             next_id: &mut next_id,
             callbacks: Default::default(),

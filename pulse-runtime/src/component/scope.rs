@@ -14,6 +14,7 @@ pub struct Scope<'a> {
     pub(crate) owned: &'a mut Vec<RawChannel>,
     pub(crate) dirty: &'a Arc<Dirty>,
     pub(crate) session: &'a Session,
+    pub(crate) page: &'a Shared<u64>,
     pub(crate) next_hook: usize,
 }
 
@@ -83,6 +84,35 @@ impl Scope<'_> {
     /// The session this component renders for.
     pub fn session(&self) -> &Session {
         self.session
+    }
+
+    /// The page the tab is on, as the app's route table `R` reads its address; this
+    /// component re-renders when the tab navigates (a link, back, forward). `None` when
+    /// the address names no page (render the not-found page) or the client said none.
+    ///
+    /// ```
+    /// # use pulse_runtime::html::*;
+    /// # use pulse_runtime::prelude::*;
+    /// #[derive(Routes, Debug, Clone, PartialEq)]
+    /// enum Page {
+    ///     #[route("/")]
+    ///     Home,
+    ///     #[route("/about")]
+    ///     About,
+    /// }
+    ///
+    /// #[component]
+    /// fn App(cx: &mut Scope) -> Node {
+    ///     match cx.page::<Page>().map(|routed| routed.page().clone()) {
+    ///         Some(Page::Home) => p("home"),
+    ///         Some(Page::About) => p("about"),
+    ///         None => p("no page here"),
+    ///     }
+    /// }
+    /// ```
+    pub fn page<R: crate::Routes>(&mut self) -> Option<crate::Routed<R>> {
+        self.page.watch(self.dirty);
+        R::current(self.session)
     }
 }
 

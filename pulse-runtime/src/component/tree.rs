@@ -15,6 +15,7 @@ use super::AnyComponent;
 use super::callback::Callback;
 use super::node::{ComponentNode, Node, PropValue};
 use super::scope::Scope;
+use super::shared::Shared;
 use super::state::{Dirty, RenderWake};
 use super::vdom::{VElement, VNode};
 use crate::session::Session;
@@ -52,6 +53,8 @@ pub(crate) struct RenderFailure {
 /// The state of one expansion pass.
 pub(crate) struct Expander<'a> {
     pub session: &'a Session,
+    /// Bumped at each navigation of the session (see `Scope::page`).
+    pub page: &'a Shared<u64>,
     pub wake: &'a Arc<RenderWake>,
     pub next_id: &'a mut u64,
     pub callbacks: HashMap<String, Callback>,
@@ -100,6 +103,7 @@ impl Expander<'_> {
             owned: &mut instance.owned,
             dirty: &instance.dirty,
             session: self.session,
+            page: self.page,
             next_hook: 0,
         };
         let component = instance.component.clone();

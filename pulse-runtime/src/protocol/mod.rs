@@ -56,7 +56,7 @@ pub const SERVER_FRAME_TYPES: [&str; 15] = [
 ];
 
 /// The frame types (`t`) a client may send.
-pub const CLIENT_FRAME_TYPES: [&str; 6] = ["emit", "request", "answer", "close", "callback", "pong"];
+pub const CLIENT_FRAME_TYPES: [&str; 7] = ["emit", "request", "answer", "close", "callback", "navigate", "pong"];
 
 /// Longest channel or event name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;

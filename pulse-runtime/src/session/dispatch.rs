@@ -50,8 +50,24 @@ pub(super) fn text_frame(session: &Arc<SessionShared>, text: &str) {
         }
         Ok(ClientFrame::Close { channel }) => close(session, &channel),
         Ok(ClientFrame::Callback { callback: id, data }) => callback(session, &id, data),
+        Ok(ClientFrame::Navigate { path }) => navigate(session, &path),
         Ok(ClientFrame::Pong) => {}
     }
+}
+
+/// The client went to another page: the session's renderer renders it. Refused when
+/// the session renders no pages, or the address is not one of this server's.
+fn navigate(session: &SessionShared, path: &str) {
+    let local = path.strip_prefix('/').is_some_and(|rest| !rest.starts_with(['/', '\\']));
+    if !local {
+        let message = format!("`navigate` needs a path on this server (`/…`), not `{}`", truncate(path));
+        return report(session, &WireError::new(ErrorCode::MalformedFrame, message), None, None);
+    }
+    if !session.renders_pages() {
+        let message = "`navigate`: this server renders no pages (it has no root component)";
+        return report(session, &WireError::new(ErrorCode::UnsupportedFrame, message), None, None);
+    }
+    session.navigate(path);
 }
 
 /// A binary message: the protocol speaks JSON text only.

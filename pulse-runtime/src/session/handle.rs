@@ -60,17 +60,17 @@ impl Session {
         }
     }
 
-    /// The path of the page the client connected from (`/boards/7`), if it said: the
+    /// The path of the page the client is on (`/boards/7`), if it said: the
     /// TypeScript client sends the page's address (`location`) unless told not to
-    /// (`page: false`).
+    /// (`page: false`), and each navigation of a page rendered by the server.
     pub fn page_path(&self) -> Option<String> {
-        self.shared.params.page_path()
+        self.shared.page_address().map(|(path, _)| path)
     }
 
-    /// The address of the page the client connected from, as its path and its query
-    /// (without `?`), if it said.
+    /// The address of the page the client is on (where it last navigated, else the one
+    /// it connected from), as its path and its query (without `?`), if it said.
     pub(crate) fn page_address(&self) -> Option<(String, String)> {
-        self.shared.params.page_address()
+        self.shared.page_address()
     }
 
     /// The key of this session's user (see [`Identity`](crate::Identity)), if

@@ -95,11 +95,21 @@ pub(crate) struct SessionShared {
     identity: Option<Identity>,
     /// The query of the URL the session connected with.
     params: Query,
+    /// Where the client navigated since (`navigate` frames), and what to tell then.
+    navigation: Mutex<Option<Box<Navigation>>>,
     /// The rooms whose position from `since` a join has used (each is used once).
     since_used: Mutex<std::collections::HashSet<Arc<str>>>,
     /// What the client's events and requests waiting in its channels hold
     /// ([`Config::inbound_queue_bytes`](crate::Config::inbound_queue_bytes)).
     inbound: Budget,
+}
+
+/// A session's navigation: the page address its client is on now, if it navigated
+/// since it connected, and the session's renderer, told of each move.
+#[derive(Default)]
+struct Navigation {
+    address: Option<(String, String)>,
+    on_navigate: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl SessionShared {
@@ -123,6 +133,7 @@ impl SessionShared {
             on_finish: Notify::new(),
             resumes: handover::Handover::default(),
             callbacks: Mutex::new(HashMap::new()),
+            navigation: Mutex::new(None),
             identity,
             params,
             since_used: Mutex::default(),
@@ -198,6 +209,41 @@ impl SessionShared {
     /// The key of the session's user, when authentication said who it is.
     pub(crate) fn user(&self) -> Option<&str> {
         self.identity.as_ref().map(|identity| &*identity.user)
+    }
+
+    // -- navigation --------------------------------------------------------------------
+
+    /// The address of the page the client is on: where it last navigated to, else the
+    /// one it connected from (`page`), as its path and its query.
+    pub(crate) fn page_address(&self) -> Option<(String, String)> {
+        let navigated = lock(&self.navigation).as_ref().and_then(|n| n.address.clone());
+        navigated.or_else(|| self.params.page_address())
+    }
+
+    /// Whether the session renders pages (its renderer listens for navigation).
+    pub(crate) fn renders_pages(&self) -> bool {
+        lock(&self.navigation).as_ref().is_some_and(|n| n.on_navigate.is_some())
+    }
+
+    /// The client went to `address` (`/rooms/x?y=1`): the page is now that one, and the
+    /// renderer hears of it.
+    pub(crate) fn navigate(&self, address: &str) {
+        let address = address.split('#').next().unwrap_or_default();
+        let (path, query) = address.split_once('?').unwrap_or((address, ""));
+        let on_navigate = {
+            let mut navigation = lock(&self.navigation);
+            let navigation = navigation.get_or_insert_with(Box::default);
+            navigation.address = Some((path.to_owned(), query.to_owned()));
+            navigation.on_navigate.clone()
+        };
+        if let Some(on_navigate) = on_navigate {
+            on_navigate();
+        }
+    }
+
+    /// Calls `on_navigate` after each navigation (the session's renderer).
+    pub(crate) fn on_navigate(&self, on_navigate: Arc<dyn Fn() + Send + Sync>) {
+        lock(&self.navigation).get_or_insert_with(Box::default).on_navigate = Some(on_navigate);
     }
 
     // -- channels ----------------------------------------------------------------------

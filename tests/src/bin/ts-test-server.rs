@@ -2,12 +2,12 @@
 //! a typed `lab` channel, an untyped `calc` channel (see `pulse_tests::test_handlers`) and
 //! a `lobby` whose `join` opens `desk` rooms (room `staff` is refused; each desk keeps its
 //! last 5 broadcasts), a `table` in room `<t>` for `?table=<t>` (it tracks presence),
-//! and renders the chat's `ChatRoom` next to `LabCounter`. Prints `listening on <port>` once bound.
+//! and renders the chat's `ChatApp` next to `LabCounter`. Prints `listening on <port>` once bound.
 //! `ts-test-server [port]`.
 
 use std::time::Duration;
 
-use chat::{Chat, ChatRoom};
+use chat::{Chat, ChatApp};
 use pulse_runtime::html::div;
 use pulse_runtime::prelude::IntoNode;
 use pulse_runtime::{Access, Config, History, Server};
@@ -22,7 +22,7 @@ async fn main() -> std::io::Result<()> {
         .config(config)
         .history::<Desk>(History::last(5))
         .history::<Chat>(History::last(chat::HISTORY))
-        .root(|| div((ChatRoom {}, LabCounter {})).into_node())
+        .root(|| div((ChatApp {}, LabCounter {})).into_node())
         .on_session(|session| async move {
             if Lab::open(&session, LabServer::default()).is_err() {
                 return;

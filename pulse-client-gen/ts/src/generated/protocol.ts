@@ -181,6 +181,7 @@ export type ClientFrameType =
   | "answer"
   | "close"
   | "callback"
+  | "navigate"
   | "pong";
 
 /**
@@ -531,6 +532,13 @@ export type ClientFrame =
        * What the browser saw.
        */
       data: DomEventData,
+    }
+  | {
+      "t": "navigate",
+      /**
+       * The page's address: its path and query (`/rooms/x?y=1`).
+       */
+      path: string,
     }
   | { "t": "pong" };
 

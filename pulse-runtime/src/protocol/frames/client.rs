@@ -68,6 +68,12 @@ pub enum ClientFrame<'a, P = serde_json::Value> {
         #[ts(type = "DomEventData")]
         data: P,
     },
+    /// The client went to another page of the app (a link followed, back or forward):
+    /// the server renders that page.
+    Navigate {
+        /// The page's address: its path and query (`/rooms/x?y=1`).
+        path: Cow<'a, str>,
+    },
     /// The answer to a `ping`.
     Pong,
 }
@@ -81,6 +87,7 @@ impl<P> ClientFrame<'_, P> {
             ClientFrame::Answer { .. } => "answer",
             ClientFrame::Close { .. } => "close",
             ClientFrame::Callback { .. } => "callback",
+            ClientFrame::Navigate { .. } => "navigate",
             ClientFrame::Pong => "pong",
         }
     }

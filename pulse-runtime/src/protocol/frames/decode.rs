@@ -36,6 +36,8 @@ struct ClientFrameFields<'a> {
     callback: Option<Text<'a>>,
     #[serde(borrow, default, rename = "data")]
     event_data: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    path: Option<Text<'a>>,
 }
 
 /// A field that should be a string: the string (borrowed from the frame text unless it
@@ -190,6 +192,9 @@ pub(crate) fn decode_client_frame(text: &str) -> Result<ClientFrame<'_, &RawValu
         "callback" => Ok(ClientFrame::Callback {
             callback: string_field(fields.callback, "callback", "callback").map_err(FrameError::malformed)?,
             data: fields.event_data.unwrap_or(RawValue::NULL),
+        }),
+        "navigate" => Ok(ClientFrame::Navigate {
+            path: string_field(fields.path, "navigate", "path").map_err(FrameError::malformed)?,
         }),
         "pong" => Ok(ClientFrame::Pong),
         other => Err(FrameError {

@@ -382,13 +382,13 @@ mod tests {
     #[test]
     fn every_client_frame_type_is_known_to_the_decoder() {
         for t in CLIENT_FRAME_TYPES {
-            let text = format!(r#"{{"t":"{t}","channel":"c","id":1,"event":"e","callback":"1:1"}}"#);
+            let text = format!(r#"{{"t":"{t}","channel":"c","id":1,"event":"e","callback":"1:1","path":"/"}}"#);
             assert!(decode_client_frame(&text).is_ok(), "{t}");
         }
         let error = refused(r#"{"t":"subscribe"}"#);
         assert_eq!(error.error.code, ErrorCode::UnknownFrameType);
         assert!(
-            error.error.message.ends_with("emit, request, answer, close, callback, pong"),
+            error.error.message.ends_with("emit, request, answer, close, callback, navigate, pong"),
             "{}",
             error.error.message
         );
@@ -438,6 +438,7 @@ mod tests {
             ClientFrame::Answer { channel: "c1".into(), id: 4, ok: None, error: Some(Cow::Owned(error)) },
             ClientFrame::Close { channel: "c\u{1}".into() },
             ClientFrame::Callback { callback: "1:2".into(), data: json(r#"{"type":"click"}"#) },
+            ClientFrame::Navigate { path: "/rooms/x?y=%C3%A9".into() },
             ClientFrame::Pong,
         ];
         for frame in frames {
