@@ -102,7 +102,7 @@ async fn navigating_renders_the_new_page_keeps_the_layout_and_closes_the_page_le
     assert_eq!(LAYOUTS_MADE.load(Ordering::SeqCst), 1, "the layout's state was kept");
 
     // An address of no page renders the not-found page; one off this server is refused.
-    client.navigate("/nope").unwrap();
+    client.navigate("/nope?x=1").unwrap();
     while texts(&serde_json::to_value(&tree.root).unwrap()) != ["not found"] {
         if let ServerFrame::Patch { ops, .. } = next_frame(&mut client).await {
             tree.apply(&ops);
@@ -116,6 +116,7 @@ async fn navigating_renders_the_new_page_keeps_the_layout_and_closes_the_page_le
         }
     }
     assert_eq!(session.page_path().as_deref(), Some("/nope"));
+    assert_eq!(session.param("x").as_deref(), Some("1"), "the query of the page the client is on");
     expect_silence(&mut client, Duration::from_millis(100)).await;
 }
 

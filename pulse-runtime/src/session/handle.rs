@@ -50,14 +50,15 @@ impl Session {
 
     /// A parameter the client connected with, percent-decoded: one of the WebSocket
     /// URL's query (`new PulseConnection({ params: { room } })` sends `/ws?v=1&room=…`),
-    /// or else one of the page's own query. `PulseRoot` sends the page's address by
-    /// default, so on the page `/?room=lobby`, `param("room")` is `Some("lobby")`.
+    /// or else one of the query of the page the client is on. `PulseRoot` sends the
+    /// page's address by default (and each navigation), so on the page `/?room=lobby`,
+    /// `param("room")` is `Some("lobby")`.
     pub fn param(&self, name: &str) -> Option<String> {
-        let params = &self.shared.params;
-        match params.get(name) {
-            Some(value) => Some(value.into_owned()),
-            None => params.page_query()?.get(name).map(std::borrow::Cow::into_owned),
+        if let Some(value) = self.shared.params.get(name) {
+            return Some(value.into_owned());
         }
+        let (_, query) = self.shared.page_address()?;
+        crate::protocol::Query::parse(&query).get(name).map(std::borrow::Cow::into_owned)
     }
 
     /// The path of the page the client is on (`/boards/7`), if it said: the
