@@ -38,6 +38,14 @@ after(async () => {
 async function open(name, node, room) {
   const page = await (await browser.newContext()).newPage();
   page.on("pageerror", (error) => console.error(`[${name}] page error:`, error));
+  page.sockets = 0;
+  page.sent = [];
+  page.on("websocket", (socket) => {
+    page.sockets += 1;
+    socket.on("framesent", ({ payload }) => {
+      if (typeof payload === "string" && payload.includes('"send_message"')) page.sent.push(JSON.parse(payload).payload.text);
+    });
+  });
   page.knowsBoth = new Promise((resolve) => {
     page.on("websocket", (socket) =>
       socket.on("framereceived", ({ payload }) => {
@@ -117,7 +125,10 @@ test("messages sent at the same instant on both nodes are in one order in every 
     await new Promise((r) => setTimeout(r, 25));
     seen = await lists();
   }
-  assert.equal(seen[0].length, 12, `all 12 messages: ${JSON.stringify(seen[0])}`);
+  const shown = seen.map((list, i) => `${["ann", "ben", "cat", "dan"][i >> 1]} ${i % 2 ? "client" : "server"}: ${JSON.stringify(list)}`);
+  const sockets = tabs.map((tab) => tab.sockets).join(", ");
+  const sent = `ann sent ${JSON.stringify(tabs[0].sent)}, ben sent ${JSON.stringify(tabs[1].sent)}`;
+  assert.equal(seen[0].length, 12, `all 12 messages:\n${shown.join("\n")}\nWebSockets opened by ann, ben, cat, dan: ${sockets}\n${sent}`);
   for (const list of seen) assert.deepEqual(list, seen[0], "every list of every tab on both nodes in one order");
   for (const tab of tabs) await tab.context().close();
 });

@@ -104,8 +104,10 @@ export function launchChromium() {
 
 /** Sends `text` from the chat in `page`. */
 export async function send(page, text) {
+  // Enter in the box, not a click on Send: the button moves down as messages arrive
+  // above it, and a click aimed just before a message lands hits the list instead.
   await page.locator(".text").fill(text);
-  await page.getByRole("button", { name: "Send" }).click();
+  await page.locator(".text").press("Enter");
 }
 
 /** Waits until `selector` holds an item with exactly `text`. */

@@ -3,7 +3,7 @@
 // and who else is typing (both from the room's presence list, so a tab that leaves takes
 // its "typing…" with it).
 
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useChannelState, usePresence, usePulseConnection } from "@pulse-rs/client";
 import { type ChatClientProps, type Message, useChatChannel } from "./generated/chat";
 
@@ -23,6 +23,9 @@ export function ChatClient({ channelId }: ChatClientProps) {
   const messages = useChannelState(chat, [] as Message[], { new_message: (list, m) => [...list, m] });
   const notices = useChannelState(chat, [] as string[], { notification: (list, n) => [...list, n.text] });
   const [text, setText] = useState("");
+  // What the box holds now: a Send right after a keystroke (before React re-renders)
+  // must send it, not the text of the last render.
+  const typed = useRef("");
   const [user, setUser] = useState(defaultName);
   const online = usePresence(chat); // who is in this room, one entry per tab's user
   const me = usePulseConnection().sessionId;
@@ -43,14 +46,17 @@ export function ChatClient({ channelId }: ChatClientProps) {
   }, [chat]);
 
   const edit = (next: string) => {
-    if ((next === "") !== (text === "")) chat.emit("typing", next !== "");
+    if ((next === "") !== (typed.current === "")) chat.emit("typing", next !== "");
+    typed.current = next;
     setText(next);
   };
 
   const send = () => {
-    if (text) {
-      chat.emit("send_message", { user, text });
+    const message = typed.current;
+    if (message) {
+      chat.emit("send_message", { user, text: message });
       chat.emit("typing", false);
+      typed.current = "";
       setText("");
     }
   };
