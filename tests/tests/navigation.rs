@@ -108,10 +108,13 @@ async fn navigating_renders_the_new_page_keeps_the_layout_and_closes_the_page_le
             tree.apply(&ops);
         }
     }
-    for elsewhere in ["//evil.com/x", "https://evil.com", "rooms/x"] {
+    let long = format!("/{}", "x".repeat(8 * 1024));
+    for elsewhere in ["//evil.com/x", "https://evil.com", "rooms/x", long.as_str()] {
         client.navigate(elsewhere).unwrap();
         match next_frame(&mut client).await {
-            ServerFrame::Error { error, .. } => assert_eq!(error.code, ErrorCode::MalformedFrame, "{elsewhere}"),
+            ServerFrame::Error { error, .. } => {
+                assert_eq!(error.code, ErrorCode::MalformedFrame, "{}", &elsewhere[..20.min(elsewhere.len())])
+            }
             other => panic!("{elsewhere}: expected an error, got {other:?}"),
         }
     }

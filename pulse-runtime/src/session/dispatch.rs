@@ -55,10 +55,17 @@ pub(super) fn text_frame(session: &Arc<SessionShared>, text: &str) {
     }
 }
 
+/// The longest page address a `navigate` may name, in bytes (what a session keeps of it).
+const MAX_PAGE_ADDRESS: usize = 8 * 1024;
+
 /// The client went to another page: the session's renderer renders it. Refused when
 /// the session renders no pages, or the address is not one of this server's.
 fn navigate(session: &SessionShared, path: &str) {
     let local = path.strip_prefix('/').is_some_and(|rest| !rest.starts_with(['/', '\\']));
+    if path.len() > MAX_PAGE_ADDRESS {
+        let message = format!("`navigate`: an address is at most {MAX_PAGE_ADDRESS} bytes");
+        return report(session, &WireError::new(ErrorCode::MalformedFrame, message), None, None);
+    }
     if !local {
         let message = format!("`navigate` needs a path on this server (`/…`), not `{}`", truncate(path));
         return report(session, &WireError::new(ErrorCode::MalformedFrame, message), None, None);
