@@ -76,7 +76,8 @@ http {
 
 after(async () => {
   await browser?.close();
-  if (nginx) await stopServer(nginx);
+  // TERM, not KILL: nginx's master then ends its worker too (a killed master leaves it).
+  if (nginx) await stopServer(nginx, "SIGTERM");
   if (chat) await stopServer(chat);
   if (work) rmSync(work, { recursive: true, force: true });
 });
