@@ -6,6 +6,7 @@
 //! (SVG's camelCase ones included). Every text and attribute value is escaped; nothing
 //! in the tree is written raw.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -123,15 +124,15 @@ fn write_attribute(out: &mut String, name: &str, value: &Value) {
         return;
     }
     let enumerated = name.starts_with("aria-") || name.starts_with("data-");
-    let text = match value {
+    let text: Cow<'_, str> = match value {
         Value::Null => return,
         Value::Bool(false) if !enumerated => return,
-        Value::Bool(true) if !enumerated => String::new(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) if URL_ATTRIBUTES.contains(&name) && is_javascript_url(s) => BLOCKED_URL.to_owned(),
-        Value::String(s) => s.clone(),
-        Value::Object(map) if name == "style" => style_text(map),
+        Value::Bool(true) if !enumerated => Cow::Borrowed(""),
+        Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        Value::Number(n) => Cow::Owned(n.to_string()),
+        Value::String(s) if URL_ATTRIBUTES.contains(&name) && is_javascript_url(s) => Cow::Borrowed(BLOCKED_URL),
+        Value::String(s) => Cow::Borrowed(s),
+        Value::Object(map) if name == "style" => Cow::Owned(style_text(map)),
         Value::Object(_) | Value::Array(_) => return,
     };
     let _ = write!(out, " {name}=\"");

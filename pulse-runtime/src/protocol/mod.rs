@@ -17,7 +17,7 @@ pub use frames::{AnnouncedLimits, ClientFrame, Hello, ServerFrame, UNSEQUENCED, 
 pub use params::{
     LAST_SEQ_PARAM, PAGE_PARAM, PROBE_ORIGIN_HEADER, PROBE_PARAM, RESUME_PARAM, SINCE_PARAM, VERSION_PARAM,
 };
-pub use query::Query;
+pub use query::{Query, split_address};
 pub use since::{HistoryPosition, MAX_SINCE_POSITIONS};
 pub use topic::Topic;
 pub(crate) use ts_types::JsonObject;

@@ -29,29 +29,20 @@ impl Query {
         values.next().is_none().then_some(value)
     }
 
-    /// The query of the page address in parameter [`PAGE_PARAM`](super::PAGE_PARAM)
-    /// (`/boards/7?room=lobby#top`: `room=lobby`).
-    pub fn page_query(&self) -> Option<Query> {
-        let page = self.get(super::PAGE_PARAM)?;
-        let (_, query) = page.split_once('?')?;
-        Some(Query::parse(query.split('#').next().unwrap_or_default()))
-    }
-
     /// The page address in [`PAGE_PARAM`](super::PAGE_PARAM) as its path and its query
     /// text (`/boards/7?room=lobby#top`: `/boards/7` and `room=lobby`).
     pub fn page_address(&self) -> Option<(String, String)> {
         let page = self.get(super::PAGE_PARAM)?;
-        let page = page.split('#').next().unwrap_or_default();
-        let (path, query) = page.split_once('?').unwrap_or((page, ""));
+        let (path, query) = split_address(&page);
         Some((path.to_owned(), query.to_owned()))
     }
+}
 
-    /// The path of the page address in [`PAGE_PARAM`](super::PAGE_PARAM)
-    /// (`/boards/7?room=lobby`: `/boards/7`).
-    pub fn page_path(&self) -> Option<String> {
-        let page = self.get(super::PAGE_PARAM)?;
-        page.split(['?', '#']).next().map(str::to_owned)
-    }
+/// An address (`/boards/7?room=lobby#top`) as its path and its query text, without
+/// the `?` and the fragment: `/boards/7` and `room=lobby`.
+pub fn split_address(address: &str) -> (&str, &str) {
+    let address = address.split('#').next().unwrap_or_default();
+    address.split_once('?').unwrap_or((address, ""))
 }
 
 #[cfg(test)]
@@ -87,11 +78,11 @@ mod tests {
     fn the_page_address_gives_its_path_and_query() {
         let query = Query::parse("v=1&room=mine&page=%2Fboards%2F7%3Froom%3Dpage%26tab%3Dall%23top");
         assert_eq!(query.get("page").as_deref(), Some("/boards/7?room=page&tab=all#top"));
-        assert_eq!(query.page_path().as_deref(), Some("/boards/7"));
-        let page = query.page_query().unwrap();
+        let (path, page_query) = query.page_address().unwrap();
+        assert_eq!(path, "/boards/7");
+        let page = Query::parse(&page_query);
         assert_eq!(page.get("room").as_deref(), Some("page"));
         assert_eq!(page.get("tab").as_deref(), Some("all"));
-        assert!(Query::parse("page=%2Fno-query").page_query().is_none());
-        assert_eq!(Query::parse("page=%2Fno-query").page_path().as_deref(), Some("/no-query"));
+        assert_eq!(Query::parse("page=%2Fno-query").page_address(), Some(("/no-query".to_owned(), String::new())));
     }
 }

@@ -33,7 +33,7 @@ impl Pages {
                     // from the old address (its query's, say) can never send the
                     // browser elsewhere, nor to an address that reads back otherwise.
                     let href = page.href();
-                    let (to_path, to_query) = href.split_once('?').unwrap_or((&href, ""));
+                    let (to_path, to_query) = crate::protocol::split_address(&href);
                     let reads_back = R::route(to_path, to_query) == Some(Routed::Page(page));
                     if reads_back && is_local(&href) { PageStatus::Redirect(href) } else { PageStatus::NotFound }
                 }

@@ -228,8 +228,7 @@ impl SessionShared {
     /// The client went to `address` (`/rooms/x?y=1`): the page is now that one, and the
     /// renderer hears of it.
     pub(crate) fn navigate(&self, address: &str) {
-        let address = address.split('#').next().unwrap_or_default();
-        let (path, query) = address.split_once('?').unwrap_or((address, ""));
+        let (path, query) = protocol::split_address(address);
         let on_navigate = {
             let mut navigation = lock(&self.navigation);
             let navigation = navigation.get_or_insert_with(Box::default);

@@ -93,11 +93,6 @@ pub(crate) fn request<P: Serialize + ?Sized>(
     Body::encode(&Out::Request { channel, id, event: event.into(), payload })
 }
 
-/// An answer to a client request. `channel` is echoed as the client sent it.
-pub(crate) fn answer(channel: &str, id: u64, result: Result<&RawValue, &WireError>) -> Body {
-    answer_with(channel, id, result)
-}
-
 /// An answer to a request on open channel `channel` (its id, as the client sent it).
 pub(crate) fn answer_on(channel: ChannelId, id: u64, result: Result<&RawValue, &WireError>) -> Body {
     match result {
@@ -111,11 +106,12 @@ pub(crate) fn answer_on(channel: ChannelId, id: u64, result: Result<&RawValue, &
                 [r#""t":"answer","channel":""#, channel.as_str(), r#"","id":"#, id_text, r#","ok":"#, value.get(), "}"];
             Body(Arc::from(parts.concat()))
         }
-        Err(_) => answer_with(channel.hex().as_str(), id, result),
+        Err(_) => answer(channel.hex().as_str(), id, result),
     }
 }
 
-pub(super) fn answer_with(channel: &str, id: u64, result: Result<&RawValue, &WireError>) -> Body {
+/// An answer to a client request. `channel` is echoed as the client sent it.
+pub(crate) fn answer(channel: &str, id: u64, result: Result<&RawValue, &WireError>) -> Body {
     let (ok, error) = match result {
         Ok(value) => (Some(value), None),
         Err(error) => (None, Some(Cow::Borrowed(error))),

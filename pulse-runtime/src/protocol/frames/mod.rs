@@ -185,7 +185,6 @@ pub(crate) fn truncate_to(s: &str, max: usize) -> &str {
 mod tests {
     use std::borrow::Cow;
 
-    use super::encode::answer_with;
     use super::*;
     use crate::id::{ChannelId, SessionId};
     use crate::protocol::{CLIENT_FRAME_TYPES, MAX_JSON_DEPTH, SERVER_FRAME_TYPES, Topic};
@@ -206,7 +205,7 @@ mod tests {
                 let channel = ChannelId::generate();
                 let value = RawValue::from_string(value.to_owned()).unwrap();
                 let direct = answer_on(channel, id, Ok(&value));
-                let encoded = answer_with(channel.hex().as_str(), id, Ok(&value));
+                let encoded = answer(channel.hex().as_str(), id, Ok(&value));
                 assert_eq!(direct.text(), encoded.text());
                 let parsed: serde_json::Value = serde_json::from_str(&format!("{{{}", direct.text())).unwrap();
                 assert_eq!(parsed["channel"], channel.to_string());
