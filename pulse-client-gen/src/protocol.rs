@@ -61,6 +61,16 @@ pub fn protocol_module() -> String {
             "The parameter that makes a plain `GET` of the WebSocket URL ask how an upgrade would be answered.",
         ),
         (
+            "ROOT_ATTRIBUTE",
+            protocol::ROOT_ATTRIBUTE,
+            "The attribute of the element in `index.html` that the server renders a page into.",
+        ),
+        (
+            "FIRST_PAINT_ID",
+            protocol::FIRST_PAINT_ID,
+            "The id of the script element holding a server-rendered page's `FirstPaint`.",
+        ),
+        (
             "PROBE_ORIGIN_HEADER",
             protocol::PROBE_ORIGIN_HEADER,
             "The header a same-origin page names its origin in when it probes.",
@@ -174,6 +184,8 @@ pub fn protocol_module() -> String {
     declare::<Op>(&mut out, &cfg);
     out.push('\n');
     declare::<ChildRef>(&mut out, &cfg);
+    out.push('\n');
+    declare::<protocol::FirstPaint<'static>>(&mut out, &cfg);
     out
 }
 

@@ -59,6 +59,11 @@ pub struct Config {
     /// (state, channels and component tree kept). Zero ends sessions with their
     /// connection.
     pub resume_grace: Duration,
+    /// How long a page requested over HTTP waits for its render to be whole (no
+    /// component [still loading](crate::component::Scope::still_loading)); past it the
+    /// page is sent as its last render shows it. The session that rendered it waits
+    /// [`resume_grace`](Config::resume_grace) for the page's connection.
+    pub first_paint_wait: Duration,
     /// Most frames kept per session for replay on resume.
     pub replay_buffer_frames: usize,
     /// Most bytes kept per session for replay on resume.
@@ -120,6 +125,7 @@ impl Default for Config {
             origins: Origins::SameHost,
             nodes: Vec::new(),
             resume_grace: Duration::from_secs(60),
+            first_paint_wait: Duration::from_secs(2),
             replay_buffer_frames: 256,
             replay_buffer_bytes: 64 * 1024,
             max_detached_bytes: 256 * 1024 * 1024,

@@ -214,9 +214,18 @@ pub fn ChatApp(cx: &mut Scope) -> Node {
     // WebSocket's address.
     let room = match cx.page::<ChatPage>() {
         Some(page) => page.page().room(),
+        // An address that names no page (the server answered it with 404).
+        None if cx.session().page_path().is_some() => return NotFound {}.into_node(),
         None => cx.session().param("room").map_or_else(RoomId::lobby, RoomId),
     };
     ChatRoom { room: room.clone() }.keyed(&room.0)
+}
+
+/// The page of an address that names no page: links to the rooms.
+#[component]
+pub fn NotFound(_cx: &mut Scope) -> Node {
+    let links = nav(ROOMS.map(|name| page_link(&ChatPage::Room { room: RoomId(name.into()) }, name).key(name)));
+    div((h2("Not found"), p("No page has this address. The rooms:"), links.class("rooms")))
 }
 
 /// The chat room: links to the rooms, the room's messages rendered on the server, and
@@ -226,6 +235,11 @@ pub fn ChatRoom(cx: &mut Scope, room: RoomId) -> Node {
     let state = cx.init(|cx| ChatState::new(cx, room.clone()));
     let history = state.read().messages.clone();
     let log = cx.watch(&history);
+    if !log.is_ready() {
+        // The room's history is being read (from Redis): a page rendered over HTTP
+        // waits for the render with its messages.
+        cx.still_loading();
+    }
     let s = state.read();
     let links = nav(ROOMS.map(|name| {
         let link = page_link(&ChatPage::Room { room: RoomId(name.into()) }, name).key(name);
@@ -240,7 +254,9 @@ pub fn ChatRoom(cx: &mut Scope, room: RoomId) -> Node {
             }))
             .class("server-messages"),
             p(s.location.clone().unwrap_or_else(|| "locating…".into())).class("location"),
-            ChatClient { channel_id: channel.id() }, // a client component, typed props
+            // A client component, typed props; the page rendered over HTTP shows the
+            // fallback until the browser runs it.
+            ChatClient { channel_id: channel.id() }.into_node().fallback(p("loading the chat box…").class("status")),
         )),
         Err(reason) => fragment((p(format!("you may not enter {}: {reason}", s.id.0)).class("refused"),)),
     };

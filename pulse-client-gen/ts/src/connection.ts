@@ -6,6 +6,7 @@
 import type { ClientChannel } from "./channel.js";
 import { type ChannelError, DisconnectedError } from "./errors.js";
 import { NodeList } from "./failover.js";
+import { type FirstPaint, firstPaintFor, takeFirstPaint } from "./first-paint.js";
 import { Holders } from "./holders.js";
 import { type ConnectionOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { HistoryPositions } from "./positions.js";
@@ -78,6 +79,8 @@ export class PulseConnection {
   /** How the last connection ended, if it did. */
   lastClose: CloseInfo | null = null;
 
+  /** The session is the one that rendered the page, not greeted yet. */
+  private fromPage = false;
   /** Handles holding the connection open (see `retain`). */
   private readonly holders = new Holders();
   private started = false;
@@ -99,9 +102,28 @@ export class PulseConnection {
   start(): this {
     if (!this.started && !this.stopped) {
       this.started = true;
+      this.continuePage();
       this.open();
     }
     return this;
+  }
+
+  /**
+   * The tree the server rendered into this page, if this connection continues it (for
+   * `PulseRoot`'s first render, which must be the page's HTML).
+   */
+  get pageTree(): FirstPaint["tree"] | null {
+    return this.options.page ? (firstPaintFor(this)?.tree ?? null) : null;
+  }
+
+  /** A page the server rendered: its session is this connection's, resumed from its start. */
+  private continuePage(): void {
+    const paint = this.options.page && this.sessionId === null ? takeFirstPaint(this) : null;
+    if (paint?.session) {
+      this.sessionId = paint.session;
+      this.lastSeq = 0;
+      this.fromPage = true;
+    }
   }
 
   /**
@@ -185,8 +207,9 @@ export class PulseConnection {
   send(frame: ClientFrame): boolean {
     if (!this.transport.ready || this.state !== "open") {
       if (frame.t === "pong") return false;
-      // While the session waits to be resumed, frames wait with it (bounded).
-      if (this.sessionId !== null && this.state === "reconnecting" && this.outbox.push(frame)) return true;
+      // While the session waits to be resumed (or, for a page the server rendered, to
+      // be attached), frames wait with it (bounded).
+      if (this.resuming && this.outbox.push(frame)) return true;
       console.warn(`pulse: not connected; \`${frame.t}\` frame dropped`);
       return false;
     }
@@ -196,10 +219,14 @@ export class PulseConnection {
 
   /** @internal */
   request(channel: string, event: string, payload: unknown, timeoutMs?: number): Promise<unknown> {
-    const resumable = this.state === "reconnecting" && this.sessionId !== null;
-    if (this.state !== "open" && !resumable) return Promise.reject(new DisconnectedError(event));
+    if (this.state !== "open" && !this.resuming) return Promise.reject(new DisconnectedError(event));
     const timeout = timeoutMs ?? this.options.requestTimeoutMs;
     return this.requests.start(channel, event, timeout, (id) => this.send({ t: "request", channel, id, event, payload }));
+  }
+
+  /** Not open, with a session to resume: frames and requests wait for it. */
+  private get resuming(): boolean {
+    return this.sessionId !== null && (this.state === "reconnecting" || this.state === "connecting");
   }
 
   /** @internal Fails the pending requests of one channel (or all, with `null`). */
@@ -257,11 +284,16 @@ export class PulseConnection {
         this.backoff.reset();
         this.retryAt = null;
         this.refused = null;
+        const fromPage = this.fromPage;
+        this.fromPage = false;
         if (frame.resumed) {
           // The same session: the frames missed follow, then what waited here goes out.
           this.setState("open");
           for (const waiting of this.outbox.take()) this.send(waiting);
         } else {
+          if (fromPage) {
+            console.debug("pulse: the session that rendered this page has ended; a new one renders it afresh");
+          }
           if (this.sessionId !== null) this.sessionLost();
           this.sessionId = frame.session;
           this.lastSeq = 0;

@@ -54,6 +54,8 @@ export {
   mustNotReconnect,
   shouldReconnect,
 } from "./protocol.js";
+export { type FirstPaint, firstPaint } from "./first-paint.js";
+export { mountPage } from "./mount.js";
 export { PulseRoot, type PulseRootProps, describeEvent } from "./root.js";
 export { type Href, type LinkClick, followLink, href, pathRest, pathSegment } from "./routes.js";
 export { TreeStore, applyOps } from "./tree.js";

@@ -55,7 +55,8 @@ function Root({ components, connection: given, options, fallback = null, onRende
   // Made during render but opened only in the effect: StrictMode's double render and
   // double effect leave one connection, one session.
   const connection = useMemo(() => given ?? new PulseConnection(options), [given, options]);
-  const store = useMemo(() => new TreeStore(), [connection]);
+  // A page the server rendered starts from its tree, so hydration finds the same DOM.
+  const store = useMemo(() => new TreeStore(connection.pageTree), [connection]);
 
   useEffect(() => {
     const off = connection.onFrame((frame) => {
@@ -77,7 +78,9 @@ function Root({ components, connection: given, options, fallback = null, onRende
     };
   }, [connection, store, onRenderError]);
 
-  const tree = useSyncExternalStore(store.subscribe, () => store.snapshot);
+  const snapshot = () => store.snapshot;
+  // Hydrating a page the server rendered, the snapshot is its tree too.
+  const tree = useSyncExternalStore(store.subscribe, snapshot, snapshot);
   const context: RenderContext = { connection, components };
   return (
     <PulseProvider connection={connection}>
@@ -97,7 +100,8 @@ function renderNode(node: VNode, context: RenderContext, index: number): ReactNo
     // The trusted boundary of client component props: they arrive as JSON, so a channel
     // id in them is a plain string here, and becomes the `ChannelId<N>` the component's
     // generated props type declares (the server put it there, from `ChannelId<C>`).
-    return createElement(component, { ...(props as ServerProps), key: reactKey });
+    const fallback = children.map((child, i) => renderNode(child, context, i));
+    return createElement(ClientSlot, { key: reactKey, component, props: props as ServerProps, fallback });
   }
   const reactProps: Record<string, unknown> = { key: reactKey };
   for (const [name, value] of Object.entries(props)) {
@@ -110,6 +114,28 @@ function renderNode(node: VNode, context: RenderContext, index: number): ReactNo
   }
   const rendered = children.map((child, i) => renderNode(child, context, i));
   return rendered.length > 0 ? createElement(tag, reactProps, ...rendered) : createElement(tag, reactProps);
+}
+
+interface ClientSlotProps {
+  component: AnyComponent;
+  props: ServerProps;
+  /** What the server rendered in the component's place (`fallback` in Rust). */
+  fallback: ReactNode[];
+}
+
+const noChange = () => () => {};
+
+/**
+ * A client component; while React hydrates a page the server rendered, what the server
+ * rendered in its place (the component itself never ran there), then the component.
+ */
+function ClientSlot({ component, props, fallback }: ClientSlotProps): ReactNode {
+  const hydrating = useSyncExternalStore(
+    noChange,
+    () => false,
+    () => true,
+  );
+  return hydrating ? fallback : createElement(component, props);
 }
 
 /** The prop that marks a server-rendered link to a page of the app. */

@@ -68,8 +68,13 @@ function asElement(node: VNode, path: readonly number[]): VElement {
 
 /** Holds one session's tree and tells subscribers when it changes (for useSyncExternalStore). */
 export class TreeStore {
-  private tree: VNode[] | null = null;
+  private tree: VNode[] | null;
   private readonly listeners = new Set<() => void>();
+
+  /** A store holding `tree` (a page's first paint) until the first frame, or nothing. */
+  constructor(tree: VNode[] | null = null) {
+    this.tree = tree;
+  }
 
   get snapshot(): VNode[] | null {
     return this.tree;

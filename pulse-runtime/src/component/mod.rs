@@ -100,7 +100,7 @@ pub use state::{State, StateCx, StateHandler, StateRead, StateRef, StateWrite, W
 pub use to_html::{json_in_script, to_html};
 pub use vdom::{ChildRef, Op, VElement, VNode};
 
-pub(crate) use renderer::run as run_renderer;
+pub(crate) use renderer::{PaintSender, Painted, run as run_renderer};
 
 /// What the app renders for each session: the root node (usually a component).
 pub(crate) type RootFn = Arc<dyn Fn() -> Node + Send + Sync>;

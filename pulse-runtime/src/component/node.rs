@@ -50,6 +50,34 @@ impl Node {
         }
     }
 
+    /// For a client component: what stands in its place where the browser does not
+    /// render it yet, in a page rendered over HTTP (before any script runs, or with
+    /// none) and while the client takes that page over; nothing by default. Shaped like
+    /// what the component renders, it keeps the page from moving when it appears. Other
+    /// nodes are returned as they are.
+    ///
+    /// ```
+    /// # use pulse_runtime::html::*;
+    /// # use pulse_runtime::prelude::*;
+    /// #[component(client)]
+    /// struct Composer {}
+    ///
+    /// #[component]
+    /// fn Room(cx: &mut Scope) -> Node {
+    ///     div(Composer {}.into_node().fallback(p("loading the message box…"))).into_node()
+    /// }
+    /// ```
+    pub fn fallback(self, fallback: impl IntoNodes) -> Node {
+        match self {
+            Node::Client(mut c) => {
+                c.placeholder.clear();
+                fallback.into_nodes(&mut c.placeholder);
+                Node::Client(c)
+            }
+            other => other,
+        }
+    }
+
     /// A node for server component `component`.
     pub fn component<C: Component>(component: C) -> Node {
         Node::Component(ComponentNode { component: Arc::new(component), key: None })
@@ -81,13 +109,16 @@ pub struct ClientNode {
     pub(crate) name: &'static str,
     pub(crate) key: Option<String>,
     pub(crate) props: serde_json::Value,
+    /// What stands in its place until the browser renders it: in a page rendered over
+    /// HTTP, and while the client takes that page over.
+    pub(crate) placeholder: Vec<Node>,
 }
 
 impl ClientNode {
     /// A client component `name` with `props` (already in their wire form).
     #[doc(hidden)]
     pub fn new(name: &'static str, props: serde_json::Value) -> Self {
-        ClientNode { name, key: None, props }
+        ClientNode { name, key: None, props, placeholder: Vec::new() }
     }
 }
 

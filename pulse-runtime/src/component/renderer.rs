@@ -32,7 +32,20 @@ impl AnyComponent for Root {
     }
 }
 
-pub(crate) async fn run(session: Session, root: RootFn) {
+/// A render pass's tree for a page's first paint over HTTP.
+#[derive(Debug)]
+pub(crate) struct Painted {
+    pub tree: Vec<VNode>,
+    /// No component said it shows data still loading (`Scope::still_loading`).
+    pub settled: bool,
+}
+
+/// Where the renderer hands its trees for a first paint, until one is settled.
+pub(crate) type PaintSender = tokio::sync::watch::Sender<Option<Arc<Painted>>>;
+
+/// Renders `root` for `session` until the session ends; with `paint`, each tree goes
+/// there too until one is settled (or nobody waits for it any more).
+pub(crate) async fn run(session: Session, root: RootFn, mut paint: Option<PaintSender>) {
     let wake = Arc::new(RenderWake::default());
     // Bumped at each navigation: the components that read the page (`Scope::page`)
     // watch it, so they render the new page.
@@ -55,10 +68,16 @@ pub(crate) async fn run(session: Session, root: RootFn) {
             next_id: &mut next_id,
             callbacks: Default::default(),
             failures: Vec::new(),
+            loading: false,
         };
         let mut tree = Vec::new();
         expander.expand(&mut root, false, &mut tree);
-        let Expander { callbacks, failures, .. } = expander;
+        let Expander { callbacks, failures, loading, .. } = expander;
+        if let Some(waiting) = paint.take().filter(|waiting| !waiting.is_closed()) {
+            let settled = !loading;
+            waiting.send_replace(Some(Arc::new(Painted { tree: tree.clone(), settled })));
+            paint = (!settled).then_some(waiting);
+        }
         session
             .shared
             .set_callbacks(callbacks.into_iter().map(|(id, callback)| (id, callback.into_session_fn())).collect());

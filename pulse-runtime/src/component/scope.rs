@@ -16,6 +16,8 @@ pub struct Scope<'a> {
     pub(crate) session: &'a Session,
     pub(crate) page: &'a Shared<u64>,
     pub(crate) next_hook: usize,
+    /// This render shows data still loading (see [`Scope::still_loading`]).
+    pub(crate) loading: bool,
 }
 
 impl Scope<'_> {
@@ -79,6 +81,32 @@ impl Scope<'_> {
     pub fn watch<'s, T: Send + Sync + 'static>(&mut self, shared: &'s Shared<T>) -> SharedRead<'s, T> {
         shared.watch(self.dirty);
         shared.read()
+    }
+
+    /// Says that what this render shows is not whole yet: data it shows is still
+    /// loading (a room's history being read, say), and a later render will show it. A
+    /// page rendered over HTTP waits for a render in which no component says so (for at
+    /// most [`Config::first_paint_wait`](crate::Config::first_paint_wait)), so its HTML
+    /// has the data. Each render says it anew.
+    ///
+    /// ```
+    /// # use pulse_runtime::html::*;
+    /// # use pulse_runtime::prelude::*;
+    /// #[component]
+    /// fn Prices(cx: &mut Scope, prices: Shared<Option<Vec<String>>>) -> Node {
+    ///     // `None` until a task has fetched them.
+    ///     let read = cx.watch(&prices);
+    ///     match &*read {
+    ///         Some(prices) => ul(prices.iter().map(|p| li(p.clone()))).into_node(),
+    ///         None => {
+    ///             cx.still_loading();
+    ///             p("loading…").into_node()
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn still_loading(&mut self) {
+        self.loading = true;
     }
 
     /// The session this component renders for.

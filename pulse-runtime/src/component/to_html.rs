@@ -82,9 +82,11 @@ fn write_nodes(out: &mut String, nodes: &[VNode]) {
 
 fn write_element(out: &mut String, element: &VElement) {
     if let Some(name) = element.tag.strip_prefix("$$") {
-        // A client component: the browser renders it; a marker holds its place.
+        // A client component: the browser renders it; a marker and its placeholder
+        // hold its place.
         if is_name(name) {
             let _ = write!(out, "<!--pulse:{name}-->");
+            write_nodes(out, &element.children);
         }
         return;
     }
@@ -261,6 +263,13 @@ mod tests {
     fn adjacent_texts_stay_apart_and_client_components_leave_a_marker() {
         let tree = [text("a"), text("b"), element("$$ChatClient", json!({ "channelId": "x" }), vec![]), text("c")];
         assert_eq!(to_html(&tree), "a<!-- -->b<!--pulse:ChatClient-->c");
+    }
+
+    #[test]
+    fn a_client_components_placeholder_stands_in_its_place() {
+        let placeholder = vec![element("p", json!({ "className": "wait" }), vec![text("loading")])];
+        let tree = [text("a"), element("$$ChatClient", json!({ "channelId": "x" }), placeholder), text("b")];
+        assert_eq!(to_html(&tree), "a<!--pulse:ChatClient--><p class=\"wait\">loading</p>b");
     }
 
     /// Nothing a user typed can become markup: texts, attribute values, and names that

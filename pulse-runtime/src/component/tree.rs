@@ -30,6 +30,8 @@ pub(crate) struct Instance {
     owned: Vec<RawChannel>,
     dirty: Arc<Dirty>,
     output: Option<Node>,
+    /// Its last render said it shows data still loading (`Scope::still_loading`).
+    loading: bool,
     children: Vec<Instance>,
 }
 
@@ -59,6 +61,8 @@ pub(crate) struct Expander<'a> {
     pub next_id: &'a mut u64,
     pub callbacks: HashMap<String, Callback>,
     pub failures: Vec<RenderFailure>,
+    /// Some component in the tree shows data still loading.
+    pub loading: bool,
 }
 
 impl Instance {
@@ -73,6 +77,7 @@ impl Instance {
             owned: Vec::new(),
             dirty: Dirty::new(wake.clone()),
             output: None,
+            loading: false,
             children: Vec::new(),
         }
     }
@@ -87,6 +92,7 @@ impl Expander<'_> {
         if rendered {
             self.render(instance);
         }
+        self.loading |= instance.loading;
         let output = instance.output.clone().unwrap_or_else(Node::empty);
         let mut old_children = std::mem::take(&mut instance.children);
         let mut new_children = Vec::new();
@@ -105,9 +111,11 @@ impl Expander<'_> {
             session: self.session,
             page: self.page,
             next_hook: 0,
+            loading: false,
         };
         let component = instance.component.clone();
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| component.render_any(&mut scope)));
+        instance.loading = scope.loading;
         let message = match outcome {
             Ok(Ok(node)) => {
                 instance.output = Some(node);
@@ -173,11 +181,15 @@ impl Expander<'_> {
                     serde_json::Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     _ => BTreeMap::new(),
                 };
+                let mut children = Vec::new();
+                for child in &client.placeholder {
+                    self.walk(child, walk, old_children, new_children, &mut children);
+                }
                 out.push(VNode::Element(VElement {
                     tag: format!("$${}", client.name),
                     key: client.key.clone(),
                     props,
-                    children: Vec::new(),
+                    children,
                 }));
             }
             Node::Component(component) => {

@@ -5,6 +5,7 @@
 //! a control frame; the names in [`is_reserved_name`] are kept back for future use.
 
 mod codes;
+mod first_paint;
 pub(crate) mod frames;
 mod params;
 mod query;
@@ -13,6 +14,7 @@ mod topic;
 mod ts_types;
 
 pub use codes::{CloseCode, ErrorCode};
+pub use first_paint::{FIRST_PAINT_ID, FirstPaint, ROOT_ATTRIBUTE};
 pub use frames::{AnnouncedLimits, ClientFrame, Hello, ServerFrame, UNSEQUENCED, WireError};
 pub use params::{
     LAST_SEQ_PARAM, PAGE_PARAM, PROBE_ORIGIN_HEADER, PROBE_PARAM, RESUME_PARAM, SINCE_PARAM, VERSION_PARAM,

@@ -34,6 +34,9 @@ pub(crate) struct Admission {
     by_address: std::sync::Mutex<HashMap<IpAddr, usize>>,
     /// When a refusal was last logged at warn level, and how many came since.
     warned: std::sync::Mutex<(Option<Instant>, u64)>,
+    /// Sessions rendered for pages whose connection has not come yet: in all, and by
+    /// client address (its entry goes with its last).
+    unattached: std::sync::Mutex<(usize, HashMap<IpAddr, usize>)>,
 }
 
 /// Why a connection or a session was refused; its text is the refusal's body and log.
@@ -61,6 +64,7 @@ impl Admission {
             sessions: AtomicUsize::new(0),
             by_address: Default::default(),
             warned: Default::default(),
+            unattached: Default::default(),
         }
     }
 
@@ -123,6 +127,29 @@ impl Admission {
         } else {
             Err(Refusal::Sessions { max: self.max_sessions })
         }
+    }
+
+    /// A place for one more session rendered for a page and waiting for its connection,
+    /// if `client` (when known) and the server have one. Such sessions may take a
+    /// quarter of `Config::max_sessions`, and `Config::max_connections_per_address`
+    /// from one address: pages requested and never connected (a crawler, a flood) hold
+    /// at most that, and the rest stays for the clients that connect.
+    pub(crate) fn reserve_unattached(self: &Arc<Self>, client: Option<IpAddr>) -> Option<UnattachedSlot> {
+        let mut unattached = lock(&self.unattached);
+        let (all, by_address) = &mut *unattached;
+        if *all >= (self.max_sessions / 4).max(1) {
+            return None;
+        }
+        let key = client.map(address_key);
+        if let Some(key) = key {
+            let held = by_address.entry(key).or_default();
+            if *held >= self.max_per_address {
+                return None;
+            }
+            *held += 1;
+        }
+        *all += 1;
+        Some(UnattachedSlot { admission: self.clone(), key })
     }
 
     /// Connections open now.
@@ -238,11 +265,53 @@ impl Drop for SessionSlot {
     }
 }
 
+/// A page's session's place among those waiting for their connection, given back
+/// when dropped (the connection came, or the session ended).
+#[derive(Debug)]
+pub(crate) struct UnattachedSlot {
+    admission: Arc<Admission>,
+    key: Option<IpAddr>,
+}
+
+impl Drop for UnattachedSlot {
+    fn drop(&mut self) {
+        let mut unattached = lock(&self.admission.unattached);
+        let (all, by_address) = &mut *unattached;
+        *all -= 1;
+        if let Some(key) = self.key
+            && let Some(held) = by_address.get_mut(&key)
+        {
+            *held -= 1;
+            if *held == 0 {
+                by_address.remove(&key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn pages_waiting_for_their_connection_take_a_quarter_of_the_sessions_and_an_address_its_share() {
+        // 8 sessions: 2 may wait; 1 per address.
+        let config = Config { max_sessions: 8, max_connections_per_address: 1, ..Config::default() };
+        let admission = Arc::new(Admission::new(&config));
+        let one: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        let first = admission.reserve_unattached(Some(one)).unwrap();
+        assert!(admission.reserve_unattached(Some(one)).is_none(), "one address, its share taken");
+        let second = admission.reserve_unattached(Some(other)).unwrap();
+        assert!(admission.reserve_unattached(Some("192.0.2.3".parse().unwrap())).is_none(), "a quarter taken");
+        drop(first);
+        let again = admission.reserve_unattached(Some(one)).unwrap();
+        drop((second, again));
+        assert_eq!(*lock(&admission.unattached), (0, HashMap::new()), "everything given back");
+        assert!(admission.reserve_unattached(None).is_some());
+    }
 
     #[test]
     fn refusals_are_warned_of_once_a_second_with_how_many_came_since() {

@@ -5,6 +5,7 @@ mod access;
 mod admission;
 mod builder;
 mod connection;
+mod first_paint;
 mod frame_scan;
 mod frame_writer;
 mod handshake;

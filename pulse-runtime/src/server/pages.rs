@@ -2,9 +2,15 @@
 //! route table says: the app (`200`), a redirect to a page's own address (`308`), or
 //! the app with `404` (its not-found page).
 
+use std::path::Path;
+use std::sync::Arc;
+
 use axum::body::Body;
-use axum::http::{Request, Response, StatusCode, header};
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use axum::response::IntoResponse as _;
 use tower_http::services::ServeFile;
+
+use super::ServerShared;
 
 use crate::routes::{Routed, Routes};
 
@@ -54,8 +60,15 @@ fn is_local(href: &str) -> bool {
 }
 
 /// Answers an address that is no file: `index` (the built app's page) with the status
-/// its route gives, or the redirect.
-pub(crate) async fn answer(pages: Pages, mut index: ServeFile, request: Request<Body>) -> Response<Body> {
+/// its route gives, the page rendered into it when it can be (`first_paint.rs`), or the
+/// redirect.
+pub(crate) async fn answer(
+    server: Arc<ServerShared>,
+    pages: Pages,
+    mut index: ServeFile,
+    index_path: Arc<Path>,
+    request: Request<Body>,
+) -> Response<Body> {
     let uri = request.uri();
     let status = pages.status(uri.path(), uri.query().unwrap_or_default());
     if let PageStatus::Redirect(to) = status {
@@ -66,18 +79,46 @@ pub(crate) async fn answer(pages: Pages, mut index: ServeFile, request: Request<
         }
         return response;
     }
-    let mut request = request;
-    if status == PageStatus::NotFound {
-        // Always the whole page with its 404, never a `304` or a `206` of it.
+    let code = if status == PageStatus::NotFound { StatusCode::NOT_FOUND } else { StatusCode::OK };
+    if request.method() == Method::GET && wants_a_page(request.headers()) {
+        let (parts, body) = request.into_parts();
+        let address = parts.uri.path_and_query().map_or("/", |address| address.as_str()).to_owned();
+        if let Ok(html) = tokio::fs::read_to_string(&*index_path).await
+            && let Some(page) = super::first_paint::render(&server, parts.clone(), &address, &html).await
+        {
+            // The page names its session: never kept by a cache, never shared.
+            let headers = [
+                (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ];
+            return (code, headers, page).into_response();
+        }
+        return serve_index(&mut index, Request::from_parts(parts, body), code).await;
+    }
+    serve_index(&mut index, request, code).await
+}
+
+/// Whether a request is for a page to show (a navigation's `Accept` names HTML; a
+/// tool's names anything, or nothing) rather than for a file the page wanted (a
+/// browser's icon, an image), which is not worth a session.
+fn wants_a_page(headers: &axum::http::HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|accept| accept.to_str().ok()) else { return true };
+    accept.trim() == "*/*" || accept.split(',').any(|kind| kind.trim().starts_with("text/html"))
+}
+
+/// `index` as a file, with `code`: a `404` is always the whole page, never a `304` or a
+/// `206` of it.
+async fn serve_index(index: &mut ServeFile, mut request: Request<Body>, code: StatusCode) -> Response<Body> {
+    if code == StatusCode::NOT_FOUND {
         for conditional in [header::IF_MODIFIED_SINCE, header::IF_NONE_MATCH, header::IF_RANGE, header::RANGE] {
             request.headers_mut().remove(conditional);
         }
     }
-    let mut response = match tower_service::Service::call(&mut index, request).await {
+    let mut response = match tower_service::Service::call(index, request).await {
         Ok(response) => response.map(Body::new),
         Err(never) => match never {},
     };
-    if status == PageStatus::NotFound && response.status() == StatusCode::OK {
+    if code == StatusCode::NOT_FOUND && response.status() == StatusCode::OK {
         *response.status_mut() = StatusCode::NOT_FOUND;
     }
     response
@@ -86,6 +127,19 @@ pub(crate) async fn answer(pages: Pages, mut index: ServeFile, request: Request<
 #[cfg(test)]
 mod tests {
     use super::is_local;
+
+    #[test]
+    fn pages_are_rendered_for_navigations_and_tools_not_for_icons() {
+        use axum::http::{HeaderMap, HeaderValue, header};
+        let with = |accept: &'static str| HeaderMap::from_iter([(header::ACCEPT, HeaderValue::from_static(accept))]);
+        assert!(super::wants_a_page(&HeaderMap::new()));
+        assert!(super::wants_a_page(&with("*/*")));
+        assert!(super::wants_a_page(&with(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+        )));
+        assert!(!super::wants_a_page(&with("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8")));
+        assert!(!super::wants_a_page(&with("application/json")));
+    }
 
     #[test]
     fn only_paths_on_this_server_are_local() {

@@ -113,9 +113,11 @@ impl Server {
     /// answered as its route says (`pages.rs`).
     fn with_assets(&self, router: Router) -> Router {
         let Some(dir) = &self.shared.assets else { return router };
-        let index = tower_http::services::ServeFile::new(dir.join("index.html"));
+        let index_path: Arc<std::path::Path> = dir.join("index.html").into();
+        let index = tower_http::services::ServeFile::new(&*index_path);
+        // Unless the response says otherwise (a rendered page is `no-store`).
         fn no_cache<S>(service: S) -> tower_http::set_header::SetResponseHeader<S, axum::http::HeaderValue> {
-            tower_http::set_header::SetResponseHeader::overriding(
+            tower_http::set_header::SetResponseHeader::if_not_present(
                 service,
                 axum::http::header::CACHE_CONTROL,
                 axum::http::HeaderValue::from_static("no-cache"),
@@ -124,7 +126,10 @@ impl Server {
         match self.shared.pages {
             None => router.fallback_service(no_cache(tower_http::services::ServeDir::new(dir).fallback(index))),
             Some(pages) => {
-                let page = move |request| super::pages::answer(pages, index.clone(), request);
+                let server = self.shared.clone();
+                let page = move |request| {
+                    super::pages::answer(server.clone(), pages, index.clone(), index_path.clone(), request)
+                };
                 let page = axum::handler::HandlerWithoutStateExt::into_service(page);
                 let files = tower_http::services::ServeDir::new(dir).append_index_html_on_directories(false);
                 router.fallback_service(no_cache(files.fallback(page)))

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tracing::Instrument as _;
 
 use super::ServerShared;
-use super::admission::SessionSlot;
+use super::admission::{SessionSlot, UnattachedSlot};
 use super::connection::{close_socket, serve_connection};
 use super::socket::Socket;
 use super::upgrade::Opening;
@@ -115,11 +115,43 @@ async fn serve_new_session(server: Arc<ServerShared>, attach: Box<Reattach>, slo
     let Reattach { socket, identity, params, .. } = *attach;
     let session = server.registry.new_session(identity, params);
     let span = session.span.clone();
-    serve_session(server, session, socket).instrument(span).await;
+    serve_session(server, session, Some(socket), None).instrument(span).await;
     drop(slot);
 }
 
-async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, socket: Box<Socket>) {
+/// Starts a session with no connection, for a page rendered over HTTP: its renderer
+/// hands its trees to `paint`, and its frames wait for the page's connection to resume
+/// it (within `Config::resume_grace`, like any detached session). `unattached` is
+/// given back once a connection attaches, `slot` when the session ends.
+pub(crate) fn start_unattached(
+    server: Arc<ServerShared>,
+    identity: Option<crate::session::host::Identity>,
+    params: crate::protocol::Query,
+    slot: SessionSlot,
+    unattached: UnattachedSlot,
+    paint: crate::component::PaintSender,
+) -> Arc<SessionShared> {
+    let session = server.registry.new_session(identity, params);
+    // Frames wait for the page's connection.
+    session.detach();
+    let span = session.span.clone();
+    let served = session.clone();
+    tokio::spawn(
+        async move {
+            serve_session(server, served, None, Some((paint, unattached))).await;
+            drop(slot);
+        }
+        .instrument(span),
+    );
+    session
+}
+
+async fn serve_session(
+    server: Arc<ServerShared>,
+    session: Arc<SessionShared>,
+    socket: Option<Box<Socket>>,
+    page: Option<(crate::component::PaintSender, UnattachedSlot)>,
+) {
     tracing::debug!(session = %session.id, "session started");
     if let Some(telemetry) = &server.registry.telemetry {
         telemetry.session_started();
@@ -138,18 +170,19 @@ async fn serve_session(server: Arc<ServerShared>, session: Arc<SessionShared>, s
         };
         tokio::spawn(until_closed(handle(), guarded).in_current_span());
     }
+    let (paint, unattached) = page.unzip();
     if let Some(root) = server.root.clone() {
         let session = handle();
         let renderer = async move {
             let telemetry = session.shared.host.telemetry();
             let _ = guard::call_async(Callback::Render, telemetry, || {
-                crate::component::run_renderer(session.clone(), root)
+                crate::component::run_renderer(session.clone(), root, paint)
             })
             .await;
         };
         tokio::spawn(until_closed(handle(), renderer).in_current_span());
     }
-    let mut fresh = serve_connections(&server, &session, socket).await;
+    let mut fresh = serve_connections(&server, &session, socket, unattached).await;
     session.end();
     server.registry.remove_session(&session);
     // No resume can be handed over any more; those already handed get sessions of
@@ -176,8 +209,10 @@ fn start_fresh(server: Arc<ServerShared>, attach: Box<Reattach>) -> std::pin::Pi
     Box::pin(start_session(server, attach, None))
 }
 
-/// Serves the session on `socket`, then on each connection that resumes it, until it
-/// ends. Returns the resuming connections that could not be given what they missed.
+/// Serves the session on `socket` (if it has one yet), then on each connection that
+/// resumes it, until it ends. Returns the resuming connections that could not be given
+/// what they missed. A session `unattached` (rendered for a page) waits for its page's
+/// connection first.
 ///
 /// Each connection (its greeting, reader and writer) runs on a task of its own: this
 /// one is woken only when that ends or a resume arrives, not for every frame, and while
@@ -185,38 +220,50 @@ fn start_fresh(server: Arc<ServerShared>, attach: Box<Reattach>) -> std::pin::Pi
 async fn serve_connections(
     server: &Arc<ServerShared>,
     session: &Arc<SessionShared>,
-    mut socket: Box<Socket>,
+    mut socket: Option<Box<Socket>>,
+    mut unattached: Option<UnattachedSlot>,
 ) -> Vec<Box<Reattach>> {
     let config = server.config();
     let mut missed: Option<Vec<(u64, Body)>> = None;
     loop {
-        session.touch();
         // A resume that arrives while this connection is served replaces it.
         let mut next: Option<Box<Reattach>> = None;
-        let mut serve = tokio::spawn(serve_connection(session.clone(), socket, missed.take()).in_current_span());
-        loop {
-            tokio::select! {
-                _ = &mut serve => break,
-                Some(attach) = next_resume(session), if next.is_none() => {
-                    let reason = "replaced: the session was resumed on a newer connection";
-                    session.signal_end(Ending::Detach(CloseCode::Replaced, reason.into()));
-                    next = Some(attach);
+        if let Some(socket) = socket.take() {
+            session.touch();
+            let mut serve = tokio::spawn(serve_connection(session.clone(), socket, missed.take()).in_current_span());
+            loop {
+                tokio::select! {
+                    _ = &mut serve => break,
+                    Some(attach) = next_resume(session), if next.is_none() => {
+                        let reason = "replaced: the session was resumed on a newer connection";
+                        session.signal_end(Ending::Detach(CloseCode::Replaced, reason.into()));
+                        next = Some(attach);
+                    }
                 }
             }
-        }
-        // The writer has stopped: frames queue up for the next connection.
-        session.detach();
-        let ending = session.ending();
-        if config.resume_grace.is_zero() || ending.as_ref().is_none_or(Ending::is_terminal) {
-            return next.into_iter().collect();
+            // The writer has stopped: frames queue up for the next connection.
+            session.detach();
+            let ending = session.ending();
+            if config.resume_grace.is_zero() || ending.as_ref().is_none_or(Ending::is_terminal) {
+                return next.into_iter().collect();
+            }
         }
         let attach = match next {
             Some(attach) => attach,
             None => {
-                tracing::debug!(session = %session.id, ?ending, "connection lost; the session waits to be resumed");
+                if unattached.is_some() {
+                    tracing::debug!(session = %session.id, "page rendered; the session waits for the page's connection");
+                } else {
+                    tracing::debug!(session = %session.id, ending = ?session.ending(), "connection lost; the session waits to be resumed");
+                }
                 match Box::pin(wait_for_resume(session, config.resume_grace)).await {
                     Some(attach) => attach,
-                    None => return Vec::new(),
+                    None => {
+                        if unattached.is_some() {
+                            tracing::debug!(session = %session.id, "no connection came for the rendered page; the session ends");
+                        }
+                        return Vec::new();
+                    }
                 }
             }
         };
@@ -229,8 +276,10 @@ async fn serve_connections(
                 if let Some(telemetry) = &server.registry.telemetry {
                     telemetry.resumed(true);
                 }
+                // A page's session is attached: it is one like any other now.
+                unattached = None;
                 missed = Some(frames);
-                socket = attach.socket;
+                socket = Some(attach.socket);
             }
             Err(why) => {
                 tracing::debug!(session = %session.id, last_seq = attach.last_seq, ?why, "cannot resume; ending the session");

@@ -112,19 +112,24 @@ impl Opening {
     async fn read(server: &ServerShared, parts: Parts, query: UpgradeQuery, slot: Option<SessionSlot>) -> Self {
         let nodes = server.nodes_for(&parts.headers);
         let params = query.params.clone();
-        let identity = match &server.authenticator {
-            Some(authenticate) => {
-                let request = ConnectRequest::new(parts, params.clone());
-                let verdict = guard::call_async(Callback::Authenticate, server.registry.telemetry.as_ref(), || {
-                    authenticate(request)
-                });
-                // A panic refuses the connection, as an `Err` would (logged and counted).
-                Some(verdict.await.unwrap_or_else(|_panicked| Err(access::AUTHENTICATE_PANICKED.to_owned())))
-            }
-            None => None,
-        };
+        let identity = authenticate(server, parts, &params).await;
         Opening { version: query.version(), identity, resume: query.resume(), params, slot, nodes }
     }
+}
+
+/// What the authentication hook says of a request for a session with `params`, if the
+/// server has one.
+pub(super) async fn authenticate(
+    server: &ServerShared,
+    parts: Parts,
+    params: &Query,
+) -> Option<Result<Identity, String>> {
+    let authenticate = server.authenticator.as_ref()?;
+    let request = ConnectRequest::new(parts, params.clone());
+    let verdict =
+        guard::call_async(Callback::Authenticate, server.registry.telemetry.as_ref(), || authenticate(request));
+    // A panic refuses the connection, as an `Err` would (logged and counted).
+    Some(verdict.await.unwrap_or_else(|_panicked| Err(access::AUTHENTICATE_PANICKED.to_owned())))
 }
 
 /// The reader's settings: frames and messages up to `Config::max_frame_bytes`, and a

@@ -1,8 +1,9 @@
 // The page: PulseRoot renders the server's ChatRoom and mounts ChatClient where the
-// server places it; a status line shows the connection's state. The page's address goes
-// to the server as it connects, so `session.param("room")` reads the page's `?room=`.
+// server places it; a status line shows the connection's state. The server rendered the
+// page already (`/rooms/x` with the room's messages) and the connection continues the
+// session that rendered it.
 
-import { PulseConnection, PulseProvider, PulseRoot, useConnectionStatus } from "@pulse-rs/client";
+import { PulseConnection, PulseProvider, PulseRoot, mountPage, useConnectionStatus } from "@pulse-rs/client";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 
@@ -24,11 +25,22 @@ function ConnectionStatus() {
   );
 }
 
-const element = document.getElementById("app");
-if (element) {
-  createRoot(element).render(
+// The server renders each page into #app (its first paint, readable before any script
+// runs); React takes it over without replacing it. Only PulseRoot renders there: it must
+// render what the server wrote.
+const app = document.getElementById("app");
+if (app) {
+  mountPage(
+    app,
     <StrictMode>
       <PulseRoot connection={connection} components={components} fallback={<p>connecting…</p>} />
+    </StrictMode>,
+  );
+}
+const status = document.getElementById("status");
+if (status) {
+  createRoot(status).render(
+    <StrictMode>
       <PulseProvider connection={connection}>
         <ConnectionStatus />
       </PulseProvider>

@@ -1,7 +1,9 @@
 // The page: PulseRoot connects to the server (same host, `/ws`), renders the server
-// component `Home` and mounts the client components where the server places them.
+// component `App` and mounts the client components where the server places them. Built
+// and served by the Rust server, each page arrives rendered, and the connection continues
+// the session that rendered it.
 
-import { PulseConnection, PulseProvider, PulseRoot, useConnectionStatus } from "@pulse-rs/client";
+import { PulseConnection, PulseProvider, PulseRoot, mountPage, useConnectionStatus } from "@pulse-rs/client";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 
@@ -19,11 +21,21 @@ function Connection() {
   return state === "open" || state === "connecting" ? null : <p className="connection">{state}…</p>;
 }
 
+// The server renders each page into #root (readable before any script runs); React
+// takes it over without replacing it. Only PulseRoot renders there.
 const root = document.getElementById("root");
 if (root) {
-  createRoot(root).render(
+  mountPage(
+    root,
     <StrictMode>
       <PulseRoot connection={connection} components={components} fallback={<p>connecting…</p>} />
+    </StrictMode>,
+  );
+}
+const status = document.getElementById("connection");
+if (status) {
+  createRoot(status).render(
+    <StrictMode>
       <PulseProvider connection={connection}>
         <Connection />
       </PulseProvider>

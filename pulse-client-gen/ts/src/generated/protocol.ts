@@ -29,6 +29,12 @@ export const PAGE_PARAM = "page";
 /** The parameter that makes a plain `GET` of the WebSocket URL ask how an upgrade would be answered. */
 export const PROBE_PARAM = "probe";
 
+/** The attribute of the element in `index.html` that the server renders a page into. */
+export const ROOT_ATTRIBUTE = "data-pulse-root";
+
+/** The id of the script element holding a server-rendered page's `FirstPaint`. */
+export const FIRST_PAINT_ID = "pulse-first-paint";
+
 /** The header a same-origin page names its origin in when it probes. */
 export const PROBE_ORIGIN_HEADER = "x-pulse-origin";
 
@@ -647,3 +653,18 @@ export type Op =
 export type ChildRef =
   | { "keep": number }
   | { "node": VNode };
+
+/**
+ * What a server-rendered page carries for its client, as JSON in the page.
+ */
+export type FirstPaint = {
+  /**
+   * The session that rendered the page, waiting for the page's connection to resume
+   * it (`resume=<session>&last_seq=0`); `null` when it cannot be resumed (the client
+   * starts a session of its own).
+   */
+  session: string | null,
+  /**
+   * The tree rendered into the page, as a `tree` frame carries it.
+   */
+  tree: Array<VNode>, };

@@ -1,0 +1,28 @@
+//! A page's first paint over HTTP: what the server embeds in the HTML it renders, for
+//! the client that takes the page over.
+
+use serde::Serialize;
+
+use crate::component::VNode;
+use crate::id::SessionId;
+
+/// The attribute of the element of `index.html` the server renders a page into (and
+/// the client hydrates): `<div id="app" data-pulse-root></div>`. Without it, pages are
+/// served as `index.html` is, and the client renders them once it is connected.
+pub const ROOT_ATTRIBUTE: &str = "data-pulse-root";
+
+/// The id of the `<script type="application/json">` holding the [`FirstPaint`].
+pub const FIRST_PAINT_ID: &str = "pulse-first-paint";
+
+/// What a server-rendered page carries for its client, as JSON in the page.
+#[derive(Debug, Serialize, ts_rs::TS)]
+pub struct FirstPaint<'a> {
+    /// The session that rendered the page, waiting for the page's connection to resume
+    /// it (`resume=<session>&last_seq=0`); `null` when it cannot be resumed (the client
+    /// starts a session of its own).
+    #[ts(type = "string | null")]
+    pub session: Option<SessionId>,
+    /// The tree rendered into the page, as a `tree` frame carries it.
+    #[ts(as = "Vec<VNode>")]
+    pub tree: &'a [VNode],
+}
