@@ -211,6 +211,7 @@ test("pages: a room's link, back and forward render over the socket, without a r
   await walker.waitForURL(/\/rooms\/random$/);
   await walker.locator("h2").getByText("Chat: random", { exact: true }).waitFor();
   await walker.locator(".chat-client").waitFor();
+  await waitForTitle(walker, "Chat: random");
   // The lobby's page was left: its channel closed, so the lobby no longer lists nina.
   for (let i = 0; await lists(stayer, "nina"); i++) {
     assert.ok(i < 50, `the lobby still lists nina: ${await online(stayer)}`);
@@ -223,10 +224,24 @@ test("pages: a room's link, back and forward render over the socket, without a r
   await walker.goForward();
   await walker.locator("h2").getByText("Chat: random", { exact: true }).waitFor();
   assert.equal(new URL(walker.url()).pathname, "/rooms/random");
+  // An old address reached in the page's history: the server renders its page, and the
+  // tab's address becomes the page's own.
+  await walker.evaluate(() => {
+    history.pushState(null, "", "/?room=lobby");
+    dispatchEvent(new PopStateEvent("popstate"));
+  });
+  await walker.locator("h2").getByText("Chat: lobby", { exact: true }).waitFor();
+  await walker.waitForURL(/\/rooms\/lobby$/);
+  await waitForTitle(walker, "Chat: lobby");
   // Every move was made in the same document: no reload.
   assert.equal(await walker.evaluate(() => window.__sameDocument), true);
   for (const page of [walker, stayer]) await page.context().close();
 });
+
+/** Waits until the tab's title is `title`. */
+async function waitForTitle(page, title) {
+  await page.waitForFunction((expected) => document.title === expected, title, { timeout: 5000 });
+}
 
 test("typing shows in the other tab of the room, never in the typist's", async () => {
   const room = "typing-room";

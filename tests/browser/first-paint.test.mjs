@@ -60,6 +60,7 @@ test("a deep link shows the room's messages with JavaScript disabled, and a bad 
   assert.equal(response.headers()["cache-control"], "no-store");
   assert.deepEqual(await reader.locator(".server-messages li").allInnerTexts(), ["alice: first", "alice: second"]);
   assert.equal(await reader.locator("h2").innerText(), `Chat: ${room}`);
+  assert.equal(await reader.title(), `Chat: ${room}`, "the route's title");
   // The client component's fallback holds its place; links are plain links.
   assert.equal(await reader.locator("p.status").first().innerText(), "loading the chat box…");
   await reader.getByRole("link", { name: "random" }).click();

@@ -35,7 +35,7 @@ pub enum Page {
     #[route("/")]
     Lobby,
     /// One room.
-    #[route("/rooms/{room}")]
+    #[route("/rooms/{room}", title = "Room {room}", description = "The {{{room}}} room")]
     Room {
         /// Which room.
         room: RoomKey,
@@ -50,7 +50,7 @@ pub enum Page {
         path: String,
     },
     /// What a search found.
-    #[route("/search?{q}&{page}")]
+    #[route("/search?{q}&{page}", title = "Search: {q}, page {page}")]
     Search {
         /// What to look for.
         q: Option<String>,

@@ -110,6 +110,8 @@ async fn a_page_is_rendered_with_its_data_and_its_connection_continues_that_rend
         ),
         "{page}"
     );
+    // The page's title and description, from its route.
+    assert!(page.contains("<title>Room abc</title><meta name=\"description\" content=\"The {abc} room\">"), "{page}");
     let paint = first_paint(&page).expect("the page carries its first paint");
     let session = paint["session"].as_str().expect("the session that rendered it").to_owned();
     let tree = paint["tree"].clone();

@@ -123,6 +123,49 @@ async fn navigating_renders_the_new_page_keeps_the_layout_and_closes_the_page_le
     expect_silence(&mut client, Duration::from_millis(100)).await;
 }
 
+/// The next `page` frame: its title and address.
+async fn next_page_frame(client: &mut pulse_runtime::client::Client) -> (Option<String>, Option<String>) {
+    loop {
+        if let ServerFrame::Page { title, address, .. } = next_frame(client).await {
+            return (title, address);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_tab_is_told_each_pages_title_and_the_own_address_of_an_old_one() {
+    let mut harness = Harness::with_root(|| Layout {}).await;
+    let url = harness.running.ws_url();
+    let (mut client, _session) = harness.connect_with_url(&format!("{url}&page=%2Frooms%2Fabc")).await;
+    assert_eq!(next_page_frame(&mut client).await, (Some("Room abc".into()), None));
+
+    // An old address: the tab's address is replaced by the page's own, each time.
+    for _ in 0..2 {
+        client.navigate("/?room=xyz").unwrap();
+        assert_eq!(next_page_frame(&mut client).await, (Some("Room xyz".into()), Some("/rooms/xyz".into())));
+    }
+    // A page with no title says nothing.
+    client.navigate("/").unwrap();
+    loop {
+        match next_frame(&mut client).await {
+            ServerFrame::Patch { .. } => break,
+            ServerFrame::Page { title, address, .. } => panic!("the lobby has no title: {title:?} {address:?}"),
+            _ => {}
+        }
+    }
+    expect_silence(&mut client, Duration::from_millis(100)).await;
+    let titles = [
+        (Page::Room { room: pulse_tests::pages::RoomKey("a".into()) }, Some("Room a"), Some("The {a} room")),
+        (Page::Search { q: Some("x y".into()), page: 2 }, Some("Search: x y, page 2"), None),
+        (Page::Search { q: None, page: 1 }, Some("Search: , page 1"), None),
+        (Page::Lobby, None, None),
+    ];
+    for (page, title, description) in titles {
+        assert_eq!(page.title().as_deref(), title, "{page:?}");
+        assert_eq!(page.description().as_deref(), description, "{page:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_server_without_pages_refuses_navigation() {
     let mut harness = Harness::start().await;

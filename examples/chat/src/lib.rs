@@ -83,10 +83,10 @@ impl std::fmt::Display for RoomId {
 #[redirect("/?{room}", to = Room)]
 pub enum ChatPage {
     /// The lobby's room.
-    #[route("/")]
+    #[route("/", title = "Pulse chat", description = "A chat built with Pulse for Rust")]
     Lobby,
     /// A room.
-    #[route("/rooms/{room}")]
+    #[route("/rooms/{room}", title = "Chat: {room}", description = "The {room} room of the Pulse chat")]
     Room {
         /// Which room.
         room: RoomId,

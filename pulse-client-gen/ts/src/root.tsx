@@ -12,7 +12,7 @@ import {
 
 import { PulseConnection, type ConnectionOptions } from "./connection.js";
 import { isSecondReact, reportSecondReact } from "./one-react.js";
-import type { DomEventData, VNode } from "./protocol.js";
+import type { DomEventData, ServerFrame, VNode } from "./protocol.js";
 import { PulseProvider } from "./react.js";
 import { type LinkClick, followLink } from "./routes.js";
 import { TreeStore } from "./tree.js";
@@ -62,6 +62,7 @@ function Root({ components, connection: given, options, fallback = null, onRende
     const off = connection.onFrame((frame) => {
       if (frame.t === "tree") store.replace(frame.tree);
       else if (frame.t === "patch") store.patch(frame.ops);
+      else if (frame.t === "page") showPage(frame);
       else if (frame.t === "render_error") {
         console.error(`pulse: render of <${frame.component}> failed on the server: ${frame.message}`);
         onRenderError?.(frame.component, frame.message);
@@ -87,6 +88,12 @@ function Root({ components, connection: given, options, fallback = null, onRende
       {tree === null ? fallback : tree.map((node, i) => renderNode(node, context, i))}
     </PulseProvider>
   );
+}
+
+/** The page the server says the tab shows: its title, and its own address for an old one. */
+function showPage({ title, address }: Extract<ServerFrame, { t: "page" }>): void {
+  if (title !== undefined && globalThis.document) globalThis.document.title = title;
+  if (address !== undefined) globalThis.history?.replaceState(globalThis.history.state, "", address);
 }
 
 function renderNode(node: VNode, context: RenderContext, index: number): ReactNode {

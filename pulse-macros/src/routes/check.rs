@@ -1,11 +1,14 @@
 //! The rules a route enum follows, each broken one reported at the user's tokens.
 
-use super::model::{Page, Pattern, RoutesDecl};
+use super::model::{Page, Pattern, RoutesDecl, Template, TemplatePart};
 use crate::errors::Errors;
 
 pub(crate) fn check(decl: &RoutesDecl, errors: &mut Errors) {
     for page in &decl.pages {
         check_fields(page, errors);
+        for template in page.title.iter().chain(&page.description) {
+            check_template(page, template, errors);
+        }
     }
     // Two routes of one shape would match the same addresses: the second never would.
     for (i, page) in decl.pages.iter().enumerate() {
@@ -106,4 +109,23 @@ fn same_addresses(a: (&Pattern, &Page), b: (&Pattern, &Page)) -> bool {
 fn required<'a>((pattern, page): (&'a Pattern, &Page)) -> std::collections::BTreeSet<&'a str> {
     let optional = |name: &str| page.fields.iter().any(|f| f.ident == name && f.option_of.is_some());
     pattern.query.iter().map(String::as_str).filter(|name| !optional(name)).collect()
+}
+
+/// Each `{field}` of a title or description names one of the page's fields.
+fn check_template(page: &Page, template: &Template, errors: &mut Errors) {
+    for part in &template.parts {
+        let TemplatePart::Field(name) = part else { continue };
+        if page.fields.iter().any(|field| field.ident == name) {
+            continue;
+        }
+        let names: Vec<String> = page.fields.iter().map(|field| field.ident.to_string()).collect();
+        let message = match crate::naming::did_you_mean(name, names.iter().map(String::as_str)) {
+            Some(near) => format!("`{{{name}}}`: `{}` has no field `{name}`; did you mean `{near}`?", page.ident),
+            None if names.is_empty() => format!("`{{{name}}}`: `{}` has no fields", page.ident),
+            None => {
+                format!("`{{{name}}}`: `{}` has no field `{name}`; its fields are `{}`", page.ident, names.join("`, `"))
+            }
+        };
+        errors.at(&template.literal, message);
+    }
 }

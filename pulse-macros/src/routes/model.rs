@@ -17,6 +17,22 @@ pub(crate) struct Page {
     pub fields: Vec<Field>,
     /// Written `Room { .. }` (or `Lobby`, a unit variant).
     pub braced: bool,
+    /// `title = "Chat: {room}"`: the page's `<title>`.
+    pub title: Option<Template>,
+    /// `description = ".."`: the page's `<meta name="description">`.
+    pub description: Option<Template>,
+}
+
+/// A text with the page's fields in it: `"Chat: {room}"` (`{{` and `}}` for braces).
+pub(crate) struct Template {
+    pub parts: Vec<TemplatePart>,
+    /// The string literal, for errors.
+    pub literal: syn::LitStr,
+}
+
+pub(crate) enum TemplatePart {
+    Text(String),
+    Field(String),
 }
 
 /// A page's field: one parameter.

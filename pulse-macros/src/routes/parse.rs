@@ -2,7 +2,7 @@
 
 use proc_macro2::Span;
 
-use super::model::{Field, Page, Pattern, Redirect, RoutesDecl, Segment};
+use super::model::{Field, Page, Pattern, Redirect, RoutesDecl, Segment, Template, TemplatePart};
 use crate::errors::Errors;
 
 pub(crate) fn parse(input: &syn::DeriveInput, errors: &mut Errors) -> Option<RoutesDecl> {
@@ -60,13 +60,19 @@ fn page(variant: &syn::Variant, errors: &mut Errors) -> Option<Page> {
         errors.at(&variant.ident, format!("`{}` needs its address: `#[route(\"/path\")]`", variant.ident));
         return None;
     };
-    let literal = match attr.parse_args::<syn::LitStr>() {
-        Ok(literal) => literal,
-        Err(_) => {
-            errors.at(attr, "expected the page's address as a string: `#[route(\"/rooms/{room}\")]`");
+    let RouteArgs { address: literal, title, description } = match attr.parse_args_with(route_args) {
+        Ok(args) => args,
+        Err(error) if error.to_string().starts_with("expected the page's address") => {
+            errors.at(attr, error);
+            return None;
+        }
+        Err(error) => {
+            errors.push(error);
             return None;
         }
     };
+    let title = title.and_then(|literal| template(literal, errors));
+    let description = description.and_then(|literal| template(literal, errors));
     let pattern = pattern(&literal, errors)?;
     let (fields, braced) = match &variant.fields {
         syn::Fields::Unit => (Vec::new(), false),
@@ -80,7 +86,96 @@ fn page(variant: &syn::Variant, errors: &mut Errors) -> Option<Page> {
         }
     };
     let docs = docs(&variant.attrs);
-    Some(Page { ident: variant.ident.clone(), docs, pattern, fields, braced })
+    Some(Page { ident: variant.ident.clone(), docs, pattern, fields, braced, title, description })
+}
+
+/// `#[route("/rooms/{room}", title = "Chat: {room}", description = "..")]`.
+struct RouteArgs {
+    address: syn::LitStr,
+    title: Option<syn::LitStr>,
+    description: Option<syn::LitStr>,
+}
+
+fn route_args(input: syn::parse::ParseStream<'_>) -> syn::Result<RouteArgs> {
+    let address: syn::LitStr = input.parse().map_err(|e| {
+        syn::Error::new(e.span(), "expected the page's address as a string: `#[route(\"/rooms/{room}\")]`")
+    })?;
+    let mut args = RouteArgs { address, title: None, description: None };
+    while !input.is_empty() {
+        input.parse::<syn::Token![,]>()?;
+        if input.is_empty() {
+            break;
+        }
+        let key: syn::Ident = input.parse()?;
+        let slot = match key.to_string().as_str() {
+            "title" => &mut args.title,
+            "description" => &mut args.description,
+            _ => {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("unknown route setting `{key}`: expected `title = \"..\"` or `description = \"..\"`"),
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(syn::Error::new(key.span(), format!("`{key}` is given twice")));
+        }
+        input.parse::<syn::Token![=]>()?;
+        *slot = Some(input.parse()?);
+    }
+    Ok(args)
+}
+
+/// Reads `"Chat: {room}"`: texts and the fields named in braces (`{{`, `}}`: a brace).
+fn template(literal: syn::LitStr, errors: &mut Errors) -> Option<Template> {
+    let text = literal.value();
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                current.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                current.push('}');
+            }
+            '{' => {
+                let mut name = String::new();
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        closed = true;
+                        break;
+                    }
+                    name.push(c);
+                }
+                if !closed {
+                    errors.at(&literal, format!("`{{{name}` is not closed: write `{{{name}}}`, or `{{{{` for a brace"));
+                    return None;
+                }
+                if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    errors.at(
+                        &literal,
+                        format!("`{{{name}}}` is not a field's name: write `{{field}}`, or `{{{{` for a brace"),
+                    );
+                    return None;
+                }
+                parts.push(TemplatePart::Text(std::mem::take(&mut current)));
+                parts.push(TemplatePart::Field(name));
+            }
+            '}' => {
+                errors.at(&literal, "a `}` with no `{` before it: write `}}` for a brace");
+                return None;
+            }
+            c => current.push(c),
+        }
+    }
+    parts.push(TemplatePart::Text(current));
+    parts.retain(|part| !matches!(part, TemplatePart::Text(text) if text.is_empty()));
+    Some(Template { parts, literal })
 }
 
 fn field(field: &syn::Field) -> Field {

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-use super::model::{Field, Page, Pattern, RoutesDecl, Segment};
+use super::model::{Field, Page, Pattern, RoutesDecl, Segment, Template, TemplatePart};
 
 pub(crate) fn render(decl: &RoutesDecl, rt: &TokenStream) -> TokenStream {
     let ident = &decl.ident;
@@ -45,6 +45,8 @@ pub(crate) fn render(decl: &RoutesDecl, rt: &TokenStream) -> TokenStream {
     let matchers = matchers.into_iter().map(|(.., tokens)| tokens);
     let hrefs = decl.pages.iter().map(href_arm);
     let schema = decl.pages.iter().map(|page| schema(page, rt));
+    let titles = decl.pages.iter().filter_map(|page| text_arm(page, page.title.as_ref()?));
+    let descriptions = decl.pages.iter().filter_map(|page| text_arm(page, page.description.as_ref()?));
     quote! {
         #[automatically_derived]
         impl #rt::routes::Routes for #ident {
@@ -60,6 +62,22 @@ pub(crate) fn render(decl: &RoutesDecl, rt: &TokenStream) -> TokenStream {
                     #(#hrefs)*
                 }
                 href.finish()
+            }
+
+            #[allow(unreachable_patterns)]
+            fn title(&self) -> ::std::option::Option<::std::string::String> {
+                match self {
+                    #(#titles)*
+                    _ => ::std::option::Option::None,
+                }
+            }
+
+            #[allow(unreachable_patterns)]
+            fn description(&self) -> ::std::option::Option<::std::string::String> {
+                match self {
+                    #(#descriptions)*
+                    _ => ::std::option::Option::None,
+                }
             }
 
             fn schema() -> ::std::vec::Vec<#rt::routes::RouteSchema> {
@@ -202,4 +220,39 @@ fn schema(page: &Page, rt: &TokenStream) -> TokenStream {
             query: ::std::vec![#(#query),*],
         }
     }
+}
+
+/// The arm writing `page`'s `template` (a title, a description): its texts, and its
+/// fields as they display (an optional one only when present).
+fn text_arm(page: &Page, template: &Template) -> Option<TokenStream> {
+    let variant = &page.ident;
+    let used: Vec<&syn::Ident> = page
+        .fields
+        .iter()
+        .filter(|field| {
+            template.parts.iter().any(|part| matches!(part, TemplatePart::Field(name) if field.ident == name))
+        })
+        .map(|field| &field.ident)
+        .collect();
+    let pattern = if page.braced { quote!(Self::#variant { #(#used,)* .. }) } else { quote!(Self::#variant) };
+    let steps = template.parts.iter().map(|part| match part {
+        TemplatePart::Text(text) => quote!(out.push_str(#text);),
+        TemplatePart::Field(name) => {
+            let field = field(page, name).expect("checked: a template names the page's fields");
+            let ident = &field.ident;
+            if field.option_of.is_some() {
+                quote!(if let ::std::option::Option::Some(value) = #ident { let _ = ::std::write!(out, "{}", value); })
+            } else {
+                quote!(let _ = ::std::write!(out, "{}", #ident);)
+            }
+        }
+    });
+    Some(quote! {
+        #pattern => {
+            use ::std::fmt::Write as _;
+            let mut out = ::std::string::String::new();
+            #(#steps)*
+            ::std::option::Option::Some(out)
+        }
+    })
 }

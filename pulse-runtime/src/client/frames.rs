@@ -152,6 +152,15 @@ pub enum ServerFrame {
         /// What went wrong.
         message: String,
     },
+    /// The page the tab shows: its title, and its own address to replace an old one.
+    Page {
+        /// Sequence number.
+        seq: u64,
+        /// The page's title.
+        title: Option<String>,
+        /// The page's own address, when the tab's is an old one.
+        address: Option<String>,
+    },
     /// The connection ended. Always the last frame.
     Disconnected {
         /// The close code, if the server sent one.
@@ -236,6 +245,9 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, DecodeError> {
         Wire::Close { channel, reason } => ServerFrame::Close { seq, channel, reason: reason.into_owned() },
         Wire::Tree { tree } => ServerFrame::Tree { seq, tree },
         Wire::Patch { ops } => ServerFrame::Patch { seq, ops },
+        Wire::Page { title, address } => {
+            ServerFrame::Page { seq, title: title.map(Cow::into_owned), address: address.map(Cow::into_owned) }
+        }
         Wire::RenderError { component, message } => {
             ServerFrame::RenderError { seq, component: component.into_owned(), message: message.into_owned() }
         }

@@ -97,6 +97,7 @@ pub use node::{ClientNode, ElementNode, IntoNode, IntoNodes, Keyed, Node, PropVa
 pub use scope::Scope;
 pub use shared::{Shared, SharedRead};
 pub use state::{State, StateCx, StateHandler, StateRead, StateRef, StateWrite, WeakState};
+pub(crate) use to_html::escape_into;
 pub use to_html::{json_in_script, to_html};
 pub use vdom::{ChildRef, Op, VElement, VNode};
 

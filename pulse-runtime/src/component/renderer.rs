@@ -59,6 +59,8 @@ pub(crate) async fn run(session: Session, root: RootFn, mut paint: Option<PaintS
     let mut root = Instance::mount(&root_node, &wake, &mut next_id);
     let mut previous: Option<Vec<VNode>> = None;
     let mut self_triggered = 0;
+    // The navigation and the page the tab was last told of.
+    let mut told: Option<(u64, super::scope::ShownPage)> = None;
     loop {
         let changes_before = wake.changes.load(Ordering::Acquire);
         let mut expander = Expander {
@@ -69,10 +71,11 @@ pub(crate) async fn run(session: Session, root: RootFn, mut paint: Option<PaintS
             callbacks: Default::default(),
             failures: Vec::new(),
             loading: false,
+            shown: None,
         };
         let mut tree = Vec::new();
         expander.expand(&mut root, false, &mut tree);
-        let Expander { callbacks, failures, loading, .. } = expander;
+        let Expander { callbacks, failures, loading, shown, .. } = expander;
         if let Some(waiting) = paint.take().filter(|waiting| !waiting.is_closed()) {
             let settled = !loading;
             waiting.send_replace(Some(Arc::new(Painted { tree: tree.clone(), settled })));
@@ -88,6 +91,14 @@ pub(crate) async fn run(session: Session, root: RootFn, mut paint: Option<PaintS
                 ops.is_empty() || session.shared.enqueue(frames::patch(&ops)).is_ok()
             }
         };
+        // The page shown, once per navigation, when the tab is to hear of it.
+        if let Some(shown) = shown.filter(|shown| shown.title.is_some() || shown.address.is_some()) {
+            let moves = *page.read();
+            if told.as_ref() != Some(&(moves, shown.clone())) {
+                let _ = session.shared.enqueue(frames::page(shown.title.as_deref(), shown.address.as_deref()));
+                told = Some((moves, shown));
+            }
+        }
         for RenderFailure { component, message } in failures {
             let _ = session.shared.enqueue(frames::render_error(component, &message));
         }

@@ -18,6 +18,16 @@ pub struct Scope<'a> {
     pub(crate) next_hook: usize,
     /// This render shows data still loading (see [`Scope::still_loading`]).
     pub(crate) loading: bool,
+    /// The page a component read in this pass ([`Scope::page`]), for the tab.
+    pub(crate) shown: &'a mut Option<ShownPage>,
+}
+
+/// What the tab is told of the page it shows (the `page` frame).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ShownPage {
+    pub title: Option<String>,
+    /// The page's own address, when the tab's is an old one.
+    pub address: Option<String>,
 }
 
 impl Scope<'_> {
@@ -140,7 +150,15 @@ impl Scope<'_> {
     /// ```
     pub fn page<R: crate::Routes>(&mut self) -> Option<crate::Routed<R>> {
         self.page.watch(self.dirty);
-        R::current(self.session)
+        let routed = R::current(self.session);
+        if let Some(routed) = &routed {
+            let address = match routed {
+                crate::Routed::Redirect(page) => crate::routes::redirect_address(page),
+                crate::Routed::Page(_) => None,
+            };
+            *self.shown = Some(ShownPage { title: routed.page().title(), address });
+        }
+        routed
     }
 }
 

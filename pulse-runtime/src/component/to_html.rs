@@ -180,7 +180,7 @@ fn is_attribute_name(name: &str) -> bool {
 }
 
 /// `text` with `&`, `<`, `>`, `"` and `'` escaped, as React escapes text and values.
-fn escape_into(out: &mut String, text: &str) {
+pub(crate) fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),

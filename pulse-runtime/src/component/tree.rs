@@ -63,6 +63,8 @@ pub(crate) struct Expander<'a> {
     pub failures: Vec<RenderFailure>,
     /// Some component in the tree shows data still loading.
     pub loading: bool,
+    /// The page a component read in this pass (`Scope::page`).
+    pub shown: Option<super::scope::ShownPage>,
 }
 
 impl Instance {
@@ -112,6 +114,7 @@ impl Expander<'_> {
             page: self.page,
             next_hook: 0,
             loading: false,
+            shown: &mut self.shown,
         };
         let component = instance.component.clone();
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| component.render_any(&mut scope)));

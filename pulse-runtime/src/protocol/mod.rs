@@ -39,7 +39,7 @@ pub const MAX_JSON_DEPTH: usize = 64;
 pub const MAX_ROOM_LEN: usize = 256;
 
 /// The frame types (`t`) the server sends, in the order of docs/protocol.md.
-pub const SERVER_FRAME_TYPES: [&str; 15] = [
+pub const SERVER_FRAME_TYPES: [&str; 16] = [
     "hello",
     "ping",
     "nodes",
@@ -55,6 +55,7 @@ pub const SERVER_FRAME_TYPES: [&str; 15] = [
     "tree",
     "patch",
     "render_error",
+    "page",
 ];
 
 /// The frame types (`t`) a client may send.

@@ -11,15 +11,22 @@ use std::sync::Arc;
 use axum::http::request::Parts;
 
 use super::ServerShared;
+use super::pages::PageHead;
 use super::session_task;
-use crate::component::{Painted, json_in_script, to_html};
+use crate::component::{Painted, escape_into, json_in_script, to_html};
 use crate::protocol::{FIRST_PAINT_ID, FirstPaint, PAGE_PARAM, Query, ROOT_ATTRIBUTE};
 
 /// `index` with the page at `address` rendered into it, by a session waiting for the
 /// page's connection; `None` when the page is to be served as `index` is (the app
 /// renders no components, `index` has no root element, the server takes no more
 /// sessions now, or authentication refuses the request: its connection will say why).
-pub(super) async fn render(server: &Arc<ServerShared>, parts: Parts, address: &str, index: &str) -> Option<String> {
+pub(super) async fn render(
+    server: &Arc<ServerShared>,
+    parts: Parts,
+    address: &str,
+    index: &str,
+    head: &PageHead,
+) -> Option<String> {
     server.root.as_ref()?;
     let mount = Mount::find(index)?;
     let config = server.config();
@@ -51,7 +58,7 @@ pub(super) async fn render(server: &Arc<ServerShared>, parts: Parts, address: &s
     let tree = painted.borrow().clone()?;
     let html = to_html(&tree.tree);
     let data = json_in_script(&FirstPaint { session: Some(session.id), tree: &tree.tree });
-    Some(mount.fill(index, &html, &data))
+    Some(mount.fill(index, &html, &data, head))
 }
 
 /// Where a page goes in `index.html`: after the start tag of the element marked
@@ -74,10 +81,22 @@ impl Mount {
         Some(Mount { content, data })
     }
 
-    fn fill(&self, index: &str, html: &str, data: &str) -> String {
+    fn fill(&self, index: &str, html: &str, data: &str, head: &PageHead) -> String {
         let script = format!(r#"<script type="application/json" id="{FIRST_PAINT_ID}">{data}</script>"#);
         let mut out = String::with_capacity(index.len() + html.len() + script.len());
         out.push_str(&index[..self.data]);
+        if let Some(title) = &head.title {
+            let mut element = String::from("<title>");
+            escape_into(&mut element, title);
+            element.push_str("</title>");
+            replace_or_add(&mut out, "<title", "</title>", &element);
+        }
+        if let Some(description) = &head.description {
+            let mut element = String::from(r#"<meta name="description" content=""#);
+            escape_into(&mut element, description);
+            element.push_str(r#"">"#);
+            replace_or_add(&mut out, r#"<meta name="description""#, ">", &element);
+        }
         out.push_str(&script);
         out.push_str(&index[self.data..self.content]);
         out.push_str(html);
@@ -96,13 +115,24 @@ fn attribute_at(index: &str) -> Option<usize> {
     })
 }
 
+/// Replaces the element of `head` that starts with `start` and ends with `end` by
+/// `element`, or adds `element` at the end of `head`.
+fn replace_or_add(head: &mut String, start: &str, end: &str, element: &str) {
+    let lower = head.to_ascii_lowercase();
+    let found = lower.find(start).and_then(|from| Some((from, from + lower[from..].find(end)? + end.len())));
+    match found {
+        Some((from, to)) => head.replace_range(from..to, element),
+        None => head.push_str(element),
+    }
+}
+
 fn find_ignoring_case(haystack: &str, needle: &str) -> Option<usize> {
     haystack.to_ascii_lowercase().rfind(needle)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Mount;
+    use super::{Mount, PageHead};
 
     const INDEX: &str = "<!doctype html>\n<html><head><title>t</title></HEAD><body>\
                          <div id=\"app\" data-pulse-root></div><script src=\"/app.js\"></script></body></html>";
@@ -110,13 +140,31 @@ mod tests {
     #[test]
     fn the_page_goes_into_the_root_element_and_its_data_into_the_head() {
         let mount = Mount::find(INDEX).unwrap();
-        let page = mount.fill(INDEX, "<p>hi</p>", "{}");
+        let page = mount.fill(INDEX, "<p>hi</p>", "{}", &PageHead::default());
         assert_eq!(
             page,
             "<!doctype html>\n<html><head><title>t</title><script type=\"application/json\" \
              id=\"pulse-first-paint\">{}</script></HEAD><body><div id=\"app\" data-pulse-root><p>hi</p></div>\
              <script src=\"/app.js\"></script></body></html>"
         );
+    }
+
+    #[test]
+    fn the_pages_title_and_description_replace_the_apps_or_are_added() {
+        let head = PageHead { title: Some("Chat: <x> & y".into()), description: Some("A \"room\"".into()) };
+        let index = "<html><head><TITLE>App</TITLE><meta name=\"description\" content=\"old\"></head>\
+                     <body><div data-pulse-root></div></body></html>";
+        let page = Mount::find(index).unwrap().fill(index, "", "1", &head);
+        assert!(
+            page.starts_with(
+                "<html><head><title>Chat: &lt;x&gt; &amp; y</title><meta name=\"description\" content=\"A &quot;room&quot;\">\
+                 <script"
+            ),
+            "{page}"
+        );
+        let bare = "<html><head></head><body><div data-pulse-root></div></body></html>";
+        let page = Mount::find(bare).unwrap().fill(bare, "", "1", &head);
+        assert!(page.starts_with("<html><head><title>Chat: &lt;x&gt; &amp; y</title><meta"), "{page}");
     }
 
     #[test]
@@ -137,7 +185,7 @@ mod tests {
     #[test]
     fn without_a_head_the_data_goes_before_the_root_element() {
         let index = "<body><div data-pulse-root></div></body>";
-        let page = Mount::find(index).unwrap().fill(index, "x", "1");
+        let page = Mount::find(index).unwrap().fill(index, "x", "1", &PageHead::default());
         assert_eq!(
             page,
             "<body><script type=\"application/json\" id=\"pulse-first-paint\">1</script><div data-pulse-root>x</div></body>"

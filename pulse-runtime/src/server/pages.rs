@@ -23,10 +23,18 @@ pub(crate) enum PageStatus {
     NotFound,
 }
 
+/// What a page says of itself in the HTML's head.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PageHead {
+    pub title: Option<String>,
+    pub description: Option<String>,
+}
+
 /// The app's route table, its type erased.
 #[derive(Clone, Copy)]
 pub(crate) struct Pages {
     status: fn(&str, &str) -> PageStatus,
+    head: fn(&str, &str) -> PageHead,
 }
 
 impl Pages {
@@ -34,29 +42,26 @@ impl Pages {
         Pages {
             status: |path, query| match R::route(path, query) {
                 Some(Routed::Page(_)) => PageStatus::Page,
-                Some(Routed::Redirect(page)) => {
-                    // Only to an address of this app that names that very page: a value
-                    // from the old address (its query's, say) can never send the
-                    // browser elsewhere, nor to an address that reads back otherwise.
-                    let href = page.href();
-                    let (to_path, to_query) = crate::protocol::split_address(&href);
-                    let reads_back = R::route(to_path, to_query) == Some(Routed::Page(page));
-                    if reads_back && is_local(&href) { PageStatus::Redirect(href) } else { PageStatus::NotFound }
-                }
+                Some(Routed::Redirect(page)) => match crate::routes::redirect_address(&page) {
+                    Some(href) => PageStatus::Redirect(href),
+                    None => PageStatus::NotFound,
+                },
                 None => PageStatus::NotFound,
             },
+            head: |path, query| match R::route(path, query) {
+                Some(Routed::Page(page)) => PageHead { title: page.title(), description: page.description() },
+                _ => PageHead::default(),
+            },
         }
+    }
+
+    pub(crate) fn head(&self, path: &str, query: &str) -> PageHead {
+        (self.head)(path, query)
     }
 
     pub(crate) fn status(&self, path: &str, query: &str) -> PageStatus {
         (self.status)(path, query)
     }
-}
-
-/// Whether `href` is a path on this server: `/`, or `/` then anything but a second `/`
-/// or a `\\` (which browsers read as another host's address).
-fn is_local(href: &str) -> bool {
-    href.strip_prefix('/').is_some_and(|rest| !rest.starts_with(['/', '\\']))
 }
 
 /// Answers an address that is no file: `index` (the built app's page) with the status
@@ -83,8 +88,9 @@ pub(crate) async fn answer(
     if request.method() == Method::GET && wants_a_page(request.headers()) {
         let (parts, body) = request.into_parts();
         let address = parts.uri.path_and_query().map_or("/", |address| address.as_str()).to_owned();
+        let head = pages.head(parts.uri.path(), parts.uri.query().unwrap_or_default());
         if let Ok(html) = tokio::fs::read_to_string(&*index_path).await
-            && let Some(page) = super::first_paint::render(&server, parts.clone(), &address, &html).await
+            && let Some(page) = super::first_paint::render(&server, parts.clone(), &address, &html, &head).await
         {
             // The page names its session: never kept by a cache, never shared.
             let headers = [
@@ -126,8 +132,6 @@ async fn serve_index(index: &mut ServeFile, mut request: Request<Body>, code: St
 
 #[cfg(test)]
 mod tests {
-    use super::is_local;
-
     #[test]
     fn pages_are_rendered_for_navigations_and_tools_not_for_icons() {
         use axum::http::{HeaderMap, HeaderValue, header};
@@ -139,15 +143,5 @@ mod tests {
         )));
         assert!(!super::wants_a_page(&with("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8")));
         assert!(!super::wants_a_page(&with("application/json")));
-    }
-
-    #[test]
-    fn only_paths_on_this_server_are_local() {
-        for local in ["/", "/rooms/x", "/a?b=//c"] {
-            assert!(is_local(local), "{local}");
-        }
-        for elsewhere in ["//evil.com", "/\\evil.com", "http://evil.com", "evil.com", ""] {
-            assert!(!is_local(elsewhere), "{elsewhere}");
-        }
     }
 }

@@ -178,7 +178,8 @@ export type ServerFrameType =
   | "close"
   | "tree"
   | "patch"
-  | "render_error";
+  | "render_error"
+  | "page";
 
 /** The frame types (`t`) a client may send. */
 export type ClientFrameType =
@@ -453,6 +454,17 @@ export type ServerFrameBody =
        * What went wrong.
        */
       message: string,
+    }
+  | {
+      "t": "page",
+      /**
+       * The page's title (the tab's title becomes it); absent: the page has none.
+       */
+      title?: string,
+      /**
+       * The page's own address, to replace the tab's (`history.replaceState`).
+       */
+      address?: string,
     };
 
 /**

@@ -147,6 +147,12 @@ pub(crate) fn patch<T: Serialize + ?Sized>(ops: &T) -> Body {
     Body::encode(&Out::Patch { ops }).unwrap_or_else(|_| unreachable_encode())
 }
 
+/// The page the tab shows: its title, and its own address to replace an old one.
+pub(crate) fn page(title: Option<&str>, address: Option<&str>) -> Body {
+    let frame = Out::<()>::Page { title: title.map(Into::into), address: address.map(Into::into) };
+    Body::encode(&frame).unwrap_or_else(|_| unreachable_encode())
+}
+
 /// A component's render failed (it keeps its last output).
 pub(crate) fn render_error(component: &str, message: &str) -> Body {
     let frame = Out::<()>::RenderError { component: component.into(), message: message.into() };

@@ -222,6 +222,18 @@ pub enum ServerFrame<'a, P = serde_json::Value, R = serde_json::Value> {
         /// What went wrong.
         message: Cow<'a, str>,
     },
+    /// The page the tab shows, at the first render and after each navigation: its
+    /// title, and its own address when the tab's is an old one (a redirect).
+    Page {
+        /// The page's title (the tab's title becomes it); absent: the page has none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        title: Option<Cow<'a, str>>,
+        /// The page's own address, to replace the tab's (`history.replaceState`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        address: Option<Cow<'a, str>>,
+    },
 }
 
 /// The frame types outside the session stream: they carry no sequence number, are not
@@ -247,6 +259,7 @@ impl<P, R> ServerFrame<'_, P, R> {
             ServerFrame::Tree { .. } => "tree",
             ServerFrame::Patch { .. } => "patch",
             ServerFrame::RenderError { .. } => "render_error",
+            ServerFrame::Page { .. } => "page",
         }
     }
 }
