@@ -185,7 +185,7 @@ pub fn protocol_module() -> String {
     out.push('\n');
     declare::<ChildRef>(&mut out, &cfg);
     out.push('\n');
-    declare::<protocol::FirstPaint<'static>>(&mut out, &cfg);
+    declare::<protocol::FirstPaint<()>>(&mut out, &cfg);
     out
 }
 

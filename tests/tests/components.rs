@@ -66,7 +66,9 @@ async fn the_seeds_chat_room_renders_and_updates_over_a_real_socket() {
                 ] },
                 { "tag": "ul", "props": { "className": "server-messages" } },
                 { "tag": "p", "props": { "className": "location" }, "children": ["locating…"] },
-                { "tag": "$$ChatClient", "props": { "channelId": channel.to_string() } }
+                { "tag": "$$ChatClient", "props": { "channelId": channel.to_string() }, "children": [
+                    { "tag": "p", "props": { "className": "status" }, "children": ["loading the chat box…"] }
+                ] }
             ]
         }])
     );

@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 
-use crate::component::VNode;
 use crate::id::SessionId;
 
 /// The attribute of the element of `index.html` the server renders a page into (and
@@ -14,15 +13,17 @@ pub const ROOT_ATTRIBUTE: &str = "data-pulse-root";
 /// The id of the `<script type="application/json">` holding the [`FirstPaint`].
 pub const FIRST_PAINT_ID: &str = "pulse-first-paint";
 
-/// What a server-rendered page carries for its client, as JSON in the page.
+/// What a server-rendered page carries for its client, as JSON in the page. `T` is
+/// the tree (`[VNode]`, as a `tree` frame carries it).
 #[derive(Debug, Serialize, ts_rs::TS)]
-pub struct FirstPaint<'a> {
+#[ts(concrete(T = serde_json::Value), bound = "")]
+pub struct FirstPaint<T> {
     /// The session that rendered the page, waiting for the page's connection to resume
     /// it (`resume=<session>&last_seq=0`); `null` when it cannot be resumed (the client
     /// starts a session of its own).
     #[ts(type = "string | null")]
     pub session: Option<SessionId>,
     /// The tree rendered into the page, as a `tree` frame carries it.
-    #[ts(as = "Vec<VNode>")]
-    pub tree: &'a [VNode],
+    #[ts(type = "VNode[]")]
+    pub tree: T,
 }

@@ -667,7 +667,8 @@ export type ChildRef =
   | { "node": VNode };
 
 /**
- * What a server-rendered page carries for its client, as JSON in the page.
+ * What a server-rendered page carries for its client, as JSON in the page. `T` is
+ * the tree (`[VNode]`, as a `tree` frame carries it).
  */
 export type FirstPaint = {
   /**
@@ -679,4 +680,4 @@ export type FirstPaint = {
   /**
    * The tree rendered into the page, as a `tree` frame carries it.
    */
-  tree: Array<VNode>, };
+  tree: VNode[], };

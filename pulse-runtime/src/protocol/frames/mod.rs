@@ -467,6 +467,7 @@ mod tests {
             tree::<[()]>(&[]),
             patch::<[()]>(&[]),
             render_error("C", "m"),
+            page(Some("t"), Some("/a")),
         ];
         let hello = hello(Hello {
             v: crate::protocol::PROTOCOL_VERSION,
