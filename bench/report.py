@@ -331,6 +331,30 @@ def main():
                 f"| {r['rss_change']:+.1%} | {per_cycle(r):+.0f} B | {a['sessions']} / {a['channels']} / {a['topics']} / {a['pending_requests']} / {a['tasks']} (tasks before: {b['tasks']}) |"
             )
         out.append("")
+    for r in (r for r in rows if r["workload"] == "pages"):
+        w, wo = r["with_first_paint"], r["without_first_paint"]
+        out.append("## Pages: the first paint over HTTP, and links over the socket\n")
+        out.append(f"The chat in Debian's headless Chromium against the release chat server, median of {r['runs']} "
+                   f"(each in a fresh browser context, nothing cached), a room with {r['messages']} messages. \"Shown\" "
+                   "is when the page holds the room's messages (a `MutationObserver` installed before the page's "
+                   "first byte), not any paint. Without the first paint is how every page came before: the same "
+                   "server and bundle with an `index.html` that has no `data-pulse-root` element, so the messages "
+                   "come after the bundle and the socket's `hello`. Server CPU is its utime+stime over "
+                   f"{r['requests']} requests of the page, each from an address of its own (`X-Forwarded-For`), "
+                   "at the kernel's 10 ms tick. Made by `node bench/pages.mjs CHAT ASSETS RUNS RESULTS` (in `bench/run.sh`).\n")
+        out.append("| | messages shown | HTML | server CPU per request |")
+        out.append("|---|---:|---:|---:|")
+        for label, m in (("without the first paint", wo), ("with the first paint", w)):
+            out.append(f"| {label} | {m['messages_shown_ms']:.1f} ms | {m['html_bytes']:,} B | {m['cpu_ms_per_request']:.2f} ms |")
+        speedup = wo["messages_shown_ms"] / w["messages_shown_ms"] if w["messages_shown_ms"] else float("nan")
+        out.append(f"\nThe room's messages show {speedup:.1f}× sooner; the page costs "
+                   f"{w['cpu_ms_per_request'] - wo['cpu_ms_per_request']:+.2f} ms of server CPU more (a session, a render, "
+                   "its HTML and JSON), and its session waits for the tab's connection, which continues it.\n")
+        out.append("| from one room to another | shown after |")
+        out.append("|---|---:|")
+        out.append(f"| a link followed over the socket (`navigate`, a patch back) | {r['clickMs']:.1f} ms |")
+        out.append(f"| a full load of the page (rendered by the server) | {r['loadMs']:.1f} ms |")
+        out.append("")
     if failures:
         out.append("## Runs that failed\n")
         out.append("These runs ended with an error (the load client's output is in the run's log); their rows are missing above.\n")

@@ -16,7 +16,7 @@ results="$out/results-$mode.jsonl"
 : > "$results"
 
 if [ "$mode" = full ]; then
-  cargo build --release -q -p pulse-bench
+  cargo build --release -q -p pulse-bench -p chat --bin chat
   bin=target/release
   # The scale curve: up to 19,900 sessions, as many as one process may hold open here
   # (20,000 files per process, and the server is one process) less a margin.
@@ -29,8 +29,9 @@ if [ "$mode" = full ]; then
   jitter_run="100 1000"; jitter_rounds=3
   soak_run="40000 200"
   release_secs=60
+  page_runs=10
 else
-  cargo build -q -p pulse-bench
+  cargo build -q -p pulse-bench -p chat --bin chat
   bin=target/debug
   fanout=("20 20")
   idle=(100)
@@ -41,6 +42,7 @@ else
   jitter_run="10 100"; jitter_rounds=1
   soak_run="300 20"
   release_secs=5
+  page_runs=1
 fi
 [ -d node_modules/socket.io ] || npm ci --no-audit --no-fund --loglevel=error
 ulimit -n 20000 2>/dev/null || true
@@ -156,6 +158,15 @@ done
 
 echo "== churn soak (pulse)"
 start_server pulse; load pulse $port soak $soak_run $server_pid; stop_server
+
+# The chat's pages in Chromium: the first paint over HTTP, and links over the socket.
+if [ -x /usr/bin/chromium ] || [ -n "${CHROMIUM:-}" ]; then
+  echo "== pages (Chromium)"
+  npm run -s build -w @pulse-rs/client
+  (cd examples/chat/client && node build.mjs >/dev/null 2>&1)
+  node bench/pages.mjs "$bin/chat" examples/chat/client/dist "$page_runs" "$results" \
+    || echo '{"workload":"failed","command":"bench/pages.mjs"}' >> "$results"
+fi
 
 python3 bench/report.py "$results" "$mode" > "$out/report-$mode.md"
 if [ "$mode" = full ]; then
