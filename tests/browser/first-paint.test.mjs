@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { freePort, launchChromium, seeItem, send, startServer, stopServer } from "./lib.mjs";
+import { freePort, launchChromium, seeItem, send, startRedis, startServer, stopServer } from "./lib.mjs";
 
 let server;
 let browser;
@@ -38,10 +38,14 @@ async function newTab(options = {}) {
   return page;
 }
 
-/** Messages sent to `room` by a chat tab, which stays open. */
+/** Messages sent to `room` by a chat tab (on the server at `at`), which stays open. */
 async function roomWith(room, ...texts) {
+  return roomOn(base, room, ...texts);
+}
+
+async function roomOn(at, room, ...texts) {
   const author = await newTab();
-  await author.goto(`${base}/rooms/${room}`);
+  await author.goto(`${at}/rooms/${room}`);
   await author.locator(".chat-client").waitFor();
   await author.locator(".name").fill("alice");
   for (const text of texts) {
@@ -137,4 +141,43 @@ test("the page shows before any script runs; the client takes over the same node
   ]);
   assert.deepEqual(page.errors, [], "no hydration error, nothing in the console");
   for (const tab of [author, page]) await tab.context().close();
+});
+
+test("on a node of a cluster, whose room history is read from Redis: the page has the messages, and no flash", async () => {
+  const redisPort = await freePort();
+  const redis = await startRedis(redisPort);
+  const env = { PULSE_REDIS_URL: `redis://127.0.0.1:${redisPort}` };
+  const ports = [await freePort(), await freePort()];
+  const nodes = [];
+  try {
+    for (const port of ports) nodes.push(await startServer(port, env));
+    const [one, two] = ports.map((port) => `http://127.0.0.1:${port}`);
+    const room = `cluster-${Date.now()}`;
+    const author = await roomOn(one, room, "sent on node one");
+    // Node two has never shown this room: its history is read from Redis while the page
+    // renders (a first render without the message, then the one with it). From the
+    // first paint to the end of the take-over, the list never loses its message.
+    const page = await newTab();
+    await page.addInitScript(() => {
+      window.__fewest = Number.POSITIVE_INFINITY;
+      new MutationObserver(() => {
+        const list = document.querySelector("#app .server-messages");
+        if (list) window.__fewest = Math.min(window.__fewest, list.querySelectorAll("li").length);
+      }).observe(document, { childList: true, subtree: true });
+    });
+    await page.goto(`${two}/rooms/${room}`);
+    await page.locator(".status").getByText("connection: open").waitFor();
+    await page.locator(".chat-client").waitFor();
+    await seeItem(page, ".client-messages", "alice: sent on node one");
+    assert.equal(await page.evaluate(() => window.__fewest), 1, "the server's list showed its message throughout");
+    assert.deepEqual(page.errors, []);
+    // And with JavaScript disabled.
+    const reader = await newTab({ javaScriptEnabled: false });
+    await reader.goto(`${two}/rooms/${room}`);
+    assert.deepEqual(await reader.locator(".server-messages li").allInnerTexts(), ["alice: sent on node one"]);
+    for (const tab of [author, reader, page]) await tab.context().close();
+  } finally {
+    for (const node of nodes) await stopServer(node);
+    await stopServer(redis);
+  }
 });

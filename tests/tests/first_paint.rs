@@ -131,18 +131,17 @@ async fn a_page_is_rendered_with_its_data_and_its_connection_continues_that_rend
         }
     };
     assert!(opened, "the channel the render opened reaches the page");
-    // The first tree sent may still be loading; patches bring it to the page's.
+    // The first tree sent may still be loading; patches bring it to the page's, and the
+    // page says how many frames that takes (the client skips them).
     let mut client_tree = pulse_tests::vdom::ClientTree::new(&resumed_tree);
-    if resumed_tree != tree {
-        loop {
-            if let ServerFrame::Patch { ops, .. } = next_frame(&mut client).await {
-                client_tree.apply(&serde_json::to_value(ops).unwrap());
-                if serde_json::to_value(&client_tree.root).unwrap() == tree {
-                    break;
-                }
-            }
+    let mut frames = 1;
+    while serde_json::to_value(&client_tree.root).unwrap() != tree {
+        if let ServerFrame::Patch { ops, .. } = next_frame(&mut client).await {
+            client_tree.apply(&serde_json::to_value(ops).unwrap());
+            frames += 1;
         }
     }
+    assert_eq!(paint["frames"], frames, "the frames the page's tree holds");
     assert_eq!(times_made("abc"), 1, "the room's state was made once, not twice");
     assert_eq!(running.server().stats().sessions, 1);
     running.shutdown().await;

@@ -109,11 +109,11 @@ export class PulseConnection {
   }
 
   /**
-   * The tree the server rendered into this page, if this connection continues it (for
-   * `PulseRoot`'s first render, which must be the page's HTML).
+   * The page the server rendered, if this connection continues it (for `PulseRoot`,
+   * whose first render must be the page's HTML).
    */
-  get pageTree(): FirstPaint["tree"] | null {
-    return this.options.page ? (firstPaintFor(this)?.tree ?? null) : null;
+  get page(): FirstPaint | null {
+    return this.options.page ? firstPaintFor(this) : null;
   }
 
   /** A page the server rendered: its session is this connection's, resumed from its start. */

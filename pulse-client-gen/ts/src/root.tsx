@@ -56,11 +56,15 @@ function Root({ components, connection: given, options, fallback = null, onRende
   // double effect leave one connection, one session.
   const connection = useMemo(() => given ?? new PulseConnection(options), [given, options]);
   // A page the server rendered starts from its tree, so hydration finds the same DOM.
-  const store = useMemo(() => new TreeStore(connection.pageTree), [connection]);
+  const store = useMemo(() => {
+    const page = connection.page;
+    return new TreeStore(page?.tree ?? null, page?.frames ?? 0);
+  }, [connection]);
 
   useEffect(() => {
     const off = connection.onFrame((frame) => {
-      if (frame.t === "tree") store.replace(frame.tree);
+      if (frame.t === "hello" && !frame.resumed) store.sessionChanged();
+      else if (frame.t === "tree") store.replace(frame.tree);
       else if (frame.t === "patch") store.patch(frame.ops);
       else if (frame.t === "page") showPage(frame);
       else if (frame.t === "render_error") {

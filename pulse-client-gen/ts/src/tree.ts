@@ -70,10 +70,21 @@ function asElement(node: VNode, path: readonly number[]): VElement {
 export class TreeStore {
   private tree: VNode[] | null;
   private readonly listeners = new Set<() => void>();
+  /** The session's next `tree`/`patch` frames that `tree` already holds (a page's first paint). */
+  private held: number;
 
-  /** A store holding `tree` (a page's first paint) until the first frame, or nothing. */
-  constructor(tree: VNode[] | null = null) {
+  /**
+   * A store holding nothing, or a page's first paint: `tree`, which holds what the
+   * session's first `held` tree and patch frames say (they are skipped when they come).
+   */
+  constructor(tree: VNode[] | null = null, held = 0) {
     this.tree = tree;
+    this.held = tree === null ? 0 : held;
+  }
+
+  /** The session is a new one: every frame it sends applies. */
+  sessionChanged(): void {
+    this.held = 0;
   }
 
   get snapshot(): VNode[] | null {
@@ -81,12 +92,13 @@ export class TreeStore {
   }
 
   replace(tree: VNode[]): void {
+    if (this.skipHeld()) return;
     this.tree = tree;
     this.emit();
   }
 
   patch(ops: readonly Op[]): void {
-    if (!this.tree) return;
+    if (this.skipHeld() || !this.tree) return;
     this.tree = applyOps(this.tree, ops);
     this.emit();
   }
@@ -95,6 +107,12 @@ export class TreeStore {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   };
+
+  private skipHeld(): boolean {
+    if (this.held === 0) return false;
+    this.held -= 1;
+    return true;
+  }
 
   private emit(): void {
     for (const listener of [...this.listeners]) listener();

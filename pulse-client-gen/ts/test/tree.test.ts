@@ -1,7 +1,7 @@
 // The update operations, on plain trees.
 
 import { describe, expect, it } from "vitest";
-import { type VNode, applyOps } from "../src/index";
+import { TreeStore, type VNode, applyOps } from "../src/index";
 
 const li = (key: string, text = key): VNode => ({ tag: "li", key, children: [text] });
 const list = (...items: VNode[]): VNode[] => [{ tag: "ul", children: items }];
@@ -41,5 +41,31 @@ describe("applyOps", () => {
     expect(() => applyOps(list(li("a")), [{ op: "children", path: [0], children: [{ keep: 3 }] }])).toThrow(
       /keeps child 3/,
     );
+  });
+});
+
+describe("TreeStore", () => {
+  it("starts from a page's first paint and skips the frames it already holds", () => {
+    // The page holds what the session's first two frames say (a render still loading,
+    // then the patch that brought its data).
+    const page = list(li("a"), li("b"));
+    const store = new TreeStore(page, 2);
+    let changes = 0;
+    store.subscribe(() => changes++);
+    store.replace(list());
+    store.patch([{ op: "children", path: [0], children: [{ node: li("a") }, { node: li("b") }] }]);
+    expect(store.snapshot).toBe(page);
+    expect(changes).toBe(0);
+    // What came after the page applies to it.
+    store.patch([{ op: "children", path: [0], children: [{ keep: 0 }, { keep: 1 }, { node: li("c") }] }]);
+    expect(store.snapshot).toEqual(list(li("a"), li("b"), li("c")));
+    expect(changes).toBe(1);
+  });
+
+  it("applies everything from a new session, whatever the page held", () => {
+    const store = new TreeStore(list(li("old")), 3);
+    store.sessionChanged();
+    store.replace(list(li("new")));
+    expect(store.snapshot).toEqual(list(li("new")));
   });
 });

@@ -36,6 +36,8 @@ impl AnyComponent for Root {
 #[derive(Debug)]
 pub(crate) struct Painted {
     pub tree: Vec<VNode>,
+    /// The `tree` and `patch` frames queued up to this tree: it holds what they say.
+    pub frames: u64,
     /// No component said it shows data still loading (`Scope::still_loading`).
     pub settled: bool,
 }
@@ -59,6 +61,8 @@ pub(crate) async fn run(session: Session, root: RootFn, mut paint: Option<PaintS
     let mut root = Instance::mount(&root_node, &wake, &mut next_id);
     let mut previous: Option<Vec<VNode>> = None;
     let mut self_triggered = 0;
+    // The `tree` and `patch` frames queued so far.
+    let mut tree_frames: u64 = 0;
     // The navigation and the page the tab was last told of.
     let mut told: Option<(u64, super::scope::ShownPage)> = None;
     loop {
@@ -76,21 +80,21 @@ pub(crate) async fn run(session: Session, root: RootFn, mut paint: Option<PaintS
         let mut tree = Vec::new();
         expander.expand(&mut root, false, &mut tree);
         let Expander { callbacks, failures, loading, shown, .. } = expander;
-        if let Some(waiting) = paint.take().filter(|waiting| !waiting.is_closed()) {
-            let settled = !loading;
-            waiting.send_replace(Some(Arc::new(Painted { tree: tree.clone(), settled })));
-            paint = (!settled).then_some(waiting);
-        }
         session
             .shared
             .set_callbacks(callbacks.into_iter().map(|(id, callback)| (id, callback.into_session_fn())).collect());
         let sent = match &previous {
-            None => session.shared.enqueue(frames::tree(&tree)).is_ok(),
+            None => session.shared.enqueue(frames::tree(&tree)).inspect(|()| tree_frames += 1).is_ok(),
             Some(old) => {
                 let ops = diff(old, &tree);
-                ops.is_empty() || session.shared.enqueue(frames::patch(&ops)).is_ok()
+                ops.is_empty() || session.shared.enqueue(frames::patch(&ops)).inspect(|()| tree_frames += 1).is_ok()
             }
         };
+        if let Some(waiting) = paint.take().filter(|waiting| !waiting.is_closed()) {
+            let settled = !loading;
+            waiting.send_replace(Some(Arc::new(Painted { tree: tree.clone(), frames: tree_frames, settled })));
+            paint = (!settled).then_some(waiting);
+        }
         // The page shown, once per navigation, when the tab is to hear of it.
         if let Some(shown) = shown.filter(|shown| shown.title.is_some() || shown.address.is_some()) {
             let moves = *page.read();

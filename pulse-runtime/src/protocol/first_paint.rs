@@ -26,4 +26,8 @@ pub struct FirstPaint<T> {
     /// The tree rendered into the page, as a `tree` frame carries it.
     #[ts(type = "VNode[]")]
     pub tree: T,
+    /// How many of the session's `tree` and `patch` frames the tree already holds: a
+    /// client that resumes the session applies the ones after them (the first render
+    /// may have been sent before the one in the page, still loading).
+    pub frames: u64,
 }

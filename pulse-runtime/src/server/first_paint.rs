@@ -57,7 +57,7 @@ pub(super) async fn render(
     }
     let tree = painted.borrow().clone()?;
     let html = to_html(&tree.tree);
-    let data = json_in_script(&FirstPaint { session: Some(session.id), tree: &tree.tree });
+    let data = json_in_script(&FirstPaint { session: Some(session.id), tree: &tree.tree, frames: tree.frames });
     Some(mount.fill(index, &html, &data, head))
 }
 

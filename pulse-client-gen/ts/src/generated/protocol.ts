@@ -680,4 +680,10 @@ export type FirstPaint = {
   /**
    * The tree rendered into the page, as a `tree` frame carries it.
    */
-  tree: VNode[], };
+  tree: VNode[],
+  /**
+   * How many of the session's `tree` and `patch` frames the tree already holds: a
+   * client that resumes the session applies the ones after them (the first render
+   * may have been sent before the one in the page, still loading).
+   */
+  frames: number, };
