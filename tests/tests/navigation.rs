@@ -132,9 +132,15 @@ async fn next_page_frame(client: &mut pulse_runtime::client::Client) -> (Option<
     }
 }
 
+/// The page's name (a root of its own: `Layout` counts the layouts made).
+#[component]
+fn PageName(cx: &mut Scope) -> Node {
+    p(format!("{:?}", cx.page::<Page>()))
+}
+
 #[tokio::test]
 async fn the_tab_is_told_each_pages_title_and_the_own_address_of_an_old_one() {
-    let mut harness = Harness::with_root(|| Layout {}).await;
+    let mut harness = Harness::with_root(|| PageName {}).await;
     let url = harness.running.ws_url();
     let (mut client, _session) = harness.connect_with_url(&format!("{url}&page=%2Frooms%2Fabc")).await;
     assert_eq!(next_page_frame(&mut client).await, (Some("Room abc".into()), None));
