@@ -115,7 +115,13 @@ async fn serve_new_session(server: Arc<ServerShared>, attach: Box<Reattach>, slo
     let Reattach { socket, identity, params, .. } = *attach;
     let session = server.registry.new_session(identity, params);
     let span = session.span.clone();
-    serve_session(server, session, Some(socket), None).instrument(span).await;
+    async {
+        start_work(&server, &session, None);
+        let fresh = serve_connections(&server, &session, socket, None).await;
+        end_session(&server, &session, fresh);
+    }
+    .instrument(span)
+    .await;
     drop(slot);
 }
 
@@ -138,7 +144,12 @@ pub(crate) fn start_unattached(
     let served = session.clone();
     tokio::spawn(
         async move {
-            serve_session(server, served, None, Some((paint, unattached))).await;
+            start_work(&server, &served, Some(paint));
+            let fresh = match page_connection(&server, &served, unattached).await {
+                Ok((socket, missed)) => serve_connections(&server, &served, socket, Some(missed)).await,
+                Err(fresh) => fresh,
+            };
+            end_session(&server, &served, fresh);
             drop(slot);
         }
         .instrument(span),
@@ -146,12 +157,9 @@ pub(crate) fn start_unattached(
     session
 }
 
-async fn serve_session(
-    server: Arc<ServerShared>,
-    session: Arc<SessionShared>,
-    socket: Option<Box<Socket>>,
-    page: Option<(crate::component::PaintSender, UnattachedSlot)>,
-) {
+/// Starts what runs beside a session's connections: the app's `on_session` hooks, and
+/// the renderer (handing its trees to `paint` too, for a page rendered over HTTP).
+fn start_work(server: &ServerShared, session: &Arc<SessionShared>, paint: Option<crate::component::PaintSender>) {
     tracing::debug!(session = %session.id, "session started");
     if let Some(telemetry) = &server.registry.telemetry {
         telemetry.session_started();
@@ -170,7 +178,6 @@ async fn serve_session(
         };
         tokio::spawn(until_closed(handle(), guarded).in_current_span());
     }
-    let (paint, unattached) = page.unzip();
     if let Some(root) = server.root.clone() {
         let session = handle();
         let renderer = async move {
@@ -182,12 +189,16 @@ async fn serve_session(
         };
         tokio::spawn(until_closed(handle(), renderer).in_current_span());
     }
-    let mut fresh = serve_connections(&server, &session, socket, unattached).await;
+}
+
+/// The session is over: it leaves the registry, and the connections that came to
+/// resume it too late (`fresh`, and any handed over meanwhile) get sessions of their own.
+fn end_session(server: &Arc<ServerShared>, session: &SessionShared, fresh: impl IntoIterator<Item = Box<Reattach>>) {
     session.end();
-    server.registry.remove_session(&session);
+    server.registry.remove_session(session);
     // No resume can be handed over any more; those already handed get sessions of
     // their own, like a resume that came too late to replay what was missed.
-    fresh.extend(session.resumes.close().and_then(as_reattach));
+    let fresh: Vec<_> = fresh.into_iter().chain(session.resumes.close().and_then(as_reattach)).collect();
     tracing::debug!(session = %session.id, "session ended");
     for attach in fresh {
         tokio::spawn(start_fresh(server.clone(), attach));
@@ -209,10 +220,62 @@ fn start_fresh(server: Arc<ServerShared>, attach: Box<Reattach>) -> std::pin::Pi
     Box::pin(start_session(server, attach, None))
 }
 
-/// Serves the session on `socket` (if it has one yet), then on each connection that
-/// resumes it, until it ends. Returns the resuming connections that could not be given
-/// what they missed. A session `unattached` (rendered for a page) waits for its page's
-/// connection first.
+/// A connection attached to a waiting session, and the frames its client missed.
+type Resumed = (Box<Socket>, Vec<(u64, Body)>);
+
+/// Connections that came to resume a session and must be given fresh ones.
+#[allow(clippy::vec_box)] // boxed as the session's hand-over carries them
+type Fresh = Vec<Box<Reattach>>;
+
+/// The first connection of a session rendered for a page (`unattached` until then):
+/// the page's, which resumes it from its start, within `Config::resume_grace`. `Err`
+/// with the connections to give fresh sessions when none could attach.
+async fn page_connection(
+    server: &Arc<ServerShared>,
+    session: &SessionShared,
+    unattached: UnattachedSlot,
+) -> Result<Resumed, Fresh> {
+    tracing::debug!(session = %session.id, "page rendered; the session waits for the page's connection");
+    let Some(attach) = wait_for_resume(session, server.config().resume_grace).await else {
+        tracing::debug!(session = %session.id, "no connection came for the rendered page; the session ends");
+        return Err(Vec::new());
+    };
+    // Attached: the session is one like any other now.
+    drop(unattached);
+    attach_resumed(server, session, attach)
+}
+
+/// Attaches `attach` to the waiting `session`, with the frames its client missed; or
+/// gives it back, for a fresh session, when what it missed is gone.
+fn attach_resumed(
+    server: &ServerShared,
+    session: &SessionShared,
+    attach: Box<Reattach>,
+) -> Result<Resumed, Fresh> {
+    // Forget why the last connection ended before attaching the next one: a reason
+    // that comes after this (an overflow, a shutdown) then applies to the new one.
+    session.reset_connection();
+    match session.resume(attach.last_seq) {
+        Ok(frames) => {
+            tracing::debug!(session = %session.id, last_seq = attach.last_seq, "session resumed");
+            if let Some(telemetry) = &server.registry.telemetry {
+                telemetry.resumed(true);
+            }
+            Ok((attach.socket, frames))
+        }
+        Err(why) => {
+            tracing::debug!(session = %session.id, last_seq = attach.last_seq, ?why, "cannot resume; ending the session");
+            if let Some(telemetry) = &server.registry.telemetry {
+                telemetry.resumed(false);
+            }
+            Err(vec![attach])
+        }
+    }
+}
+
+/// Serves the session on `socket` (after the frames it `missed`, if it resumed the
+/// session), then on each connection that resumes it, until it ends. Returns the
+/// resuming connections that could not be given what they missed.
 ///
 /// Each connection (its greeting, reader and writer) runs on a task of its own: this
 /// one is woken only when that ends or a resume arrives, not for every frame, and while
@@ -220,74 +283,47 @@ fn start_fresh(server: Arc<ServerShared>, attach: Box<Reattach>) -> std::pin::Pi
 async fn serve_connections(
     server: &Arc<ServerShared>,
     session: &Arc<SessionShared>,
-    mut socket: Option<Box<Socket>>,
-    mut unattached: Option<UnattachedSlot>,
+    mut socket: Box<Socket>,
+    mut missed: Option<Vec<(u64, Body)>>,
 ) -> Vec<Box<Reattach>> {
     let config = server.config();
-    let mut missed: Option<Vec<(u64, Body)>> = None;
     loop {
+        session.touch();
         // A resume that arrives while this connection is served replaces it.
         let mut next: Option<Box<Reattach>> = None;
-        if let Some(socket) = socket.take() {
-            session.touch();
-            let mut serve = tokio::spawn(serve_connection(session.clone(), socket, missed.take()).in_current_span());
-            loop {
-                tokio::select! {
-                    _ = &mut serve => break,
-                    Some(attach) = next_resume(session), if next.is_none() => {
-                        let reason = "replaced: the session was resumed on a newer connection";
-                        session.signal_end(Ending::Detach(CloseCode::Replaced, reason.into()));
-                        next = Some(attach);
-                    }
+        let mut serve = tokio::spawn(serve_connection(session.clone(), socket, missed.take()).in_current_span());
+        loop {
+            tokio::select! {
+                _ = &mut serve => break,
+                Some(attach) = next_resume(session), if next.is_none() => {
+                    let reason = "replaced: the session was resumed on a newer connection";
+                    session.signal_end(Ending::Detach(CloseCode::Replaced, reason.into()));
+                    next = Some(attach);
                 }
             }
-            // The writer has stopped: frames queue up for the next connection.
-            session.detach();
-            let ending = session.ending();
-            if config.resume_grace.is_zero() || ending.as_ref().is_none_or(Ending::is_terminal) {
-                return next.into_iter().collect();
-            }
+        }
+        // The writer has stopped: frames queue up for the next connection.
+        session.detach();
+        let ending = session.ending();
+        if config.resume_grace.is_zero() || ending.as_ref().is_none_or(Ending::is_terminal) {
+            return next.into_iter().collect();
         }
         let attach = match next {
             Some(attach) => attach,
             None => {
-                if unattached.is_some() {
-                    tracing::debug!(session = %session.id, "page rendered; the session waits for the page's connection");
-                } else {
-                    tracing::debug!(session = %session.id, ending = ?session.ending(), "connection lost; the session waits to be resumed");
-                }
+                tracing::debug!(session = %session.id, ?ending, "connection lost; the session waits to be resumed");
                 match Box::pin(wait_for_resume(session, config.resume_grace)).await {
                     Some(attach) => attach,
-                    None => {
-                        if unattached.is_some() {
-                            tracing::debug!(session = %session.id, "no connection came for the rendered page; the session ends");
-                        }
-                        return Vec::new();
-                    }
+                    None => return Vec::new(),
                 }
             }
         };
-        // Forget why the last connection ended before attaching the next one: a reason
-        // that comes after this (an overflow, a shutdown) then applies to the new one.
-        session.reset_connection();
-        match session.resume(attach.last_seq) {
-            Ok(frames) => {
-                tracing::debug!(session = %session.id, last_seq = attach.last_seq, "session resumed");
-                if let Some(telemetry) = &server.registry.telemetry {
-                    telemetry.resumed(true);
-                }
-                // A page's session is attached: it is one like any other now.
-                unattached = None;
+        match attach_resumed(server, session, attach) {
+            Ok((resumed, frames)) => {
                 missed = Some(frames);
-                socket = Some(attach.socket);
+                socket = resumed;
             }
-            Err(why) => {
-                tracing::debug!(session = %session.id, last_seq = attach.last_seq, ?why, "cannot resume; ending the session");
-                if let Some(telemetry) = &server.registry.telemetry {
-                    telemetry.resumed(false);
-                }
-                return vec![attach];
-            }
+            Err(fresh) => return fresh,
         }
     }
 }
