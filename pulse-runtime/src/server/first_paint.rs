@@ -14,7 +14,8 @@ use super::ServerShared;
 use super::pages::PageHead;
 use super::session_task;
 use crate::component::{Painted, escape_into, json_in_script, to_html};
-use crate::protocol::{FIRST_PAINT_ID, FirstPaint, PAGE_PARAM, Query, ROOT_ATTRIBUTE};
+use crate::protocol::{CloseCode, FIRST_PAINT_ID, FirstPaint, PAGE_PARAM, Query, ROOT_ATTRIBUTE};
+use crate::session::Ending;
 
 /// `index` with the page at `address` rendered into it, by a session waiting for the
 /// page's connection; `None` when the page is to be served as `index` is (the app
@@ -43,21 +44,30 @@ pub(super) async fn render(
         }
         identity => identity.and_then(Result::ok),
     };
-    let (Ok(slot), Some(unattached)) =
-        (server.admission.reserve_session(), server.admission.reserve_unattached(client))
-    else {
-        tracing::debug!(address, "page served without its first paint: no place for one more session");
+    let Ok(slot) = server.admission.reserve_session() else {
+        tracing::debug!(address, "page served without its first paint: the server takes no more sessions");
         return None;
     };
+    // Without a place among the sessions waiting for their page, the page is rendered
+    // all the same (a crawler, a link preview), by a session that ends with it.
+    let unattached = server.admission.reserve_unattached(client);
+    let kept = unattached.is_some();
     let (paint, mut painted) = tokio::sync::watch::channel(None::<Arc<Painted>>);
     let session = session_task::start_unattached(server.clone(), identity, params, slot, unattached, paint);
     let settled = painted.wait_for(|tree| tree.as_ref().is_some_and(|tree| tree.settled));
     if tokio::time::timeout(config.first_paint_wait, settled).await.is_err() {
         tracing::debug!(session = %session.id, address, "the page's render still shows data loading; sent as it is");
     }
-    let tree = painted.borrow().clone()?;
+    let tree = painted.borrow().clone();
+    if !kept {
+        tracing::debug!(session = %session.id, address, "page rendered by a session that cannot wait for its tab: it ends");
+        let reason = "overloaded: no place for the page's session to wait for its connection";
+        session.signal_end(Ending::Close(CloseCode::Overloaded, reason.into()));
+    }
+    let tree = tree?;
     let html = to_html(&tree.tree);
-    let data = json_in_script(&FirstPaint { session: Some(session.id), tree: &tree.tree, frames: tree.frames });
+    let session = kept.then_some(session.id);
+    let data = json_in_script(&FirstPaint { session, tree: &tree.tree, frames: tree.frames });
     Some(mount.fill(index, &html, &data, head))
 }
 

@@ -127,14 +127,15 @@ async fn serve_new_session(server: Arc<ServerShared>, attach: Box<Reattach>, slo
 
 /// Starts a session with no connection, for a page rendered over HTTP: its renderer
 /// hands its trees to `paint`, and its frames wait for the page's connection to resume
-/// it (within `Config::resume_grace`, like any detached session). `unattached` is
-/// given back once a connection attaches, `slot` when the session ends.
+/// it (within `Config::resume_grace`, like any detached session). `unattached` (its
+/// place among the sessions waiting for their page) is given back once a connection
+/// attaches, `slot` when the session ends.
 pub(crate) fn start_unattached(
     server: Arc<ServerShared>,
     identity: Option<crate::session::host::Identity>,
     params: crate::protocol::Query,
     slot: SessionSlot,
-    unattached: UnattachedSlot,
+    unattached: Option<UnattachedSlot>,
     paint: crate::component::PaintSender,
 ) -> Arc<SessionShared> {
     let session = server.registry.new_session(identity, params);
@@ -233,7 +234,7 @@ type Fresh = Vec<Box<Reattach>>;
 async fn page_connection(
     server: &Arc<ServerShared>,
     session: &SessionShared,
-    unattached: UnattachedSlot,
+    unattached: Option<UnattachedSlot>,
 ) -> Result<Resumed, Fresh> {
     tracing::debug!(session = %session.id, "page rendered; the session waits for the page's connection");
     let Some(attach) = wait_for_resume(session, server.config().resume_grace).await else {
@@ -247,11 +248,7 @@ async fn page_connection(
 
 /// Attaches `attach` to the waiting `session`, with the frames its client missed; or
 /// gives it back, for a fresh session, when what it missed is gone.
-fn attach_resumed(
-    server: &ServerShared,
-    session: &SessionShared,
-    attach: Box<Reattach>,
-) -> Result<Resumed, Fresh> {
+fn attach_resumed(server: &ServerShared, session: &SessionShared, attach: Box<Reattach>) -> Result<Resumed, Fresh> {
     // Forget why the last connection ended before attaching the next one: a reason
     // that comes after this (an overflow, a shutdown) then applies to the new one.
     session.reset_connection();
