@@ -16,7 +16,8 @@ results="$out/results-$mode.jsonl"
 : > "$results"
 
 if [ "$mode" = full ]; then
-  cargo build --release -q -p pulse-bench -p chat --bin chat
+  cargo build --release -q -p pulse-bench
+  cargo build --release -q -p chat --bin chat
   bin=target/release
   # The scale curve: up to 19,900 sessions, as many as one process may hold open here
   # (20,000 files per process, and the server is one process) less a margin.
@@ -31,7 +32,8 @@ if [ "$mode" = full ]; then
   release_secs=60
   page_runs=10
 else
-  cargo build -q -p pulse-bench -p chat --bin chat
+  cargo build -q -p pulse-bench
+  cargo build -q -p chat --bin chat
   bin=target/debug
   fanout=("20 20")
   idle=(100)

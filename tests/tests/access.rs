@@ -285,3 +285,28 @@ async fn a_probe_says_how_an_upgrade_would_be_answered() {
     let (status, _, body) = pulse_tests::http_get(addr, "/ws?v=1").await;
     assert_eq!(status, 400, "not a probe, not an upgrade: {body}");
 }
+
+/// A session is resumed by its own user only: another user's connection naming it gets
+/// a session of its own, and the session still waits for its user.
+#[tokio::test]
+async fn a_session_is_resumed_by_its_own_user_only() {
+    let harness = Harness::with_builder(secured()).await;
+    let base = harness.running.ws_url();
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{base}&token=alice")).await.unwrap();
+    let hello = match socket.next().await {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => {
+            serde_json::from_str::<serde_json::Value>(text.as_str()).unwrap()
+        }
+        other => panic!("expected a hello, got {other:?}"),
+    };
+    let id = hello["session"].as_str().unwrap().to_owned();
+    // The connection breaks (no close frame): the session waits to be resumed.
+    drop(socket);
+
+    let bob = Client::connect(&format!("{base}&token=bob&resume={id}&last_seq=0")).await.unwrap();
+    assert!(!bob.hello().resumed, "bob may not take alice's session");
+    assert_ne!(bob.session_id().to_string(), id);
+    let alice = Client::connect(&format!("{base}&token=alice&resume={id}&last_seq=0")).await.unwrap();
+    assert!(alice.hello().resumed, "alice's session waited for her");
+    assert_eq!(alice.session_id().to_string(), id);
+}

@@ -61,10 +61,18 @@ fn RoomView(cx: &mut Scope, room: String) -> Node {
     div((h2(format!("room {room}")), p(topic).class("topic")))
 }
 
+/// A page whose data never comes.
+#[component]
+fn Forever(cx: &mut Scope) -> Node {
+    cx.still_loading();
+    p("loading…")
+}
+
 #[component]
 fn App(cx: &mut Scope) -> Node {
     match cx.page::<Page>().map(|routed| routed.page().clone()) {
         Some(Page::Room { room }) => RoomView { room: room.0 }.into_node(),
+        Some(Page::Files { .. }) => Forever {}.into_node(),
         Some(_) => p("another page").into_node(),
         None => h2("not found").into_node(),
     }
@@ -212,5 +220,21 @@ async fn pages_requested_from_one_address_cannot_take_the_sessions_others_need()
     let client = Client::connect(&running.ws_url()).await.expect("a connection");
     assert!(!client.hello().resumed);
     client.close().await;
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_page_given_up_by_its_client_leaves_no_session_waiting() {
+    use tokio::io::AsyncWriteExt as _;
+    let config = Config { first_paint_wait: Duration::from_secs(30), ..Config::default() };
+    let running = serve("given-up", config).await;
+    let mut stream = tokio::net::TcpStream::connect(running.local_addr()).await.unwrap();
+    let request = format!("GET /files/a HTTP/1.1\r\nHost: {}\r\nAccept: text/html\r\n\r\n", running.local_addr());
+    stream.write_all(request.as_bytes()).await.unwrap();
+    eventually("the page's session started", || running.server().stats().sessions == 1).await;
+    // The client goes away while the page waits for its data: its session ends with
+    // the request, not a minute later.
+    drop(stream);
+    eventually("the page's session ended", || running.server().stats().sessions == 0).await;
     running.shutdown().await;
 }

@@ -195,3 +195,17 @@ async fn a_redirect_never_leaves_the_server() {
     assert_eq!((status, body.as_str()), (404, "<!doctype html><div id=app></div>"));
     running.shutdown().await;
 }
+
+/// A title may name any field, even one called as the derive's own locals might be.
+#[test]
+fn a_title_names_fields_whatever_they_are_called() {
+    #[derive(pulse_runtime::Routes, Debug, Clone, PartialEq)]
+    enum Odd {
+        #[route("/o/{out}?{value}", title = "{out} and {value}")]
+        Odd { out: String, value: Option<u32> },
+    }
+    let page = Odd::Odd { out: "x".into(), value: Some(2) };
+    assert_eq!(pulse_runtime::Routes::title(&page).as_deref(), Some("x and 2"));
+    let page = Odd::Odd { out: "y".into(), value: None };
+    assert_eq!(pulse_runtime::Routes::title(&page).as_deref(), Some("y and "));
+}

@@ -109,11 +109,12 @@ export class PulseConnection {
   }
 
   /**
-   * The page the server rendered, if this connection continues it (for `PulseRoot`,
-   * whose first render must be the page's HTML).
+   * The page the server rendered, if this connection is to continue it: asked before the
+   * connection starts (by `PulseRoot`, whose first render must be the page's HTML). Once
+   * started, its frames have moved past the page: `null`.
    */
   get page(): FirstPaint | null {
-    return this.options.page ? firstPaintFor(this) : null;
+    return this.options.page && !this.started ? firstPaintFor(this) : null;
   }
 
   /** A page the server rendered: its session is this connection's, resumed from its start. */

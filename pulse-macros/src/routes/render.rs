@@ -235,24 +235,27 @@ fn text_arm(page: &Page, template: &Template) -> Option<TokenStream> {
         .map(|field| &field.ident)
         .collect();
     let pattern = if page.braced { quote!(Self::#variant { #(#used,)* .. }) } else { quote!(Self::#variant) };
+    // Locals of the macro's own (mixed-site hygiene): a field named `out` is no clash.
+    let out = proc_macro2::Ident::new("out", proc_macro2::Span::mixed_site());
+    let value = proc_macro2::Ident::new("value", proc_macro2::Span::mixed_site());
     let steps = template.parts.iter().map(|part| match part {
-        TemplatePart::Text(text) => quote!(out.push_str(#text);),
+        TemplatePart::Text(text) => quote!(#out.push_str(#text);),
         TemplatePart::Field(name) => {
             let field = field(page, name).expect("checked: a template names the page's fields");
             let ident = &field.ident;
             if field.option_of.is_some() {
-                quote!(if let ::std::option::Option::Some(value) = #ident { let _ = ::std::write!(out, "{}", value); })
+                quote!(if let ::std::option::Option::Some(#value) = #ident { let _ = ::std::write!(#out, "{}", #value); })
             } else {
-                quote!(let _ = ::std::write!(out, "{}", #ident);)
+                quote!(let _ = ::std::write!(#out, "{}", #ident);)
             }
         }
     });
     Some(quote! {
         #pattern => {
             use ::std::fmt::Write as _;
-            let mut out = ::std::string::String::new();
+            let mut #out = ::std::string::String::new();
             #(#steps)*
-            ::std::option::Option::Some(out)
+            ::std::option::Option::Some(#out)
         }
     })
 }

@@ -60,7 +60,9 @@ pub fn to_html(tree: &[VNode]) -> String {
     out
 }
 
-fn write_nodes(out: &mut String, nodes: &[VNode]) {
+/// Writes `nodes`; says whether the last thing written was text (a client component's
+/// fallback may end with text, which a text after it must not run into).
+fn write_nodes(out: &mut String, nodes: &[VNode]) -> bool {
     let mut last_was_text = false;
     for node in nodes {
         match node {
@@ -72,28 +74,28 @@ fn write_nodes(out: &mut String, nodes: &[VNode]) {
                 escape_into(out, text);
                 last_was_text = true;
             }
-            VNode::Element(element) => {
-                write_element(out, element);
-                last_was_text = false;
-            }
+            VNode::Element(element) => last_was_text = write_element(out, element),
         }
     }
+    last_was_text
 }
 
-fn write_element(out: &mut String, element: &VElement) {
+/// Writes `element`; says whether it ended with text (only a client component's
+/// fallback can: an element ends with its end tag).
+fn write_element(out: &mut String, element: &VElement) -> bool {
     if let Some(name) = element.tag.strip_prefix("$$") {
-        // A client component: the browser renders it; a marker and its placeholder
-        // hold its place.
-        if is_name(name) {
-            let _ = write!(out, "<!--pulse:{name}-->");
-            write_nodes(out, &element.children);
+        // A client component: the browser renders it; a marker and its fallback hold
+        // its place.
+        if !is_name(name) {
+            return false;
         }
-        return;
+        let _ = write!(out, "<!--pulse:{name}-->");
+        return write_nodes(out, &element.children);
     }
     let tag = element.tag.as_str();
     if !is_name(tag) {
         tracing::debug!(tag, "an element with a tag that is no HTML name is left out of the page's HTML");
-        return;
+        return false;
     }
     out.push('<');
     out.push_str(tag);
@@ -102,11 +104,12 @@ fn write_element(out: &mut String, element: &VElement) {
     }
     if VOID.iter().any(|void| void.eq_ignore_ascii_case(tag)) {
         out.push_str("/>");
-        return;
+        return false;
     }
     out.push('>');
     write_nodes(out, &element.children);
     let _ = write!(out, "</{tag}>");
+    false
 }
 
 /// One prop as an attribute, as React would set it; nothing for what is no attribute
@@ -132,7 +135,9 @@ fn write_attribute(out: &mut String, name: &str, value: &Value) {
         Value::Bool(true) if !enumerated => Cow::Borrowed(""),
         Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
         Value::Number(n) => Cow::Owned(n.to_string()),
-        Value::String(s) if URL_ATTRIBUTES.contains(&name) && is_javascript_url(s) => Cow::Borrowed(BLOCKED_URL),
+        Value::String(s) if URL_ATTRIBUTES.iter().any(|url| url.eq_ignore_ascii_case(name)) && is_javascript_url(s) => {
+            Cow::Borrowed(BLOCKED_URL)
+        }
         Value::String(s) => Cow::Borrowed(s),
         Value::Object(map) if name == "style" => Cow::Owned(style_text(map)),
         Value::Object(_) | Value::Array(_) => return,
@@ -270,6 +275,9 @@ mod tests {
         let placeholder = vec![element("p", json!({ "className": "wait" }), vec![text("loading")])];
         let tree = [text("a"), element("$$ChatClient", json!({ "channelId": "x" }), placeholder), text("b")];
         assert_eq!(to_html(&tree), "a<!--pulse:ChatClient--><p class=\"wait\">loading</p>b");
+        // A fallback ending with text, then text: two text nodes, as React renders them.
+        let tree = [element("$$ChatClient", json!({}), vec![text("loading")]), text("after")];
+        assert_eq!(to_html(&tree), "<!--pulse:ChatClient-->loading<!-- -->after");
     }
 
     /// Nothing a user typed can become markup: texts, attribute values, and names that
@@ -300,6 +308,9 @@ mod tests {
             let html = to_html(&[element("a", json!({ "href": url }), vec![])]);
             assert_eq!(html, format!(r#"<a href="{}"></a>"#, BLOCKED_URL.replace('\'', "&#x27;")), "{url:?}");
         }
+        // An attribute's name is the browser's whatever its case.
+        let html = to_html(&[element("a", json!({ "HREF": "javascript:x" }), vec![])]);
+        assert!(html.contains("React has blocked"), "{html}");
         for url in ["/rooms/x", "https://example.com/javascript:", "javascript", "mailto:a@b"] {
             let html = to_html(&[element("a", json!({ "href": url }), vec![])]);
             assert!(html.contains(&format!(r#"href="{url}""#)), "{html}");

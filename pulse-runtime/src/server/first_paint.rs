@@ -54,21 +54,40 @@ pub(super) async fn render(
     let kept = unattached.is_some();
     let (paint, mut painted) = tokio::sync::watch::channel(None::<Arc<Painted>>);
     let session = session_task::start_unattached(server.clone(), identity, params, slot, unattached, paint);
+    // Until the page goes out naming it, the session ends with this request: a request
+    // given up (the client gone, no render in time) or a session that cannot wait
+    // leaves nothing waiting.
+    let mut unsent = EndUnlessSent(Some(session.clone()));
+    if server.is_shutting_down() {
+        return None;
+    }
     let settled = painted.wait_for(|tree| tree.as_ref().is_some_and(|tree| tree.settled));
     if tokio::time::timeout(config.first_paint_wait, settled).await.is_err() {
         tracing::debug!(session = %session.id, address, "the page's render still shows data loading; sent as it is");
     }
-    let tree = painted.borrow().clone();
-    if !kept {
-        tracing::debug!(session = %session.id, address, "page rendered by a session that cannot wait for its tab: it ends");
-        let reason = "overloaded: no place for the page's session to wait for its connection";
-        session.signal_end(Ending::Close(CloseCode::Overloaded, reason.into()));
-    }
-    let tree = tree?;
+    let tree = painted.borrow().clone()?;
     let html = to_html(&tree.tree);
-    let session = kept.then_some(session.id);
-    let data = json_in_script(&FirstPaint { session, tree: &tree.tree, frames: tree.frames });
+    let named = if kept {
+        unsent.0 = None;
+        Some(session.id)
+    } else {
+        tracing::debug!(session = %session.id, address, "page rendered by a session that cannot wait for its tab: it ends");
+        None
+    };
+    let data = json_in_script(&FirstPaint { session: named, tree: &tree.tree, frames: tree.frames });
     Some(mount.fill(index, &html, &data, head))
+}
+
+/// Ends a page's session when dropped still holding it: the page did not go out naming it.
+struct EndUnlessSent(Option<Arc<crate::session::SessionShared>>);
+
+impl Drop for EndUnlessSent {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            let reason = "going_away: the page's session was not sent to its tab";
+            session.signal_end(Ending::Close(CloseCode::GoingAway, reason.into()));
+        }
+    }
 }
 
 /// Where a page goes in `index.html`: after the start tag of the element marked

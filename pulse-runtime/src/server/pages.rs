@@ -106,9 +106,18 @@ pub(crate) async fn answer(
 
 /// Whether a request is for a page to show (a navigation's `Accept` names HTML; a
 /// tool's names anything, or nothing) rather than for a file the page wanted (a
-/// browser's icon, an image), which is not worth a session.
+/// browser's icon, an image), which is not worth a session. A browser's request that is
+/// no navigation (`Sec-Fetch-Mode`) from another site (`Sec-Fetch-Site`), a script's
+/// `fetch` or an `<img>`, is not rendered either: it would start a session with the
+/// user's cookies that no tab continues.
 fn wants_a_page(headers: &axum::http::HeaderMap) -> bool {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|accept| accept.to_str().ok()) else { return true };
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let navigation = header("sec-fetch-mode").is_none_or(|mode| mode == "navigate");
+    let same_site = header("sec-fetch-site").is_none_or(|site| matches!(site, "same-origin" | "none"));
+    if !navigation && !same_site {
+        return false;
+    }
+    let Some(accept) = header("accept") else { return true };
     accept.trim() == "*/*" || accept.split(',').any(|kind| kind.trim().starts_with("text/html"))
 }
 
@@ -143,5 +152,18 @@ mod tests {
         )));
         assert!(!super::wants_a_page(&with("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8")));
         assert!(!super::wants_a_page(&with("application/json")));
+        // A browser's fetch from another site (no-cors, an image): no session; a
+        // navigation from anywhere, or the app's own fetch: rendered.
+        let browser = |mode: &'static str, site: &'static str| {
+            HeaderMap::from_iter([
+                (header::ACCEPT, HeaderValue::from_static("*/*")),
+                (header::HeaderName::from_static("sec-fetch-mode"), HeaderValue::from_static(mode)),
+                (header::HeaderName::from_static("sec-fetch-site"), HeaderValue::from_static(site)),
+            ])
+        };
+        assert!(!super::wants_a_page(&browser("no-cors", "cross-site")));
+        assert!(!super::wants_a_page(&browser("cors", "same-site")));
+        assert!(super::wants_a_page(&browser("navigate", "cross-site")));
+        assert!(super::wants_a_page(&browser("cors", "same-origin")));
     }
 }

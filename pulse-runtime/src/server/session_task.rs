@@ -73,7 +73,11 @@ pub(crate) async fn run(server: Arc<ServerShared>, mut socket: Socket, opening: 
     let mut attach = Box::new(Reattach { socket: Box::new(socket), last_seq: 0, identity, params });
     if let Some((id, last_seq)) = resume {
         attach.last_seq = last_seq;
-        if let Some(session) = server.registry.find_session(id) {
+        // A session is resumed by its own user only: when authentication says this
+        // connection is someone else (a page's session rendered for an anonymous `GET`,
+        // a tab that has since logged in), it gets a fresh session of its own.
+        let user = attach.identity.as_ref().map(|identity| &*identity.user);
+        if let Some(session) = server.registry.find_session(id).filter(|session| session.user() == user) {
             match session.hand_over(attach).await {
                 // The session's own task serves this connection now.
                 Ok(()) => return,
