@@ -100,6 +100,11 @@ function showPage({ title, address }: Extract<ServerFrame, { t: "page" }>): void
   if (address !== undefined) globalThis.history?.replaceState(globalThis.history.state, "", address);
 }
 
+/** @internal The tree as `PulseRoot` renders it (the first paint's tests compare it with the server's HTML). */
+export function renderTree(tree: readonly VNode[], connection: PulseConnection, components: Record<string, AnyComponent>) {
+  return tree.map((node, i) => renderNode(node, { connection, components }, i));
+}
+
 function renderNode(node: VNode, context: RenderContext, index: number): ReactNode {
   if (typeof node === "string") return node;
   const { tag, key, props = {}, children = [] } = node;

@@ -1,10 +1,11 @@
 //! The rendered tree as HTML, for a page's first paint before any script runs: what
 //! React would put in the DOM for the same tree, written as `react-dom/server` writes
 //! the common cases (`class` for `className`, `for` for `htmlFor`, `<br/>`, a `<!-- -->`
-//! between adjacent texts, no event handler, a `javascript:` URL blocked), so the
-//! browser's React can take it over. Other props are written by the names they have
-//! (SVG's camelCase ones included). Every text and attribute value is escaped; nothing
-//! in the tree is written raw.
+//! between adjacent texts, no event handler, a `javascript:` URL blocked, SVG's
+//! `strokeWidth` as `stroke-width`, `draggable="false"`), so the browser's React can take
+//! it over. `tests/tests/first_paint_html.rs` and the client runtime's
+//! `test/html.test.tsx` check a corpus of trees against `react-dom/server`. Every text
+//! and attribute value is escaped; nothing in the tree is written raw.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -37,8 +38,20 @@ const UNITLESS: [&str; 16] = [
     "zIndex",
 ];
 
+/// Attributes React writes as `"true"` or `"false"` (its "booleanish strings"), not as
+/// present or absent.
+const BOOLEANISH: [&str; 7] = [
+    "contentEditable",
+    "draggable",
+    "spellCheck",
+    "autoReverse",
+    "externalResourcesRequired",
+    "focusable",
+    "preserveAlpha",
+];
+
 /// Attributes whose value is a URL a browser may follow or load.
-const URL_ATTRIBUTES: [&str; 6] = ["href", "src", "action", "formAction", "xlinkHref", "poster"];
+const URL_ATTRIBUTES: [&str; 6] = ["href", "src", "action", "formAction", "xlink:href", "poster"];
 
 /// What a `javascript:` URL is written as: React's own replacement, which throws
 /// instead of running the URL's code.
@@ -115,20 +128,22 @@ fn write_element(out: &mut String, element: &VElement) -> bool {
 /// One prop as an attribute, as React would set it; nothing for what is no attribute
 /// (event handlers, callbacks, `false`, `null`, objects other than `style`).
 fn write_attribute(out: &mut String, name: &str, value: &Value) {
-    let name = match name {
-        "className" => "class",
-        "htmlFor" => "for",
-        "defaultValue" => "value",
-        "defaultChecked" => "checked",
+    let name: Cow<'_, str> = match name {
+        "className" => "class".into(),
+        "htmlFor" => "for".into(),
+        "defaultValue" => "value".into(),
+        "defaultChecked" => "checked".into(),
         "key" | "ref" | "children" | "dangerouslySetInnerHTML" | "suppressHydrationWarning" => return,
         // Event handlers, however spelt: never an attribute (React skips them too).
         _ if name.get(..2).is_some_and(|on| on.eq_ignore_ascii_case("on")) => return,
-        _ => name,
+        _ => alias(name),
     };
+    let name = &*name;
     if !is_attribute_name(name) {
         return;
     }
-    let enumerated = name.starts_with("aria-") || name.starts_with("data-");
+    // Written `"true"`/`"false"`, as React writes them, rather than present or absent.
+    let enumerated = name.starts_with("aria-") || name.starts_with("data-") || BOOLEANISH.contains(&name);
     let text: Cow<'_, str> = match value {
         Value::Null => return,
         Value::Bool(false) if !enumerated => return,
@@ -147,6 +162,113 @@ fn write_attribute(out: &mut String, name: &str, value: &Value) {
     out.push('"');
 }
 
+/// The props React writes under another name: SVG's presentation attributes hyphenated
+/// (`strokeWidth` → `stroke-width`), `xlinkHref` → `xlink:href` and their kin.
+fn alias(name: &str) -> Cow<'_, str> {
+    if name == "xmlnsXlink" {
+        return "xmlns:xlink".into();
+    }
+    if name == "panose1" {
+        return "panose-1".into();
+    }
+    for prefix in ["xlink", "xml"] {
+        if let Some(rest) = name.strip_prefix(prefix).filter(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
+        {
+            return format!("{prefix}:{}", rest.to_ascii_lowercase()).into();
+        }
+    }
+    if !HYPHENATED.contains(&name) {
+        return name.into();
+    }
+    let mut hyphenated = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            hyphenated.push('-');
+            hyphenated.push(c.to_ascii_lowercase());
+        } else {
+            hyphenated.push(c);
+        }
+    }
+    hyphenated.into()
+}
+
+/// React's props written hyphenated (its attribute aliases).
+const HYPHENATED: [&str; 73] = [
+    "acceptCharset",
+    "httpEquiv",
+    "alignmentBaseline",
+    "arabicForm",
+    "baselineShift",
+    "capHeight",
+    "clipPath",
+    "clipRule",
+    "colorInterpolation",
+    "colorInterpolationFilters",
+    "colorProfile",
+    "colorRendering",
+    "dominantBaseline",
+    "enableBackground",
+    "fillOpacity",
+    "fillRule",
+    "floodColor",
+    "floodOpacity",
+    "fontFamily",
+    "fontSize",
+    "fontSizeAdjust",
+    "fontStretch",
+    "fontStyle",
+    "fontVariant",
+    "fontWeight",
+    "glyphName",
+    "glyphOrientationHorizontal",
+    "glyphOrientationVertical",
+    "horizAdvX",
+    "horizOriginX",
+    "imageRendering",
+    "letterSpacing",
+    "lightingColor",
+    "markerEnd",
+    "markerMid",
+    "markerStart",
+    "overlinePosition",
+    "overlineThickness",
+    "paintOrder",
+    "pointerEvents",
+    "renderingIntent",
+    "shapeRendering",
+    "stopColor",
+    "stopOpacity",
+    "strikethroughPosition",
+    "strikethroughThickness",
+    "strokeDasharray",
+    "strokeDashoffset",
+    "strokeLinecap",
+    "strokeLinejoin",
+    "strokeMiterlimit",
+    "strokeOpacity",
+    "strokeWidth",
+    "textAnchor",
+    "textDecoration",
+    "textRendering",
+    "transformOrigin",
+    "underlinePosition",
+    "underlineThickness",
+    "unicodeBidi",
+    "unicodeRange",
+    "unitsPerEm",
+    "vAlphabetic",
+    "vHanging",
+    "vIdeographic",
+    "vMathematical",
+    "vectorEffect",
+    "vertAdvY",
+    "vertOriginX",
+    "vertOriginY",
+    "wordSpacing",
+    "writingMode",
+    "xHeight",
+];
+
 /// A `style` object as CSS text: `fontWeight` → `font-weight`, numbers in `px` unless
 /// the property has no unit.
 fn style_text(map: &serde_json::Map<String, Value>) -> String {
@@ -158,6 +280,9 @@ fn style_text(map: &serde_json::Map<String, Value>) -> String {
             Value::Number(n) => format!("{n}px"),
             _ => continue,
         };
+        if !css.is_empty() {
+            css.push(';');
+        }
         if property.starts_with("--") {
             css.push_str(property);
         } else {
@@ -170,7 +295,7 @@ fn style_text(map: &serde_json::Map<String, Value>) -> String {
                 }
             }
         }
-        let _ = write!(css, ":{value};");
+        let _ = write!(css, ":{value}");
     }
     css
 }
@@ -257,7 +382,7 @@ mod tests {
                 r#"<label for="name">Name</label>"#,
                 r#"<input disabled="" id="name" value="ann"/>"#,
                 r#"<br/>"#,
-                r#"<p style="--gap:1px;font-weight:bold;margin-top:4px;opacity:0.5;"></p>"#,
+                r#"<p style="--gap:1px;font-weight:bold;margin-top:4px;opacity:0.5"></p>"#,
                 r#"<div aria-hidden="true" data-open="false"></div>"#,
                 "</div>"
             )
