@@ -54,7 +54,7 @@ tests=$(printf '%s\n' "$files" | grep -E '(^|/)test/|\.test\.' || true)
 [ -z "$tests" ] || fail "the tarball holds test files:
 $tests"
 
-step "react is a peer dependency only"
+step "react and react-dom are peer dependencies only"
 tar -xzOf "$tarball" package/package.json | node -e '
   let text = "";
   process.stdin.on("data", (chunk) => (text += chunk)).on("end", () => {
@@ -64,8 +64,9 @@ tar -xzOf "$tarball" package/package.json | node -e '
       console.error(`package/package.json lists ${wrong.join(", ")} under dependencies: it must be a peerDependency`);
       process.exit(1);
     }
-    if (manifest.peerDependencies?.react === undefined) {
-      console.error("package/package.json does not list react under peerDependencies");
+    const missing = ["react", "react-dom"].filter((dep) => manifest.peerDependencies?.[dep] === undefined);
+    if (missing.length > 0) {
+      console.error(`package/package.json does not list ${missing.join(", ")} under peerDependencies`);
       process.exit(1);
     }
     console.error(`peerDependencies: ${JSON.stringify(manifest.peerDependencies)}`);

@@ -134,6 +134,8 @@ fn corpus() -> Vec<(&'static str, Vec<VNode>)> {
                         json!({ "name": "s" }),
                         vec![element("option", json!({ "value": "a" }), vec![text("A")])],
                     ),
+                    element("textarea", json!({ "name": "t", "value": "a <b> & c", "rows": 3 }), vec![]),
+                    element("textarea", json!({ "defaultValue": "draft" }), vec![]),
                 ],
             )],
         ),

@@ -110,17 +110,28 @@ fn write_element(out: &mut String, element: &VElement) -> bool {
         tracing::debug!(tag, "an element with a tag that is no HTML name is left out of the page's HTML");
         return false;
     }
+    // A `<textarea>`'s value is its text, as React writes it.
+    let textarea = tag.eq_ignore_ascii_case("textarea");
     out.push('<');
     out.push_str(tag);
     for (name, value) in &element.props {
-        write_attribute(out, name, value);
+        if !(textarea && matches!(name.as_str(), "value" | "defaultValue")) {
+            write_attribute(out, name, value);
+        }
     }
     if VOID.iter().any(|void| void.eq_ignore_ascii_case(tag)) {
         out.push_str("/>");
         return false;
     }
     out.push('>');
-    write_nodes(out, &element.children);
+    let value = ["value", "defaultValue"].iter().find_map(|name| element.props.get(*name)).filter(|_| textarea);
+    match value {
+        Some(Value::String(text)) => escape_into(out, text),
+        Some(Value::Number(n)) => escape_into(out, &n.to_string()),
+        _ => {
+            write_nodes(out, &element.children);
+        }
+    }
     let _ = write!(out, "</{tag}>");
     false
 }
