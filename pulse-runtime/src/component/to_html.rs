@@ -192,15 +192,20 @@ fn alias(name: &str) -> Cow<'_, str> {
         return name.into();
     }
     let mut hyphenated = String::with_capacity(name.len() + 4);
+    push_hyphenated(&mut hyphenated, name);
+    hyphenated.into()
+}
+
+/// Appends `name` hyphenated: `strokeWidth` → `stroke-width`.
+fn push_hyphenated(out: &mut String, name: &str) {
     for c in name.chars() {
         if c.is_ascii_uppercase() {
-            hyphenated.push('-');
-            hyphenated.push(c.to_ascii_lowercase());
+            out.push('-');
+            out.push(c.to_ascii_lowercase());
         } else {
-            hyphenated.push(c);
+            out.push(c);
         }
     }
-    hyphenated.into()
 }
 
 /// React's props written hyphenated (its attribute aliases).
@@ -297,14 +302,7 @@ fn style_text(map: &serde_json::Map<String, Value>) -> String {
         if property.starts_with("--") {
             css.push_str(property);
         } else {
-            for c in property.chars() {
-                if c.is_ascii_uppercase() {
-                    css.push('-');
-                    css.push(c.to_ascii_lowercase());
-                } else {
-                    css.push(c);
-                }
-            }
+            push_hyphenated(&mut css, property);
         }
         let _ = write!(css, ":{value}");
     }
