@@ -17,7 +17,8 @@ use crate::routes::{Routed, Routes};
 /// What an address is to the app's route table, without its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PageStatus {
-    Page,
+    /// A page, with what it says of itself in the HTML's head.
+    Page(PageHead),
     /// An old address: the page's own.
     Redirect(String),
     NotFound,
@@ -34,29 +35,22 @@ pub(crate) struct PageHead {
 #[derive(Clone, Copy)]
 pub(crate) struct Pages {
     status: fn(&str, &str) -> PageStatus,
-    head: fn(&str, &str) -> PageHead,
 }
 
 impl Pages {
     pub(crate) fn of<R: Routes>() -> Self {
         Pages {
             status: |path, query| match R::route(path, query) {
-                Some(Routed::Page(_)) => PageStatus::Page,
+                Some(Routed::Page(page)) => {
+                    PageStatus::Page(PageHead { title: page.title(), description: page.description() })
+                }
                 Some(Routed::Redirect(page)) => match crate::routes::redirect_address(&page) {
                     Some(href) => PageStatus::Redirect(href),
                     None => PageStatus::NotFound,
                 },
                 None => PageStatus::NotFound,
             },
-            head: |path, query| match R::route(path, query) {
-                Some(Routed::Page(page)) => PageHead { title: page.title(), description: page.description() },
-                _ => PageHead::default(),
-            },
         }
-    }
-
-    pub(crate) fn head(&self, path: &str, query: &str) -> PageHead {
-        (self.head)(path, query)
     }
 
     pub(crate) fn status(&self, path: &str, query: &str) -> PageStatus {
@@ -84,11 +78,13 @@ pub(crate) async fn answer(
         }
         return response;
     }
-    let code = if status == PageStatus::NotFound { StatusCode::NOT_FOUND } else { StatusCode::OK };
+    let (code, head) = match status {
+        PageStatus::Page(head) => (StatusCode::OK, head),
+        _ => (StatusCode::NOT_FOUND, PageHead::default()),
+    };
     if request.method() == Method::GET && wants_a_page(request.headers()) {
         let (parts, body) = request.into_parts();
         let address = parts.uri.path_and_query().map_or("/", |address| address.as_str()).to_owned();
-        let head = pages.head(parts.uri.path(), parts.uri.query().unwrap_or_default());
         if let Ok(html) = tokio::fs::read_to_string(&*index_path).await
             && let Some(page) = super::first_paint::render(&server, parts.clone(), &address, &html, &head).await
         {
