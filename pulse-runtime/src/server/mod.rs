@@ -5,6 +5,7 @@ mod access;
 mod admission;
 mod builder;
 mod connection;
+mod env;
 mod first_paint;
 mod frame_scan;
 mod frame_writer;
@@ -23,9 +24,10 @@ mod socket;
 mod upgrade;
 
 pub use access::ConnectRequest;
-pub use builder::{NODES_VAR, ORIGINS_VAR, REDIS_URL_VAR, ServerBuilder, TRUSTED_PROXIES_VAR};
+pub use builder::ServerBuilder;
 #[cfg(feature = "fuzzing")]
 pub(crate) use connection::read_error_ending;
+pub use env::{NODES_VAR, ORIGINS_VAR, REDIS_URL_VAR, TRUSTED_PROXIES_VAR};
 #[cfg(feature = "fuzzing")]
 pub(crate) use frame_writer::{Inbound, Replies};
 pub use http::ClientAddr;
