@@ -23,6 +23,19 @@ pub(crate) enum Closed {
     Lost,
 }
 
+/// What became of a session started for a page rendered over HTTP, for
+/// `pulse_page_sessions_total{outcome}`.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) enum PageSession {
+    /// The page's tab connected and took it over.
+    Attached,
+    /// The tab connected, but the session had lost what the page holds: it started afresh.
+    Lost,
+    /// No tab connected within `resume_grace`.
+    Unclaimed,
+}
+
 #[cfg(feature = "metrics")]
 pub(crate) use enabled::Telemetry;
 
@@ -62,6 +75,8 @@ mod enabled {
         sessions_started: Counter,
         resumes: Counter,
         resumes_failed: Counter,
+        /// By [`PageSession`]: attached, lost, unclaimed.
+        page_sessions: [Counter; 3],
         closes: Vec<Counter>,
         closed_by_client: Counter,
         connections_lost: Counter,
@@ -113,6 +128,11 @@ mod enabled {
             describe_counter(
                 "pulse_resumes_failed_total",
                 "Resumes refused (unknown or ended session, or frames no longer kept); each starts a new session.",
+            );
+            describe_counter(
+                "pulse_page_sessions_total",
+                "Sessions started for a page rendered over HTTP, by what became of them: `attached` (its tab \
+                 took it over), `lost` (its tab came, but it had lost what the page holds), `unclaimed` (no tab came).",
             );
             describe_counter(
                 "pulse_closes_total",
@@ -175,6 +195,8 @@ mod enabled {
                 sessions_started: counter("pulse_sessions_started_total", Vec::new()),
                 resumes: counter("pulse_resumes_total", Vec::new()),
                 resumes_failed: counter("pulse_resumes_failed_total", Vec::new()),
+                page_sessions: ["attached", "lost", "unclaimed"]
+                    .map(|outcome| counter("pulse_page_sessions_total", by("outcome", outcome.to_owned()))),
                 closes,
                 closed_by_client: counter("pulse_closes_total", by("code", "client".to_owned())),
                 connections_lost: counter("pulse_closes_total", by("code", "lost".to_owned())),
@@ -234,6 +256,16 @@ mod enabled {
 
         pub(crate) fn resumed(&self, ok: bool) {
             if ok { &self.resumes } else { &self.resumes_failed }.increment(1);
+        }
+
+        /// What became of a session started for a page (not counted as a resume).
+        pub(crate) fn page_session(&self, outcome: PageSession) {
+            let index = match outcome {
+                PageSession::Attached => 0,
+                PageSession::Lost => 1,
+                PageSession::Unclaimed => 2,
+            };
+            self.page_sessions[index].increment(1);
         }
 
         /// A connection or a new session was refused at a cap (`503`).
@@ -382,6 +414,9 @@ mod disabled {
             match *self {}
         }
         pub(crate) fn resumed(&self, _: bool) {
+            match *self {}
+        }
+        pub(crate) fn page_session(&self, _: super::PageSession) {
             match *self {}
         }
         pub(crate) fn refused(&self) {

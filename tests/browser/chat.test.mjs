@@ -233,6 +233,13 @@ test("pages: a room's link, back and forward render over the socket, without a r
   await walker.locator("h2").getByText("Chat: lobby", { exact: true }).waitFor();
   await walker.waitForURL(/\/rooms\/lobby$/);
   await waitForTitle(walker, "Chat: lobby");
+  // An address of no page: the not-found page, under the app's own title (index.html's).
+  await walker.evaluate(() => {
+    history.pushState(null, "", "/nowhere");
+    dispatchEvent(new PopStateEvent("popstate"));
+  });
+  await walker.locator("h2").getByText("Not found", { exact: true }).waitFor();
+  await waitForTitle(walker, "Pulse chat");
   // Every move was made in the same document: no reload.
   assert.equal(await walker.evaluate(() => window.__sameDocument), true);
   for (const page of [walker, stayer]) await page.context().close();

@@ -10,7 +10,7 @@ use pulse_runtime::html::*;
 use pulse_runtime::prelude::*;
 use pulse_runtime::{Config, RunningServer, Server};
 use pulse_tests::pages::Page;
-use pulse_tests::{eventually, http_get, http_request, next_frame};
+use pulse_tests::{eventually, http_get, http_request, metric, next_frame};
 use serde_json::Value;
 
 #[channel(events(ping() => server))]
@@ -83,11 +83,17 @@ const INDEX: &str = "<!doctype html><html><head><title>Rooms</title></head>\
 
 /// A server of `App`'s pages, with `config`, serving an `index.html` with a root element.
 async fn serve(name: &str, config: Config) -> RunningServer {
+    let builder = Server::builder().config(config).assets(assets(name)).pages::<Page>().root(|| App {});
+    let builder = builder.metrics_unserved();
+    builder.build().bind("127.0.0.1:0").await.unwrap()
+}
+
+/// The client's folder of the server named `name`, holding `INDEX`.
+fn assets(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("pulse-first-paint-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("index.html"), INDEX).unwrap();
-    let builder = Server::builder().config(config).assets(&dir).pages::<Page>().root(|| App {});
-    builder.build().bind("127.0.0.1:0").await.unwrap()
+    dir
 }
 
 /// The page's embedded first paint, if it has one.
@@ -121,6 +127,7 @@ async fn a_page_is_rendered_with_its_data_and_its_connection_continues_that_rend
     // The page's title and description, from its route.
     assert!(page.contains("<title>Room abc</title><meta name=\"description\" content=\"The {abc} room\">"), "{page}");
     let paint = first_paint(&page).expect("the page carries its first paint");
+    assert_eq!(paint["app_title"], "Rooms", "the app's own title, for pages without one");
     let session = paint["session"].as_str().expect("the session that rendered it").to_owned();
     let tree = paint["tree"].clone();
     assert_eq!(tree[0]["children"][1]["children"][0], "all about abc");
@@ -152,6 +159,26 @@ async fn a_page_is_rendered_with_its_data_and_its_connection_continues_that_rend
     assert_eq!(paint["frames"], frames, "the frames the page's tree holds");
     assert_eq!(times_made("abc"), 1, "the room's state was made once, not twice");
     assert_eq!(running.server().stats().sessions, 1);
+    let scrape = running.server().metrics().unwrap();
+    assert_eq!(metric(&scrape, r#"pulse_page_sessions_total{outcome="attached"}"#), 1.0);
+    assert_eq!(metric(&scrape, "pulse_resumes_total"), 0.0, "a page's tab taking its session is no resume");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_built_again_while_the_server_runs_is_served_at_once() {
+    let dir = assets("rebuilt");
+    let builder = Server::builder().assets(&dir).pages::<Page>().root(|| App {});
+    let running = builder.build().bind("127.0.0.1:0").await.unwrap();
+    let (_, _, page) = http_get(running.local_addr(), "/rooms/one").await;
+    assert_eq!(first_paint(&page).unwrap()["app_title"], "Rooms");
+    // `npm run build` writes a new index.html, naming new bundles.
+    let rebuilt =
+        INDEX.replace("<title>Rooms</title>", "<title>Rooms &amp; more</title>").replace("app.js", "app-2.js");
+    std::fs::write(dir.join("index.html"), rebuilt).unwrap();
+    let (_, _, page) = http_get(running.local_addr(), "/rooms/two").await;
+    assert!(page.contains("<script src=\"/app-2.js\">"), "{page}");
+    assert_eq!(first_paint(&page).unwrap()["app_title"], "Rooms & more");
     running.shutdown().await;
 }
 
@@ -183,6 +210,8 @@ async fn a_page_never_connected_gives_its_session_back_and_a_late_connection_sta
     let session = first_paint(&page).unwrap()["session"].as_str().unwrap().to_owned();
     assert_eq!(running.server().stats().sessions, 1);
     eventually("the page's session ends", || running.server().stats().sessions == 0).await;
+    let scrape = running.server().metrics().unwrap();
+    assert_eq!(metric(&scrape, r#"pulse_page_sessions_total{outcome="unclaimed"}"#), 1.0);
 
     // The page's script came too late: the client gets a session of its own, which
     // renders the page afresh.

@@ -154,6 +154,61 @@ fn corpus() -> Vec<(&'static str, Vec<VNode>)> {
                 ],
             )],
         ),
+        (
+            "selects with their values",
+            vec![element(
+                "form",
+                json!({}),
+                vec![
+                    element(
+                        "select",
+                        json!({ "name": "one", "value": "b" }),
+                        vec![
+                            element("option", json!({ "value": "a" }), vec![text("A")]),
+                            element("option", json!({ "value": "b" }), vec![text("B")]),
+                            element(
+                                "optgroup",
+                                json!({ "label": "more" }),
+                                vec![element("option", json!({ "value": "b" }), vec![text("B again")])],
+                            ),
+                        ],
+                    ),
+                    element(
+                        "select",
+                        json!({ "defaultValue": "Second" }),
+                        vec![
+                            element("option", json!({}), vec![text("First")]),
+                            element("option", json!({}), vec![text("Sec"), text("ond")]),
+                        ],
+                    ),
+                    element(
+                        "select",
+                        json!({ "multiple": true, "value": ["a", 3] }),
+                        vec![
+                            element("option", json!({ "value": "a" }), vec![text("A")]),
+                            element("option", json!({ "value": "b" }), vec![text("B")]),
+                            element("option", json!({ "value": 3 }), vec![text("Three")]),
+                        ],
+                    ),
+                    element(
+                        "select",
+                        json!({ "value": 2 }),
+                        vec![
+                            element("option", json!({ "value": 1 }), vec![text("one")]),
+                            element("option", json!({ "value": "2" }), vec![text("two")]),
+                        ],
+                    ),
+                ],
+            )],
+        ),
+        (
+            "inner HTML set dangerously",
+            vec![element(
+                "div",
+                json!({ "className": "post", "dangerouslySetInnerHTML": { "__html": "<b>bold</b> &amp; <i>raw</i>" } }),
+                vec![],
+            )],
+        ),
         ("unicode", vec![element("p", json!({ "title": "é ✓ 😀" }), vec![text("é ✓ 😀 \u{2028}")])]),
     ]
 }

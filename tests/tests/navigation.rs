@@ -150,16 +150,27 @@ async fn the_tab_is_told_each_pages_title_and_the_own_address_of_an_old_one() {
         client.navigate("/?room=xyz").unwrap();
         assert_eq!(next_page_frame(&mut client).await, (Some("Room xyz".into()), Some("/rooms/xyz".into())));
     }
-    // A page with no title says nothing.
+    // A page with no title, after one with a title: the tab shows the app's own title.
     client.navigate("/").unwrap();
-    loop {
-        match next_frame(&mut client).await {
-            ServerFrame::Patch { .. } => break,
-            ServerFrame::Page { title, address, .. } => panic!("the lobby has no title: {title:?} {address:?}"),
-            _ => {}
+    assert_eq!(next_page_frame(&mut client).await, (None, None));
+    // Another page without a title, or an address of no page: the tab already shows
+    // the app's title, and nothing is said.
+    for untitled in ["/nope", "/"] {
+        client.navigate(untitled).unwrap();
+        loop {
+            match next_frame(&mut client).await {
+                ServerFrame::Patch { .. } => break,
+                ServerFrame::Page { title, address, .. } => panic!("{untitled}: {title:?} {address:?}"),
+                _ => {}
+            }
         }
     }
     expect_silence(&mut client, Duration::from_millis(100)).await;
+    // An address of no page after a page with a title: the app's title again.
+    client.navigate("/rooms/q").unwrap();
+    assert_eq!(next_page_frame(&mut client).await, (Some("Room q".into()), None));
+    client.navigate("/nope").unwrap();
+    assert_eq!(next_page_frame(&mut client).await, (None, None));
     let titles = [
         (Page::Room { room: pulse_tests::pages::RoomKey("a".into()) }, Some("Room a"), Some("The {a} room")),
         (Page::Search { q: Some("x y".into()), page: 2 }, Some("Search: x y, page 2"), None),

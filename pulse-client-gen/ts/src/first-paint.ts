@@ -6,6 +6,9 @@ import { FIRST_PAINT_ID, type FirstPaint } from "./generated/protocol.js";
 
 export type { FirstPaint } from "./generated/protocol.js";
 
+/** The title the page had when this module loaded: `index.html`'s, unless the server rendered the page. */
+const loadedTitle = globalThis.document?.title ?? "";
+
 let embedded: FirstPaint | null | undefined;
 /** The connection that took the page's session, once one has. */
 let owner: object | null = null;
@@ -26,6 +29,14 @@ function readEmbedded(): FirstPaint | null {
     console.warn(`pulse: the page's first paint is unreadable (${String(error)}); the page renders afresh`);
     return null;
   }
+}
+
+/**
+ * The app's own title (`index.html`'s `<title>`), which a page without a title of its
+ * own shows: the server says it in a page it rendered, whose `<title>` is the page's.
+ */
+export function appTitle(): string {
+  return firstPaint()?.app_title ?? loadedTitle;
 }
 
 /** The page's first paint, unless a connection other than `who` took it. */

@@ -11,6 +11,7 @@ import {
 } from "react";
 
 import { PulseConnection, type ConnectionOptions } from "./connection.js";
+import { appTitle } from "./first-paint.js";
 import { isSecondReact, reportSecondReact } from "./one-react.js";
 import type { DomEventData, ServerFrame, VNode } from "./protocol.js";
 import { PulseProvider } from "./react.js";
@@ -94,9 +95,12 @@ function Root({ components, connection: given, options, fallback = null, onRende
   );
 }
 
-/** The page the server says the tab shows: its title, and its own address for an old one. */
+/**
+ * The page the server says the tab shows: its title (the app's own for a page without
+ * one), and its own address for an old one.
+ */
 function showPage({ title, address }: Extract<ServerFrame, { t: "page" }>): void {
-  if (title !== undefined && globalThis.document) globalThis.document.title = title;
+  if (globalThis.document) globalThis.document.title = title ?? appTitle();
   if (address !== undefined) globalThis.history?.replaceState(globalThis.history.state, "", address);
 }
 

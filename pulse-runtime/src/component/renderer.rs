@@ -95,8 +95,11 @@ pub(crate) async fn run(session: Session, root: RootFn, mut paint: Option<PaintS
             waiting.send_replace(Some(Arc::new(Painted { tree: tree.clone(), frames: tree_frames, settled })));
             paint = (!settled).then_some(waiting);
         }
-        // The page shown, once per navigation, when the tab is to hear of it.
-        if let Some(shown) = shown.filter(|shown| shown.title.is_some() || shown.address.is_some()) {
+        // The page shown, once per navigation, when the tab is to hear of it: it has a
+        // title or an address of its own, or the tab shows another page's title (which
+        // gives way to the app's own).
+        let titled = told.as_ref().is_some_and(|(_, told)| told.title.is_some());
+        if let Some(shown) = shown.filter(|shown| shown.title.is_some() || shown.address.is_some() || titled) {
             let moves = *page.read();
             if told.as_ref() != Some(&(moves, shown.clone())) {
                 let _ = session.shared.enqueue(frames::page(shown.title.as_deref(), shown.address.as_deref()));

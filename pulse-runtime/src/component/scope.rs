@@ -22,9 +22,11 @@ pub struct Scope<'a> {
     pub(crate) shown: &'a mut Option<ShownPage>,
 }
 
-/// What the tab is told of the page it shows (the `page` frame).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the tab is told of the page it shows (the `page` frame); nothing for an
+/// address of no page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ShownPage {
+    /// `None`: the app's own title.
     pub title: Option<String>,
     /// The page's own address, when the tab's is an old one.
     pub address: Option<String>,
@@ -151,13 +153,16 @@ impl Scope<'_> {
     pub fn page<R: crate::Routes>(&mut self) -> Option<crate::Routed<R>> {
         self.page.watch(self.dirty);
         let routed = R::current(self.session);
-        if let Some(routed) = &routed {
-            let address = match routed {
-                crate::Routed::Redirect(page) => crate::routes::redirect_address(page),
-                crate::Routed::Page(_) => None,
-            };
-            *self.shown = Some(ShownPage { title: routed.page().title(), address });
-        }
+        *self.shown = Some(match &routed {
+            Some(routed) => {
+                let address = match routed {
+                    crate::Routed::Redirect(page) => crate::routes::redirect_address(page),
+                    crate::Routed::Page(_) => None,
+                };
+                ShownPage { title: routed.page().title(), address }
+            }
+            None => ShownPage::default(),
+        });
         routed
     }
 }

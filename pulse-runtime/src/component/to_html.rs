@@ -5,7 +5,8 @@
 //! `strokeWidth` as `stroke-width`, `draggable="false"`), so the browser's React can take
 //! it over. `tests/tests/first_paint_html.rs` and the client runtime's
 //! `test/html.test.tsx` check a corpus of trees against `react-dom/server`. Every text
-//! and attribute value is escaped; nothing in the tree is written raw.
+//! and attribute value is escaped; the one thing written raw is what React writes raw,
+//! a `dangerouslySetInnerHTML`'s `__html`.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -69,13 +70,14 @@ fn is_javascript_url(url: &str) -> bool {
 /// The tree's root list as HTML.
 pub fn to_html(tree: &[VNode]) -> String {
     let mut out = String::with_capacity(1024);
-    write_nodes(&mut out, tree);
+    write_nodes(&mut out, tree, None);
     out
 }
 
-/// Writes `nodes`; says whether the last thing written was text (a client component's
-/// fallback may end with text, which a text after it must not run into).
-fn write_nodes(out: &mut String, nodes: &[VNode]) -> bool {
+/// Writes `nodes`, inside a `<select>` whose value is `selecting` if it is `Some`; says
+/// whether the last thing written was text (a client component's fallback may end with
+/// text, which a text after it must not run into).
+fn write_nodes(out: &mut String, nodes: &[VNode], selecting: Option<&Value>) -> bool {
     let mut last_was_text = false;
     for node in nodes {
         match node {
@@ -87,15 +89,16 @@ fn write_nodes(out: &mut String, nodes: &[VNode]) -> bool {
                 escape_into(out, text);
                 last_was_text = true;
             }
-            VNode::Element(element) => last_was_text = write_element(out, element),
+            VNode::Element(element) => last_was_text = write_element(out, element, selecting),
         }
     }
     last_was_text
 }
 
-/// Writes `element`; says whether it ended with text (only a client component's
-/// fallback can: an element ends with its end tag).
-fn write_element(out: &mut String, element: &VElement) -> bool {
+/// Writes `element`, inside a `<select>` whose value is `selecting` if it is `Some`;
+/// says whether it ended with text (only a client component's fallback can: an element
+/// ends with its end tag).
+fn write_element(out: &mut String, element: &VElement, selecting: Option<&Value>) -> bool {
     if let Some(name) = element.tag.strip_prefix("$$") {
         // A client component: the browser renders it; a marker and its fallback hold
         // its place.
@@ -103,37 +106,90 @@ fn write_element(out: &mut String, element: &VElement) -> bool {
             return false;
         }
         let _ = write!(out, "<!--pulse:{name}-->");
-        return write_nodes(out, &element.children);
+        return write_nodes(out, &element.children, selecting);
     }
     let tag = element.tag.as_str();
     if !is_name(tag) {
         tracing::debug!(tag, "an element with a tag that is no HTML name is left out of the page's HTML");
         return false;
     }
-    // A `<textarea>`'s value is its text, as React writes it.
+    let props = &element.props;
+    let prop = |name: &str| props.get(name).filter(|value| !value.is_null());
+    // A `<textarea>`'s value is its text, and a `<select>`'s marks its options
+    // `selected`, as React writes them; neither is an attribute.
     let textarea = tag.eq_ignore_ascii_case("textarea");
+    let select = tag.eq_ignore_ascii_case("select");
+    let option = tag.eq_ignore_ascii_case("option") && selecting.is_some();
     out.push('<');
     out.push_str(tag);
-    for (name, value) in &element.props {
-        if !(textarea && matches!(name.as_str(), "value" | "defaultValue")) {
+    for (name, value) in props {
+        let value_prop = matches!(name.as_str(), "value" | "defaultValue");
+        if !((textarea || select) && value_prop) && !(option && name == "selected") {
             write_attribute(out, name, value);
         }
+    }
+    if option && selecting.is_some_and(|selected| is_selected(selected, element)) {
+        out.push_str(r#" selected="""#);
     }
     if VOID.iter().any(|void| void.eq_ignore_ascii_case(tag)) {
         out.push_str("/>");
         return false;
     }
     out.push('>');
-    let value = ["value", "defaultValue"].iter().find_map(|name| element.props.get(*name)).filter(|_| textarea);
-    match value {
-        Some(Value::String(text)) => escape_into(out, text),
-        Some(Value::Number(n)) => escape_into(out, &n.to_string()),
-        _ => {
-            write_nodes(out, &element.children);
+    let inner = prop("dangerouslySetInnerHTML").and_then(|inner| inner.get("__html"));
+    let value = prop("value").or_else(|| prop("defaultValue"));
+    match (inner, value) {
+        // Written raw, as React writes it (the children, which React refuses beside it,
+        // are left out).
+        (Some(Value::String(html)), _) => out.push_str(html),
+        (Some(Value::Number(n)), _) => out.push_str(&n.to_string()),
+        (Some(_), _) => {}
+        (None, Some(Value::String(text))) if textarea => escape_into(out, text),
+        (None, Some(Value::Number(n))) if textarea => escape_into(out, &n.to_string()),
+        (None, _) if select => {
+            write_nodes(out, &element.children, value);
+        }
+        (None, _) => {
+            write_nodes(out, &element.children, if option { None } else { selecting });
         }
     }
     let _ = write!(out, "</{tag}>");
     false
+}
+
+/// Whether `option` is selected in a `<select>` whose value is `selected`: its `value`
+/// (or else its text) is the select's value, or one of them for a `multiple` select,
+/// compared as JavaScript's `'' + value` writes each.
+fn is_selected(selected: &Value, option: &VElement) -> bool {
+    let own = match option.props.get("value").filter(|value| !value.is_null()) {
+        Some(value) => js_string(value),
+        None => Some(
+            option
+                .children
+                .iter()
+                .filter_map(|child| match child {
+                    VNode::Text(text) => Some(text.as_str()),
+                    VNode::Element(_) => None,
+                })
+                .collect(),
+        ),
+    };
+    let Some(own) = own else { return false };
+    match selected {
+        Value::Array(values) => values.iter().any(|value| js_string(value).as_deref() == Some(own.as_str())),
+        value => js_string(value).as_deref() == Some(own.as_str()),
+    }
+}
+
+/// A JSON scalar as JavaScript's `'' + value` writes it; `None` for what is no scalar.
+fn js_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => Some("null".to_owned()),
+        Value::Array(_) | Value::Object(_) => None,
+    }
 }
 
 /// One prop as an attribute, as React would set it; nothing for what is no attribute

@@ -30,4 +30,8 @@ pub struct FirstPaint<T> {
     /// client that resumes the session applies the ones after them (the first render
     /// may have been sent before the one in the page, still loading).
     pub frames: u64,
+    /// The app's own title (the text of `index.html`'s `<title>`, empty without one):
+    /// the page's `<title>` is its route's, and a page without a title of its own shows
+    /// this one.
+    pub app_title: String,
 }

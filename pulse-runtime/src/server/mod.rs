@@ -11,6 +11,7 @@ mod frame_scan;
 mod frame_writer;
 mod handshake;
 mod http;
+mod index_page;
 mod listener;
 mod memory;
 mod nodes;

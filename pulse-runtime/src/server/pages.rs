@@ -2,7 +2,6 @@
 //! route table says: the app (`200`), a redirect to a page's own address (`308`), or
 //! the app with `404` (its not-found page).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -11,6 +10,7 @@ use axum::response::IntoResponse as _;
 use tower_http::services::ServeFile;
 
 use super::ServerShared;
+use super::index_page::IndexFile;
 
 use crate::routes::{Routed, Routes};
 
@@ -65,7 +65,7 @@ pub(crate) async fn answer(
     server: Arc<ServerShared>,
     pages: Pages,
     mut index: ServeFile,
-    index_path: Arc<Path>,
+    index_page: Arc<IndexFile>,
     request: Request<Body>,
 ) -> Response<Body> {
     let uri = request.uri();
@@ -85,7 +85,7 @@ pub(crate) async fn answer(
     if request.method() == Method::GET && wants_a_page(request.headers()) {
         let (parts, body) = request.into_parts();
         let address = parts.uri.path_and_query().map_or("/", |address| address.as_str()).to_owned();
-        if let Ok(html) = tokio::fs::read_to_string(&*index_path).await
+        if let Some(html) = index_page.read().await
             && let Some(page) = super::first_paint::render(&server, parts.clone(), &address, &html, &head).await
         {
             // The page names its session: never kept by a cache, never shared.

@@ -127,8 +127,9 @@ impl Server {
             None => router.fallback_service(no_cache(tower_http::services::ServeDir::new(dir).fallback(index))),
             Some(pages) => {
                 let server = self.shared.clone();
+                let index_page = Arc::new(super::index_page::IndexFile::new(index_path));
                 let page = move |request| {
-                    super::pages::answer(server.clone(), pages, index.clone(), index_path.clone(), request)
+                    super::pages::answer(server.clone(), pages, index.clone(), index_page.clone(), request)
                 };
                 let page = axum::handler::HandlerWithoutStateExt::into_service(page);
                 let files = tower_http::services::ServeDir::new(dir).append_index_html_on_directories(false);

@@ -17,6 +17,7 @@ use crate::guard::{self, Callback};
 use crate::protocol::frames::Body;
 use crate::protocol::{CloseCode, PROTOCOL_VERSION};
 use crate::session::{Ending, Resuming, Session, SessionShared};
+use crate::telemetry::PageSession;
 
 /// A connection resuming a session: its socket, the last sequence number its client
 /// saw, and what authentication said of it (for a fresh session if resuming fails).
@@ -243,16 +244,25 @@ async fn page_connection(
     tracing::debug!(session = %session.id, "page rendered; the session waits for the page's connection");
     let Some(attach) = wait_for_resume(session, server.config().resume_grace).await else {
         tracing::debug!(session = %session.id, "no connection came for the rendered page; the session ends");
+        if let Some(telemetry) = &server.registry.telemetry {
+            telemetry.page_session(PageSession::Unclaimed);
+        }
         return Err(Vec::new());
     };
     // Attached: the session is one like any other now.
     drop(unattached);
-    attach_resumed(server, session, attach)
+    attach_resumed(server, session, attach, true)
 }
 
-/// Attaches `attach` to the waiting `session`, with the frames its client missed; or
-/// gives it back, for a fresh session, when what it missed is gone.
-fn attach_resumed(server: &ServerShared, session: &SessionShared, attach: Box<Reattach>) -> Result<Resumed, Fresh> {
+/// Attaches `attach` to the waiting `session` (the connection of the page that started
+/// it, if `page`), with the frames its client missed; or gives it back, for a fresh
+/// session, when what it missed is gone.
+fn attach_resumed(
+    server: &ServerShared,
+    session: &SessionShared,
+    attach: Box<Reattach>,
+    page: bool,
+) -> Result<Resumed, Fresh> {
     // Forget why the last connection ended before attaching the next one: a reason
     // that comes after this (an overflow, a shutdown) then applies to the new one.
     session.reset_connection();
@@ -260,14 +270,22 @@ fn attach_resumed(server: &ServerShared, session: &SessionShared, attach: Box<Re
         Ok(frames) => {
             tracing::debug!(session = %session.id, last_seq = attach.last_seq, "session resumed");
             if let Some(telemetry) = &server.registry.telemetry {
-                telemetry.resumed(true);
+                if page {
+                    telemetry.page_session(PageSession::Attached);
+                } else {
+                    telemetry.resumed(true);
+                }
             }
             Ok((attach.socket, frames))
         }
         Err(why) => {
             tracing::debug!(session = %session.id, last_seq = attach.last_seq, ?why, "cannot resume; ending the session");
             if let Some(telemetry) = &server.registry.telemetry {
-                telemetry.resumed(false);
+                if page {
+                    telemetry.page_session(PageSession::Lost);
+                } else {
+                    telemetry.resumed(false);
+                }
             }
             Err(vec![attach])
         }
@@ -319,7 +337,7 @@ async fn serve_connections(
                 }
             }
         };
-        match attach_resumed(server, session, attach) {
+        match attach_resumed(server, session, attach, false) {
             Ok((resumed, frames)) => {
                 missed = Some(frames);
                 socket = resumed;

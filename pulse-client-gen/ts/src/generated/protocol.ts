@@ -458,7 +458,8 @@ export type ServerFrameBody =
   | {
       "t": "page",
       /**
-       * The page's title (the tab's title becomes it); absent: the page has none.
+       * The page's title (the tab's title becomes it); absent: the page has none, and
+       * the tab shows the app's own (`index.html`'s).
        */
       title?: string,
       /**
@@ -686,4 +687,10 @@ export type FirstPaint = {
    * client that resumes the session applies the ones after them (the first render
    * may have been sent before the one in the page, still loading).
    */
-  frames: number, };
+  frames: number,
+  /**
+   * The app's own title (the text of `index.html`'s `<title>`, empty without one):
+   * the page's `<title>` is its route's, and a page without a title of its own shows
+   * this one.
+   */
+  app_title: string, };

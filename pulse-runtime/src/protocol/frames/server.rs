@@ -225,7 +225,8 @@ pub enum ServerFrame<'a, P = serde_json::Value, R = serde_json::Value> {
     /// The page the tab shows, at the first render and after each navigation: its
     /// title, and its own address when the tab's is an old one (a redirect).
     Page {
-        /// The page's title (the tab's title becomes it); absent: the page has none.
+        /// The page's title (the tab's title becomes it); absent: the page has none, and
+        /// the tab shows the app's own (`index.html`'s).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         title: Option<Cow<'a, str>>,
