@@ -61,23 +61,20 @@ pub(crate) fn encode_message(node: NodeId, topic: &Topic, target: &Target, body:
 /// The start of a kept broadcast's message (version, node, topic); `None` when the topic
 /// is longer than one can say.
 pub(crate) fn kept_head(node: NodeId, topic: &Topic) -> Option<Bytes> {
-    let topic = topic.as_str();
-    let topic_len = u16::try_from(topic.len()).ok()?;
-    let mut out = BytesMut::with_capacity(1 + 16 + 2 + topic.len());
-    out.put_u8(KEPT_VERSION);
-    out.put_slice(&node.0);
-    out.put_u16(topic_len);
-    out.put_slice(topic.as_bytes());
-    Some(out.freeze())
+    head(KEPT_VERSION, node, topic)
 }
 
 /// The start of a presence change's message (version, node, topic); `None` when the
 /// topic is longer than one can say.
 pub(crate) fn presence_head(node: NodeId, topic: &Topic) -> Option<Bytes> {
+    head(PRESENCE_VERSION, node, topic)
+}
+
+fn head(version: u8, node: NodeId, topic: &Topic) -> Option<Bytes> {
     let topic = topic.as_str();
     let topic_len = u16::try_from(topic.len()).ok()?;
     let mut out = BytesMut::with_capacity(1 + 16 + 2 + topic.len());
-    out.put_u8(PRESENCE_VERSION);
+    out.put_u8(version);
     out.put_slice(&node.0);
     out.put_u16(topic_len);
     out.put_slice(topic.as_bytes());
@@ -177,11 +174,14 @@ pub(crate) fn decode_message(mut message: Bytes) -> Result<Message, MessageError
 mod tests {
     use super::*;
 
+    /// The topic of the chat's lobby.
+    fn lobby() -> Topic {
+        Topic::new("chat", Some(&serde_json::value::to_raw_value(&"lobby").unwrap()))
+    }
+
     #[test]
     fn messages_round_trip() {
-        let node = NodeId::generate();
-        let room = serde_json::value::to_raw_value(&"lobby").unwrap();
-        let topic = Topic::new("chat", Some(&room));
+        let (node, topic) = (NodeId::generate(), lobby());
         let body = crate::protocol::frames::broadcast(&topic, "new_message", &"hi").unwrap();
         let targets = [
             Target::All,
@@ -200,9 +200,7 @@ mod tests {
 
     #[test]
     fn kept_messages_round_trip_and_truncated_ones_are_refused() {
-        let node = NodeId::generate();
-        let room = serde_json::value::to_raw_value(&"lobby").unwrap();
-        let topic = Topic::new("chat", Some(&room));
+        let (node, topic) = (NodeId::generate(), lobby());
         let body = crate::protocol::frames::broadcast(&topic, "said", &"hi").unwrap();
         let head = kept_head(node, &topic).unwrap();
         let whole = kept_message(&head, "0a1b", 42, body.bytes()).unwrap();
