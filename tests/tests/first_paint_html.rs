@@ -209,6 +209,28 @@ fn corpus() -> Vec<(&'static str, Vec<VNode>)> {
                 vec![],
             )],
         ),
+        (
+            "numbers as JavaScript writes them",
+            vec![element(
+                "div",
+                json!({
+                    "tabIndex": -0.0,
+                    "data-width": 10.0,
+                    "data-big": 1e21,
+                    "data-small": 1.5e-7,
+                    "data-half": 0.5,
+                    "style": { "marginTop": 4.0, "lineHeight": 1.0, "width": 2.5 },
+                }),
+                vec![element(
+                    "select",
+                    json!({ "value": 3.0 }),
+                    vec![
+                        element("option", json!({ "value": 3 }), vec![text("three")]),
+                        element("option", json!({ "value": 4.0 }), vec![text("four")]),
+                    ],
+                )],
+            )],
+        ),
         ("unicode", vec![element("p", json!({ "title": "é ✓ 😀" }), vec![text("é ✓ 😀 \u{2028}")])]),
     ]
 }

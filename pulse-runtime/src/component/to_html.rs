@@ -142,10 +142,10 @@ fn write_element(out: &mut String, element: &VElement, selecting: Option<&Value>
         // Written raw, as React writes it (the children, which React refuses beside it,
         // are left out).
         (Some(Value::String(html)), _) => out.push_str(html),
-        (Some(Value::Number(n)), _) => out.push_str(&n.to_string()),
+        (Some(Value::Number(n)), _) => out.push_str(&js_number(n)),
         (Some(_), _) => {}
         (None, Some(Value::String(text))) if textarea => escape_into(out, text),
-        (None, Some(Value::Number(n))) if textarea => escape_into(out, &n.to_string()),
+        (None, Some(Value::Number(n))) if textarea => escape_into(out, &js_number(n)),
         (None, _) if select => {
             write_nodes(out, &element.children, value);
         }
@@ -181,11 +181,21 @@ fn is_selected(selected: &Value, option: &VElement) -> bool {
     }
 }
 
+/// A number as JavaScript's `String(n)` writes it: an integral float without its `.0`
+/// and `-0` as `0` (serde_json writes the rest as JavaScript does: `0.5`, `1e+21`).
+fn js_number(n: &serde_json::Number) -> String {
+    match n.as_f64().filter(|_| n.is_f64()) {
+        Some(f) if f == 0.0 => "0".to_owned(),
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
+        _ => n.to_string(),
+    }
+}
+
 /// A JSON scalar as JavaScript's `'' + value` writes it; `None` for what is no scalar.
 fn js_string(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some(js_number(n)),
         Value::Bool(b) => Some(b.to_string()),
         Value::Null => Some("null".to_owned()),
         Value::Array(_) | Value::Object(_) => None,
@@ -216,7 +226,7 @@ fn write_attribute(out: &mut String, name: &str, value: &Value) {
         Value::Bool(false) if !enumerated => return,
         Value::Bool(true) if !enumerated => Cow::Borrowed(""),
         Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
-        Value::Number(n) => Cow::Owned(n.to_string()),
+        Value::Number(n) => Cow::Owned(js_number(n)),
         Value::String(s) if URL_ATTRIBUTES.iter().any(|url| url.eq_ignore_ascii_case(name)) && is_javascript_url(s) => {
             Cow::Borrowed(BLOCKED_URL)
         }
@@ -348,8 +358,8 @@ fn style_text(map: &serde_json::Map<String, Value>) -> String {
     for (property, value) in map {
         let value = match value {
             Value::String(s) => s.clone(),
-            Value::Number(n) if UNITLESS.contains(&property.as_str()) || n.as_f64() == Some(0.0) => n.to_string(),
-            Value::Number(n) => format!("{n}px"),
+            Value::Number(n) if UNITLESS.contains(&property.as_str()) || n.as_f64() == Some(0.0) => js_number(n),
+            Value::Number(n) => format!("{}px", js_number(n)),
             _ => continue,
         };
         if !css.is_empty() {
