@@ -185,7 +185,7 @@ fn is_selected(selected: &Value, option: &VElement) -> bool {
 /// and `-0` as `0` (serde_json writes the rest as JavaScript does: `0.5`, `1e+21`).
 fn js_number(n: &serde_json::Number) -> String {
     match n.as_f64().filter(|_| n.is_f64()) {
-        Some(f) if f == 0.0 => "0".to_owned(),
+        Some(0.0) => "0".to_owned(),
         Some(f) if f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
         _ => n.to_string(),
     }
