@@ -32,7 +32,8 @@ pub(crate) enum PageSession {
     Attached,
     /// The tab connected, but the session had lost what the page holds: it started afresh.
     Lost,
-    /// No tab connected within `resume_grace`.
+    /// No tab took it: none connected within `resume_grace`, the page was never sent
+    /// (its client gone), or the server stopped.
     Unclaimed,
 }
 
@@ -132,7 +133,8 @@ mod enabled {
             describe_counter(
                 "pulse_page_sessions_total",
                 "Sessions started for a page rendered over HTTP, by what became of them: `attached` (its tab \
-                 took it over), `lost` (its tab came, but it had lost what the page holds), `unclaimed` (no tab came).",
+                 took it over), `lost` (its tab came, but it had lost what the page holds), `unclaimed` (no tab took it: none \
+                 came in time, the page was never sent, or the server stopped).",
             );
             describe_counter(
                 "pulse_closes_total",

@@ -219,6 +219,8 @@ fn corpus() -> Vec<(&'static str, Vec<VNode>)> {
                     "data-big": 1e21,
                     "data-small": 1.5e-7,
                     "data-half": 0.5,
+                    "data-tiny": 1e-6,
+                    "data-huge": 1_152_921_504_606_846_976_u64,
                     "style": { "marginTop": 4.0, "lineHeight": 1.0, "width": 2.5 },
                 }),
                 vec![element(

@@ -184,6 +184,24 @@ async fn the_tab_is_told_each_pages_title_and_the_own_address_of_an_old_one() {
 }
 
 #[tokio::test]
+async fn a_sessions_first_page_without_a_title_gives_the_tab_the_apps_own() {
+    // The tab may show what a session it lost told it: a fresh one says what it shows.
+    let mut harness = Harness::with_root(|| PageName {}).await;
+    let url = harness.running.ws_url();
+    let (mut client, _session) = harness.connect_with_url(&format!("{url}&page=%2F")).await;
+    assert_eq!(next_page_frame(&mut client).await, (None, None));
+    client.navigate("/nope").unwrap();
+    loop {
+        match next_frame(&mut client).await {
+            ServerFrame::Patch { .. } => break,
+            ServerFrame::Page { title, address, .. } => panic!("said twice: {title:?} {address:?}"),
+            _ => {}
+        }
+    }
+    expect_silence(&mut client, Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
 async fn a_server_without_pages_refuses_navigation() {
     let mut harness = Harness::start().await;
     let (mut client, _session) = harness.connect().await;

@@ -36,7 +36,14 @@ function readEmbedded(): FirstPaint | null {
  * own shows: the server says it in a page it rendered, whose `<title>` is the page's.
  */
 export function appTitle(): string {
-  return firstPaint()?.app_title ?? loadedTitle;
+  const written = firstPaint()?.app_title;
+  return written === undefined ? loadedTitle : titleText(written);
+}
+
+/** A `<title>`'s content as written in HTML, read as `document.title` reads it. */
+function titleText(html: string): string {
+  const Parser = globalThis.DOMParser;
+  return Parser ? new Parser().parseFromString(`<title>${html}</title>`, "text/html").title : html;
 }
 
 /** The page's first paint, unless a connection other than `who` took it. */

@@ -6,7 +6,10 @@
 import { afterEach, expect, it } from "vitest";
 import { FIRST_PAINT_ID } from "../src/generated/protocol";
 import { PulseConnection, type WebSocketConstructor, type WebSocketLike, firstPaint } from "../src/index";
-import { resetFirstPaint } from "../src/first-paint";
+import { appTitle, resetFirstPaint } from "../src/first-paint";
+
+/** The title the document had when the tests started. */
+const loadedTitle = document.title;
 
 const SESSION = "6f1c0e4a9b2d4c8e8a7f3b1d2c4e5f60";
 
@@ -77,4 +80,13 @@ it("a page whose session cannot wait, or no page at all, starts a session of its
     console.warn = warn;
   }
   expect(String(warned[0])).toContain("the page's first paint is unreadable");
+});
+
+it("the app's title is read from the page's first paint as the browser reads a title", () => {
+  embed(JSON.stringify({ session: null, tree: [], frames: 0, app_title: "\n Rooms &amp; more &mdash; x " }));
+  expect(appTitle()).toBe("Rooms & more — x");
+  resetFirstPaint();
+  document.getElementById(FIRST_PAINT_ID)?.remove();
+  // Without a first paint, the title the document loaded with.
+  expect(appTitle()).toBe(loadedTitle);
 });

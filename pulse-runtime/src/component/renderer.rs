@@ -96,9 +96,10 @@ pub(crate) async fn run(session: Session, root: RootFn, mut paint: Option<PaintS
             paint = (!settled).then_some(waiting);
         }
         // The page shown, once per navigation, when the tab is to hear of it: it has a
-        // title or an address of its own, or the tab shows another page's title (which
-        // gives way to the app's own).
-        let titled = told.as_ref().is_some_and(|(_, told)| told.title.is_some());
+        // title or an address of its own, or the tab may show another page's title,
+        // which gives way to the app's own (the session's first page: a tab whose last
+        // session was lost shows what that one told it).
+        let titled = told.as_ref().is_none_or(|(_, told)| told.title.is_some());
         if let Some(shown) = shown.filter(|shown| shown.title.is_some() || shown.address.is_some() || titled) {
             let moves = *page.read();
             if told.as_ref() != Some(&(moves, shown.clone())) {

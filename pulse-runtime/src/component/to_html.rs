@@ -181,14 +181,34 @@ fn is_selected(selected: &Value, option: &VElement) -> bool {
     }
 }
 
-/// A number as JavaScript's `String(n)` writes it: an integral float without its `.0`
-/// and `-0` as `0` (serde_json writes the rest as JavaScript does: `0.5`, `1e+21`).
+/// A number as JavaScript's `String(n)` writes it, once `JSON.parse` has made it a
+/// double: the shortest digits that read back as it, in plain notation from 1e-6 up to
+/// 1e21 and as `1.5e-7` or `1e+21` beyond (ECMAScript's `Number::toString`).
 fn js_number(n: &serde_json::Number) -> String {
-    match n.as_f64().filter(|_| n.is_f64()) {
-        Some(0.0) => "0".to_owned(),
-        Some(f) if f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
-        _ => n.to_string(),
+    let Some(f) = n.as_f64().filter(|f| f.is_finite()) else { return n.to_string() };
+    if f == 0.0 {
+        return "0".to_owned();
     }
+    // Rust writes the shortest digits that read back as `f` too: `d.ddde±x`.
+    let scientific = format!("{:e}", f.abs());
+    let Some((mantissa, exponent)) = scientific.split_once('e') else { return n.to_string() };
+    let Ok(exponent) = exponent.parse::<i32>() else { return n.to_string() };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    // `f` is 0.digits × 10^point.
+    let (count, point) = (digits.len() as i32, exponent + 1);
+    let sign = if f < 0.0 { "-" } else { "" };
+    let body = if count <= point && point <= 21 {
+        format!("{digits}{}", "0".repeat((point - count) as usize))
+    } else if 0 < point && point <= 21 {
+        format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+    } else if -6 < point && point <= 0 {
+        format!("0.{}{digits}", "0".repeat(-point as usize))
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let dot = if rest.is_empty() { "" } else { "." };
+        format!("{first}{dot}{rest}e{}{}", if exponent < 0 { '-' } else { '+' }, exponent.abs())
+    };
+    format!("{sign}{body}")
 }
 
 /// A JSON scalar as JavaScript's `'' + value` writes it; `None` for what is no scalar.
@@ -502,6 +522,28 @@ mod tests {
 
     /// A `javascript:` URL, however a browser would still read it, is written as React's
     /// blocked one; other URLs are written as they are.
+    #[test]
+    fn numbers_are_written_as_javascript_writes_them() {
+        let cases = [
+            (json!(10.0), "10"),
+            (json!(-0.0), "0"),
+            (json!(0.5), "0.5"),
+            (json!(-123.456), "-123.456"),
+            (json!(1e-6), "0.000001"),
+            (json!(1.5e-7), "1.5e-7"),
+            (json!(1e21), "1e+21"),
+            (json!(1.25e22), "1.25e+22"),
+            (json!(1e20), "100000000000000000000"),
+            (json!(1_152_921_504_606_846_976_u64), "1152921504606847000"),
+            (json!(-42), "-42"),
+            (json!(0.1 + 0.2), "0.30000000000000004"),
+        ];
+        for (value, written) in cases {
+            let Value::Number(n) = &value else { unreachable!() };
+            assert_eq!(js_number(n), written, "{value}");
+        }
+    }
+
     #[test]
     fn javascript_urls_are_blocked() {
         for url in ["javascript:alert(1)", " JavaScript:alert(1)", "\u{1}java\tscript:alert(1)", "JAVA\nSCRIPT:x"] {

@@ -17,6 +17,7 @@ pub const FIRST_PAINT_ID: &str = "pulse-first-paint";
 /// the tree (`[VNode]`, as a `tree` frame carries it).
 #[derive(Debug, Serialize, ts_rs::TS)]
 #[ts(concrete(T = serde_json::Value), bound = "")]
+#[non_exhaustive]
 pub struct FirstPaint<T> {
     /// The session that rendered the page, waiting for the page's connection to resume
     /// it (`resume=<session>&last_seq=0`); `null` when it cannot be resumed (the client
@@ -30,8 +31,8 @@ pub struct FirstPaint<T> {
     /// client that resumes the session applies the ones after them (the first render
     /// may have been sent before the one in the page, still loading).
     pub frames: u64,
-    /// The app's own title (the text of `index.html`'s `<title>`, empty without one):
-    /// the page's `<title>` is its route's, and a page without a title of its own shows
-    /// this one.
+    /// The app's own title, as `index.html`'s `<title>` writes it (character references
+    /// included, for the browser to read; empty without one): the page's `<title>` is
+    /// its route's, and a page without a title of its own shows this one.
     pub app_title: String,
 }

@@ -11,17 +11,36 @@ use crate::component::escape_into;
 use crate::protocol::{FIRST_PAINT_ID, ROOT_ATTRIBUTE};
 use crate::sync::lock;
 
-/// `index.html`, kept as last read, and read again when its modification time or its
-/// length changes.
+/// `index.html`, kept as last read, and read again when the file changes: another
+/// file in its place (a build renamed over it, a symlink swapped), or its length,
+/// modification time or (on Unix) status change time changed.
 pub(super) struct IndexFile {
     path: Arc<Path>,
-    kept: Mutex<Option<Kept>>,
+    kept: Mutex<Option<(Stamp, Arc<IndexPage>)>>,
 }
 
-struct Kept {
-    modified: SystemTime,
+/// What tells one version of a file from another without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
     len: u64,
-    page: Arc<IndexPage>,
+    modified: SystemTime,
+    /// Device, inode and status change time (seconds, nanoseconds), which no copy that
+    /// keeps the modification time keeps.
+    #[cfg(unix)]
+    file: (u64, u64, i64, i64),
+}
+
+impl Stamp {
+    fn of(metadata: &std::fs::Metadata) -> Option<Stamp> {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt as _;
+        Some(Stamp {
+            len: metadata.len(),
+            modified: metadata.modified().ok()?,
+            #[cfg(unix)]
+            file: (metadata.dev(), metadata.ino(), metadata.ctime(), metadata.ctime_nsec()),
+        })
+    }
 }
 
 impl IndexFile {
@@ -32,17 +51,16 @@ impl IndexFile {
     /// The file as it is now; `None` when it cannot be read (the page is then served
     /// as the file server answers it).
     pub(super) async fn read(&self) -> Option<Arc<IndexPage>> {
-        let metadata = tokio::fs::metadata(&*self.path).await.ok()?;
-        let stamp = metadata.modified().ok().map(|modified| (modified, metadata.len()));
-        if let Some((modified, len)) = stamp
-            && let Some(kept) = lock(&self.kept).as_ref().filter(|kept| kept.modified == modified && kept.len == len)
+        let stamp = Stamp::of(&tokio::fs::metadata(&*self.path).await.ok()?);
+        if let Some(stamp) = stamp
+            && let Some((_, page)) = lock(&self.kept).as_ref().filter(|(kept, _)| *kept == stamp)
         {
-            return Some(kept.page.clone());
+            return Some(page.clone());
         }
         // Read after the stamp: a file changed in between is read again next time.
         let page = Arc::new(IndexPage::new(tokio::fs::read_to_string(&*self.path).await.ok()?));
-        if let Some((modified, len)) = stamp {
-            *lock(&self.kept) = Some(Kept { modified, len, page: page.clone() });
+        if let Some(stamp) = stamp {
+            *lock(&self.kept) = Some((stamp, page.clone()));
         }
         Some(page)
     }
@@ -59,7 +77,7 @@ pub(super) struct IndexPage {
 impl IndexPage {
     pub(super) fn new(html: String) -> Self {
         let mount = Mount::find(&html);
-        let app_title = title_text(&html);
+        let app_title = title_source(&html).to_owned();
         IndexPage { html, mount, app_title }
     }
 
@@ -69,8 +87,8 @@ impl IndexPage {
         self.mount.as_ref()
     }
 
-    /// The text of the app's `<title>`, as a browser's `document.title` reads it
-    /// (character references decoded, white space collapsed); empty without one.
+    /// The app's `<title>`'s content as `index.html` writes it (its character
+    /// references are the browser's to read); empty without one.
     pub(super) fn app_title(&self) -> String {
         self.app_title.clone()
     }
@@ -81,60 +99,18 @@ impl IndexPage {
     }
 }
 
-/// The text of `html`'s first `<title>` element, as `document.title` reads it.
-fn title_text(html: &str) -> String {
+/// The content of the `<title>` element in `html`'s head (before `</head>`, so that an
+/// SVG's `<title>` in the body is not taken for it), as written.
+fn title_source(html: &str) -> &str {
     let lower = html.to_ascii_lowercase();
-    let Some(start) = lower.find("<title").map(|at| at + "<title".len()) else { return String::new() };
-    if !lower[start..].starts_with(|c: char| c == '>' || c.is_ascii_whitespace()) {
-        return String::new();
-    }
-    let Some(open) = lower[start..].find('>').map(|at| start + at + 1) else { return String::new() };
+    let head = &lower[..lower.find("</head").unwrap_or(lower.len())];
+    let start = head
+        .match_indices("<title")
+        .map(|(at, _)| at + "<title".len())
+        .find(|&end| head[end..].starts_with(|c: char| c == '>' || c == '/' || c.is_ascii_whitespace()));
+    let Some(open) = start.and_then(|start| Some(start + head[start..].find('>')? + 1)) else { return "" };
     let close = lower[open..].find("</title").map_or(html.len(), |at| open + at);
-    let text = decode_references(&html[open..close]);
-    text.split_ascii_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// `text` with its character references decoded: numeric ones, and the named ones a
-/// title is likely to hold; any other is left as it is written.
-fn decode_references(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let decoded = rest.find(';').filter(|&end| end <= 10).and_then(|end| {
-            let name = &rest[1..end];
-            let c = match name {
-                "amp" => '&',
-                "lt" => '<',
-                "gt" => '>',
-                "quot" => '"',
-                "apos" => '\'',
-                "nbsp" => '\u{a0}',
-                _ => {
-                    let number = name.strip_prefix('#')?;
-                    let code = match number.strip_prefix(['x', 'X']) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                        None => number.parse().ok()?,
-                    };
-                    char::from_u32(code)?
-                }
-            };
-            Some((c, end + 1))
-        });
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    &html[open..close]
 }
 
 /// Where a page goes in `index.html`: after the start tag of the element marked
@@ -214,20 +190,20 @@ fn find_ignoring_case(haystack: &str, needle: &str) -> Option<usize> {
 mod tests {
     use std::sync::Arc;
 
-    use super::{IndexFile, Mount, PageHead, title_text};
+    use super::{IndexFile, Mount, PageHead, title_source};
 
     #[test]
-    fn the_apps_title_is_read_as_a_browser_reads_it() {
+    fn the_apps_title_is_the_content_of_the_heads_title_as_written() {
         let cases = [
-            ("<head><title>Pulse &amp; chat</title></head>", "Pulse & chat"),
-            ("<HEAD><TITLE lang=en>\n  a \t b  </TITLE>", "a b"),
-            ("<title>&#x41;&#66;&bogus; &amp &lt;3</title>", "AB&bogus; &amp <3"),
-            ("<titles>no</titles>", ""),
-            ("<head></head>", ""),
+            ("<head><title>Pulse &amp; chat</title></head>", "Pulse &amp; chat"),
+            ("<HEAD><TITLE lang=en>\n  a &mdash; b  </TITLE>", "\n  a &mdash; b  "),
+            ("<head><titles>no</titles></head>", ""),
+            ("<head></head><body><svg><title>an icon</title></svg></body>", ""),
+            ("<head><title/>x</title></head>", "x"),
             ("<title>unclosed", "unclosed"),
         ];
         for (html, title) in cases {
-            assert_eq!(title_text(html), title, "{html}");
+            assert_eq!(title_source(html), title, "{html}");
         }
     }
 
@@ -246,6 +222,16 @@ mod tests {
         let second = index.read().await.unwrap();
         assert_eq!(second.app_title(), "two, rebuilt");
         assert!(second.mount().is_none());
+        // A build renamed over it, of the same length and modification time.
+        #[cfg(unix)]
+        {
+            let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+            let next = dir.join("index.html.next");
+            std::fs::write(&next, "<title>two, renamed</title><div></div>").unwrap();
+            std::fs::File::options().write(true).open(&next).unwrap().set_modified(modified).unwrap();
+            std::fs::rename(&next, &path).unwrap();
+            assert_eq!(index.read().await.unwrap().app_title(), "two, renamed");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(index.read().await.is_none(), "a file gone is no page");
     }

@@ -689,8 +689,8 @@ export type FirstPaint = {
    */
   frames: number,
   /**
-   * The app's own title (the text of `index.html`'s `<title>`, empty without one):
-   * the page's `<title>` is its route's, and a page without a title of its own shows
-   * this one.
+   * The app's own title, as `index.html`'s `<title>` writes it (character references
+   * included, for the browser to read; empty without one): the page's `<title>` is
+   * its route's, and a page without a title of its own shows this one.
    */
   app_title: string, };
