@@ -132,6 +132,20 @@ async fn next_page_frame(client: &mut pulse_runtime::client::Client) -> (Option<
     }
 }
 
+/// Navigates to `address`, whose page re-renders, and checks the tab is told nothing
+/// of it (no `page` frame).
+async fn navigate_untold(client: &mut pulse_runtime::client::Client, address: &str) {
+    client.navigate(address).unwrap();
+    loop {
+        match next_frame(client).await {
+            ServerFrame::Patch { .. } => break,
+            ServerFrame::Page { title, address: own, .. } => panic!("{address}: told {title:?} {own:?}"),
+            _ => {}
+        }
+    }
+    expect_silence(client, Duration::from_millis(100)).await;
+}
+
 /// The page's name (a root of its own: `Layout` counts the layouts made).
 #[component]
 fn PageName(cx: &mut Scope) -> Node {
@@ -156,16 +170,8 @@ async fn the_tab_is_told_each_pages_title_and_the_own_address_of_an_old_one() {
     // Another page without a title, or an address of no page: the tab already shows
     // the app's title, and nothing is said.
     for untitled in ["/nope", "/"] {
-        client.navigate(untitled).unwrap();
-        loop {
-            match next_frame(&mut client).await {
-                ServerFrame::Patch { .. } => break,
-                ServerFrame::Page { title, address, .. } => panic!("{untitled}: {title:?} {address:?}"),
-                _ => {}
-            }
-        }
+        navigate_untold(&mut client, untitled).await;
     }
-    expect_silence(&mut client, Duration::from_millis(100)).await;
     // An address of no page after a page with a title: the app's title again.
     client.navigate("/rooms/q").unwrap();
     assert_eq!(next_page_frame(&mut client).await, (Some("Room q".into()), None));
@@ -190,15 +196,7 @@ async fn a_sessions_first_page_without_a_title_gives_the_tab_the_apps_own() {
     let url = harness.running.ws_url();
     let (mut client, _session) = harness.connect_with_url(&format!("{url}&page=%2F")).await;
     assert_eq!(next_page_frame(&mut client).await, (None, None));
-    client.navigate("/nope").unwrap();
-    loop {
-        match next_frame(&mut client).await {
-            ServerFrame::Patch { .. } => break,
-            ServerFrame::Page { title, address, .. } => panic!("said twice: {title:?} {address:?}"),
-            _ => {}
-        }
-    }
-    expect_silence(&mut client, Duration::from_millis(100)).await;
+    navigate_untold(&mut client, "/nope").await;
 }
 
 #[tokio::test]
