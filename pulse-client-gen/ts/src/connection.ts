@@ -324,9 +324,15 @@ export class PulseConnection {
       case "error":
         this.serverErrors.report(frame);
         break;
+      case "tree":
+      case "patch":
+      case "page":
+      case "render_error":
+        // The server-rendered tree's: the frame listeners' alone (`PulseRoot`).
+        break;
       default:
-        // A channel's frame (`open`, `close`, `emit`, `presence`, `request`); the tree's
-        // frames are the frame listeners' alone.
+        // A channel's frame (`open`, `close`, `emit`, `presence`, `request`). A frame
+        // type placed nowhere above and in no `ChannelFrame` fails to type-check here.
         this.router.route(frame);
     }
     for (const listener of [...this.frameListeners]) listener(frame);

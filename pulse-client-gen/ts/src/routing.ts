@@ -5,6 +5,12 @@
 import { ClientChannel } from "./channel.js";
 import type { PulseConnection } from "./connection.js";
 import type { ServerFrame } from "./protocol.js";
+
+/** The server frames of a channel, or of a room's channels: what the router hands on. */
+export type ChannelFrame = Extract<
+  ServerFrame,
+  { t: "open" | "close" | "emit" | "history" | "presence" | "broadcast" | "request" }
+>;
 import type { Carryover } from "./resume.js";
 
 /** Closed channels remembered (so a late hook sees "closed", not "pending"). */
@@ -30,8 +36,8 @@ export class ChannelRouter {
     return channel;
   }
 
-  /** Hands a channel's frame to its channel, a room's to the room's open channels; others are not theirs. */
-  route(frame: ServerFrame): void {
+  /** Hands a channel's frame to its channel, a room's to the room's open channels. */
+  route(frame: ChannelFrame): void {
     switch (frame.t) {
       case "open": {
         const channel = this.channel(frame.channel);
@@ -73,6 +79,11 @@ export class ChannelRouter {
           });
         }
         break;
+      }
+      default: {
+        // Every channel frame has its case: a new one fails to type-check here.
+        const unrouted: never = frame;
+        return unrouted;
       }
     }
   }
