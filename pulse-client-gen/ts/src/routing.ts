@@ -5,13 +5,13 @@
 import { ClientChannel } from "./channel.js";
 import type { PulseConnection } from "./connection.js";
 import type { ServerFrame } from "./protocol.js";
+import type { Carryover } from "./resume.js";
 
 /** The server frames of a channel, or of a room's channels: what the router hands on. */
 export type ChannelFrame = Extract<
   ServerFrame,
   { t: "open" | "close" | "emit" | "history" | "presence" | "broadcast" | "request" }
 >;
-import type { Carryover } from "./resume.js";
 
 /** Closed channels remembered (so a late hook sees "closed", not "pending"). */
 const MAX_CLOSED_CHANNELS = 256;
