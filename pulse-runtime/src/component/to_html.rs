@@ -185,6 +185,10 @@ fn is_selected(selected: &Value, option: &VElement) -> bool {
 /// double: the shortest digits that read back as it, in plain notation from 1e-6 up to
 /// 1e21 and as `1.5e-7` or `1e+21` beyond (ECMAScript's `Number::toString`).
 fn js_number(n: &serde_json::Number) -> String {
+    // An integer a double holds exactly (every one an app is likely to write) is its digits.
+    if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= 1 << 53) {
+        return i.to_string();
+    }
     let Some(f) = n.as_f64().filter(|f| f.is_finite()) else { return n.to_string() };
     if f == 0.0 {
         return "0".to_owned();
